@@ -1,0 +1,143 @@
+"""Who may see what: the one place that scopes querysets to a user.
+
+Deny by default: an anonymous or inactive user sees nothing, and every function starts from an
+empty set and adds only what a membership or an explicit grant allows. Views, API views and
+consumers take their querysets from here and never filter by institution themselves.
+
+The rules:
+- members of an alliance see its institutions, pairings and people (a directory, no patient data);
+- administrators manage their alliance's institutions, pairings, people and devices;
+- clinic doctors see and register the patients of the institutions they belong to;
+- anyone else sees a patient only through an active grant (a consult, read or round assigned to them);
+- administrators and auditors see the audit events of their alliance;
+- everyone sees their own access tokens; administrators also those of their alliance's devices.
+"""
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from telemed.accounts.models import AccessToken, Institution, Membership, Pairing, Role, User
+from telemed.audit.models import AuditEvent
+from telemed.patients.models import Patient
+
+
+def _is_active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def active_memberships(user) -> QuerySet[Membership]:
+    if not _is_active(user):
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user, is_active=True, institution__is_active=True)
+
+
+def roles(user) -> set[str]:
+    """The user's roles anywhere; cached on the user object for the length of a request."""
+    if not _is_active(user):
+        return set()
+    cached = getattr(user, "_roles_cache", None)
+    if cached is None:
+        cached = set(active_memberships(user).values_list("role", flat=True))
+        user._roles_cache = cached
+    return cached
+
+
+def has_role(user, *wanted: str) -> bool:
+    return bool(roles(user) & set(wanted))
+
+
+def institutions_with_role(user, *wanted: str) -> QuerySet[Institution]:
+    return Institution.objects.filter(
+        pk__in=active_memberships(user).filter(role__in=wanted).values("institution_id")
+    )
+
+
+def _alliance_ids(user, *wanted: str):
+    memberships = active_memberships(user)
+    if wanted:
+        memberships = memberships.filter(role__in=wanted)
+    return memberships.values("institution__alliance_id")
+
+
+def visible_institutions(user) -> QuerySet[Institution]:
+    if not _is_active(user):
+        return Institution.objects.none()
+    if user.is_superuser:
+        return Institution.objects.all()
+    return Institution.objects.filter(alliance_id__in=_alliance_ids(user))
+
+
+def manageable_institutions(user) -> QuerySet[Institution]:
+    if not _is_active(user):
+        return Institution.objects.none()
+    if user.is_superuser:
+        return Institution.objects.all()
+    return Institution.objects.filter(alliance_id__in=_alliance_ids(user, Role.ADMINISTRATOR))
+
+
+def visible_pairings(user) -> QuerySet[Pairing]:
+    return Pairing.objects.filter(hospital__in=visible_institutions(user))
+
+
+def manageable_pairings(user) -> QuerySet[Pairing]:
+    return Pairing.objects.filter(hospital__in=manageable_institutions(user))
+
+
+def visible_users(user) -> QuerySet[User]:
+    if not _is_active(user):
+        return User.objects.none()
+    if user.is_superuser:
+        return User.objects.all()
+    return User.objects.filter(
+        Q(pk=user.pk) | Q(memberships__institution__in=visible_institutions(user))
+    ).distinct()
+
+
+def manageable_users(user) -> QuerySet[User]:
+    if not _is_active(user):
+        return User.objects.none()
+    if user.is_superuser:
+        return User.objects.all()
+    return User.objects.filter(memberships__institution__in=manageable_institutions(user)).distinct()
+
+
+def visible_patients(user) -> QuerySet[Patient]:
+    if not _is_active(user):
+        return Patient.objects.none()
+    now = timezone.now()
+    own = Q(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
+    granted = Q(
+        pk__in=user.patient_grants.filter(revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values("patient_id")
+    )
+    return Patient.objects.filter(own | granted)
+
+
+def patient_registration_institutions(user) -> QuerySet[Institution]:
+    return institutions_with_role(user, Role.CLINIC_DOCTOR)
+
+
+def visible_audit_events(user) -> QuerySet[AuditEvent]:
+    if not _is_active(user):
+        return AuditEvent.objects.none()
+    if user.is_superuser:
+        return AuditEvent.objects.all()
+    watched = Institution.objects.filter(alliance_id__in=_alliance_ids(user, Role.ADMINISTRATOR, Role.AUDITOR))
+    return AuditEvent.objects.filter(institution_id__in=watched.values("pk"))
+
+
+def can_audit(user) -> bool:
+    return _is_active(user) and (user.is_superuser or has_role(user, Role.ADMINISTRATOR, Role.AUDITOR))
+
+
+def can_administer(user) -> bool:
+    return _is_active(user) and (user.is_superuser or has_role(user, Role.ADMINISTRATOR))
+
+
+def visible_tokens(user) -> QuerySet[AccessToken]:
+    if not _is_active(user):
+        return AccessToken.objects.none()
+    devices = manageable_users(user).filter(is_device=True)
+    return AccessToken.objects.filter(Q(user=user) | Q(user__in=devices))

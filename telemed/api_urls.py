@@ -1,0 +1,18 @@
+"""The REST API, version 1: every app registers its viewsets on one router."""
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from telemed.accounts.api import InstitutionViewSet, PairingViewSet, TokenViewSet, UserViewSet, me
+from telemed.audit.api import AuditEventViewSet
+from telemed.patients.api import PatientViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_format_suffixes = False
+router.register("institutions", InstitutionViewSet, basename="institution")
+router.register("pairings", PairingViewSet, basename="pairing")
+router.register("users", UserViewSet, basename="user")
+router.register("tokens", TokenViewSet, basename="token")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [path("me/", me, name="me"), *router.urls]

@@ -1,0 +1,146 @@
+"""Recording and verifying the audit trail.
+
+Every read or write of patient data calls `audit_record` from the service that does it; denied
+requests and failed sign-ins are recorded too. `audit_verify` walks the chain and names the
+first broken link.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from telemed.audit.chain import seal
+from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead, Outcome
+from telemed.audit.origin import current_origin
+
+
+def _normalised_ip(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    try:
+        return ipaddress.ip_address(ip).compressed
+    except ValueError:
+        return None
+
+
+def _actor_fields(actor, role: str, institution) -> dict:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor_id": None, "actor_username": "", "actor_role": role, "institution_id": None, "institution_name": ""}
+    if institution is None or not role:
+        # Cached on the user object: a page that reads several patients looks this up once.
+        membership = getattr(actor, "_audit_membership", None)
+        if membership is None:
+            membership = actor.memberships.filter(is_active=True).select_related("institution").order_by("created_at").first()
+            actor._audit_membership = membership or False
+        if membership:
+            institution = institution or membership.institution
+            role = role or membership.role
+    return {
+        "actor_id": actor.pk,
+        "actor_username": actor.get_username(),
+        "actor_role": role or "",
+        "institution_id": institution.pk if institution else None,
+        "institution_name": institution.name if institution else "",
+    }
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    patient_id: UUID | None = None,
+    outcome: str = Outcome.SUCCESS,
+    detail: dict | None = None,
+    role: str = "",
+    institution=None,
+    username: str = "",
+) -> AuditEvent:
+    """Append one event to the chain.
+
+    1. Lock the chain head (on PostgreSQL a row lock; SQLite's IMMEDIATE transactions serialise
+       writers), so two writers can never both extend the same event.
+    2. Seal the new event with the head's hash and insert it.
+    3. Move the head to the new event, in the same transaction as the change being audited:
+       a rolled-back change leaves no event, a committed one always has its event.
+    """
+    origin = current_origin()
+    now = timezone.now()
+    fields = _actor_fields(actor, role, institution)
+    if username and not fields["actor_username"]:
+        fields["actor_username"] = username[:150]
+    fields.update(
+        occurred_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        patient_id=patient_id,
+        ip=_normalised_ip(origin.ip),
+        user_agent=origin.user_agent,
+        channel=origin.channel,
+        outcome=outcome,
+        detail=detail or {},
+    )
+    with transaction.atomic():
+        head = _locked_head()
+        fields.update(seq=head.seq + 1, prev_hash=head.hash)
+        fields["hash"] = seal(fields)
+        event = AuditEvent.objects.create(**fields)
+        ChainHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+def _locked_head() -> ChainHead:
+    try:
+        return ChainHead.objects.select_for_update().get(pk=1)
+    except ChainHead.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            ChainHead.objects.create(pk=1, seq=0, hash=GENESIS_HASH)
+    except IntegrityError:  # another writer created it first
+        pass
+    return ChainHead.objects.select_for_update().get(pk=1)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+
+def audit_verify(*, chunk_size: int = 5000) -> VerifyResult:
+    """Walk the whole chain in order; stop at the first event that does not hold."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    fields = [f.attname for f in AuditEvent._meta.concrete_fields]
+    for row in AuditEvent.objects.order_by("seq").values(*fields).iterator(chunk_size=chunk_size):
+        seq = row["seq"]
+        if seq != expected_seq:
+            return VerifyResult(False, checked, expected_seq, _("Event #%(seq)d is missing: it was deleted.") % {"seq": expected_seq})
+        if row["prev_hash"] != prev_hash:
+            return VerifyResult(
+                False,
+                checked,
+                seq,
+                _("Event #%(seq)d does not follow event #%(prev)d: an event was removed, inserted or replaced here.")
+                % {"seq": seq, "prev": seq - 1},
+            )
+        if seal(row) != row["hash"]:
+            return VerifyResult(False, checked, seq, _("Event #%(seq)d was altered: its content no longer matches its seal.") % {"seq": seq})
+        prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
+    head = ChainHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    if head_seq != checked or head_hash != prev_hash:
+        if head_seq > checked:
+            reason = _("The chain ends at event #%(last)d but the head records #%(head)d: events at the end were removed.")
+        else:
+            reason = _("The chain ends at event #%(last)d but the head records #%(head)d: events were added outside the audit service.")
+        return VerifyResult(False, checked, min(head_seq, checked) + 1, reason % {"last": checked, "head": head_seq})
+    return VerifyResult(True, checked)
