@@ -163,6 +163,9 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "files")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Serve from the app folders too, so a server started without collectstatic still has its CSS.
+WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 _storage_backend = env_choice("FILE_STORAGE", "filesystem", ("filesystem", "s3"))
 if _storage_backend == "s3":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import api_view
@@ -98,7 +99,12 @@ def me(request):
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    owner = serializers.PrimaryKeyRelatedField(source="user", queryset=User.objects.none(), required=False)
+    owner = serializers.PrimaryKeyRelatedField(
+        source="user",
+        queryset=User.objects.none(),
+        required=False,
+        error_messages={"does_not_exist": _("You can issue tokens only for yourself or your alliance's devices.")},
+    )
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=AccessToken.Scope.choices), allow_empty=False)
 
     class Meta:

@@ -32,7 +32,7 @@ class InstitutionForm(forms.ModelForm):
 
     def __init__(self, *args, alliances=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             del self.fields["alliance"], self.fields["kind"]
         else:
             self.fields["alliance"].queryset = alliances

@@ -146,7 +146,7 @@ def pairing_list(request):
         if form.is_valid():
             pairing = call_service(form, lambda: directory.pairing_create(by=request.user, **form.cleaned_data))
             if pairing:
-                messages.success(request, _("%(pairing)s is now paired.") % {"pairing": pairing})
+                messages.success(request, _("The pairing %(pairing)s was created.") % {"pairing": pairing})
                 return redirect("accounts:pairings")
     return render(request, "accounts/pairing_list.html", {"pairings": pairings, "form": form, "manageable": set(manageable.values_list("pk", flat=True))})
 

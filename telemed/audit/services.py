@@ -139,8 +139,8 @@ def audit_verify(*, chunk_size: int = 5000) -> VerifyResult:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     if head_seq != checked or head_hash != prev_hash:
         if head_seq > checked:
-            reason = _("The chain ends at event #%(last)d but the head records #%(head)d: events at the end were removed.")
+            reason = _("The chain ends at event #%(last)d, but the last sealed event was #%(head)d: events at the end were removed.")
         else:
-            reason = _("The chain ends at event #%(last)d but the head records #%(head)d: events were added outside the audit service.")
+            reason = _("The chain ends at event #%(last)d, but the last sealed event was #%(head)d: events were added without being sealed.")
         return VerifyResult(False, checked, min(head_seq, checked) + 1, reason % {"last": checked, "head": head_seq})
     return VerifyResult(True, checked)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, status, viewsets
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -13,7 +14,10 @@ from telemed.patients.models import Patient, Sex
 class PatientSerializer(serializers.ModelSerializer):
     national_id = serializers.CharField(write_only=True, required=False, allow_blank=True, help_text="Resident ID number; never returned.")
     national_id_masked = serializers.CharField(read_only=True)
-    institution = serializers.PrimaryKeyRelatedField(queryset=Institution.objects.none())
+    institution = serializers.PrimaryKeyRelatedField(
+        queryset=Institution.objects.none(),
+        error_messages={"does_not_exist": _("You cannot register patients at this institution."), "incorrect_type": _("Give the institution's id.")},
+    )
     sex = serializers.ChoiceField(choices=Sex.choices)
 
     class Meta:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from telemed.accounts.models import Institution
 from telemed.patients.models import Sex
@@ -10,7 +11,7 @@ from telemed.patients.models import Sex
 class PatientForm(forms.Form):
     institution = forms.ModelChoiceField(label=_("Registered at"), queryset=Institution.objects.none(), empty_label=None)
     mrn = forms.CharField(label=_("Medical record number"), max_length=40)
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=120)
     sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices)
     birth_date = forms.DateField(label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}))
     national_id = forms.CharField(

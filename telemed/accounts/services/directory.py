@@ -105,9 +105,9 @@ def _clean_membership(institution: Institution, role: str, department: Departmen
     if department is not None and department.institution_id != institution.pk:
         raise ValidationError({"department": _("The department must belong to the same institution.")})
     if role == Role.CLINIC_DOCTOR and institution.kind != Institution.Kind.CLINIC:
-        raise ValidationError({"role": _("Clinic doctors belong to a grassroots clinic.")})
+        raise ValidationError({"role": _("The clinic doctor role can only be given at a grassroots clinic; choose a clinic or another role.")})
     if role in (Role.SPECIALIST, Role.RADIOLOGIST) and institution.kind != Institution.Kind.HOSPITAL:
-        raise ValidationError({"role": _("Specialists and radiologists belong to a designated hospital.")})
+        raise ValidationError({"role": _("The specialist and radiologist roles can only be given at a designated hospital; choose a hospital or another role.")})
 
 
 @transaction.atomic

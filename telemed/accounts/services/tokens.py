@@ -33,7 +33,7 @@ def _check_may_issue(*, owner: User, by: User) -> None:
         return
     if owner.is_device and access.manageable_users(by).filter(pk=owner.pk).exists():
         return
-    raise PermissionDenied(_("You can create tokens for yourself, and administrators for their alliance's devices."))
+    raise PermissionDenied(_("You can issue tokens for yourself; administrators can also issue them for their alliance's devices."))
 
 
 def _clean_scopes(scopes: list[str]) -> list[str]:

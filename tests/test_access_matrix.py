@@ -1,0 +1,170 @@
+"""Every route of the URL configuration, asked by every role of a foreign alliance for the other
+alliance's objects: 403 or 404 (or 405 for a method the route does not take), no foreign data,
+nothing written.
+
+The routes are read from the URL configuration, so a new route is tested the moment it exists;
+a route with a parameter this file cannot fill fails until FOREIGN_VALUES learns it, which is
+the moment to decide its access rule.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from telemed.accounts.models import AccessToken, Department, Institution, Membership, Pairing, Role
+from telemed.accounts.services.tokens import token_create
+from telemed.patients.models import Patient
+from tests.accounts.factories import DepartmentFactory
+
+DENIED = {403, 404, 405}
+PUBLIC_ROUTE_NAMES = {"login", "health", "set_language", "admin:login"}
+AUDIT_ROUTE_PREFIXES = ("audit/", "api/v1/^audit-events")
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern)
+
+
+ROUTES = sorted(set(_walk(get_resolver().url_patterns)))
+_PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    def value(match):
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            pytest.fail(f"Route {route!r} takes {name!r}, which this test cannot fill: add a foreign object for it to FOREIGN_VALUES and give the route an access rule.")
+        return values[name]
+
+    return "/" + _PARAM.sub(value, route).replace("^", "").replace("$", "")
+
+
+def _foreign_values(cast) -> dict[str, str]:
+    south = cast.south
+    doctor = south[Role.CLINIC_DOCTOR]
+    token, _secret = token_create(owner=doctor, by=doctor, name="south script", scopes=["api:read"], expires_at=_in_days(30))
+    return {
+        "institution_id": str(south.clinic.pk),
+        "pairing_id": str(Pairing.objects.filter(hospital=south.hospital).first().pk),
+        "user_id": str(doctor.pk),
+        "membership_id": str(doctor.memberships.first().pk),
+        "qualification_id": str(south[Role.SPECIALIST].qualifications.first().pk),
+        "token_id": str(token.pk),
+        "patient_id": str(south.patient.pk),
+        # Django admin (operators only): any foreign object will do.
+        "object_id": str(south.clinic.pk),
+        "id": str(doctor.pk),
+        "content_type_id": str(ContentType.objects.get_for_model(Institution).pk),
+        "app_label": "accounts",
+        "url": "anything/",
+    }
+
+
+def _in_days(days: int):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=days)
+
+
+def _foreign_sentinels(cast, *, with_ids: bool) -> list[str]:
+    south = cast.south
+    words = [south.patient.name, south.patient.mrn, south.hospital.name, south.clinic.name]
+    words += [person.full_name for person in south.people.values()]
+    if with_ids:
+        words += [str(south.patient.pk), str(south.clinic.pk), str(south.hospital.pk)]
+        words += [str(person.pk) for person in south.people.values()]
+    return words
+
+
+def _foreign_rows(cast) -> dict[str, int]:
+    south = cast.south
+    alliance = south.hospital.alliance
+    return {
+        "patients": Patient.objects.filter(institution__alliance=alliance).count(),
+        "institutions": Institution.objects.filter(alliance=alliance).count(),
+        "pairings": Pairing.objects.filter(hospital__alliance=alliance).count(),
+        "memberships": Membership.objects.filter(institution__alliance=alliance).count(),
+        "departments": Department.objects.filter(institution__alliance=alliance).count(),
+        "tokens": AccessToken.objects.filter(user__memberships__institution__alliance=alliance).count(),
+        "active_users": south[Role.CLINIC_DOCTOR].__class__.objects.filter(memberships__institution__alliance=alliance, is_active=True).count(),
+        "verified": south[Role.SPECIALIST].qualifications.filter(verified_at__isnull=False).count(),
+    }
+
+
+def _post_payload(cast) -> dict[str, str]:
+    """Form data aimed at the foreign alliance, for every form field name a route might read."""
+    south = cast.south
+    return {
+        "institution": str(south.clinic.pk),
+        "hospital": str(south.hospital.pk),
+        "clinic": str(south.clinic.pk),
+        "alliance": str(south.hospital.alliance_id),
+        "role": Role.CLINIC_DOCTOR,
+        "owner": str(south[Role.CLINIC_DOCTOR].pk),
+        "user": str(south[Role.CLINIC_DOCTOR].pk),
+        "active": "0",
+        "kind": "clinic",
+        "name": "Intruder",
+        "code": "INTRUDER-1",
+        "mrn": "INTRUDER",
+        "sex": "1",
+        "birth_date": "1970-01-01",
+        "username": "intruder",
+        "full_name": "Intruder",
+        "password": "a-long-enough-password-1",
+        "specialty": "respiratory",
+        "scopes": "api:read",
+        "expires_on": "2099-01-01",
+        "expires_at": "2099-01-01T00:00:00Z",
+        "started_on": "2020-01-01",
+    }
+
+
+def _north_askers(cast):
+    north = cast.north
+    for role in north.people:
+        yield f"north {role}", north[role]
+    yield "north sibling clinic doctor", cast.doc_n2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES)
+def test_foreign_users_get_no_foreign_data_from_route(cast, route):
+    DepartmentFactory(institution=cast.south.hospital, name="South Department")
+    values = _foreign_values(cast)
+    url = _fill(route, values)
+    match = resolve(url.split("?")[0])
+    public = match.view_name in PUBLIC_ROUTE_NAMES
+    # The page may echo its own address (the language switcher does), which is not a leak.
+    sentinels = [w for w in _foreign_sentinels(cast, with_ids=not route.startswith(AUDIT_ROUTE_PREFIXES)) if w not in url]
+    has_foreign_parameter = bool(_PARAM.search(route)) and not route.endswith("(?P<url>.*)$")
+    before = _foreign_rows(cast)
+    for label, user in _north_askers(cast):
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(user)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, data=_post_payload(cast) if method == "post" else None, follow=False)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            text = body.decode("utf-8", errors="replace")
+            leaked = [word for word in sentinels if word in text]
+            assert not leaked, f"{label} {method.upper()} {url} → {response.status_code} shows foreign data: {leaked}"
+            assert response.status_code != 500, f"{label} {method.upper()} {url} → 500"
+            if has_foreign_parameter and not public:
+                assert response.status_code in DENIED, f"{label} {method.upper()} {url} → {response.status_code}, expected 403/404"
+        assert _foreign_rows(cast) == before, f"{label} changed the foreign alliance's rows through {url}"
+
+
+def test_every_route_is_in_the_matrix():
+    assert len(ROUTES) > 40
+    for name in ("patients/<uuid:patient_id>/", "audit/export.csv", "api/v1/^patients/(?P<patient_id>[^/.]+)/$"):
+        assert name in ROUTES
