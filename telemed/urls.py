@@ -1,8 +1,6 @@
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from telemed.accounts import views as account_views
@@ -13,12 +11,14 @@ urlpatterns = [
     path("login/", account_views.login_view, name="login"),
     path("logout/", account_views.logout_view, name="logout"),
     path("healthz", web_views.health, name="health"),
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", web_views.switch_language, name="set_language"),
     path("", include("telemed.accounts.urls")),
     path("patients/", include("telemed.patients.urls")),
     path("audit/", include("telemed.audit.urls")),
     path("api/v1/", include("telemed.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/api/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # DRF exempts its views from LoginRequiredMiddleware; a person opening the docs should be
+    # sent to the sign-in page rather than shown a 401.
+    path("docs/api/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("operators/", admin.site.urls),
 ]

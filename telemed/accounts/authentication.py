@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from telemed.accounts.models import AccessToken
@@ -48,3 +49,18 @@ class TokenScopePermission(permissions.BasePermission):
         else:
             needed = getattr(view, "token_write_scope", AccessToken.Scope.API_WRITE)
         return needed in token.scopes
+
+
+class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """Describes token authentication in the OpenAPI schema."""
+
+    target_class = AccessTokenAuthentication
+    name = "accessToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "tm_<prefix>_<secret>",
+            "description": "A personal access token, issued on the Access tokens page or by POST /api/v1/tokens/.",
+        }

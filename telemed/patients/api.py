@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -40,6 +42,15 @@ class PatientUpdateSerializer(PatientSerializer):
         extra_kwargs = {name: {"required": False} for name in ("mrn", "name", "sex", "birth_date")}
 
 
+_PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("q", str, description="Name, record number or full ID number")], responses=PatientSerializer(many=True)),
+    retrieve=extend_schema(parameters=[_PATIENT_ID], responses=PatientSerializer),
+    create=extend_schema(request=PatientSerializer, responses={201: PatientSerializer}),
+    partial_update=extend_schema(parameters=[_PATIENT_ID], request=PatientUpdateSerializer, responses=PatientSerializer),
+)
 class PatientViewSet(viewsets.ViewSet):
     """Patients you may see: your clinic's, or those a consult, read or round grants you."""
 

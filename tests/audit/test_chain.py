@@ -1,0 +1,138 @@
+"""The audit chain: detection of edits, deletions and insertions anywhere; no fork under concurrency."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, connections, transaction
+
+from telemed.audit.chain import seal
+from telemed.audit.models import AuditEvent, ChainHead
+from telemed.audit.services import audit_record, audit_verify
+
+CHAIN_LENGTH = 3000
+
+
+@pytest.fixture
+def chain(db):
+    for n in range(CHAIN_LENGTH):
+        audit_record(actor=None, action="test.event", detail={"n": n})
+    return CHAIN_LENGTH
+
+
+def _raw(sql: str, params=()) -> None:
+    """What someone with direct database access could do: switch off the guard trigger first."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+
+
+def test_untouched_chain_verifies(chain):
+    result = audit_verify()
+    assert result.ok and result.checked == chain and result.broken_seq is None
+
+
+def test_empty_chain_verifies(db):
+    assert audit_verify().ok
+
+
+@pytest.mark.parametrize("seq", [1, 1234, CHAIN_LENGTH])
+def test_edited_event_is_named(chain, seq):
+    _raw("UPDATE audit_auditevent SET actor_username = 'someone else' WHERE seq = %s", [seq])
+    result = audit_verify()
+    assert not result.ok and result.broken_seq == seq
+    assert "was altered" in result.reason
+
+
+def test_edited_detail_is_detected(chain):
+    _raw("""UPDATE audit_auditevent SET detail = '{"n": -1}' WHERE seq = 2000""")
+    assert audit_verify().broken_seq == 2000
+
+
+@pytest.mark.parametrize("seq", [1, 1500])
+def test_deleted_event_is_named(chain, seq):
+    _raw("DELETE FROM audit_auditevent WHERE seq = %s", [seq])
+    result = audit_verify()
+    assert not result.ok and result.broken_seq == seq
+    assert "missing" in result.reason
+
+
+def test_deleted_tail_is_detected_against_the_head(chain):
+    _raw("DELETE FROM audit_auditevent WHERE seq > %s", [chain - 10])
+    result = audit_verify()
+    assert not result.ok and result.broken_seq == chain - 9
+    assert "removed" in result.reason
+
+
+def test_inserted_event_in_the_middle_is_named(chain):
+    """The forger renumbers everything after 1000 and slips a forged event into the gap, even
+    linking it to its predecessor; without the key the seal cannot be made to match."""
+    _raw("UPDATE audit_auditevent SET seq = -seq WHERE seq > 1000")
+    _raw("UPDATE audit_auditevent SET seq = -seq + 1 WHERE seq < 0")
+    forged = AuditEvent.objects.values().get(seq=1000)
+    forged.update(seq=1001, action="test.forged", prev_hash=forged["hash"])
+    forged["hash"] = seal(forged, key="not-the-real-key")
+    _raw_insert(forged)
+    result = audit_verify()
+    assert not result.ok and result.broken_seq == 1001
+    assert "was altered" in result.reason
+
+
+def test_event_appended_without_the_service_is_detected(chain):
+    last = AuditEvent.objects.values().get(seq=chain)
+    last.update(seq=chain + 1, prev_hash=last["hash"], action="test.appended")
+    last["hash"] = seal(last, key="not-the-real-key")
+    _raw_insert(last)
+    result = audit_verify()
+    assert not result.ok and result.broken_seq == chain + 1
+
+
+def _raw_insert(row: dict) -> None:
+    AuditEvent.objects.bulk_create([AuditEvent(**row)])
+
+
+def test_database_refuses_updates_and_deletes(chain):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(seq=5).update(action="changed")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(seq=5).delete()
+    assert audit_verify().ok
+
+
+def test_verify_command_names_the_first_broken_link(chain, capsys):
+    call_command("audit_verify")
+    assert f"{chain} events verified" in capsys.readouterr().out
+    _raw("UPDATE audit_auditevent SET ip = '10.6.6.6' WHERE seq = 777")
+    _raw("UPDATE audit_auditevent SET ip = '10.6.6.6' WHERE seq = 900")
+    with pytest.raises(CommandError, match="#777"):
+        call_command("audit_verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_do_not_fork_the_chain():
+    writers, per_writer = 8, 40
+    errors: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def write(index: int) -> None:
+        try:
+            start.wait()
+            for n in range(per_writer):
+                audit_record(actor=None, action="test.concurrent", detail={"writer": index, "n": n})
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert AuditEvent.objects.count() == writers * per_writer
+    assert ChainHead.objects.get().seq == writers * per_writer
+    assert audit_verify().ok
