@@ -157,6 +157,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "verify-audit-chain": {"task": "telemed.audit.tasks.verify_audit_chain", "schedule": timedelta(hours=24)},
+    "prune-login-failures": {"task": "telemed.accounts.tasks.prune_login_failures", "schedule": timedelta(hours=1)},
+}
 
 # --- Files ------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "files")))

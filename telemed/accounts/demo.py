@@ -46,9 +46,9 @@ class DemoPerson:
 
 
 PEOPLE = [
-    DemoPerson("admin", "系统管理员 王敏", Role.ADMINISTRATOR, "hospital"),
-    DemoPerson("auditor", "审计员 赵琳", Role.AUDITOR, "hospital"),
-    DemoPerson("coordinator", "协调员 李娜", Role.COORDINATOR, "hospital"),
+    DemoPerson("admin", "王敏", Role.ADMINISTRATOR, "hospital"),
+    DemoPerson("auditor", "赵琳", Role.AUDITOR, "hospital"),
+    DemoPerson("coordinator", "李娜", Role.COORDINATOR, "hospital"),
     DemoPerson("dr_zhang", "张伟", Role.SPECIALIST, "hospital", Specialty.RESPIRATORY, Title.CHIEF, date(2003, 7, 1)),
     DemoPerson("dr_chen", "陈静", Role.SPECIALIST, "hospital", Specialty.INFECTIOUS_DISEASE, Title.ASSOCIATE_CHIEF, date(2010, 9, 1)),
     DemoPerson("dr_liu", "刘洋", Role.SPECIALIST, "hospital", Specialty.EMERGENCY, Title.ATTENDING, date(2015, 8, 1)),
@@ -57,8 +57,8 @@ PEOPLE = [
     DemoPerson("dr_zhou", "周建国", Role.SPECIALIST, "hospital", Specialty.TCM, Title.CHIEF, date(1998, 6, 1)),
     DemoPerson("dr_wu", "吴晓", Role.SPECIALIST, "hospital", Specialty.RESPIRATORY, Title.RESIDENT, date.today().replace(year=date.today().year - 2), verified=False),
     DemoPerson("dr_sun", "孙磊", Role.RADIOLOGIST, "hospital", Specialty.RADIOLOGY, Title.ASSOCIATE_CHIEF, date(2009, 7, 1)),
-    DemoPerson("doc_qingshan", "马医生 马春华", Role.CLINIC_DOCTOR, "C-0101"),
-    DemoPerson("doc_hekou", "何医生 何志强", Role.CLINIC_DOCTOR, "C-0102"),
+    DemoPerson("doc_qingshan", "马春华", Role.CLINIC_DOCTOR, "C-0101"),
+    DemoPerson("doc_hekou", "何志强", Role.CLINIC_DOCTOR, "C-0102"),
 ]
 
 PATIENTS = [

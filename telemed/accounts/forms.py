@@ -56,14 +56,25 @@ class PairingForm(forms.Form):
         self.fields["clinic"].queryset = institutions.filter(kind=Institution.Kind.CLINIC, is_active=True)
 
 
-class PersonForm(forms.Form):
+class MembershipForm(forms.Form):
+    """A role at one of the institutions the administrator manages, optionally in a department."""
+
+    institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none())
+    role = forms.ChoiceField(label=_("Role"), choices=[c for c in Role.choices if c[0] != Role.DEVICE])
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
+
+    def __init__(self, *args, institutions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = institutions
+        self.fields["department"].queryset = Department.objects.filter(institution__in=institutions).select_related("institution")
+        self.fields["department"].label_from_instance = lambda d: f"{d.institution.name} · {d.name}"
+
+
+class PersonForm(MembershipForm):
     username = forms.CharField(label=_("User name"), max_length=150)
     full_name = forms.CharField(label=_("Full name"), max_length=120)
     email = forms.EmailField(label=_("E-mail"), required=False)
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none())
-    role = forms.ChoiceField(label=_("Role"), choices=[c for c in Role.choices if c[0] != Role.DEVICE])
-    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
     password = forms.CharField(
         label=_("Initial password"),
         strip=False,
@@ -71,11 +82,7 @@ class PersonForm(forms.Form):
         help_text=_("At least 10 characters; the person should change it after signing in."),
     )
 
-    def __init__(self, *args, institutions=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["institution"].queryset = institutions
-        self.fields["department"].queryset = Department.objects.filter(institution__in=institutions).select_related("institution")
-        self.fields["department"].label_from_instance = lambda d: f"{d.institution.name} · {d.name}"
+    field_order = ["username", "full_name", "email", "phone", "institution", "role", "department", "password"]
 
 
 class DeviceForm(forms.Form):
@@ -86,18 +93,6 @@ class DeviceForm(forms.Form):
     def __init__(self, *args, institutions=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["institution"].queryset = institutions
-
-
-class MembershipForm(forms.Form):
-    institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none())
-    role = forms.ChoiceField(label=_("Role"), choices=[c for c in Role.choices if c[0] != Role.DEVICE])
-    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
-
-    def __init__(self, *args, institutions=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["institution"].queryset = institutions
-        self.fields["department"].queryset = Department.objects.filter(institution__in=institutions).select_related("institution")
-        self.fields["department"].label_from_instance = lambda d: f"{d.institution.name} · {d.name}"
 
 
 class QualificationForm(forms.Form):

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -91,7 +92,7 @@ def institution_create(request):
         if institution:
             messages.success(request, _("%(name)s was added.") % {"name": institution.name})
             return redirect("accounts:institution", institution_id=institution.pk)
-    return render(request, "accounts/form_page.html", {"form": form, "title": _("New institution")})
+    return render(request, "form_page.html", {"form": form, "title": _("New institution"), "cancel_url": reverse("accounts:institutions")})
 
 
 def institution_detail(request, institution_id):
@@ -131,7 +132,11 @@ def institution_edit(request, institution_id):
         if done:
             messages.success(request, _("The changes were saved."))
             return redirect("accounts:institution", institution_id=institution.pk)
-    return render(request, "accounts/form_page.html", {"form": form, "title": _("Edit %(name)s") % {"name": institution.name}})
+    return render(
+        request,
+        "form_page.html",
+        {"form": form, "title": _("Edit %(name)s") % {"name": institution.name}, "cancel_url": reverse("accounts:institution", kwargs={"institution_id": institution.pk})},
+    )
 
 
 # --- Pairings -------------------------------------------------------------------------------------
@@ -194,7 +199,9 @@ def person_create(request, device: bool = False):
         if person:
             messages.success(request, _("%(name)s was added.") % {"name": person})
             return redirect("accounts:person", user_id=person.pk)
-    return render(request, "accounts/form_page.html", {"form": form, "title": _("New device") if device else _("New person")})
+    return render(
+        request, "form_page.html", {"form": form, "title": _("New device") if device else _("New person"), "cancel_url": reverse("accounts:people")}
+    )
 
 
 def person_detail(request, user_id):

@@ -11,28 +11,10 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from telemed.audit.chain import SEALED_FIELDS
 from telemed.audit.models import AuditEvent, Outcome
 
-EXPORT_FIELDS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_username",
-    "actor_role",
-    "institution_id",
-    "institution_name",
-    "action",
-    "object_type",
-    "object_id",
-    "patient_id",
-    "ip",
-    "user_agent",
-    "channel",
-    "outcome",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+EXPORT_FIELDS = (*SEALED_FIELDS, "hash")
 
 
 def _day_start(day: date) -> datetime:

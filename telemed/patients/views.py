@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -37,7 +38,7 @@ def patient_create(request):
         if patient:
             messages.success(request, _("%(name)s is registered.") % {"name": patient.name})
             return redirect("patients:detail", patient_id=patient.pk)
-    return render(request, "patients/patient_form.html", {"form": form, "title": _("Register a patient")})
+    return render(request, "form_page.html", {"form": form, "title": _("Register a patient"), "cancel_url": reverse("patients:list")})
 
 
 def patient_detail(request, patient_id):
@@ -60,7 +61,11 @@ def patient_edit(request, patient_id):
         if call_service(form, lambda: services.patient_update(by=request.user, patient=patient, national_id=national_id, **changes)):
             messages.success(request, _("The changes were saved."))
             return redirect("patients:detail", patient_id=patient.pk)
-    return render(request, "patients/patient_form.html", {"form": form, "title": _("Edit %(name)s") % {"name": patient.name}, "patient": patient})
+    return render(
+        request,
+        "form_page.html",
+        {"form": form, "title": _("Edit %(name)s") % {"name": patient.name}, "cancel_url": reverse("patients:detail", kwargs={"patient_id": patient.pk})},
+    )
 
 
 @require_POST

@@ -172,3 +172,13 @@ def test_language_choice_is_kept_for_the_next_sign_in(cast, client_for):
     assert user.language == "zh-hans"
     response = _sign_in(Client(), user.username, TEST_PASSWORD)
     assert response.cookies["django_language"].value == "zh-hans"
+
+
+def test_old_failures_are_pruned_by_the_hourly_task(cast, settings):
+    from telemed.accounts.tasks import prune_login_failures
+
+    LoginFailure.objects.create(username="old", ip="10.0.0.1")
+    LoginFailure.objects.create(username="recent", ip="10.0.0.1")
+    LoginFailure.objects.filter(username="old").update(occurred_at=timezone.now() - settings.LOGIN_THROTTLE["window"] - timedelta(minutes=1))
+    assert prune_login_failures() == 1
+    assert list(LoginFailure.objects.values_list("username", flat=True)) == ["recent"]

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
 from telemed.audit.chain import seal
-from telemed.audit.models import AuditEvent, ChainHead
+from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead
 from telemed.audit.services import audit_record, audit_verify
 
 CHAIN_LENGTH = 3000
@@ -17,8 +19,19 @@ CHAIN_LENGTH = 3000
 
 @pytest.fixture
 def chain(db):
-    for n in range(CHAIN_LENGTH):
-        audit_record(actor=None, action="test.event", detail={"n": n})
+    """A sealed chain built in one insert: the tamper tests need a long chain, not a slow one."""
+    events, prev = [], GENESIS_HASH
+    started = timezone.now().replace(microsecond=0)
+    for seq in range(1, CHAIN_LENGTH + 1):
+        fields = {name: "" for name in ("actor_username", "actor_role", "institution_name", "object_type", "object_id", "user_agent")}
+        fields.update(
+            seq=seq, occurred_at=started + timedelta(milliseconds=seq), actor_id=None, institution_id=None, patient_id=None,
+            action="test.event", ip="10.0.0.1", channel="system", outcome="success", detail={"n": seq}, prev_hash=prev,
+        )
+        fields["hash"] = prev = seal(fields)
+        events.append(AuditEvent(**fields))
+    AuditEvent.objects.bulk_create(events)
+    ChainHead.objects.update_or_create(pk=1, defaults={"seq": CHAIN_LENGTH, "hash": prev})
     return CHAIN_LENGTH
 
 
@@ -33,6 +46,13 @@ def _raw(sql: str, params=()) -> None:
 def test_untouched_chain_verifies(chain):
     result = audit_verify()
     assert result.ok and result.checked == chain and result.broken_seq is None
+
+
+def test_chain_written_by_the_service_verifies_and_continues_a_built_chain(chain):
+    for n in range(1000):
+        audit_record(actor=None, action="test.service", detail={"n": n})
+    result = audit_verify()
+    assert result.ok and result.checked == chain + 1000
 
 
 def test_empty_chain_verifies(db):

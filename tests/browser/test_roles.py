@@ -37,6 +37,11 @@ def test_demo_role_signs_in_switches_to_chinese_and_sees_its_landing_page(live_d
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+    # The demo users prefer Chinese, and a saved preference wins at sign-in.
+    assert page.locator("h1").first.inner_text().strip() == _chinese(heading)
+
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
     assert page.locator("h1").first.inner_text().strip() == heading
 
     page.get_by_role("button", name="简体中文").click()

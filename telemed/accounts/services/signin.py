@@ -71,3 +71,10 @@ def signout(*, request) -> None:
     if request.user.is_authenticated:
         audit_record(actor=request.user, action="auth.logout")
     logout(request)
+
+
+def login_failures_prune() -> int:
+    """Forget failures older than the throttle window; they no longer count (the audit trail keeps them)."""
+    cutoff = timezone.now() - settings.LOGIN_THROTTLE["window"]
+    deleted, _ = LoginFailure.objects.filter(occurred_at__lt=cutoff).delete()
+    return deleted
