@@ -75,3 +75,12 @@ def test_bad_setting_stops_the_start_with_a_clear_message(tmp_path, env, message
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_unknown_address_gets_a_404_page_in_the_users_language(cast, client_for):
+    from telemed.accounts.models import Role
+
+    response = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get("/no/such/page/")
+    assert response.status_code == 404
+    assert "页面" in response.content.decode()
