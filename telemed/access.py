@@ -141,3 +141,50 @@ def visible_tokens(user) -> QuerySet[AccessToken]:
         return AccessToken.objects.none()
     devices = manageable_users(user).filter(is_device=True)
     return AccessToken.objects.filter(Q(user=user) | Q(user__in=devices))
+
+
+# --- Consultations ------------------------------------------------------------------------------
+
+def coordinated_hospitals(user) -> QuerySet[Institution]:
+    return institutions_with_role(user, Role.COORDINATOR)
+
+
+def visible_consults(user):
+    """Clinic doctors: their clinics' consults. Experts: consults they take part in. Coordinators:
+    consults booked at their hospital, and requests from the clinics it is paired with (or naming
+    one of its experts)."""
+    from consults.models import Consult
+
+    if not _is_active(user):
+        return Consult.objects.none()
+    hospitals = coordinated_hospitals(user)
+    paired_clinics = Pairing.objects.filter(hospital__in=hospitals, ended_on__isnull=True).values("clinic_id")
+    hospital_experts = Membership.objects.filter(institution__in=hospitals, is_active=True).values("user_id")
+    return Consult.objects.filter(
+        Q(clinic__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
+        | Q(participants__user=user, participants__removed_at__isnull=True)
+        | Q(hospital__in=hospitals)
+        | Q(hospital__isnull=True, clinic_id__in=paired_clinics)
+        | Q(hospital__isnull=True, named_expert__in=hospital_experts)
+    ).distinct()
+
+
+def can_coordinate(user, consult) -> bool:
+    """A coordinator of the consult's hospital, or of a hospital paired with its clinic before booking."""
+    hospitals = coordinated_hospitals(user)
+    if consult.hospital_id:
+        return hospitals.filter(pk=consult.hospital_id).exists()
+    return Pairing.objects.filter(hospital__in=hospitals, clinic_id=consult.clinic_id, ended_on__isnull=True).exists() or (
+        consult.named_expert_id is not None
+        and Membership.objects.filter(institution__in=hospitals, user_id=consult.named_expert_id, is_active=True).exists()
+    )
+
+
+def bookable_experts_for(user) -> QuerySet[User]:
+    """Specialists the user may book: those of the hospitals they coordinate."""
+    return User.objects.filter(
+        is_active=True,
+        memberships__institution__in=coordinated_hospitals(user),
+        memberships__role=Role.SPECIALIST,
+        memberships__is_active=True,
+    ).distinct()

@@ -18,6 +18,7 @@ from telemed.env import (
     env_bool,
     env_choice,
     env_int,
+    env_int_list,
     env_list,
     env_str,
     secret_from_env_or_file,
@@ -286,5 +287,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()},
 }
 
+# The SMS gateway seam: a class with send(phone, text); the default writes to the log.
+SMS_SENDER = env_str("SMS_SENDER", "consults.services.notify.ConsoleSms")
+# Reminders before a consult, in minutes (24 h and 15 min by default).
+CONSULT_REMINDER_MINUTES = env_int_list("CONSULT_REMINDER_MINUTES", [1440, 15])
+# An urgent request offered to the on-duty expert escalates to the coordinators after this long.
+URGENT_ESCALATION_MINUTES = env_int("URGENT_ESCALATION_MINUTES", 15, minimum=1)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "telemed@localhost")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("telemed.accounts.urls")),
     path("patients/", include("telemed.patients.urls")),
     path("audit/", include("telemed.audit.urls")),
+    path("consults/", include("consults.urls")),
     path("api/v1/", include("telemed.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # DRF exempts its views from LoginRequiredMiddleware; a person opening the docs should be

@@ -1,0 +1,30 @@
+"""Channels groups and payloads for live pages: the coordinator board and each user's bell."""
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def board_group(hospital_id) -> str:
+    return f"board.{hospital_id}"
+
+
+def user_group(user_id) -> str:
+    return f"user.{user_id}"
+
+
+def _send(group: str, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, payload)
+
+
+def announce_after_commit(groups: set[str], payload: dict) -> None:
+    """Tell live pages once the change is committed (never about a change that rolled back)."""
+
+    def send() -> None:
+        for group in groups:
+            _send(group, payload)
+
+    transaction.on_commit(send)

@@ -1,0 +1,86 @@
+"""Who may give a remote consultation, and the directory clinics and coordinators search.
+
+The 2018 remote-medical-service rules: only a verified specialist with at least three years of
+independent practice may be booked or assigned. Every refusal names the reason.
+"""
+from __future__ import annotations
+
+from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.utils.translation import gettext as _
+
+from consults.models import ExpertProfile
+from telemed import access
+from telemed.accounts.models import Membership, Pairing, Qualification, Role, Specialty, User
+
+MIN_PRACTICE_YEARS = 3
+
+
+def expert_refusal(expert: User, specialty: str | None = None) -> str:
+    """Why this person cannot be booked (for this specialty), or "" if they can."""
+    name = str(expert)
+    if not expert.is_active or not Membership.objects.filter(
+        user=expert, role=Role.SPECIALIST, is_active=True, institution__kind="hospital", institution__is_active=True
+    ).exists():
+        return _("%(name)s is not a specialist of a designated hospital.") % {"name": name}
+    verified = [q for q in expert.qualifications.all() if q.is_verified]
+    if not verified:
+        return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
+    years = max(q.years_of_practice() for q in verified)
+    if years < MIN_PRACTICE_YEARS:
+        return _("%(name)s has %(years)d years of independent practice; remote consultations need at least %(min)d.") % {
+            "name": name,
+            "years": years,
+            "min": MIN_PRACTICE_YEARS,
+        }
+    if specialty and not any(specialty in q.specialties for q in verified):
+        return _("%(name)s is not qualified in %(specialty)s.") % {"name": name, "specialty": Specialty(specialty).label}
+    return ""
+
+
+def _json_list_has(field: str, code: str) -> Q:
+    """A JSON list holding `code`. SQLite has no JSON `contains`; matching the quoted code in
+    the JSON text is exact for these lists of plain codes, on both databases."""
+    return Q(**{f"{field}__icontains": f'"{code}"'})
+
+
+def expert_directory(
+    *, user: User, specialty: str = "", hospital=None, title: str = "", language: str = "", query: str = ""
+) -> QuerySet[User]:
+    """Specialists of the user's alliance; for a clinic, those of its paired hospitals come first."""
+    experts = User.objects.filter(
+        is_active=True,
+        memberships__role=Role.SPECIALIST,
+        memberships__is_active=True,
+        memberships__institution__in=access.visible_institutions(user),
+    )
+    if specialty:
+        experts = experts.filter(_json_list_has("qualifications__specialties", specialty), qualifications__verified_at__isnull=False)
+    if hospital is not None:
+        experts = experts.filter(memberships__institution=hospital, memberships__role=Role.SPECIALIST)
+    if title:
+        experts = experts.filter(qualifications__title=title, qualifications__verified_at__isnull=False)
+    if language:
+        experts = experts.filter(_json_list_has("expert_profile__languages", language))
+    if query:
+        experts = experts.filter(Q(full_name__icontains=query) | Q(username__icontains=query))
+    paired = Pairing.objects.filter(
+        clinic__in=access.institutions_with_role(user, Role.CLINIC_DOCTOR),
+        ended_on__isnull=True,
+        hospital__memberships__user=OuterRef("pk"),
+        hospital__memberships__role=Role.SPECIALIST,
+    )
+    return (
+        experts.distinct()
+        .annotate(paired=Exists(paired))
+        .annotate(rank=Case(When(paired=True, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .prefetch_related(
+            Prefetch("qualifications", queryset=Qualification.objects.order_by("-verified_at")),
+            Prefetch("memberships", queryset=Membership.objects.filter(role=Role.SPECIALIST, is_active=True).select_related("institution", "department")),
+        )
+        .order_by("rank", "full_name")
+    )
+
+
+def expert_languages(expert: User) -> list[str]:
+    profile = ExpertProfile.objects.filter(user=expert).first()
+    return profile.languages if profile else []
