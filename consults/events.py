@@ -28,3 +28,12 @@ def announce_after_commit(groups: set[str], payload: dict) -> None:
             _send(group, payload)
 
     transaction.on_commit(send)
+
+
+def groups_for(user) -> set[str]:
+    """The groups a signed-in user's live connection joins: their own, and their hospitals' boards."""
+    from telemed import access
+
+    groups = {user_group(user.pk)}
+    groups |= {board_group(pk) for pk in access.coordinated_hospitals(user).values_list("pk", flat=True)}
+    return groups

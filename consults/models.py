@@ -76,7 +76,13 @@ class AvailabilityRule(models.Model):
 
     class Meta:
         ordering = ["weekday", "starts"]
-        constraints = [models.CheckConstraint(condition=Q(starts__lt=models.F("ends")), name="availability_rule_starts_before_it_ends")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts__lt=models.F("ends")),
+                name="availability_rule_starts_before_it_ends",
+                violation_error_message=_("The hours must end after they start."),
+            )
+        ]
 
 
 class AvailabilityException(models.Model):
@@ -96,7 +102,13 @@ class AvailabilityException(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
-        constraints = [models.CheckConstraint(condition=Q(starts_at__lt=models.F("ends_at")), name="availability_exception_starts_before_it_ends")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("ends_at")),
+                name="availability_exception_starts_before_it_ends",
+                violation_error_message=_("The span must end after it starts."),
+            )
+        ]
 
 
 class Consult(models.Model):

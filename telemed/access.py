@@ -188,3 +188,33 @@ def bookable_experts_for(user) -> QuerySet[User]:
         memberships__role=Role.SPECIALIST,
         memberships__is_active=True,
     ).distinct()
+
+
+# --- Statistics ---------------------------------------------------------------------------------
+
+def can_view_statistics(user) -> bool:
+    return _is_active(user) and (user.is_superuser or has_role(user, Role.COORDINATOR, Role.ADMINISTRATOR))
+
+
+def statistics_hospitals(user) -> QuerySet[Institution]:
+    """Hospitals whose consult statistics the user may read: those they coordinate, and every
+    hospital of an alliance they administer (administrators answer for the whole alliance)."""
+    if not can_view_statistics(user):
+        return Institution.objects.none()
+    administered = manageable_institutions(user).filter(kind=Institution.Kind.HOSPITAL)
+    return Institution.objects.filter(Q(pk__in=coordinated_hospitals(user).values("pk")) | Q(pk__in=administered.values("pk")))
+
+
+def statistics_consults(user):
+    """Consults counted in the user's statistics: those booked at a hospital from
+    `statistics_hospitals`. A request not yet booked belongs to no hospital and is not counted.
+
+    Returned as `pk__in` a subquery, not a join: `visible_consults` joins participants, which
+    would count a consult once per participant in an aggregate."""
+    from consults.models import Consult
+
+    if not can_view_statistics(user):
+        return Consult.objects.none()
+    coordinated = visible_consults(user).filter(hospital__in=coordinated_hospitals(user))
+    administered = manageable_institutions(user).filter(kind=Institution.Kind.HOSPITAL)
+    return Consult.objects.filter(Q(pk__in=coordinated.values("pk")) | Q(hospital__in=administered))

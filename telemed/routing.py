@@ -1,4 +1,6 @@
 """WebSocket routes of every app, collected in one list for the ASGI router."""
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from consults.routing import websocket_urlpatterns as consult_routes
+
+websocket_urlpatterns: list = [*consult_routes]

@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "telemed.web.context.navigation",
+                "consults.context.live",
             ],
         },
     },

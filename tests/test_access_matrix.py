@@ -59,6 +59,7 @@ def _foreign_values(cast) -> dict[str, str]:
         "qualification_id": str(south[Role.SPECIALIST].qualifications.first().pk),
         "token_id": str(token.pk),
         "patient_id": str(south.patient.pk),
+        **_foreign_consult_values(cast),
         # Django admin (operators only): any foreign object will do.
         "object_id": str(south.clinic.pk),
         "id": str(doctor.pk),
@@ -66,6 +67,38 @@ def _foreign_values(cast) -> dict[str, str]:
         "app_label": "accounts",
         "url": "anything/",
     }
+
+
+def _foreign_consult_values(cast) -> dict[str, str]:
+    from tests.consults.factories import booked_consult
+
+    consult = booked_consult(cast.south)
+    expert = cast.south[Role.SPECIALIST]
+    return {
+        "consult_id": str(consult.pk),
+        "attachment_id": str(_south_attachment(consult).pk),
+        "rule_id": str(expert.availability_rules.first().pk),
+        "exception_id": str(_south_exception(expert).pk),
+    }
+
+
+def _south_attachment(consult):
+    from django.core.files.base import ContentFile
+
+    from consults.models import Attachment
+
+    return Attachment.objects.create(
+        consult=consult, file=ContentFile(b"report", name="south.txt"), name="south.txt", content_type="text/plain",
+        size=6, sha256="0" * 64, uploaded_by=consult.requested_by,
+    )
+
+
+def _south_exception(expert):
+    from consults.models import AvailabilityException
+
+    return AvailabilityException.objects.create(
+        expert=expert, kind="blocked", starts_at=_in_days(3), ends_at=_in_days(4), reason="leave", created_by=expert
+    )
 
 
 def _in_days(days: int):

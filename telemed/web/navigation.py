@@ -19,6 +19,9 @@ class NavItem:
 ALL_STAFF = frozenset()
 NAV_ITEMS = (
     NavItem(_("Patients"), "patients:list", frozenset({Role.CLINIC_DOCTOR})),
+    NavItem(_("Consult board"), "consults:board", frozenset({Role.COORDINATOR})),
+    NavItem(_("Consultations"), "consults:list", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.SPECIALIST})),
+    NavItem(_("Experts"), "consults:directory", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR})),
     NavItem(_("Institutions"), "accounts:institutions", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("Pairings"), "accounts:pairings", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("People"), "accounts:people", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
@@ -31,10 +34,10 @@ NAV_ITEMS = (
 # The first role a user holds in this order decides their landing page.
 LANDING = (
     (Role.CLINIC_DOCTOR, "patients:list"),
-    (Role.COORDINATOR, "accounts:institutions"),
+    (Role.COORDINATOR, "consults:board"),
     (Role.ADMINISTRATOR, "accounts:people"),
     (Role.AUDITOR, "audit:events"),
-    (Role.SPECIALIST, "accounts:profile"),
+    (Role.SPECIALIST, "consults:list"),
     (Role.RADIOLOGIST, "accounts:profile"),
 )
 

@@ -33,10 +33,10 @@ def test_clinic_doctor_signs_in_and_lands_on_their_patients(cast):
 @pytest.mark.parametrize(
     ("role", "landing"),
     [
-        (Role.COORDINATOR, "/institutions/"),
+        (Role.COORDINATOR, "/consults/board/"),
         (Role.ADMINISTRATOR, "/people/"),
         (Role.AUDITOR, "/audit/"),
-        (Role.SPECIALIST, "/profile/"),
+        (Role.SPECIALIST, "/consults/"),
         (Role.RADIOLOGIST, "/profile/"),
     ],
 )
@@ -155,7 +155,7 @@ def test_redirect_after_sign_in_stays_on_this_site(cast):
     response = Client().post(
         "/login/?next=https://evil.example/", {"username": cast.north[Role.COORDINATOR].username, "password": TEST_PASSWORD}
     )
-    assert response["Location"] == "/institutions/"
+    assert response["Location"] == "/consults/board/"
 
 
 def test_sign_out_is_recorded(cast, client_for):

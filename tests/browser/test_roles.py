@@ -11,10 +11,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # (demo login, the heading of the page that role lands on)
 LANDINGS = [
     ("doc_qingshan", "Patients"),
-    ("coordinator", "Institutions"),
+    ("coordinator", "Consult board"),
     ("admin", "People"),
     ("auditor", "Audit trail"),
-    ("dr_zhang", "My profile"),
+    ("dr_zhang", "Consultations"),
     ("dr_sun", "My profile"),
 ]
 
