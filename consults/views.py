@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -223,7 +223,7 @@ def expert_calendar(request, user_id):
     days = [week + timedelta(days=i) for i in range(7)]
     cells = availability.calendar_cells(expert, start, start + timedelta(days=7))
     by_day = {day: [c for c in cells if timezone.localtime(c.span.starts_at).date() == day] for day in days}
-    can_edit = request.user.pk == expert.pk or access.bookable_experts_for(request.user).filter(pk=expert.pk).exists()
+    can_edit = access.editable_experts(request.user).filter(pk=expert.pk).exists()
     return render(
         request,
         "consults/expert_calendar.html",
@@ -244,10 +244,7 @@ def expert_calendar(request, user_id):
 
 
 def _editable_expert(request, user_id) -> User:
-    expert = get_object_or_404(User, pk=user_id)
-    if not (request.user.pk == expert.pk or access.bookable_experts_for(request.user).filter(pk=expert.pk).exists()):
-        raise Http404
-    return expert
+    return get_object_or_404(access.editable_experts(request.user), pk=user_id)
 
 
 def _form_errors(form) -> str:

@@ -218,3 +218,37 @@ def statistics_consults(user):
     coordinated = visible_consults(user).filter(hospital__in=coordinated_hospitals(user))
     administered = manageable_institutions(user).filter(kind=Institution.Kind.HOSPITAL)
     return Consult.objects.filter(Q(pk__in=coordinated.values("pk")) | Q(hospital__in=administered))
+
+
+# --- Opinions and referrals ---------------------------------------------------------------------
+
+def visible_opinions(user):
+    """Signed opinions of the consults the user sees, and the user's own drafts; never another
+    expert's draft (an unsigned opinion is still the author's working note)."""
+    from consults.models import Opinion
+
+    if not _is_active(user):
+        return Opinion.objects.none()
+    return Opinion.objects.filter(consult__in=visible_consults(user)).filter(Q(signed_at__isnull=False) | Q(author=user))
+
+
+def visible_referrals(user):
+    """The people of the two institutions who can see the patient: clinic doctors of the consult's
+    clinic, the named contact, and the consult's participants (experts, coordinator, clinic doctor)."""
+    from consults.models import Referral
+
+    if not _is_active(user):
+        return Referral.objects.none()
+    return Referral.objects.filter(
+        Q(consult__clinic__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
+        | Q(contact=user)
+        | Q(consult__participants__user=user, consult__participants__removed_at__isnull=True)
+    ).distinct()
+
+
+def editable_experts(user) -> QuerySet[User]:
+    """Whose consult hours the user may change: their own (as an expert) and those they coordinate."""
+    if not _is_active(user):
+        return User.objects.none()
+    own = Q(pk=user.pk) if has_role(user, Role.SPECIALIST, Role.RADIOLOGIST) else Q(pk__in=[])
+    return User.objects.filter(own | Q(pk__in=bookable_experts_for(user).values("pk")))

@@ -2,6 +2,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from consults.api import ConsultViewSet, ExceptionViewSet, ExpertViewSet, RuleViewSet
 from telemed.accounts.api import InstitutionViewSet, PairingViewSet, TokenViewSet, UserViewSet, me
 from telemed.audit.api import AuditEventViewSet
 from telemed.patients.api import PatientViewSet
@@ -14,5 +15,9 @@ router.register("users", UserViewSet, basename="user")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("consults", ConsultViewSet, basename="consult")
+router.register("experts", ExpertViewSet, basename="expert")
+router.register("consult-hours", RuleViewSet, basename="consult-hours")
+router.register("consult-hours-exceptions", ExceptionViewSet, basename="consult-hours-exception")
 
 urlpatterns = [path("me/", me, name="me"), *router.urls]

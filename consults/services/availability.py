@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from consults.models import AvailabilityException, AvailabilityRule, Engagement, ExpertProfile
 from telemed import access
-from telemed.accounts.models import Role, User
+from telemed.accounts.models import User
 from telemed.audit.services import audit_record
 
 DEFAULT_SLOT_MINUTES = 30
@@ -39,11 +39,8 @@ def slot_minutes(expert: User) -> int:
 
 def _check_may_edit(by: User, expert: User) -> None:
     """The expert themself, or a coordinator of a hospital where the expert works."""
-    if by.pk == expert.pk and access.has_role(by, Role.SPECIALIST, Role.RADIOLOGIST):
-        return
-    if access.bookable_experts_for(by).filter(pk=expert.pk).exists():
-        return
-    raise PermissionDenied(_("Only the expert or a coordinator of their hospital can change their consult hours."))
+    if not access.editable_experts(by).filter(pk=expert.pk).exists():
+        raise PermissionDenied(_("Only the expert or a coordinator of their hospital can change their consult hours."))
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
