@@ -19,7 +19,7 @@ from consults.models import OPEN_STATUSES, URGENCY_RANK, AvailabilityException, 
 from consults.services import availability, bookings, requests
 from consults.services.experts import expert_directory, expert_refusal
 from telemed import access
-from telemed.accounts.models import Role, User
+from telemed.accounts.models import User
 from telemed.audit.services import audit_record
 from telemed.web.forms import call_service
 

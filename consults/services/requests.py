@@ -179,7 +179,7 @@ def consult_decline(*, by: User, consult: Consult, reason: str) -> Consult:
 
 
 def coordinators_of(consult: Consult) -> list[User]:
-    from telemed.accounts.models import Membership, Pairing
+    from telemed.accounts.models import Pairing
 
     if consult.hospital_id:
         hospitals = [consult.hospital_id]

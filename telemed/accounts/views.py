@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from telemed import access
 from telemed.accounts import forms
-from telemed.accounts.models import Alliance, Institution, Membership, Pairing, Qualification, Role, User
+from telemed.accounts.models import Alliance, Membership, Pairing, Qualification, Role
 from telemed.accounts.services import directory, signin, tokens
 from telemed.web.forms import call_service
 from telemed.web.navigation import landing_url_name
