@@ -11,33 +11,11 @@ never the data of a running server.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-    os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/telemed_bench"
-
-
-def _prepare_database() -> None:
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        admin_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS telemed_bench")
-            conn.execute("CREATE DATABASE telemed_bench")
-    call_command("migrate", verbosity=0)
-    print(f"database: {connection.vendor}  ({settings.DATABASES['default']['NAME']})")
+from _setup import scratch_database
 
 
 def _append(count: int) -> float:
@@ -71,10 +49,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=4)
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    _prepare_database()
+    scratch_database()
     from telemed.audit.services import audit_verify
 
     latencies = []

@@ -14,18 +14,21 @@ def user_group(user_id) -> str:
     return f"user.{user_id}"
 
 
-def _send(group: str, payload: dict) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, payload)
+async def _send_all(layer, groups: set[str], payload: dict) -> None:
+    for group in groups:
+        await layer.group_send(group, payload)
 
 
 def announce_after_commit(groups: set[str], payload: dict) -> None:
-    """Tell live pages once the change is committed (never about a change that rolled back)."""
+    """Tell live pages once the change is committed (never about a change that rolled back).
+
+    All groups go in one trip through async_to_sync: each trip costs an event-loop hop.
+    """
 
     def send() -> None:
-        for group in groups:
-            _send(group, payload)
+        layer = get_channel_layer()
+        if layer is not None and groups:
+            async_to_sync(_send_all)(layer, groups, payload)
 
     transaction.on_commit(send)
 

@@ -6,6 +6,7 @@ and the expert's engagements each time, so a change to any of them shows at once
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -156,20 +157,27 @@ def busy_spans(expert: User, start: datetime, end: datetime) -> list[Span]:
     return sorted(Span(e.starts_at, e.ends_at) for e in engagements)
 
 
-def free_slots(expert: User, start: datetime, end: datetime, *, minutes: int | None = None) -> list[Span]:
-    """Bookable slots of `minutes` (the expert's consult length by default) in [start, end), not in the past."""
+def iter_free_slots(expert: User, start: datetime, end: datetime, *, minutes: int | None = None) -> Iterator[Span]:
+    """Bookable slots of `minutes` (the expert's consult length by default) in [start, end), not
+    in the past, earliest first. A generator: asking for the first few costs only those."""
     length = timedelta(minutes=minutes or slot_minutes(expert))
     busy = busy_spans(expert, start, end)
     floor = max(start, timezone.now())
-    slots = []
+    first_busy = 0  # both lists are sorted, so busy spans that ended are never looked at again
     for span in working_spans(expert, start, end):
         cursor = span.starts_at
         while cursor + length <= span.ends_at:
             slot = Span(cursor, cursor + length)
-            if slot.starts_at >= floor and slot.ends_at <= end and not any(slot.overlaps(b) for b in busy):
-                slots.append(slot)
+            while first_busy < len(busy) and busy[first_busy].ends_at <= slot.starts_at:
+                first_busy += 1
+            clash = first_busy < len(busy) and busy[first_busy].starts_at < slot.ends_at
+            if slot.starts_at >= floor and slot.ends_at <= end and not clash:
+                yield slot
             cursor += length
-    return slots
+
+
+def free_slots(expert: User, start: datetime, end: datetime, *, minutes: int | None = None) -> list[Span]:
+    return list(iter_free_slots(expert, start, end, minutes=minutes))
 
 
 def covers(expert: User, span: Span) -> bool:

@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from consults.models import Consult, Engagement, Participant, Reminder, Status
-from consults.services.availability import Span, covers, free_slots, slot_minutes
+from consults.services.availability import Span, covers, iter_free_slots, slot_minutes
 from consults.services.experts import expert_refusal
 from consults.services.lifecycle import transition
 from consults.services.notify import notify
@@ -47,7 +47,7 @@ def earliest_slots(*, experts: list[User], after: datetime | None = None, limit:
     if not experts:
         return []
     length = minutes or max(slot_minutes(e) for e in experts)
-    candidates = free_slots(experts[0], after, after + SUGGESTION_HORIZON, minutes=length)
+    candidates = iter_free_slots(experts[0], after, after + SUGGESTION_HORIZON, minutes=length)
     found = []
     for slot in candidates:
         if all(_is_free(other, slot) for other in experts[1:]):
@@ -123,12 +123,17 @@ def _hospital_of(expert: User):
 
 
 def _schedule_reminders(consult: Consult, users: list[User]) -> None:
-    for minutes in settings.CONSULT_REMINDER_MINUTES:
-        due = consult.starts_at - timedelta(minutes=minutes)
-        if due <= timezone.now():
-            continue
-        for user in users:
-            Reminder.objects.get_or_create(consult=consult, user=user, minutes_before=minutes, sequence=consult.sequence, defaults={"due_at": due})
+    """One reminder per person and offset for this version of the booking; a repeat adds nothing."""
+    now = timezone.now()
+    Reminder.objects.bulk_create(
+        [
+            Reminder(consult=consult, user=user, minutes_before=minutes, sequence=consult.sequence, due_at=consult.starts_at - timedelta(minutes=minutes))
+            for minutes in settings.CONSULT_REMINDER_MINUTES
+            if consult.starts_at - timedelta(minutes=minutes) > now
+            for user in users
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def participants_of(consult: Consult) -> list[User]:

@@ -48,7 +48,7 @@ def notify(users: Iterable[User], *, consult: Consult | None, title, body="") ->
         note = Notification.objects.create(user=user, consult=consult, title=text_title[:200], body=text_body)
         notes.append(note)
         transaction.on_commit(lambda u=user, t=text_title, b=text_body: _deliver(u, t, b))
-        events.announce_after_commit({events.user_group(user.pk)}, {"type": "live.notify", "unread": None})
+    events.announce_after_commit({events.user_group(note.user_id) for note in notes}, {"type": "live.notify"})
     return notes
 
 
