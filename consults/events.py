@@ -1,6 +1,9 @@
 """Channels groups and payloads for live pages: the coordinator board and each user's bell."""
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -27,8 +30,18 @@ def announce_after_commit(groups: set[str], payload: dict) -> None:
 
     def send() -> None:
         layer = get_channel_layer()
-        if layer is not None and groups:
+        if layer is None or not groups:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
             async_to_sync(_send_all)(layer, groups, payload)
+            return
+        # Synchronous code running under an event loop of this thread (a test driving a browser)
+        # cannot use async_to_sync here; a short-lived thread can.
+        worker = threading.Thread(target=async_to_sync(_send_all), args=(layer, groups, payload))
+        worker.start()
+        worker.join()
 
     transaction.on_commit(send)
 
