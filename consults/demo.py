@@ -6,14 +6,13 @@ already have consults, so running it again adds nothing.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from consults.models import AvailabilityRule, Consult, ExpertProfile, OnDuty
 from consults.services import bookings, requests
-from consults.services.availability import free_slots
 from telemed.accounts.models import Institution, Specialty, User
 from telemed.patients.models import Patient
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from consults import forms
 from consults.models import OPEN_STATUSES, URGENCY_RANK, AvailabilityException, AvailabilityRule, Status
-from consults.services import availability, bookings, requests
+from consults.services import availability, bookings, requests, urgent
 from consults.services.experts import expert_directory, expert_refusal
 from telemed import access
 from telemed.accounts.models import User
@@ -76,6 +76,9 @@ def consult_detail(request, consult_id):
             "can_reschedule": is_coordinator and consult.status == Status.SCHEDULED,
             "can_cancel": (is_coordinator or is_clinic) and consult.status in (*OPEN_STATUSES, Status.SCHEDULED),
             "can_add_info": is_clinic and consult.status == Status.NEEDS_INFO,
+            "can_offer": (is_coordinator or is_clinic) and consult.urgency in urgent.URGENT_LEVELS and consult.status in (Status.REQUESTED, Status.TRIAGED)
+            and (consult.offered_to_id is None or consult.escalated_at is not None),
+            "can_accept": consult.offered_to_id == request.user.pk and consult.status in OPEN_STATUSES,
             "reason_form": forms.ReasonForm(),
             "question_form": forms.QuestionForm(),
             "answer_form": forms.AnswerForm(),
@@ -116,6 +119,16 @@ def consult_add_info(request, consult_id):
 @require_POST
 def consult_decline(request, consult_id):
     return _act(request, consult_id, forms.ReasonForm, lambda c, d: requests.consult_decline(by=request.user, consult=c, **d), _("The request was declined; the clinic is told why."))
+
+
+@require_POST
+def consult_offer(request, consult_id):
+    return _act(request, consult_id, _NoFields, lambda c, d: urgent.urgent_offer(by=request.user, consult=c), _("The expert on duty was paged."))
+
+
+@require_POST
+def consult_accept_offer(request, consult_id):
+    return _act(request, consult_id, _NoFields, lambda c, d: urgent.consult_accept_offer(by=request.user, consult=c), _("You accepted the request; the coordinators will book it now."))
 
 
 @require_POST

@@ -163,6 +163,7 @@ def visible_consults(user):
     return Consult.objects.filter(
         Q(clinic__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
         | Q(participants__user=user, participants__removed_at__isnull=True)
+        | Q(offered_to=user)
         | Q(hospital__in=hospitals)
         | Q(hospital__isnull=True, clinic_id__in=paired_clinics)
         | Q(hospital__isnull=True, named_expert__in=hospital_experts)

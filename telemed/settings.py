@@ -163,6 +163,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "telemed.audit.tasks.verify_audit_chain", "schedule": timedelta(hours=24)},
     "prune-login-failures": {"task": "telemed.accounts.tasks.prune_login_failures", "schedule": timedelta(hours=1)},
+    # Each run handles everything due; `expires` keeps a stopped worker from finding a backlog of copies.
+    "send-due-reminders": {"task": "consults.tasks.send_due_reminders", "schedule": timedelta(seconds=30), "options": {"expires": 30}},
+    "escalate-unaccepted-urgent": {"task": "consults.tasks.escalate_unaccepted_urgent", "schedule": timedelta(seconds=60), "options": {"expires": 60}},
 }
 
 # --- Files ------------------------------------------------------------------------------------

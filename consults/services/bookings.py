@@ -15,14 +15,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from consults.models import Consult, Engagement, Participant, Reminder, Status
 from consults.services.availability import Span, covers, iter_free_slots, slot_minutes
 from consults.services.experts import expert_refusal
 from consults.services.lifecycle import transition
-from consults.services.notify import notify
+from consults.services.notify import lazy_format, local_time, notify
 from consults.services.requests import _locked, _require_coordinator
-from telemed.accounts.models import Membership, Role, User
+from telemed.accounts.models import Membership, Role, Specialty, User
 from telemed.patients.models import PatientGrant
 from telemed.patients.services import patient_grant_access, patient_revoke_access
 
@@ -136,6 +137,10 @@ def _schedule_reminders(consult: Consult, users: list[User]) -> None:
     )
 
 
+def _about(consult: Consult):
+    return lazy_format(gettext_lazy("%(specialty)s consultation for a patient of %(clinic)s."), specialty=Specialty(consult.specialty).label, clinic=consult.clinic.name)
+
+
 def participants_of(consult: Consult) -> list[User]:
     return [p.user for p in consult.participants.filter(removed_at__isnull=True).select_related("user")]
 
@@ -161,13 +166,15 @@ def consult_book(*, by: User, consult: Consult, experts: list[User], starts_at: 
     )
     consult.hospital = _hospital_of(experts[0])
     consult.starts_at, consult.ends_at, consult.scheduled_at = span.starts_at, span.ends_at, timezone.now()
-    kind = _("MDT consult") if len(experts) > 1 else _("Consult")
+    kind = gettext_lazy("MDT consult") if len(experts) > 1 else gettext_lazy("Consult")
     transition(consult, to=Status.SCHEDULED, by=by, action="book", note=", ".join(str(e) for e in experts), fields=("hospital", "starts_at", "ends_at", "scheduled_at"))
     for expert in experts:
         patient_grant_access(patient=consult.patient, user=expert, reason=PatientGrant.Reason.CONSULT, source_id=consult.pk, by=by)
     people = participants_of(consult)
     _schedule_reminders(consult, people)
-    notify(people, consult=consult, title=_("%(kind)s booked for %(start)s") % {"kind": kind, "start": _local(span.starts_at)}, body=str(consult))
+    notify(
+        people, consult=consult, title=lazy_format(gettext_lazy("%(kind)s booked for %(start)s"), kind=kind, start=local_time(span.starts_at)), body=_about(consult)
+    )
     return consult
 
 
@@ -191,7 +198,7 @@ def consult_reschedule(*, by: User, consult: Consult, starts_at: datetime, reaso
     transition(consult, to=Status.SCHEDULED, by=by, action="reschedule", note=reason, fields=("starts_at", "ends_at", "sequence"))
     people = participants_of(consult)
     _schedule_reminders(consult, people)
-    notify(people, consult=consult, title=_("Consult moved to %(start)s") % {"start": _local(span.starts_at)}, body=reason.strip())
+    notify(people, consult=consult, title=lazy_format(gettext_lazy("Consult moved to %(start)s"), start=local_time(span.starts_at)), body=reason.strip())
     return consult
 
 
@@ -212,5 +219,5 @@ def consult_cancel(*, by: User, consult: Consult, reason: str) -> Consult:
     transition(consult, to=Status.CANCELLED, by=by, action="cancel", note=reason, fields=("sequence",))
     for participant in consult.participants.filter(role__in=Participant.EXPERT_ROLES):
         patient_revoke_access(patient=consult.patient, user=participant.user, reason=PatientGrant.Reason.CONSULT, source_id=consult.pk, by=by)
-    notify(people or [consult.requested_by], consult=consult, title=_("Consult cancelled"), body=reason.strip())
+    notify(people or [consult.requested_by], consult=consult, title=gettext_lazy("Consult cancelled"), body=reason.strip())
     return consult

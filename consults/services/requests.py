@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from consults.models import Attachment, Consult, Status, TimelineEntry, Urgency
 from consults.services.experts import expert_refusal
@@ -106,6 +107,9 @@ def consult_request(
             TimelineEntry.objects.create(consult=consult, by=by, action="request", status=Status.REQUESTED)
             audit_record(actor=by, action="consult.request", obj=consult, patient_id=patient.pk, detail={"urgency": urgency})
             events.announce_after_commit(board_groups(consult), {"type": "live.board", "consult": str(consult.pk), "status": consult.status})
+            from consults.services.urgent import urgent_offer_on_request  # urgent builds on this module
+
+            consult = urgent_offer_on_request(consult=consult, by=by)
     except Exception:
         for attachment in stored:
             attachment.file.delete(save=False)
@@ -149,7 +153,7 @@ def consult_ask_info(*, by: User, consult: Consult, question: str) -> Consult:
     _require_coordinator(by, consult)
     consult.status_reason = question.strip()[:500]
     transition(consult, to=Status.NEEDS_INFO, by=by, action="ask_info", note=question)
-    notify([consult.requested_by], consult=consult, title=_("More information is needed for a consult request"), body=question.strip())
+    notify([consult.requested_by], consult=consult, title=gettext_lazy("More information is needed for a consult request"), body=question.strip())
     return consult
 
 
@@ -174,7 +178,7 @@ def consult_decline(*, by: User, consult: Consult, reason: str) -> Consult:
     _require_coordinator(by, consult)
     consult.status_reason = reason.strip()[:500]
     transition(consult, to=Status.DECLINED, by=by, action="decline", note=reason)
-    notify([consult.requested_by], consult=consult, title=_("A consult request was declined"), body=reason.strip())
+    notify([consult.requested_by], consult=consult, title=gettext_lazy("A consult request was declined"), body=reason.strip())
     return consult
 
 

@@ -22,13 +22,14 @@ NAV_ITEMS = (
     NavItem(_("Consult board"), "consults:board", frozenset({Role.COORDINATOR})),
     NavItem(_("Consultations"), "consults:list", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.SPECIALIST})),
     NavItem(_("Experts"), "consults:directory", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR})),
+    NavItem(_("Referrals"), "consults:referral_list", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.SPECIALIST})),
     NavItem(_("Institutions"), "accounts:institutions", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("Pairings"), "accounts:pairings", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("People"), "accounts:people", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
+    NavItem(_("Statistics"), "consults:statistics", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("Audit trail"), "audit:events", frozenset({Role.ADMINISTRATOR, Role.AUDITOR})),
+    # Tokens, the calendar feed and the API docs are linked from the profile page.
     NavItem(_("My profile"), "accounts:profile", ALL_STAFF),
-    NavItem(_("Access tokens"), "accounts:tokens", ALL_STAFF),
-    NavItem(_("API"), "api-docs", ALL_STAFF),
 )
 
 # The first role a user holds in this order decides their landing page.

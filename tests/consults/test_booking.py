@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,11 +10,25 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from consults.models import Consult, Engagement, Participant, Reminder, Status
-from consults.services.bookings import BookingConflict, consult_book, consult_cancel, consult_reschedule
+from consults.services.bookings import (
+    BookingConflict,
+    consult_book,
+    consult_cancel,
+    consult_reschedule,
+)
 from telemed.accounts.models import Role
 from telemed.patients.models import PatientGrant
-from tests.accounts.factories import MembershipFactory, QualificationFactory, UserFactory
-from tests.consults.factories import ConsultFactory, booked_consult, next_slot_start, weekday_hours
+from tests.accounts.factories import (
+    MembershipFactory,
+    QualificationFactory,
+    UserFactory,
+)
+from tests.consults.factories import (
+    ConsultFactory,
+    booked_consult,
+    next_slot_start,
+    weekday_hours,
+)
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +164,7 @@ def test_cancel_frees_the_time_and_ends_the_experts_access(cast, client_for):
 
 def test_expert_in_another_time_zone_is_booked_in_their_own_hours(cast):
     expert = cast.north[Role.SPECIALIST]
-    weekday_hours(expert, starts=__import__("datetime").time(9), ends=__import__("datetime").time(10), zone="Europe/London")
+    weekday_hours(expert, starts=time(9), ends=time(10), zone="Europe/London")
     consult = ConsultFactory(patient=cast.north.patient)
     london_nine = next_slot_start(days_ahead=2, hour=9, zone="Europe/London")
     consult_book(by=cast.north[Role.COORDINATOR], consult=consult, experts=[expert], starts_at=london_nine)
