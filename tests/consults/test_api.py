@@ -85,3 +85,47 @@ def test_expert_manages_their_hours_through_the_api(cast, client_for):
         "/api/v1/consult-hours/", {"expert": str(cast.south[Role.SPECIALIST].pk), "weekday": 0, "starts": "09:00", "ends": "11:00", "valid_from": "2026-01-01"}, content_type="application/json"
     )
     assert response.status_code == 403
+
+
+def test_expert_writes_signs_and_adds_to_an_opinion_through_the_api(cast, client_for):
+    from tests.consults.factories import consult_in_session, opinion_fields
+
+    consult = consult_in_session(cast.north)
+    expert = client_for(cast.north[Role.SPECIALIST])
+    saved = expert.put(f"/api/v1/consults/{consult.pk}/opinions/", opinion_fields(), content_type="application/json")
+    assert saved.status_code == 200, saved.content
+    opinion_id = saved.json()["id"]
+    signed = expert.post(f"/api/v1/opinions/{opinion_id}/sign/")
+    assert signed.status_code == 200 and signed.json()["signed_at"]
+    again = expert.put(f"/api/v1/consults/{consult.pk}/opinions/", opinion_fields(findings="changed"), content_type="application/json")
+    assert again.status_code == 400 and "addendum" in str(again.json())
+    added = expert.post(f"/api/v1/opinions/{opinion_id}/addenda/", {"text": "Sputum culture: negative."}, content_type="application/json")
+    assert added.status_code == 201
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/api/v1/consults/{consult.pk}/opinions/").json()
+    assert [o["id"] for o in clinic] == [opinion_id] and clinic[0]["addenda"][0]["text"] == "Sputum culture: negative."
+
+
+def test_referral_through_the_api_and_a_foreign_user_gets_404(cast, client_for):
+    from tests.consults.factories import consult_in_session, signed_opinion
+
+    consult = consult_in_session(cast.north)
+    signed_opinion(consult, cast.north[Role.SPECIALIST], referral_advice="up")
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    created = clinic.post(
+        "/api/v1/referrals/",
+        {"consult": str(consult.pk), "direction": "up", "reason": "Bronchoscopy", "contact": str(cast.north[Role.COORDINATOR].pk)},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    referral_id = created.json()["id"]
+    accepted = client_for(cast.north[Role.COORDINATOR]).patch(f"/api/v1/referrals/{referral_id}/", {"state": "accepted"}, content_type="application/json")
+    assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+    assert client_for(cast.south[Role.COORDINATOR]).get(f"/api/v1/referrals/{referral_id}/").status_code == 404
+
+
+def test_notifications_are_listed_and_marked_read_through_the_api(cast, client_for):
+    booked_consult(cast.north)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    notes = client.get("/api/v1/notifications/").json()["results"]
+    assert notes and notes[0]["read_at"] is None
+    assert client.post("/api/v1/notifications/read-all/").json()["unread"] == 0
