@@ -11,8 +11,8 @@ from datetime import time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from consults.models import AvailabilityRule, Consult, ExpertProfile, OnDuty
-from consults.services import bookings, requests
+from consults.models import AvailabilityRule, Consult, Engagement, ExpertProfile, OnDuty, Reminder
+from consults.services import bookings, opinions, requests, sessions
 from telemed.accounts.models import Institution, Specialty, User
 from telemed.patients.models import Patient
 
@@ -29,7 +29,13 @@ REQUESTS = [
     ("HK-0002", Specialty.PSYCHIATRY, "routine", "declined", ()),
     ("HK-0003", Specialty.EMERGENCY, "emergency", "requested", ()),
     ("HK-0004", Specialty.RESPIRATORY, "routine", "cancelled", ("dr_zhang",)),
+    # Consults that already took place: their times are moved into the past after booking.
+    ("QS-0006", Specialty.RESPIRATORY, "routine", "completed", ("dr_zhang",)),
+    ("HK-0005", Specialty.INFECTIOUS_DISEASE, "urgent", "opinion_pending", ("dr_chen",)),
+    ("HK-0006", Specialty.EMERGENCY, "routine", "in_session", ("dr_liu",)),
 ]
+# How long ago each past consult started, in hours.
+HAPPENED = {"completed": 50, "opinion_pending": 26, "in_session": 0.1}
 QUESTIONS = {
     Specialty.RESPIRATORY: ("咳嗽、发热两周，抗感染治疗效果不佳，是否需要调整方案？", "68岁，吸烟史40年；胸部CT示右下肺实变。"),
     Specialty.INFECTIOUS_DISEASE: ("发热伴皮疹三天，是否考虑传染性疾病？", "近期有外出务工史，体温38.9℃。"),
@@ -71,10 +77,32 @@ def _advance(consult: Consult, state: str, experts: list[User], coordinator: Use
         requests.consult_triage(by=coordinator, consult=consult)
     elif state == "declined":
         requests.consult_decline(by=coordinator, consult=consult, reason="建议就近至精神专科医院门诊就诊。")
-    elif state in ("scheduled", "cancelled") and (start := _first_common_slot(experts)):
-        bookings.consult_book(by=coordinator, consult=consult, experts=experts, starts_at=start)
+    elif state in ("scheduled", "cancelled", *HAPPENED) and (start := _first_common_slot(experts)):
+        consult = bookings.consult_book(by=coordinator, consult=consult, experts=experts, starts_at=start)
         if state == "cancelled":
             bookings.consult_cancel(by=consult.requested_by, consult=consult, reason="患者症状缓解，暂不需要会诊。")
+        elif state in HAPPENED:
+            _took_place(consult, experts[0], state)
+
+
+def _took_place(consult: Consult, expert: User, state: str) -> None:
+    """Demo history only: move a fresh booking into the past, then run the session as it happened."""
+    starts = timezone.now() - timedelta(hours=HAPPENED[state])
+    ends = starts + (consult.ends_at - consult.starts_at)
+    Consult.objects.filter(pk=consult.pk).update(starts_at=starts, ends_at=ends)
+    Engagement.objects.filter(consult=consult).update(starts_at=starts, ends_at=ends)
+    Reminder.objects.filter(consult=consult).delete()
+    consult.refresh_from_db()
+    sessions.consult_start_session(by=expert, consult=consult)
+    if state == "in_session":
+        return
+    sessions.consult_end_session(by=expert, consult=consult)
+    if state == "completed":
+        opinion = opinions.opinion_save(
+            by=expert, consult=consult, findings="胸部CT示右下肺实变，支气管充气征，未见空洞。", impression="社区获得性肺炎，肺结核可能性小。",
+            recommendations="阿莫西林克拉维酸钾口服7天；6周后复查胸片；如持续发热及时转诊。", referral_advice="none",
+        )
+        opinions.opinion_sign(by=expert, opinion=opinion)
 
 
 @transaction.atomic

@@ -79,6 +79,7 @@ def consult_detail(request, consult_id):
             "can_offer": (is_coordinator or is_clinic) and consult.urgency in urgent.URGENT_LEVELS and consult.status in (Status.REQUESTED, Status.TRIAGED)
             and (consult.offered_to_id is None or consult.escalated_at is not None),
             "can_accept": consult.offered_to_id == request.user.pk and consult.status in OPEN_STATUSES,
+            "consent_relation": dict(forms.CONSENT_CHOICES).get(consult.consent_relation, consult.consent_relation),
             "reason_form": forms.ReasonForm(),
             "question_form": forms.QuestionForm(),
             "answer_form": forms.AnswerForm(),
@@ -222,19 +223,21 @@ def directory(request):
     return render(request, "consults/directory.html", {"form": form, "rows": rows})
 
 
-def _week_start(request):
+def _date_param(request, name: str):
     try:
-        return datetime.strptime(request.GET.get("week", ""), "%Y-%m-%d").date()
+        return datetime.strptime(request.GET.get(name, ""), "%Y-%m-%d").date()
     except ValueError:
-        return forms.default_week_start()
+        return None
 
 
 def expert_calendar(request, user_id):
+    """The week view, or with ?day= the day view, of an expert's free, booked and blocked time."""
     expert = get_object_or_404(expert_directory(user=request.user), pk=user_id)
-    week = _week_start(request)
-    start = timezone.make_aware(datetime.combine(week, time.min))
-    days = [week + timedelta(days=i) for i in range(7)]
-    cells = availability.calendar_cells(expert, start, start + timedelta(days=7))
+    day = _date_param(request, "day")
+    week = (day - timedelta(days=day.weekday())) if day else (_date_param(request, "week") or forms.default_week_start())
+    days = [day] if day else [week + timedelta(days=i) for i in range(7)]
+    start = timezone.make_aware(datetime.combine(days[0], time.min))
+    cells = availability.calendar_cells(expert, start, start + timedelta(days=len(days)))
     by_day = {day: [c for c in cells if timezone.localtime(c.span.starts_at).date() == day] for day in days}
     can_edit = access.editable_experts(request.user).filter(pk=expert.pk).exists()
     return render(
@@ -245,6 +248,7 @@ def expert_calendar(request, user_id):
             "refusal": expert_refusal(expert),
             "days": [(day, by_day[day]) for day in days],
             "week": week,
+            "day": day,
             "previous_week": week - timedelta(days=7),
             "next_week": week + timedelta(days=7),
             "can_edit": can_edit,

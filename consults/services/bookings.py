@@ -78,7 +78,7 @@ def _clean_booking(consult: Consult, experts: list[User], span: Span) -> None:
 
 def _clean_experts_and_time(consult: Consult, experts: list[User], span: Span) -> None:
     if span.starts_at <= timezone.now():
-        raise ValidationError({"starts_at": _("This time is in the past; choose a time to come.")})
+        raise ValidationError({"starts_at": _("This time is in the past; choose a future time.")})
     lead_refusal = expert_refusal(experts[0], consult.specialty)
     if lead_refusal:
         raise ValidationError({"experts": lead_refusal})

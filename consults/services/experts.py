@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from consults.models import ExpertProfile
 from telemed import access
@@ -27,7 +28,11 @@ def expert_refusal(expert: User, specialty: str | None = None) -> str:
         return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
     years = max(q.years_of_practice() for q in verified)
     if years < MIN_PRACTICE_YEARS:
-        return _("%(name)s has %(years)d years of independent practice; remote consultations need at least %(min)d.") % {
+        return ngettext(
+            "%(name)s has %(years)d year of independent practice; remote consultations need at least %(min)d.",
+            "%(name)s has %(years)d years of independent practice; remote consultations need at least %(min)d.",
+            years,
+        ) % {
             "name": name,
             "years": years,
             "min": MIN_PRACTICE_YEARS,

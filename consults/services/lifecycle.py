@@ -38,8 +38,8 @@ def transition(consult: Consult, *, to: str, by: User | None, action: str, note:
     """Move the consult (already locked by the caller) to `to`; timeline, audit and live boards follow."""
     if to not in ALLOWED[consult.status]:
         raise ValidationError(
-            _("A consult that is %(current)s cannot be %(action)s.")
-            % {"current": Status(consult.status).label.lower(), "action": Status(to).label.lower()}
+            _("This consult is “%(current)s” and cannot move to “%(next)s”.")
+            % {"current": Status(consult.status).label, "next": Status(to).label}
         )
     consult.status = to
     if to == Status.COMPLETED:

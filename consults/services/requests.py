@@ -41,9 +41,9 @@ def _clean_request(*, specialty, urgency, question, history, consent_signed_by, 
     if not consent_signed_by.strip():
         errors["consent_signed_by"] = _("No consult goes ahead without the patient's consent: give the name of who signed it.")
     if consent_relation not in CONSENT_RELATIONS:
-        errors["consent_relation"] = _("Say whether the patient or a guardian signed the consent.")
+        errors["consent_relation"] = _("Say who signed the consent: the patient, a guardian or a relative.")
     if consent_signed_at is None or consent_signed_at > timezone.now():
-        errors["consent_signed_at"] = _("Give when the consent was signed (not in the future).")
+        errors["consent_signed_at"] = _("Enter when the consent was signed (not in the future).")
     if named_expert is not None:
         refusal = expert_refusal(named_expert, specialty if specialty in Specialty.values else None)
         if refusal:

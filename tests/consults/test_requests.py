@@ -199,3 +199,11 @@ def test_another_expert_cannot_change_someones_hours(cast, client_for):
         f"/consults/experts/{cast.north[Role.SPECIALIST].pk}/hours/", {"weekday": 1, "starts": "09:00", "ends": "10:00", "valid_from": "2026-01-01"}
     )
     assert response.status_code == 404
+
+
+def test_expert_calendar_has_a_day_view(cast, client_for):
+    consult = booked_consult(cast.north, days_ahead=1)
+    day = timezone.localdate(consult.starts_at)
+    page = client_for(cast.north[Role.COORDINATOR]).get(f"/consults/experts/{cast.north[Role.SPECIALIST].pk}/?day={day}").content.decode()
+    assert page.count('<section class="day">') == 1
+    assert timezone.localtime(consult.starts_at).strftime("%H:%M") in page

@@ -22,5 +22,5 @@ def test_seed_demo_builds_the_alliance_once_and_prints_every_login(capsys):
     assert Institution.objects.filter(kind="clinic").count() == 2
     assert Patient.objects.count() == 12
     states = set(Consult.objects.values_list("status", flat=True))
-    assert {"requested", "needs_info", "triaged", "scheduled", "declined", "cancelled"} <= states
+    assert {"requested", "needs_info", "triaged", "scheduled", "in_session", "opinion_pending", "completed", "declined", "cancelled"} <= states
     assert audit_verify().ok
