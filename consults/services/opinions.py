@@ -17,7 +17,6 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import F, QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -29,8 +28,7 @@ from consults.services.notify import notify
 from consults.services.requests import _locked
 from telemed import access
 from telemed.accounts.models import Qualification, User
-from telemed.audit.models import Outcome
-from telemed.audit.services import audit_record
+from telemed.audit.services import audit_record, audited_get
 
 
 class ReferralAdvice(models.TextChoices):
@@ -242,11 +240,6 @@ def opinion_own(*, by: User, consult: Consult) -> Opinion | None:
 
 def opinion_get(*, by: User, opinion_id: UUID) -> Opinion:
     """One opinion the person may read; anything else is a 404 (and a denied event if it exists)."""
-    opinion = access.visible_opinions(by).select_related("consult", "consult__patient", "author").filter(pk=opinion_id).first()
-    if opinion is None:
-        existing = Opinion.objects.filter(pk=opinion_id).values_list("consult__patient_id", flat=True).first()
-        if existing:
-            audit_record(actor=by, action="opinion.view", patient_id=existing, outcome=Outcome.DENIED, detail={"opinion": str(opinion_id)})
-        raise Http404(_("No opinion found."))
-    audit_record(actor=by, action="opinion.view", obj=opinion, patient_id=opinion.consult.patient_id)
+    scope = access.visible_opinions(by).select_related("consult", "consult__patient", "author")
+    opinion = audited_get(scope, opinion_id, by=by, action="opinion.view", patient_path="consult__patient_id", not_found=_("No opinion found."))
     return _attach_titles([opinion])[0]

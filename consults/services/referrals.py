@@ -20,7 +20,6 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -30,8 +29,7 @@ from consults.services.opinions import is_expert_participant
 from consults.services.requests import _locked
 from telemed import access
 from telemed.accounts.models import Institution, Membership, Role, User
-from telemed.audit.models import Outcome
-from telemed.audit.services import audit_record
+from telemed.audit.services import audit_record, audited_get
 from telemed.patients.models import PatientGrant
 from telemed.patients.services import patient_grant_access, patient_revoke_access
 
@@ -236,14 +234,8 @@ def referrals_of(*, by: User, consult: Consult) -> list[Referral]:
 
 def referral_get(*, by: User, referral_id: UUID) -> Referral:
     """One referral the person may see; anything else is a 404 (and a denied event if it exists)."""
-    referral = referral_search(by=by).select_related("consult", "created_by").filter(pk=referral_id).first()
-    if referral is None:
-        existing = Referral.objects.filter(pk=referral_id).values_list("patient_id", flat=True).first()
-        if existing:
-            audit_record(actor=by, action="referral.view", patient_id=existing, outcome=Outcome.DENIED, detail={"referral": str(referral_id)})
-        raise Http404(_("No referral found."))
-    audit_record(actor=by, action="referral.view", obj=referral, patient_id=referral.patient_id)
-    return referral
+    scope = referral_search(by=by).select_related("consult", "created_by")
+    return audited_get(scope, referral_id, by=by, action="referral.view", patient_path="patient_id", not_found=_("No referral found."))
 
 
 def referral_history(referral: Referral) -> list[TimelineEntry]:

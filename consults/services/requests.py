@@ -7,7 +7,6 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,8 +18,7 @@ from consults.services.notify import notify
 from consults import events
 from telemed import access
 from telemed.accounts.models import Role, Specialty, User
-from telemed.audit.models import Outcome
-from telemed.audit.services import audit_record
+from telemed.audit.services import audit_record, audited_get
 from telemed.patients.models import Patient
 
 CONSENT_RELATIONS = ("self", "guardian", "spouse", "child", "parent", "other")
@@ -119,14 +117,8 @@ def consult_request(
 
 def consult_get(*, by: User, consult_id) -> Consult:
     """One consult the user may see, audited as an access to the patient's data."""
-    consult = access.visible_consults(by).select_related("patient", "clinic", "hospital", "requested_by").filter(pk=consult_id).first()
-    if consult is None:
-        existing = Consult.objects.filter(pk=consult_id).values_list("patient_id", flat=True).first()
-        if existing:
-            audit_record(actor=by, action="consult.view", patient_id=existing, outcome=Outcome.DENIED, detail={"consult": str(consult_id)})
-        raise Http404(_("No consult found."))
-    audit_record(actor=by, action="consult.view", obj=consult, patient_id=consult.patient_id)
-    return consult
+    scope = access.visible_consults(by).select_related("patient", "clinic", "hospital", "requested_by")
+    return audited_get(scope, consult_id, by=by, action="consult.view", patient_path="patient_id", not_found=_("No consult found."))
 
 
 def _locked(consult: Consult) -> Consult:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import reduce
 from uuid import UUID
 
 from django.db import IntegrityError, models, transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -144,3 +146,20 @@ def audit_verify(*, chunk_size: int = 5000) -> VerifyResult:
             reason = _("The chain ends at event #%(last)d, but the last sealed event was #%(head)d: events were added without being sealed.")
         return VerifyResult(False, checked, min(head_seq, checked) + 1, reason % {"last": checked, "head": head_seq})
     return VerifyResult(True, checked)
+
+
+def audited_get(scope: models.QuerySet, pk, *, by, action: str, patient_path: str, not_found: str):
+    """One object of `scope`, its reading audited under its patient.
+
+    Anything else is a 404; when the object exists but lies outside the scope, someone tried to
+    reach it, so that is recorded as a denied event under the same patient. `patient_path` leads
+    from the object to its patient's id ("pk", "patient_id", "consult__patient_id").
+    """
+    found = scope.filter(pk=pk).first()
+    if found is None:
+        patient = scope.model._default_manager.filter(pk=pk).values_list(patient_path, flat=True).first()
+        if patient:
+            audit_record(actor=by, action=action, patient_id=patient, outcome=Outcome.DENIED, detail={scope.model._meta.model_name: str(pk)})
+        raise Http404(not_found)
+    audit_record(actor=by, action=action, obj=found, patient_id=reduce(getattr, patient_path.split("__"), found))
+    return found

@@ -7,14 +7,12 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from telemed import access
 from telemed.accounts.models import Institution, User
-from telemed.audit.models import Outcome
-from telemed.audit.services import audit_record
+from telemed.audit.services import audit_record, audited_get
 from telemed.patients import identity
 from telemed.patients.models import Patient, PatientGrant
 
@@ -92,13 +90,7 @@ def patient_update(*, by: User, patient: Patient, national_id: str | None = None
 
 
 def _get_audited(*, by: User, patient_id: UUID, action: str, scope: QuerySet[Patient]) -> Patient:
-    patient = scope.select_related("institution").filter(pk=patient_id).first()
-    if patient is None:
-        if Patient.objects.filter(pk=patient_id).exists():
-            audit_record(actor=by, action=action, patient_id=patient_id, outcome=Outcome.DENIED)
-        raise Http404(_("No patient found."))
-    audit_record(actor=by, action=action, obj=patient, patient_id=patient.pk)
-    return patient
+    return audited_get(scope.select_related("institution"), patient_id, by=by, action=action, patient_path="pk", not_found=_("No patient found."))
 
 
 def patient_get(*, by: User, patient_id: UUID) -> Patient:

@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timedelta
 from unittest import mock
 
 import pytest
-from django.utils import timezone
 
 from consults.models import AvailabilityException, AvailabilityRule
 from consults.services.availability import calendar_cells, free_slots
