@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consults.models import AvailabilityException, AvailabilityRule, Urgency
 from consults.services.requests import CONSENT_RELATIONS
-from telemed.accounts.models import Specialty, Title, User
+from telemed.accounts.models import Institution, Specialty, Title, User
 from telemed.patients.models import Patient
 
 CONSENT_CHOICES = list(
@@ -92,12 +92,17 @@ class RescheduleForm(forms.Form):
 
 class DirectoryFilterForm(forms.Form):
     specialty = forms.ChoiceField(label=_("Specialty"), required=False, choices=[("", _("Any specialty"))] + Specialty.choices)
+    hospital = forms.ModelChoiceField(label=_("Hospital"), required=False, queryset=Institution.objects.none(), empty_label=_("Any hospital"))
     title = forms.ChoiceField(label=_("Title"), required=False, choices=[("", _("Any title"))] + Title.choices)
     language = forms.ChoiceField(
         label=_("Language"), required=False,
         choices=[("", _("Any language")), ("zh", _("Mandarin")), ("yue", _("Cantonese")), ("en", _("English")), ("ug", _("Uyghur")), ("bo", _("Tibetan"))],
     )
     q = forms.CharField(label=_("Name"), required=False, max_length=100)
+
+    def __init__(self, *args, hospitals=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["hospital"].queryset = hospitals
 
 
 class RuleForm(forms.ModelForm):

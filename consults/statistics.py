@@ -478,11 +478,16 @@ def _utilisation_rows(scope: Scope) -> Iterator[dict]:
 _EXPORT_ROWS = {"monthly": _monthly_rows, "durations": _duration_rows, "utilisation": _utilisation_rows}
 
 
+def export_rows(table: str, scope: Scope) -> list[dict]:
+    """One table's rows, as the CSV and the API give them."""
+    return list(_EXPORT_ROWS[table](scope))
+
+
 def export_csv(table: str, scope: Scope) -> str:
     """One table as CSV, UTF-8 with a byte-order mark so spreadsheet programs read Chinese names."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS[table])
     writer.writeheader()
-    writer.writerows(_EXPORT_ROWS[table](scope))
+    writer.writerows(export_rows(table, scope))
     return buffer.getvalue()

@@ -82,12 +82,12 @@ def _with_defaults(since: date | None, until: date | None) -> tuple[date, date]:
     return first, last
 
 
-def _require_reader(user) -> None:
+def require_reader(user) -> None:
     if not access.can_view_statistics(user):
         raise PermissionDenied
 
 
-def _scope(request: HttpRequest) -> tuple[StatisticsFilterForm, statistics.Scope | None]:
+def filtered_scope(request: HttpRequest) -> tuple[StatisticsFilterForm, statistics.Scope | None]:
     """The validated filter and what it covers; no scope when the filter is wrong."""
     form = StatisticsFilterForm(request.GET, user=request.user)
     if not form.is_valid():
@@ -99,8 +99,8 @@ def _scope(request: HttpRequest) -> tuple[StatisticsFilterForm, statistics.Scope
 
 @require_GET
 def statistics_page(request: HttpRequest) -> HttpResponse:
-    _require_reader(request.user)
-    form, scope = _scope(request)
+    require_reader(request.user)
+    form, scope = filtered_scope(request)
     context = {"form": form, "query": request.GET.urlencode(), "tables": statistics.EXPORT_TABLES}
     if scope is not None:
         context.update(statistics.page_figures(scope))
@@ -109,10 +109,10 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def statistics_export(request: HttpRequest, table: str) -> HttpResponse:
-    _require_reader(request.user)
+    require_reader(request.user)
     if table not in statistics.EXPORT_TABLES:
         raise Http404
-    form, scope = _scope(request)
+    form, scope = filtered_scope(request)
     if scope is None:
         # A spreadsheet cannot show form errors: say plainly what to fix instead of exporting the wrong months.
         problems = [str(e) for errors in form.errors.values() for e in errors]

@@ -213,10 +213,11 @@ def board_rows(request):
 # --- The expert directory and consult hours -----------------------------------------------------
 
 def directory(request):
-    form = forms.DirectoryFilterForm(request.GET or None)
+    hospitals = access.visible_institutions(request.user).filter(kind="hospital")
+    form = forms.DirectoryFilterForm(request.GET or None, hospitals=hospitals)
     filters = form.cleaned_data if form.is_valid() else {}
     experts = expert_directory(
-        user=request.user, specialty=filters.get("specialty", ""), title=filters.get("title", ""),
+        user=request.user, specialty=filters.get("specialty", ""), hospital=filters.get("hospital"), title=filters.get("title", ""),
         language=filters.get("language", ""), query=filters.get("q", ""),
     )
     rows = [{"expert": e, "refusal": expert_refusal(e, filters.get("specialty") or None)} for e in experts]

@@ -3,6 +3,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from consults.api import opinions as opinion_api
+from consults.api.statistics import consult_statistics
 from consults.api.consults import ConsultViewSet, ExceptionViewSet, ExpertViewSet, RuleViewSet
 from telemed.accounts.api import InstitutionViewSet, PairingViewSet, TokenViewSet, UserViewSet, me
 from telemed.audit.api import AuditEventViewSet
@@ -30,5 +31,6 @@ urlpatterns = [
     path("consults/<uuid:consult_id>/opinions/", opinion_api.consult_opinions, name="consult-opinions"),
     path("opinions/<uuid:opinion_id>/sign/", opinion_api.opinion_sign, name="opinion-sign"),
     path("opinions/<uuid:opinion_id>/addenda/", opinion_api.opinion_addendum, name="opinion-addendum"),
+    path("consult-statistics/", consult_statistics, name="consult-statistics"),
     *router.urls,
 ]

@@ -207,3 +207,17 @@ def test_expert_calendar_has_a_day_view(cast, client_for):
     page = client_for(cast.north[Role.COORDINATOR]).get(f"/consults/experts/{cast.north[Role.SPECIALIST].pk}/?day={day}").content.decode()
     assert page.count('<section class="day">') == 1
     assert timezone.localtime(consult.starts_at).strftime("%H:%M") in page
+
+
+def test_directory_filters_by_hospital_and_specialty(cast, client_for):
+    from tests.accounts.factories import HospitalFactory, MembershipFactory, QualificationFactory, UserFactory
+
+    other = HospitalFactory(alliance=cast.north.hospital.alliance, name="North Second Hospital")
+    tcm = UserFactory(full_name="Other Hospital Expert")
+    MembershipFactory(user=tcm, institution=other, role=Role.SPECIALIST)
+    QualificationFactory(user=tcm, specialties=["tcm"], verified_by=cast.north[Role.ADMINISTRATOR])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    page = client.get("/consults/experts/", {"hospital": other.pk}).content.decode()
+    assert "Other Hospital Expert" in page and cast.north[Role.SPECIALIST].full_name not in page
+    page = client.get("/consults/experts/", {"specialty": "respiratory"}).content.decode()
+    assert "Other Hospital Expert" not in page and cast.north[Role.SPECIALIST].full_name in page

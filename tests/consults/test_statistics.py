@@ -329,3 +329,14 @@ def test_a_name_that_looks_like_a_formula_is_exported_as_text(cast, client_for):
     _consult(clinic, hospital=cast.north.hospital, created=_at(5))
     rows = _rows(client_for(cast.north[Role.COORDINATOR]).get("/consults/statistics/monthly.csv", QUARTER))
     assert {r["name"] for r in rows if r["breakdown"] == "clinic"} == {"'=HYPERLINK(\"http://x\")"}
+
+
+def test_statistics_api_gives_the_csv_tables_as_json_to_coordinators_only(cast, client_for):
+    from tests.consults.factories import booked_consult
+
+    booked_consult(cast.north)
+    body = client_for(cast.north[Role.COORDINATOR]).get("/api/v1/consult-statistics/").json()
+    assert set(body) == {"monthly", "durations", "utilisation"}
+    assert sum(row["consults"] for row in body["monthly"] if row["breakdown"] == "specialty") == 1
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get("/api/v1/consult-statistics/").status_code == 403
+    assert client_for(cast.north[Role.COORDINATOR]).get("/api/v1/consult-statistics/?since=2026-13").status_code == 400
