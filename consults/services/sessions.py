@@ -67,17 +67,26 @@ def consult_start_session(*, by: User, consult: Consult) -> Consult:
 
 
 @transaction.atomic
+def _free_the_rest(consult: Consult) -> None:
+    now = timezone.now()
+    engaged = consult.engagements.filter(released_at__isnull=True, ends_at__gt=now)
+    engaged.filter(starts_at__gte=now).update(released_at=now)  # ended before it was due to begin
+    engaged.filter(starts_at__lt=now).update(ends_at=now)
+
+
 def consult_end_session(*, by: User, consult: Consult) -> Consult:
     """End the session: the consult waits for the experts' signed opinions.
 
     1. Lock the consult, so a session ended twice at once is ended once.
     2. Check the person and the state; move it to opinion pending.
-    3. If every expert already signed during the call, complete it now (nobody else will).
+    3. Give the experts back the booked time that is left, so it can be booked again.
+    4. If every expert already signed during the call, complete it now (nobody else will).
     """
     consult = _locked(consult)
     _require_runner(by, consult)
     if consult.status != Status.IN_SESSION:
         raise ValidationError(_("Only a consult in session can be ended; this one is %(status)s.") % {"status": _status(consult)})
     transition(consult, to=Status.OPINION_PENDING, by=by, action="end_session")
+    _free_the_rest(consult)
     complete_if_every_expert_signed(consult, by=by)
     return consult

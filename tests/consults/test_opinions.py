@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 import pytest
+from django.utils import timezone
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template import Context, Template
 
@@ -247,3 +248,12 @@ def test_every_step_leaves_an_audit_event_under_the_patient(cast, client_for):
     actions = set(AuditEvent.objects.filter(patient_id=consult.patient_id).values_list("action", flat=True))
     expected = {"consult.start_session", "consult.end_session", "opinion.save", "opinion.sign", "consult.complete", "opinion.addendum", "opinion.list", "opinion.view"}
     assert expected <= actions, expected - actions
+
+
+def test_ending_a_session_early_frees_the_rest_of_the_experts_time(cast):
+    from consults.models import Engagement
+
+    consult = consult_in_session(cast.north)  # due to begin in 10 minutes, booked for 30
+    consult_end_session(by=cast.north[Role.SPECIALIST], consult=consult)
+    busy = Engagement.objects.filter(expert=cast.north[Role.SPECIALIST], released_at__isnull=True, ends_at__gt=timezone.now())
+    assert not busy.exists()
