@@ -120,9 +120,13 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium, headless, with fake camera and microphone (never a downloaded browser)."""
+    """Debian's Chromium, headless, with fake camera and microphone (never a downloaded browser).
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, and the async tests that follow need the thread free of it.
+    """
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
