@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -170,7 +171,7 @@ class ConsultViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         pool = {e.pk: e for e in access.bookable_experts_for(request.user).filter(pk__in=data["experts"])}
         experts = [pool.get(pk) for pk in data["experts"]]
         if None in experts:
-            raise PermissionDenied("You can book only the specialists of the hospitals you coordinate.")
+            raise PermissionDenied(_("You can book only the specialists of the hospitals you coordinate."))
         try:
             booked = bookings.consult_book(by=request.user, consult=consult, experts=experts, starts_at=data["starts_at"], minutes=data.get("minutes"))
         except bookings.BookingConflict as conflict:
@@ -249,7 +250,7 @@ class _HoursViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destr
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         if not access.editable_experts(self.request.user).filter(pk=data["expert"].pk).exists():
-            raise PermissionDenied("You cannot change this expert's consult hours.")
+            raise PermissionDenied(_("Only the expert or a coordinator of their hospital can change their consult hours."))
         serializer.instance = self.create_hours(data)
 
 

@@ -137,16 +137,24 @@ def consult_triage(*, by: User, consult: Consult, note: str = "") -> Consult:
     return transition(consult, to=Status.TRIAGED, by=by, action="triage", note=note)
 
 
+def _tell_the_clinic(*, by: User, consult: Consult, to: str, action: str, text: str, title) -> Consult:
+    """A coordinator's decision that the clinic must act on: the text is kept and sent to them."""
+    consult = _locked(consult)
+    _require_coordinator(by, consult)
+    consult.status_reason = text.strip()[:500]
+    transition(consult, to=to, by=by, action=action, note=text)
+    notify([consult.requested_by], consult=consult, title=title, body=text.strip())
+    return consult
+
+
 @transaction.atomic
 def consult_ask_info(*, by: User, consult: Consult, question: str) -> Consult:
     if not question.strip():
         raise ValidationError({"question": _("Say what information the clinic should add.")})
-    consult = _locked(consult)
-    _require_coordinator(by, consult)
-    consult.status_reason = question.strip()[:500]
-    transition(consult, to=Status.NEEDS_INFO, by=by, action="ask_info", note=question)
-    notify([consult.requested_by], consult=consult, title=gettext_lazy("More information is needed for a consult request"), body=question.strip())
-    return consult
+    return _tell_the_clinic(
+        by=by, consult=consult, to=Status.NEEDS_INFO, action="ask_info", text=question,
+        title=gettext_lazy("More information is needed for a consult request"),
+    )
 
 
 @transaction.atomic
@@ -166,12 +174,9 @@ def consult_add_info(*, by: User, consult: Consult, answer: str) -> Consult:
 def consult_decline(*, by: User, consult: Consult, reason: str) -> Consult:
     if not reason.strip():
         raise ValidationError({"reason": _("Give the clinic the reason for declining.")})
-    consult = _locked(consult)
-    _require_coordinator(by, consult)
-    consult.status_reason = reason.strip()[:500]
-    transition(consult, to=Status.DECLINED, by=by, action="decline", note=reason)
-    notify([consult.requested_by], consult=consult, title=gettext_lazy("A consult request was declined"), body=reason.strip())
-    return consult
+    return _tell_the_clinic(
+        by=by, consult=consult, to=Status.DECLINED, action="decline", text=reason, title=gettext_lazy("A consult request was declined")
+    )
 
 
 def coordinators_of(consult: Consult) -> list[User]:
