@@ -253,3 +253,21 @@ def editable_experts(user) -> QuerySet[User]:
         return User.objects.none()
     own = Q(pk=user.pk) if has_role(user, Role.SPECIALIST, Role.RADIOLOGIST) else Q(pk__in=[])
     return User.objects.filter(own | Q(pk__in=bookable_experts_for(user).values("pk")))
+
+
+# --- Imaging --------------------------------------------------------------------------------------
+
+def storing_institutions(user) -> QuerySet[Institution]:
+    """Where the user may send DICOM studies: their clinic (doctors) or the device's institution."""
+    return institutions_with_role(user, Role.CLINIC_DOCTOR, Role.DEVICE)
+
+
+def visible_studies(user):
+    """The studies of the user's clinics, and of patients a consult, read or round grants them."""
+    from imaging.models import Study
+
+    if not _is_active(user):
+        return Study.objects.none()
+    return Study.objects.filter(
+        Q(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR)) | Q(patient__in=visible_patients(user))
+    )

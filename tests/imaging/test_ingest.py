@@ -1,0 +1,112 @@
+"""The ingest service: every bundled file, a CT series, duplicates, conflicts, broken files."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.storage import default_storage
+
+from imaging.models import Instance, RejectedInstance, Series, Study
+from imaging.services.ingest import Status, instance_ingest
+from telemed.accounts.models import Role
+from telemed.audit.models import AuditEvent
+from tests.imaging.corpus import BUNDLED, ct_series, malformed, zeroed_preamble
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _ingest(cast, data: bytes, *, side="north"):
+    clinic_side = getattr(cast, side)
+    return instance_ingest(stream=io.BytesIO(data), institution=clinic_side.clinic, by=clinic_side[Role.CLINIC_DOCTOR], source="test")
+
+
+def _stored_files() -> set[str]:
+    return {i.file.name for i in Instance.objects.all()} | {r.file.name for r in RejectedInstance.objects.all()}
+
+
+def test_ct_series_is_stored_byte_for_byte_and_indexed_with_its_chinese_name(cast):
+    PatientFactory(institution=cast.north.clinic, mrn="MRN-CT-1", registered_by=cast.north[Role.CLINIC_DOCTOR])
+    files = ct_series(slices=5)
+    results = [_ingest(cast, data) for data in files]
+    assert [r.status for r in results] == [Status.STORED] * 5
+    study = Study.objects.get()
+    assert study.dicom_patient_name == "王^秀英" and study.description == "胸部CT平扫"
+    assert study.patient.mrn == "MRN-CT-1"
+    assert Series.objects.get().instances.count() == 5
+    for data, result in zip(files, results):
+        with default_storage.open(result.instance.file.name) as handle:
+            assert handle.read() == zeroed_preamble(data)
+    assert AuditEvent.objects.filter(action="imaging.store", patient_id=study.patient_id).count() == 5
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_every_bundled_pydicom_file_is_stored_or_refused_with_a_reason(cast, path):
+    data = path.read_bytes()
+    result = _ingest(cast, data)
+    if result.status == Status.STORED:
+        with default_storage.open(result.instance.file.name) as handle:
+            assert handle.read() == zeroed_preamble(data)
+    else:
+        assert result.status == Status.INVALID and result.reason
+        assert not Instance.objects.exists()
+    assert len(_stored_files()) == Instance.objects.count() + RejectedInstance.objects.count()
+
+
+def test_sending_the_same_instance_again_is_acknowledged_as_already_stored(cast):
+    data = ct_series(slices=1)[0]
+    first, again = _ingest(cast, data), _ingest(cast, data)
+    assert (first.status, again.status) == (Status.STORED, Status.DUPLICATE)
+    assert Instance.objects.count() == 1
+    assert len(default_storage.listdir(f"dicom/{cast.north.clinic.pk}")[1]) == 1
+
+
+def test_same_uid_with_other_content_is_refused_and_kept_for_review(cast):
+    import pydicom
+
+    data = ct_series(slices=1)[0]
+    _ingest(cast, data)
+    changed = pydicom.dcmread(io.BytesIO(data))
+    changed.PatientName = "Someone^Else"
+    buffer = io.BytesIO()
+    changed.save_as(buffer, enforce_file_format=True)
+    result = _ingest(cast, buffer.getvalue())
+    assert result.status == Status.CONFLICT and "different content" in result.reason
+    rejected = RejectedInstance.objects.get()
+    assert default_storage.exists(rejected.file.name)
+    assert Instance.objects.count() == 1
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("not dicom", "not a DICOM Part 10 file"),
+    ("empty", "not a DICOM Part 10 file"),
+    ("truncated header", ""),
+    ("bad uid", "SOPInstanceUID '1.2.abc' is not a valid UID"),
+    ("missing study uid", "StudyInstanceUID is missing"),
+    ("no preamble", "not a DICOM Part 10 file"),
+])
+def test_malformed_file_gets_a_precise_reason_and_leaves_nothing_behind(cast, name, reason):
+    result = _ingest(cast, malformed()[name])
+    assert result.status == Status.INVALID
+    assert reason in result.reason and result.reason
+    assert not Instance.objects.exists() and not Study.objects.exists()
+    assert not default_storage.exists(f"dicom/{cast.north.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.north.clinic.pk}")[1]
+
+
+def test_study_of_another_institution_is_not_extended(cast):
+    files = ct_series(slices=2)
+    assert _ingest(cast, files[0]).status == Status.STORED
+    result = _ingest(cast, files[1], side="south")
+    assert result.status == Status.INVALID and "another institution" in result.reason
+    assert Instance.objects.count() == 1
+
+
+def test_unmatched_study_waits_for_reconciliation(cast):
+    _ingest(cast, ct_series(slices=1, patient_id="UNKNOWN-9")[0])
+    assert Study.objects.get().patient is None
+
+
+def test_oversized_instance_is_refused(cast, settings):
+    settings.DICOM_MAX_INSTANCE_BYTES = 1000
+    result = _ingest(cast, ct_series(slices=1)[0])
+    assert result.status == Status.INVALID and "larger than" in result.reason
