@@ -91,3 +91,21 @@ class RejectedInstance(models.Model):
     sha256 = models.CharField(max_length=64)
     received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DicomNode(models.Model):
+    """A clinic's modality or PACS allowed to send by DIMSE C-STORE, known by AE title and address."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="dicom_nodes")
+    device = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dicom_nodes",
+        help_text="The device account the node's instances are recorded as received by.",
+    )
+    ae_title = models.CharField(_("AE title"), max_length=16, unique=True)
+    host = models.GenericIPAddressField(_("address"), help_text="Associations from any other address are refused.")
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.ae_title} ({self.host})"
