@@ -16,6 +16,8 @@ urlpatterns = [
     path("patients/", include("telemed.patients.urls")),
     path("audit/", include("telemed.audit.urls")),
     path("consults/", include("consults.urls")),
+    path("dicomweb/", include("imaging.urls")),
+    path("imaging/", include("imaging.page_urls")),
     path("api/v1/", include("telemed.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # DRF exempts its views from LoginRequiredMiddleware; a person opening the docs should be

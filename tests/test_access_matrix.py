@@ -83,6 +83,26 @@ def _foreign_values(cast) -> dict[str, str]:
         "content_type_id": str(ContentType.objects.get_for_model(Institution).pk),
         "app_label": "accounts",
         "url": "anything/",
+        **_foreign_imaging_values(cast),
+    }
+
+
+def _foreign_imaging_values(cast) -> dict[str, str]:
+    """A CT study the south clinic sent, with the south patient's MRN as Patient ID."""
+    import io
+
+    from imaging.services.ingest import instance_ingest
+    from tests.imaging.corpus import ct_series
+
+    south = cast.south
+    data = ct_series(slices=1, patient_id=south.patient.mrn)[0]
+    instance = instance_ingest(stream=io.BytesIO(data), institution=south.clinic, by=south[Role.CLINIC_DOCTOR], source="test").instance
+    return {
+        "study_id": str(instance.series.study.pk),
+        "study_uid": instance.series.study.study_instance_uid,
+        "series_uid": instance.series.series_instance_uid,
+        "instance_uid": instance.sop_instance_uid,
+        "frames": "1",
     }
 
 

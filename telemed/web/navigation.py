@@ -19,6 +19,7 @@ class NavItem:
 ALL_STAFF = frozenset()
 NAV_ITEMS = (
     NavItem(_("Patients"), "patients:list", frozenset({Role.CLINIC_DOCTOR})),
+    NavItem(_("Studies"), "imaging:studies", frozenset({Role.CLINIC_DOCTOR})),
     NavItem(_("Consult board"), "consults:board", frozenset({Role.COORDINATOR})),
     NavItem(_("Consultations"), "consults:list", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.SPECIALIST})),
     NavItem(_("Experts"), "consults:directory", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR})),

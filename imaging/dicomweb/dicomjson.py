@@ -1,0 +1,84 @@
+"""DICOM JSON (PS3.18 F.2) for the archive's rows: studies, series and instances."""
+from __future__ import annotations
+
+from imaging.models import Instance, Series, Study
+
+RETRIEVE_URL = "00081190"
+
+
+def element(vr: str, *values) -> dict:
+    kept = [v for v in values if v not in (None, "")]
+    if vr == "PN":
+        kept = [{"Alphabetic": str(v)} for v in kept]
+    return {"vr": vr, "Value": kept} if kept else {"vr": vr}
+
+
+def study_attributes(study: Study, *, base_url: str) -> dict:
+    """Study-level keys; `study` is annotated with series_count, instance_count and modalities."""
+    return {
+        "00080005": element("CS", "ISO_IR 192"),
+        "00080020": element("DA", study.study_date),
+        "00080030": element("TM", study.study_time),
+        "00080050": element("SH", study.accession_number),
+        "00080061": element("CS", *sorted(m for m in (getattr(study, "modalities", None) or []) if m)),
+        "00080090": element("PN", study.referring_physician),
+        "00081030": element("LO", study.description),
+        RETRIEVE_URL: element("UR", f"{base_url}/studies/{study.study_instance_uid}"),
+        "00100010": element("PN", study.dicom_patient_name),
+        "00100020": element("LO", study.dicom_patient_id),
+        "00100030": element("DA", study.patient_birth_date),
+        "00100040": element("CS", study.patient_sex),
+        "0020000D": element("UI", study.study_instance_uid),
+        "00200010": element("SH", study.study_id),
+        "00201206": element("IS", getattr(study, "series_count", None)),
+        "00201208": element("IS", getattr(study, "instance_count", None)),
+    }
+
+
+def series_attributes(series: Series, *, base_url: str) -> dict:
+    """Series-level keys with the study's identifying keys; annotated with instance_count."""
+    study = series.study
+    return {
+        "00080005": element("CS", "ISO_IR 192"),
+        "00080020": element("DA", study.study_date),
+        "00080060": element("CS", series.modality),
+        "0008103E": element("LO", series.description),
+        "00180015": element("CS", series.body_part),
+        RETRIEVE_URL: element("UR", f"{base_url}/studies/{study.study_instance_uid}/series/{series.series_instance_uid}"),
+        "00100010": element("PN", study.dicom_patient_name),
+        "00100020": element("LO", study.dicom_patient_id),
+        "0020000D": element("UI", study.study_instance_uid),
+        "0020000E": element("UI", series.series_instance_uid),
+        "00200011": element("IS", series.series_number),
+        "00201209": element("IS", getattr(series, "instance_count", None)),
+    }
+
+
+def instance_url(instance: Instance, *, base_url: str) -> str:
+    series = instance.series
+    return f"{base_url}/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}"
+
+
+def instance_attributes(instance: Instance, *, base_url: str, include: set[str] = frozenset()) -> dict:
+    """Instance-level keys from the row, plus any `include` tags found in the stored header."""
+    series, study = instance.series, instance.series.study
+    attributes = {tag: instance.metadata[tag] for tag in include if tag in instance.metadata}
+    attributes.update({
+        "00080016": element("UI", instance.sop_class_uid),
+        "00080018": element("UI", instance.sop_instance_uid),
+        "00083002": element("UI", instance.transfer_syntax_uid),
+        "00080060": element("CS", series.modality),
+        RETRIEVE_URL: element("UR", instance_url(instance, base_url=base_url)),
+        "00100020": element("LO", study.dicom_patient_id),
+        "0020000D": element("UI", study.study_instance_uid),
+        "0020000E": element("UI", series.series_instance_uid),
+        "00200013": element("IS", instance.instance_number),
+        "00280008": element("IS", instance.number_of_frames),
+        "00280010": element("US", instance.rows),
+        "00280011": element("US", instance.columns),
+    })
+    return attributes
+
+
+def instance_metadata(instance: Instance, *, base_url: str) -> dict:
+    return {**instance.metadata, RETRIEVE_URL: element("UR", instance_url(instance, base_url=base_url))}

@@ -1,0 +1,164 @@
+"""QIDO-RS matching (PS3.18 8.3.4) as querysets over the archive's index.
+
+Every query starts from the studies the user may see; the caller passes that queryset in.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.http import QueryDict
+from pydicom.datadict import tag_for_keyword
+
+from imaging.models import Instance, Series, Study
+
+CONTROL = {"limit", "offset", "includefield", "fuzzymatching"}
+MAX_LIMIT = 1000
+
+# Matching keys by level: keyword → (path from the level's model, kind of matching).
+STUDY_KEYS = {
+    "PatientID": ("dicom_patient_id", "text"),
+    "PatientName": ("dicom_patient_name", "name"),
+    "StudyDate": ("study_date", "date"),
+    "AccessionNumber": ("accession_number", "text"),
+    "StudyID": ("study_id", "text"),
+    "StudyInstanceUID": ("study_instance_uid", "uid"),
+    "ReferringPhysicianName": ("referring_physician", "name"),
+    "ModalitiesInStudy": ("series__modality", "list"),
+}
+SERIES_KEYS = {"Modality": ("modality", "list"), "SeriesInstanceUID": ("series_instance_uid", "uid"), "SeriesNumber": ("series_number", "number")}
+# Study keys a series or instance query may also match on (Modality replaces ModalitiesInStudy).
+_STUDY_KEYS_BELOW = {k: v for k, v in STUDY_KEYS.items() if k != "ModalitiesInStudy"}
+INSTANCE_KEYS = {"SOPInstanceUID": ("sop_instance_uid", "uid"), "SOPClassUID": ("sop_class_uid", "uid"), "InstanceNumber": ("instance_number", "number")}
+
+
+class QueryError(ValueError):
+    """A query parameter this archive cannot match on or cannot read."""
+
+
+@dataclass
+class Query:
+    filters: dict[str, str] = field(default_factory=dict)  # keyword → value
+    limit: int = MAX_LIMIT
+    offset: int = 0
+    include: set[str] = field(default_factory=set)  # tags as 8 upper-case hex digits
+
+
+def _keyword(name: str) -> str:
+    """A keyword for a keyword or an 8-digit tag, as QIDO allows both."""
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", name):
+        from pydicom.datadict import keyword_for_tag
+
+        return keyword_for_tag(int(name, 16)) or name
+    return name
+
+
+def parse(params: QueryDict, *, keys: dict) -> Query:
+    query = Query()
+    for name in params:
+        values = params.getlist(name)
+        if name in CONTROL:
+            continue
+        keyword = _keyword(name)
+        if keyword not in keys:
+            raise QueryError(f"cannot match on '{name}' at this level")
+        query.filters[keyword] = values[-1]
+    for value in params.getlist("includefield"):
+        for item in value.split(","):
+            tag = tag_for_keyword(item.strip()) if not re.fullmatch(r"[0-9A-Fa-f]{8}", item.strip()) else int(item.strip(), 16)
+            if tag is not None:
+                query.include.add(f"{tag:08X}")
+    query.limit, query.offset = _integer(params, "limit", MAX_LIMIT), _integer(params, "offset", 0)
+    query.limit = min(query.limit, MAX_LIMIT)
+    return query
+
+
+def _integer(params: QueryDict, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit():
+        raise QueryError(f"'{name}' must be a whole number")
+    return int(raw)
+
+
+def _condition(path: str, kind: str, value: str) -> Q:
+    if value == "":
+        return Q()  # universal matching: the key is returned, not matched
+    if kind in ("uid", "list"):
+        return Q(**{f"{path}__in": [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]})
+    if kind == "date":
+        return _date_condition(path, value)
+    if kind == "number":
+        if not value.lstrip("-").isdigit():
+            raise QueryError(f"'{value}' is not a number")
+        return Q(**{path: int(value)})
+    if "*" in value or "?" in value:
+        pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
+        return Q(**{f"{path}__iregex": f"^{pattern}$"})
+    return Q(**{f"{path}__iexact" if kind == "name" else path: value})
+
+
+def _date_condition(path: str, value: str) -> Q:
+    if not re.fullmatch(r"\d{8}|\d{8}-|-\d{8}|\d{8}-\d{8}", value):
+        raise QueryError(f"'{value}' is not a date (YYYYMMDD) or a range of dates")
+    if "-" not in value:
+        return Q(**{path: value})
+    start, end = value.split("-")
+    condition = ~Q(**{path: ""})
+    if start:
+        condition &= Q(**{f"{path}__gte": start})
+    if end:
+        condition &= Q(**{f"{path}__lte": end})
+    return condition
+
+
+def _matching(query: Query, keys: dict, prefix: str = "") -> Q:
+    condition = Q()
+    for keyword, value in query.filters.items():
+        if keyword in keys:
+            path, kind = keys[keyword]
+            condition &= _condition(prefix + path, kind, value)
+    return condition
+
+
+def studies(visible: QuerySet[Study], query: Query) -> list[Study]:
+    matched = visible.filter(_matching(query, STUDY_KEYS)).values("pk").distinct()
+    found = (
+        Study.objects.filter(pk__in=matched)
+        .annotate(series_count=Count("series", distinct=True), instance_count=Count("series__instances", distinct=True))
+        .order_by("-study_date", "study_instance_uid")
+    )
+    page = list(found[query.offset:query.offset + query.limit])
+    modalities = {}
+    for study_id, modality in Series.objects.filter(study__in=[s.pk for s in page]).values_list("study_id", "modality").distinct():
+        modalities.setdefault(study_id, []).append(modality)
+    for study in page:
+        study.modalities = modalities.get(study.pk, [])
+    return page
+
+
+def series(visible: QuerySet[Study], query: Query, *, study_uid: str | None = None) -> list[Series]:
+    studies_q = visible.filter(study_instance_uid=study_uid) if study_uid else visible
+    condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
+    found = (
+        Series.objects.filter(study__in=studies_q).filter(condition).select_related("study")
+        .annotate(instance_count=Count("instances")).order_by("study__study_instance_uid", "series_number", "series_instance_uid")
+    )
+    return list(found[query.offset:query.offset + query.limit])
+
+
+def instances(visible: QuerySet[Study], query: Query, *, study_uid: str | None = None, series_uid: str | None = None) -> list[Instance]:
+    found = Instance.objects.filter(series__study__in=visible).select_related("series__study")
+    if study_uid:
+        found = found.filter(series__study__study_instance_uid=study_uid)
+    if series_uid:
+        found = found.filter(series__series_instance_uid=series_uid)
+    found = found.filter(_matching(query, INSTANCE_KEYS) & _matching(query, SERIES_KEYS, "series__") & _matching(query, _STUDY_KEYS_BELOW, "series__study__"))
+    found = found.order_by("series__study__study_instance_uid", "series__series_instance_uid", "instance_number", "sop_instance_uid")
+    return list(found[query.offset:query.offset + query.limit])
+
+
+def keys_for(level: str) -> dict:
+    return {"study": STUDY_KEYS, "series": {**SERIES_KEYS, **_STUDY_KEYS_BELOW}, "instance": {**INSTANCE_KEYS, **SERIES_KEYS, **_STUDY_KEYS_BELOW}}[level]

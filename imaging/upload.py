@@ -1,0 +1,57 @@
+"""Browser upload: one instance per request, and a question the page asks before it sends.
+
+Resuming needs no server-side session: the page hashes each file (with the preamble zeroed, as
+stored) and asks which hashes are already here, then sends only the rest. A dropped link or a
+closed tab costs at most the files that were in flight.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from imaging.models import Instance
+from imaging.services.ingest import instance_ingest
+from telemed import access
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_HASHES = 2000
+
+
+def storing_institution(request):
+    """The clinic the user sends for: their only one, or the one named by ?institution=."""
+    institutions = access.storing_institutions(request.user)
+    wanted = request.GET.get("institution")
+    if wanted:
+        institutions = institutions.filter(pk=wanted) if re.fullmatch(r"[0-9a-f-]{36}", wanted) else institutions.none()
+    if institutions.count() != 1:
+        raise PermissionDenied(_("Choose the clinic you are sending for."))
+    return institutions.get()
+
+
+@require_POST
+def upload_known(request):
+    institution = storing_institution(request)
+    try:
+        hashes = json.loads(request.body or b"{}").get("hashes", [])
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": _("The request body must be JSON with a list of hashes.")}, status=400)
+    if not isinstance(hashes, list) or len(hashes) > MAX_HASHES or not all(isinstance(h, str) and SHA256.match(h) for h in hashes):
+        return JsonResponse({"error": _("Send at most %(n)d SHA-256 hashes, in hex.") % {"n": MAX_HASHES}}, status=400)
+    known = Instance.objects.filter(series__study__institution=institution, sha256__in=hashes).values_list("sha256", flat=True)
+    return JsonResponse({"known": sorted(set(known))})
+
+
+@require_POST
+def upload_instance(request):
+    institution = storing_institution(request)
+    result = instance_ingest(stream=request, institution=institution, by=request.user, source="browser")
+    body = {"status": result.status, "reason": result.reason, "sop_instance_uid": result.sop_instance_uid}
+    if result.instance is not None:
+        study = result.instance.series.study
+        body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=study.dicom_patient_name)
+    return JsonResponse(body, status=200 if result.ok else (409 if result.status == "conflict" else 400))

@@ -1,0 +1,44 @@
+"""DICOMweb (PS3.18) under /dicomweb/: QIDO-RS, WADO-RS and STOW-RS."""
+from django.urls import path, register_converter
+
+from imaging.dicomweb import views
+
+
+class UidConverter:
+    regex = r"[0-9]+(?:\.[0-9]+)*"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class FrameListConverter(UidConverter):
+    regex = r"[0-9]+(?:,[0-9]+)*"
+
+
+register_converter(UidConverter, "dicomuid")
+register_converter(FrameListConverter, "frames")
+
+app_name = "dicomweb"
+
+_study = "studies/<dicomuid:study_uid>"
+_series = f"{_study}/series/<dicomuid:series_uid>"
+_instance = f"{_series}/instances/<dicomuid:instance_uid>"
+
+urlpatterns = [
+    path("studies", views.StudiesView.as_view(), name="dicomweb-studies"),
+    path("series", views.SeriesQidoView.as_view(), name="dicomweb-series"),
+    path("instances", views.InstanceQidoView.as_view(), name="dicomweb-instances"),
+    path(_study, views.StudyView.as_view(), name="dicomweb-study"),
+    path(f"{_study}/metadata", views.MetadataView.as_view(), name="dicomweb-study-metadata"),
+    path(f"{_study}/series", views.SeriesQidoView.as_view(), name="dicomweb-study-series"),
+    path(f"{_study}/instances", views.InstanceQidoView.as_view(), name="dicomweb-study-instances"),
+    path(_series, views.RetrieveView.as_view(), name="dicomweb-series-retrieve"),
+    path(f"{_series}/metadata", views.MetadataView.as_view(), name="dicomweb-series-metadata"),
+    path(f"{_series}/instances", views.InstanceQidoView.as_view(), name="dicomweb-series-instances"),
+    path(_instance, views.RetrieveView.as_view(), name="dicomweb-instance"),
+    path(f"{_instance}/metadata", views.MetadataView.as_view(), name="dicomweb-instance-metadata"),
+    path(f"{_instance}/frames/<frames:frames>", views.FramesView.as_view(), name="dicomweb-frames"),
+]

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from imaging.services import studies
+from telemed import access
+from telemed.patients.models import Patient
+from telemed.web.forms import call_service
+
+
+class ReconcileForm(forms.Form):
+    patient = forms.ModelChoiceField(label=gettext_lazy("Patient"), queryset=Patient.objects.none())
+
+    def __init__(self, *args, patients=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = patients
+        self.fields["patient"].label_from_instance = lambda p: f"{p.name} · {p.mrn}"
+
+
+def study_list(request):
+    page = Paginator(studies.study_list(by=request.user).order_by("-created_at"), 25).get_page(request.GET.get("page"))
+    unmatched = list(studies.study_list(by=request.user, unmatched=True).order_by("-created_at")[:50])
+    studies.study_list_record(by=request.user, shown=list(page.object_list) + unmatched)
+    patients = access.visible_patients(request.user).filter(institution__in=access.patient_registration_institutions(request.user))
+    return render(
+        request,
+        "imaging/study_list.html",
+        {
+            "page": page,
+            "unmatched": [(study, ReconcileForm(patients=patients.filter(institution=study.institution_id), prefix=str(study.pk))) for study in unmatched],
+            "can_upload": access.storing_institutions(request.user).exists(),
+        },
+    )
+
+
+def study_detail(request, study_id):
+    study = studies.study_get(by=request.user, study_id=study_id)
+    series = study.series.order_by("series_number").prefetch_related("instances")
+    return render(request, "imaging/study_detail.html", {"study": study, "series": series})
+
+
+@require_POST
+def study_reconcile(request, study_id):
+    from django.shortcuts import get_object_or_404
+
+    from imaging.models import Study
+
+    study = get_object_or_404(Study.objects.filter(institution__in=access.storing_institutions(request.user), patient__isnull=True), pk=study_id)
+    patients = access.visible_patients(request.user).filter(institution=study.institution_id)
+    form = ReconcileForm(request.POST, patients=patients, prefix=str(study.pk))
+    if form.is_valid() and call_service(form, lambda: studies.study_reconcile(by=request.user, study=study, patient=form.cleaned_data["patient"])):
+        messages.success(request, _("The study now belongs to %(name)s.") % {"name": form.cleaned_data["patient"].name})
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("imaging:studies")
+
+
+def upload_page(request):
+    if not access.storing_institutions(request.user).exists():
+        raise PermissionDenied
+    return render(request, "imaging/upload.html", {"institutions": access.storing_institutions(request.user)})

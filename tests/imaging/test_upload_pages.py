@@ -1,0 +1,89 @@
+"""Browser upload endpoints, the studies pages and reconciliation."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from imaging.models import Instance, Study
+from telemed.accounts.models import Role
+from tests.imaging.corpus import ct_series, malformed, zeroed_preamble
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _send(client, data: bytes):
+    return client.post("/imaging/upload/instance/", data=data, content_type="application/dicom")
+
+
+def _known(client, files) -> set[str]:
+    hashes = [hashlib.sha256(zeroed_preamble(f)).hexdigest() for f in files]
+    return set(client.post("/imaging/upload/known/", json.dumps({"hashes": hashes}), content_type="application/json").json()["known"])
+
+
+def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
+    PatientFactory(institution=cast.north.clinic, mrn="MRN-CT-1", name="王秀英", registered_by=cast.north[Role.CLINIC_DOCTOR])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    results = [_send(client, f).json() for f in ct_series(slices=3)]
+    assert [r["status"] for r in results] == ["stored"] * 3
+    assert results[0]["patient"] == "王^秀英" and results[0]["description"] == "胸部CT平扫"
+    study = Study.objects.get()
+    page = client.get("/imaging/").content.decode()
+    assert "胸部CT平扫" in page
+    assert "王秀英" in client.get(f"/imaging/studies/{study.pk}/").content.decode()
+
+
+def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    files = ct_series(slices=6)
+    for data in files[:4]:  # the link dropped after four files
+        _send(client, data)
+    known = _known(client, files)
+    missing = [f for f in files if hashlib.sha256(zeroed_preamble(f)).hexdigest() not in known]
+    assert len(missing) == 2
+    for data in missing:
+        assert _send(client, data).json()["status"] == "stored"
+    assert _send(client, files[0]).json()["status"] == "duplicate"  # a re-sent file changes nothing
+    assert Instance.objects.count() == 6
+
+
+def test_malformed_upload_answers_400_with_the_reason(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    response = _send(client, malformed()["bad uid"])
+    assert response.status_code == 400 and "not a valid UID" in response.json()["reason"]
+    assert not Instance.objects.exists()
+
+
+def test_known_check_refuses_malformed_requests(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    assert client.post("/imaging/upload/known/", "not json", content_type="application/json").status_code == 400
+    assert client.post("/imaging/upload/known/", json.dumps({"hashes": ["zz"]}), content_type="application/json").status_code == 400
+
+
+def test_people_who_do_not_store_for_a_clinic_cannot_upload(cast, client_for):
+    for role in (Role.COORDINATOR, Role.SPECIALIST):
+        assert _send(client_for(cast.north[role]), ct_series(slices=1)[0]).status_code == 403
+    assert not Instance.objects.exists()
+
+
+def test_another_clinics_study_is_invisible(cast, client_for):
+    _send(client_for(cast.north[Role.CLINIC_DOCTOR]), ct_series(slices=1)[0])
+    study = Study.objects.get()
+    other = client_for(cast.doc_n2)
+    assert other.get(f"/imaging/studies/{study.pk}/").status_code == 404
+    assert "胸部CT平扫" not in other.get("/imaging/").content.decode()
+    assert _known(other, ct_series(slices=1)) == set()
+
+
+def test_unmatched_study_is_matched_to_a_patient_of_the_clinic(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    _send(client, ct_series(slices=1, patient_id="NOBODY")[0])
+    study = Study.objects.get()
+    assert study.patient is None
+    assert "Waiting to be matched" in client.get("/imaging/").content.decode()
+    client.post(f"/imaging/studies/{study.pk}/reconcile/", {f"{study.pk}-patient": cast.north.patient.pk})
+    study.refresh_from_db()
+    assert study.patient == cast.north.patient
+    assert client_for(cast.doc_n2).post(f"/imaging/studies/{study.pk}/reconcile/", {f"{study.pk}-patient": cast.north.patient.pk}).status_code == 404
