@@ -41,4 +41,8 @@ urlpatterns = [
     path(_instance, views.RetrieveView.as_view(), name="dicomweb-instance"),
     path(f"{_instance}/metadata", views.MetadataView.as_view(), name="dicomweb-instance-metadata"),
     path(f"{_instance}/frames/<frames:frames>", views.FramesView.as_view(), name="dicomweb-frames"),
+    path(f"{_instance}/rendered", views.RenderedView.as_view(), name="dicomweb-instance-rendered"),
+    path(f"{_instance}/frames/<frames:frames>/rendered", views.RenderedView.as_view(), name="dicomweb-frame-rendered"),
+    path(f"{_instance}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-instance-thumbnail"),
+    path(f"{_series}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-series-thumbnail"),
 ]

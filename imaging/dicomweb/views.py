@@ -20,6 +20,7 @@ from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from imaging.dicom import render
 from imaging.dicomweb import dicomjson, query, stow
 from imaging.dicomweb.multipart import (
     MultipartError,
@@ -237,3 +238,49 @@ class FramesView(RetrieveView):
         boundary = new_boundary()
         body = write_parts(boundary, (("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", [pixels[(n - 1) * size:n * size]]) for n in numbers))
         return StreamingHttpResponse(body, content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}')
+
+
+# Rendered and thumbnails ----------------------------------------------------------------------
+
+def _pair(raw: str | None, cast=float):
+    """'a,b' (extra fields such as the VOI function are allowed and ignored) → (a, b), or None."""
+    if not raw:
+        return None
+    parts = raw.split(",")
+    try:
+        return cast(parts[0]), cast(parts[1])
+    except (IndexError, ValueError):
+        raise ValueError(raw) from None
+
+
+class RenderedView(RetrieveView):
+    """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=."""
+
+    thumbnail = False
+
+    def get(self, request, study_uid: str, series_uid: str, instance_uid: str | None = None, frames: str = "1"):
+        study = self.study(study_uid)
+        found = self.instances(study, series_uid, instance_uid)
+        instance = found[len(found) // 2]  # a series is shown by its middle image
+        try:
+            window = _pair(request.query_params.get("window"))
+            viewport = (render.THUMBNAIL_SIZE,) * 2 if self.thumbnail else _pair(request.query_params.get("viewport"), int)
+            quality = min(max(int(request.query_params.get("quality", 90)), 1), 100)
+        except ValueError:
+            return _error(_("window is center,width; viewport is width,height; quality is 1 to 100."), 400)
+        png = "image/png" in request.META.get("HTTP_ACCEPT", "")
+        with default_storage.open(instance.file.name, "rb") as handle:
+            dataset = pydicom.dcmread(handle)
+        try:
+            image = render.to_image(dataset, frame=int(frames.split(",")[0]), window=window)
+        except render.RenderError as exc:
+            return _error(str(exc), 406)
+        self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid})
+        body = render.encode(image, viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
+        response = HttpResponse(body, content_type="image/png" if png else "image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
+        return response
+
+
+class ThumbnailView(RenderedView):
+    thumbnail = True

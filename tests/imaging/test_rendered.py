@@ -1,0 +1,62 @@
+"""Rendered frames and thumbnails: JPEG/PNG, window, viewport, access, undecodable data."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from imaging.services.ingest import instance_ingest
+from telemed.accounts.models import Role
+from tests.imaging.corpus import BUNDLED, ct_series
+
+pytestmark = pytest.mark.django_db
+
+
+def _store(cast, data: bytes):
+    return instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test").instance
+
+
+def _url(instance, tail: str) -> str:
+    series = instance.series
+    return f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}/{tail}"
+
+
+def test_ct_frame_is_rendered_as_jpeg_in_the_asked_window_and_size(cast, client_for):
+    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    response = client.get(_url(instance, "rendered"), {"window": "40,400", "viewport": "32,32"})
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (32, 32) and image.mode == "L"
+    lung = client.get(_url(instance, "frames/1/rendered"), {"window": "-600,1500"}, HTTP_ACCEPT="image/png")
+    assert lung["Content-Type"] == "image/png" and Image.open(io.BytesIO(lung.content)).size == (64, 64)
+
+
+def test_thumbnails_are_small(cast, client_for):
+    instance = _store(cast, ct_series(slices=1, size=256)[0])
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "thumbnail"))
+    assert max(Image.open(io.BytesIO(response.content)).size) <= 128
+    series = instance.series
+    series_thumb = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/thumbnail")
+    assert series_thumb.status_code == 200
+
+
+def test_bad_rendering_parameters_get_a_400(cast, client_for):
+    instance = _store(cast, ct_series(slices=1)[0])
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
+
+
+def test_compressed_frames_without_a_decoder_get_a_406_with_the_reason(cast, client_for):
+    jpeg2000 = next(p for p in BUNDLED if p.name == "JPEG2000.dcm")
+    instance = _store(cast, jpeg2000.read_bytes())
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"))
+    assert response.status_code in (200, 406)
+    if response.status_code == 406:
+        assert "cannot be decoded" in response.content.decode()
+
+
+def test_another_clinic_cannot_render_the_study(cast, client_for):
+    instance = _store(cast, ct_series(slices=1)[0])
+    assert client_for(cast.doc_n2).get(_url(instance, "rendered")).status_code == 404
+    assert client_for(cast.doc_n2).get(_url(instance, "thumbnail")).status_code == 404
