@@ -59,3 +59,42 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
         assert "胸部CT平扫" in page.locator("table").inner_text()
     finally:
         context.close()
+
+
+def test_viewer_scrolls_changes_the_window_and_measures_in_mm(live_daphne, chromium):
+    import io
+
+    from imaging.services.ingest import instance_ingest
+    from telemed.accounts.models import User
+
+    seed_demo()
+    doctor = User.objects.get(username="doc_qingshan")
+    for data in ct_series(slices=5, patient_id="QS-0001", size=128):
+        instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
+    study = Study.objects.get()
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(live_daphne + "/login/")
+        page.locator("#id_username").fill("doc_qingshan")
+        page.locator("#id_password").fill(DEMO_PASSWORD)
+        page.locator("button[type=submit].primary").click()
+        page.wait_for_load_state()
+        page.goto(f"{live_daphne}/imaging/studies/{study.pk}/view/")
+        page.wait_for_function("document.getElementById('image').complete && document.getElementById('image').naturalWidth === 128")
+        assert page.locator("#position").inner_text() == "3 / 5"
+        page.locator("#canvas").press("ArrowDown")
+        assert page.locator("#position").inner_text() == "4 / 5"
+        page.locator("[data-preset='-600,1500']").click()
+        assert "window=-600%2C1500" in page.locator("#image").get_attribute("src")
+        page.wait_for_function("document.getElementById('image').complete && document.getElementById('image').naturalWidth === 128")
+        page.locator("#measure").click()
+        box = page.locator("#image").bounding_box()
+        page.mouse.click(box["x"] + 10, box["y"] + 10)
+        page.mouse.click(box["x"] + 10 + box["width"] * 100 / 128, box["y"] + 10)
+        assert page.locator("#distance").inner_text() == "70.0 mm"
+        thumbnails = page.locator("#series-list img")
+        assert thumbnails.count() == 1
+    finally:
+        context.close()
