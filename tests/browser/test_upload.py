@@ -82,6 +82,8 @@ def test_viewer_scrolls_changes_the_window_and_measures_in_mm(live_daphne, chrom
         page.locator("button[type=submit].primary").click()
         page.wait_for_load_state()
         page.goto(f"{live_daphne}/imaging/studies/{study.pk}/view/")
+        page.get_by_role("button", name="English").click()  # the demo people prefer Chinese
+        page.wait_for_load_state()
         page.wait_for_function("document.getElementById('image').complete && document.getElementById('image').naturalWidth === 128")
         assert page.locator("#position").inner_text() == "3 / 5"
         page.locator("#canvas").press("ArrowDown")
