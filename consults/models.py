@@ -243,6 +243,7 @@ class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     consult = models.ForeignKey(Consult, on_delete=models.CASCADE, null=True, related_name="+")
+    link = models.CharField(max_length=300, blank=True, help_text="The page to open, for a notification that is not about a consult (a read).")
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

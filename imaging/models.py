@@ -11,8 +11,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from consults.models import Urgency
 from telemed.accounts.models import Institution
 from telemed.patients.models import Patient
 
@@ -109,3 +111,197 @@ class DicomNode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ae_title} ({self.host})"
+
+
+# --- Remote reading (远程影像诊断) -------------------------------------------------------------------
+#
+# A clinic asks one of its paired hospitals to read a study (ReadRequest); a coordinator or the
+# hospital's rule (ReadingPolicy) assigns a radiologist, who writes the Report; where the hospital
+# requires two-level sign-off another radiologist verifies it. A signed report never changes (the
+# database refuses it, migration 0003): anything later is a ReportAddendum. A critical finding
+# (危急值) is a CriticalAlert the clinic must acknowledge.
+
+class ReadStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("Being read")
+    AWAITING_VERIFICATION = "awaiting_verification", _("Awaiting verification")
+    SIGNED = "signed", _("Report signed")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_READ_STATUSES = (ReadStatus.REQUESTED, ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS, ReadStatus.AWAITING_VERIFICATION)
+# A radiologist's load: reads assigned to them and not yet handed in.
+READING_STATUSES = (ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS)
+
+
+class ReadingPolicy(models.Model):
+    """How one hospital runs its reads: who assigns them, whether a second radiologist verifies."""
+
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("A coordinator assigns each read")
+        ROUND_ROBIN = "round_robin", _("Automatic: radiologists in turn")
+        LEAST_LOADED = "least_loaded", _("Automatic: the radiologist with the fewest open reads")
+
+    hospital = models.OneToOneField(Institution, on_delete=models.CASCADE, primary_key=True, related_name="reading_policy")
+    assignment = models.CharField(_("assignment"), max_length=16, choices=Assignment.choices, default=Assignment.MANUAL)
+    requires_verification = models.BooleanField(
+        _("two-level sign-off"), default=False,
+        help_text=_("A second radiologist verifies every report (书写 → 审核) before the clinic sees it."),
+    )
+    critical_ack_minutes = models.PositiveSmallIntegerField(
+        _("minutes to acknowledge a critical finding"), null=True, blank=True,
+        help_text=_("After this long without an acknowledgement the clinic's other doctors and the coordinators are alerted. Empty: the server's default."),
+    )
+    last_assigned = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class ReaderProfile(models.Model):
+    """What a radiologist reads, for automatic assignment; without a profile: everything."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="reader_profile")
+    modalities = models.JSONField(_("modalities"), default=list, blank=True, help_text=_("DICOM modality codes such as CT, MR, DX; empty: every modality."))
+    accepts_automatic = models.BooleanField(_("receives automatic assignments"), default=True)
+
+    def reads(self, modality: str) -> bool:
+        return not self.modalities or not modality or modality in self.modalities
+
+
+class ReadRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="read_requests", verbose_name=_("study"))
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="read_requests", verbose_name=_("patient"))
+    clinic = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="reads_requested", verbose_name=_("clinic"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by"))
+    hospital = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="reads_given", verbose_name=_("hospital"))
+    modality = models.CharField(_("modality"), max_length=16, blank=True, db_index=True)
+    body_part = models.CharField(_("body part"), max_length=64, blank=True)
+    question = models.TextField(_("clinical question"))
+    history = models.TextField(_("clinical history"), blank=True)
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    status = models.CharField(_("status"), max_length=24, choices=ReadStatus.choices, default=ReadStatus.REQUESTED, db_index=True)
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    radiologist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("radiologist"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Turnaround: the first assignment and the final signature; reassignments keep the first.
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was declined or cancelled.")
+
+    class Meta:
+        verbose_name = _("read request")
+        verbose_name_plural = _("read requests")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study"], condition=Q(status__in=OPEN_READ_STATUSES), name="one_open_read_per_study",
+                violation_error_message=_("This study already has a read in progress."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.modality or '—'} {self.body_part} · {self.patient.name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_READ_STATUSES
+
+
+class ReadEvent(models.Model):
+    """The read's timeline, shown on its page; the audit trail keeps the same facts tamper-evident."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    read = models.ForeignKey(ReadRequest, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=32)
+    status = models.CharField(max_length=24, choices=ReadStatus.choices)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+
+
+class ReportTemplate(models.Model):
+    """A starting text for a report by modality and body part (DICOM Body Part Examined codes).
+
+    Shared templates (no hospital) come with the software (migration 0003); a hospital adds its own."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hospital = models.ForeignKey(Institution, on_delete=models.CASCADE, null=True, blank=True, related_name="report_templates")
+    modality = models.CharField(_("modality"), max_length=16)
+    body_part = models.CharField(_("body part"), max_length=64)
+    language = models.CharField(_("language"), max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")])
+    name = models.CharField(_("name"), max_length=120)
+    technique = models.TextField(_("technique"), blank=True)
+    findings = models.TextField(_("findings"))
+    impression = models.TextField(_("impression"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("report template")
+        verbose_name_plural = _("report templates")
+        ordering = ["modality", "body_part", "language", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Report(models.Model):
+    """The radiologist's report on one read: a draft until signed, then never changed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    read = models.OneToOneField(ReadRequest, on_delete=models.PROTECT, related_name="report")
+    template = models.ForeignKey(ReportTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    technique = models.TextField(_("technique"), blank=True)
+    findings = models.TextField(_("findings"))
+    impression = models.TextField(_("impression"))
+    critical = models.BooleanField(_("critical finding"), default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("written by"))
+    submitted_at = models.DateTimeField(_("written and signed at"), null=True, blank=True)
+    verifier = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("verified by"))
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(verifier__isnull=True) | ~Q(verifier=models.F("author")), name="report_verifier_is_not_the_author"),
+            models.CheckConstraint(condition=Q(signed_at__isnull=True) | Q(submitted_at__isnull=False), name="report_signed_only_once_written"),
+        ]
+
+
+class ReportAddendum(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("addendum"))
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["signed_at"]
+
+
+class CriticalAlert(models.Model):
+    """A critical finding (危急值) told to the clinic at once; it stays open until a clinic doctor acknowledges it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    read = models.ForeignKey(ReadRequest, on_delete=models.PROTECT, related_name="critical_alerts")
+    finding = models.TextField(_("critical finding"))
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    escalate_at = models.DateTimeField(db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["raised_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["read"], condition=Q(acknowledged_at__isnull=True), name="one_open_critical_alert_per_read"),
+        ]

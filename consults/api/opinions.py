@@ -144,7 +144,7 @@ class ReferralViewSet(viewsets.ViewSet):
 class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
-        fields = ["id", "consult", "title", "body", "created_at", "read_at"]
+        fields = ["id", "consult", "link", "title", "body", "created_at", "read_at"]
         read_only_fields = fields
 
 

@@ -62,17 +62,18 @@ def _deliver(user: User, title: str, body: str) -> None:
         logger.exception("could not deliver notification to %s", user.pk)
 
 
-def notify(users: Iterable[User], *, consult: Consult | None, title, body="") -> list[Notification]:
+def notify(users: Iterable[User], *, consult: Consult | None, title, body="", link: str = "") -> list[Notification]:
     """One notification per person, in their own language and time zone; pushed live once committed.
 
     Pass lazy texts (`lazy_format`, `gettext_lazy`) so they are rendered for each recipient.
-    Bodies go out by e-mail and SMS too: they never carry a patient's name.
+    Bodies go out by e-mail and SMS too: they never carry a patient's name. `link` is the page
+    to open when the notification is not about a consult (an imaging read).
     """
     notes = []
     for user in {u.pk: u for u in users if u.is_active and not u.is_device}.values():
         with translation.override(user.language), timezone.override(_zone(user)):
             text_title, text_body = str(title), str(body)
-        note = Notification.objects.create(user=user, consult=consult, title=text_title[:200], body=text_body)
+        note = Notification.objects.create(user=user, consult=consult, link=link, title=text_title[:200], body=text_body)
         notes.append(note)
         transaction.on_commit(lambda u=user, t=text_title, b=text_body: _deliver(u, t, b))
     events.announce_after_commit({events.user_group(note.user_id) for note in notes}, {"type": "live.notify"})
