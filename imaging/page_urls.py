@@ -1,6 +1,6 @@
 from django.urls import path
 
-from imaging import upload, views
+from imaging import reading_views, upload, views
 
 app_name = "imaging"
 urlpatterns = [
@@ -11,4 +11,23 @@ urlpatterns = [
     path("upload/", views.upload_page, name="upload"),
     path("upload/known/", upload.upload_known, name="upload_known"),
     path("upload/instance/", upload.upload_instance, name="upload_instance"),
+    # --- remote reading (reading_views.py) ---
+    path("studies/<uuid:study_id>/read/", reading_views.read_new, name="read_new"),
+    path("reads/", reading_views.read_list, name="reads"),
+    path("reads/critical-banner/", reading_views.critical_banner, name="critical_banner"),
+    path("reads/settings/", reading_views.reading_settings, name="reading_settings"),
+    path("reads/settings/hospitals/<uuid:institution_id>/", reading_views.reading_policy, name="reading_policy"),
+    path("reads/settings/readers/<uuid:user_id>/", reading_views.reading_reader, name="reading_reader"),
+    path("reads/<uuid:read_id>/", reading_views.read_detail, name="read"),
+    path("reads/<uuid:read_id>/assign/", reading_views.read_assign, name="read_assign"),
+    path("reads/<uuid:read_id>/claim/", reading_views.read_claim, name="read_claim"),
+    path("reads/<uuid:read_id>/release/", reading_views.read_release, name="read_release"),
+    path("reads/<uuid:read_id>/decline/", reading_views.read_decline, name="read_decline"),
+    path("reads/<uuid:read_id>/cancel/", reading_views.read_cancel, name="read_cancel"),
+    path("reads/<uuid:read_id>/report/", reading_views.report_edit, name="report_edit"),
+    path("reads/<uuid:read_id>/verify/", reading_views.report_verify, name="report_verify"),
+    path("reads/<uuid:read_id>/print/", reading_views.report_print, name="report_print"),
+    path("reads/<uuid:read_id>/addendum/", reading_views.report_addendum, name="report_addendum"),
+    path("reads/<uuid:read_id>/critical/", reading_views.critical_raise, name="critical_raise"),
+    path("reads/<uuid:read_id>/acknowledge/", reading_views.critical_acknowledge, name="critical_acknowledge"),
 ]

@@ -263,11 +263,58 @@ def storing_institutions(user) -> QuerySet[Institution]:
 
 
 def visible_studies(user):
-    """The studies of the user's clinics, and of patients a consult, read or round grants them."""
-    from imaging.models import Study
+    """The studies of the user's clinics, of patients a consult, read or round grants them, and
+    (for radiologists) those sent to their hospital for reading, so any of them can verify."""
+    from imaging.models import OPEN_READ_STATUSES, ReadRequest, ReadStatus, Study
 
     if not _is_active(user):
         return Study.objects.none()
+    sent_for_reading = ReadRequest.objects.filter(
+        hospital__in=institutions_with_role(user, Role.RADIOLOGIST), status__in=(*OPEN_READ_STATUSES, ReadStatus.SIGNED)
+    ).values("study_id")
     return Study.objects.filter(
-        Q(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR)) | Q(patient__in=visible_patients(user))
+        Q(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR)) | Q(patient__in=visible_patients(user)) | Q(pk__in=sent_for_reading)
     )
+
+
+# --- Remote reading -----------------------------------------------------------------------------
+
+def visible_reads(user):
+    """Clinic doctors: their clinics' read requests. Coordinators and radiologists: the reads asked
+    of their hospital (radiologists all of them, not only their own, for verification and cover)."""
+    from imaging.models import ReadRequest
+
+    if not _is_active(user):
+        return ReadRequest.objects.none()
+    return ReadRequest.objects.filter(
+        Q(clinic__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
+        | Q(hospital__in=institutions_with_role(user, Role.COORDINATOR, Role.RADIOLOGIST))
+    )
+
+
+def visible_reports(user):
+    """Signed reports of the reads the user sees; a draft only to its author; a report awaiting
+    verification also to the hospital's other radiologists, who may verify it."""
+    from imaging.models import Report
+
+    if not _is_active(user):
+        return Report.objects.none()
+    verifying = Q(submitted_at__isnull=False, read__hospital__in=institutions_with_role(user, Role.RADIOLOGIST))
+    return Report.objects.filter(read__in=visible_reads(user)).filter(Q(signed_at__isnull=False) | Q(author=user) | verifying)
+
+
+def is_read_clinic(user, read) -> bool:
+    """A doctor of the clinic that asked for the read: cancels it, acknowledges critical findings."""
+    return patient_registration_institutions(user).filter(pk=read.clinic_id).exists()
+
+
+def can_coordinate_read(user, read) -> bool:
+    return coordinated_hospitals(user).filter(pk=read.hospital_id).exists()
+
+
+def reading_hospitals(user) -> QuerySet[Institution]:
+    """Hospitals whose reading rules the user sets: those they coordinate or administer."""
+    if not _is_active(user):
+        return Institution.objects.none()
+    administered = manageable_institutions(user).filter(kind=Institution.Kind.HOSPITAL)
+    return Institution.objects.filter(Q(pk__in=coordinated_hospitals(user).values("pk")) | Q(pk__in=administered.values("pk")))

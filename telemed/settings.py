@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "telemed.web.context.navigation",
                 "consults.context.live",
+                "imaging.context.critical_findings",
             ],
         },
     },
@@ -166,6 +167,7 @@ CELERY_BEAT_SCHEDULE = {
     # Each run handles everything due; `expires` keeps a stopped worker from finding a backlog of copies.
     "send-due-reminders": {"task": "consults.tasks.send_due_reminders", "schedule": timedelta(seconds=30), "options": {"expires": 30}},
     "escalate-unaccepted-urgent": {"task": "consults.tasks.escalate_unaccepted_urgent", "schedule": timedelta(seconds=60), "options": {"expires": 60}},
+    "escalate-unacknowledged-critical": {"task": "imaging.tasks.escalate_unacknowledged_critical", "schedule": timedelta(seconds=60), "options": {"expires": 60}},
 }
 
 # --- Files ------------------------------------------------------------------------------------
@@ -300,5 +302,8 @@ SMS_SENDER = env_str("SMS_SENDER", "consults.services.notify.ConsoleSms")
 CONSULT_REMINDER_MINUTES = env_int_list("CONSULT_REMINDER_MINUTES", [1440, 15])
 # An urgent request offered to the on-duty expert escalates to the coordinators after this long.
 URGENT_ESCALATION_MINUTES = env_int("URGENT_ESCALATION_MINUTES", 15, minimum=1)
+# A critical finding (危急值) not acknowledged by the clinic alerts its other doctors and the
+# hospital's coordinators after this long; a hospital's reading policy may set its own.
+READ_CRITICAL_ACK_MINUTES = env_int("READ_CRITICAL_ACK_MINUTES", 10, minimum=1)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "telemed@localhost")

@@ -16,6 +16,13 @@ from telemed.accounts.models import Membership, Pairing, Qualification, Role, Sp
 MIN_PRACTICE_YEARS = 3
 
 
+def verified_practice_years(person: User) -> int | None:
+    """Years of independent practice by the person's verified qualifications; None without one.
+    Remote reads apply the same rule to radiologists (imaging/services/reading/assignment.py)."""
+    verified = [q for q in person.qualifications.all() if q.is_verified]
+    return max(q.years_of_practice() for q in verified) if verified else None
+
+
 def expert_refusal(expert: User, specialty: str | None = None) -> str:
     """Why this person cannot be booked (for this specialty), or "" if they can."""
     name = str(expert)
@@ -23,10 +30,9 @@ def expert_refusal(expert: User, specialty: str | None = None) -> str:
         user=expert, role=Role.SPECIALIST, is_active=True, institution__kind="hospital", institution__is_active=True
     ).exists():
         return _("%(name)s is not a specialist of a designated hospital.") % {"name": name}
-    verified = [q for q in expert.qualifications.all() if q.is_verified]
-    if not verified:
+    years = verified_practice_years(expert)
+    if years is None:
         return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
-    years = max(q.years_of_practice() for q in verified)
     if years < MIN_PRACTICE_YEARS:
         return ngettext(
             "%(name)s has %(years)d year of independent practice; remote consultations need at least %(min)d.",
@@ -37,7 +43,7 @@ def expert_refusal(expert: User, specialty: str | None = None) -> str:
             "years": years,
             "min": MIN_PRACTICE_YEARS,
         }
-    if specialty and not any(specialty in q.specialties for q in verified):
+    if specialty and not any(specialty in q.specialties for q in expert.qualifications.all() if q.is_verified):
         return _("%(name)s is not qualified in %(specialty)s.") % {"name": name, "specialty": Specialty(specialty).label}
     return ""
 

@@ -20,6 +20,7 @@ ALL_STAFF = frozenset()
 NAV_ITEMS = (
     NavItem(_("Patients"), "patients:list", frozenset({Role.CLINIC_DOCTOR})),
     NavItem(_("Studies"), "imaging:studies", frozenset({Role.CLINIC_DOCTOR})),
+    NavItem(_("Imaging reads"), "imaging:reads", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.RADIOLOGIST})),
     NavItem(_("Consult board"), "consults:board", frozenset({Role.COORDINATOR})),
     NavItem(_("Consultations"), "consults:list", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR, Role.SPECIALIST})),
     NavItem(_("Experts"), "consults:directory", frozenset({Role.CLINIC_DOCTOR, Role.COORDINATOR})),
@@ -40,7 +41,7 @@ LANDING = (
     (Role.ADMINISTRATOR, "accounts:people"),
     (Role.AUDITOR, "audit:events"),
     (Role.SPECIALIST, "consults:list"),
-    (Role.RADIOLOGIST, "accounts:profile"),
+    (Role.RADIOLOGIST, "imaging:reads"),
 )
 
 

@@ -37,7 +37,7 @@ def test_clinic_doctor_signs_in_and_lands_on_their_patients(cast):
         (Role.ADMINISTRATOR, "/people/"),
         (Role.AUDITOR, "/audit/"),
         (Role.SPECIALIST, "/consults/"),
-        (Role.RADIOLOGIST, "/profile/"),
+        (Role.RADIOLOGIST, "/imaging/reads/"),
     ],
 )
 def test_each_role_lands_on_a_working_page(cast, role, landing):

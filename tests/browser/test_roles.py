@@ -15,7 +15,7 @@ LANDINGS = [
     ("admin", "People"),
     ("auditor", "Audit trail"),
     ("dr_zhang", "Consultations"),
-    ("dr_sun", "My profile"),
+    ("dr_sun", "Imaging reads"),
 ]
 
 

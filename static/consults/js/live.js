@@ -15,9 +15,12 @@ function connect() {
   });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
-    if (message.kind === "notify" && bell) {
-      bell.textContent = message.unread > 0 ? String(message.unread) : "";
-      bell.dataset.n = String(message.unread);
+    if (message.kind === "notify") {
+      if (bell) {
+        bell.textContent = message.unread > 0 ? String(message.unread) : "";
+        bell.dataset.n = String(message.unread);
+      }
+      document.dispatchEvent(new CustomEvent("live:notify", {detail: message}));
     } else if (message.kind === "board") {
       document.dispatchEvent(new CustomEvent("live:board", {detail: message}));
     }
