@@ -375,16 +375,19 @@ DURATION_SERIES = (
 )
 
 
-def duration_bars(spans: dict[str, Durations], months: tuple[date, ...], *, height: int = 80, bar_width: int = 3, gap: int = 4) -> dict:
-    """Per month a group of four bars: median and 90th percentile of both durations."""
-    values = [[getattr(spans[measure].months[i], stat) for measure, stat, _css in DURATION_SERIES] for i in range(len(months))]
+def duration_bars(
+    spans: dict[str, Durations], months: tuple[date, ...], *, series=DURATION_SERIES, height: int = 80, bar_width: int = 3, gap: int = 4
+) -> dict:
+    """Per month a group of bars, one per (measure, statistic) of `series`: by default the median and
+    90th percentile of both consult durations; the read turnaround chart passes its own."""
+    values = [[getattr(spans[measure].months[i], stat) for measure, stat, _css in series] for i in range(len(months))]
     peak = max((v for group in values for v in group if v is not None), default=0)
     scale = height / peak if peak > 0 else 0
-    group_width = len(DURATION_SERIES) * bar_width + gap
+    group_width = len(series) * bar_width + gap
     bars = []
     for index, month in enumerate(months):
         rects = []
-        for offset, ((measure, stat, css), value) in enumerate(zip(DURATION_SERIES, values[index])):
+        for offset, ((measure, stat, css), value) in enumerate(zip(series, values[index])):
             if value is None or value <= 0:
                 continue
             h = round(value * scale, 2)
@@ -436,6 +439,8 @@ EXPORT_COLUMNS = {
     "monthly": ("month", "breakdown", "key", "name", "consults"),
     "durations": ("month", "measure", "consults", "median_hours", "p90_hours"),
     "utilisation": ("expert_id", "expert", "month", "offered_hours", "booked_hours", "utilisation_percent"),
+    # Remote reads' turnaround (imaging/statistics.py), in the same export as the consults'.
+    "reads": ("month", "breakdown", "key", "name", "measure", "reads", "median_hours", "p90_hours"),
 }
 EXPORT_TABLES = tuple(EXPORT_COLUMNS)
 ALL_MONTHS = "all"  # the month column of a row that sums up the whole period
@@ -475,7 +480,13 @@ def _utilisation_rows(scope: Scope) -> Iterator[dict]:
             }
 
 
-_EXPORT_ROWS = {"monthly": _monthly_rows, "durations": _duration_rows, "utilisation": _utilisation_rows}
+def _read_rows(scope: Scope) -> Iterator[dict]:
+    from imaging.statistics import export_rows
+
+    return export_rows(scope)
+
+
+_EXPORT_ROWS = {"monthly": _monthly_rows, "durations": _duration_rows, "utilisation": _utilisation_rows, "reads": _read_rows}
 
 
 def export_rows(table: str, scope: Scope) -> list[dict]:

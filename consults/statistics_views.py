@@ -103,7 +103,10 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     form, scope = filtered_scope(request)
     context = {"form": form, "query": request.GET.urlencode(), "tables": statistics.EXPORT_TABLES}
     if scope is not None:
+        from imaging import statistics as read_statistics
+
         context.update(statistics.page_figures(scope))
+        context["reads"] = read_statistics.page_figures(scope)
     return render(request, "consults/statistics.html", context)
 
 

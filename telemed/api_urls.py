@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from consults.api import opinions as opinion_api
 from consults.api.statistics import consult_statistics
 from consults.api.consults import ConsultViewSet, ExceptionViewSet, ExpertViewSet, RuleViewSet
+from imaging.api.reading import ReadViewSet, ReportTemplateViewSet
 from telemed.accounts.api import InstitutionViewSet, PairingViewSet, TokenViewSet, UserViewSet, me
 from telemed.audit.api import AuditEventViewSet
 from telemed.patients.api import PatientViewSet
@@ -23,6 +24,8 @@ router.register("consult-hours", RuleViewSet, basename="consult-hours")
 router.register("consult-hours-exceptions", ExceptionViewSet, basename="consult-hours-exception")
 router.register("referrals", opinion_api.ReferralViewSet, basename="referral")
 router.register("notifications", opinion_api.NotificationViewSet, basename="notification")
+router.register("reads", ReadViewSet, basename="read")
+router.register("report-templates", ReportTemplateViewSet, basename="report-template")
 
 urlpatterns = [
     path("me/", me, name="me"),

@@ -57,6 +57,7 @@ PEOPLE = [
     DemoPerson("dr_zhou", "周建国", Role.SPECIALIST, "hospital", Specialty.TCM, Title.CHIEF, date(1998, 6, 1)),
     DemoPerson("dr_wu", "吴晓", Role.SPECIALIST, "hospital", Specialty.RESPIRATORY, Title.RESIDENT, date.today().replace(year=date.today().year - 2), verified=False),
     DemoPerson("dr_sun", "孙磊", Role.RADIOLOGIST, "hospital", Specialty.RADIOLOGY, Title.ASSOCIATE_CHIEF, date(2009, 7, 1)),
+    DemoPerson("dr_qian", "钱芳", Role.RADIOLOGIST, "hospital", Specialty.RADIOLOGY, Title.CHIEF, date(2001, 9, 1)),
     DemoPerson("doc_qingshan", "马春华", Role.CLINIC_DOCTOR, "C-0101"),
     DemoPerson("doc_hekou", "何志强", Role.CLINIC_DOCTOR, "C-0102"),
 ]

@@ -162,9 +162,10 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
     if report is None:
         raise ValidationError(_("Write and save the report before signing it."))
     _clean_for_signing(report)
-    report.author, report.submitted_at = by, timezone.now()
+    now = timezone.now()
+    report.author, report.submitted_at = by, now
     if not policy_for(read.hospital).requires_verification:
-        return _finalise(read, report, by=by, action="sign")
+        return _finalise(read, report, by=by, action="sign", at=now)
     report.save(update_fields=["author", "submitted_at", "updated_at"])
     transition(read, to=ReadStatus.AWAITING_VERIFICATION, by=by, action="submit")
     verifiers = [person for person in radiologists_of(read.hospital_id).exclude(pk=by.pk) if not reader_refusal(person, read.hospital)]
@@ -176,10 +177,9 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
     return report
 
 
-def _finalise(read: ReadRequest, report: Report, *, by: User, action: str, detail: dict | None = None) -> Report:
-    """With read and report locked: the report becomes final; the clinic sees it and is told."""
-    now = timezone.now()
-    report.signed_at = read.signed_at = now
+def _finalise(read: ReadRequest, report: Report, *, by: User, action: str, at, detail: dict | None = None) -> Report:
+    """With read and report locked: the report becomes final at `at`; the clinic sees it and is told."""
+    report.signed_at = read.signed_at = at
     report.save()
     transition(read, to=ReadStatus.SIGNED, by=by, action=action, fields=("signed_at",), detail=detail)
     audit_record(actor=by, action=f"report.{action}", obj=report, patient_id=read.patient_id, detail={"read": str(read.pk), **(detail or {})})
@@ -203,8 +203,9 @@ def report_verify(*, by: User, read: ReadRequest, technique: str | None = None, 
     for name in amended:
         setattr(report, name, wanted[name].strip())
     _clean_for_signing(report)
-    report.verifier, report.verified_at = by, timezone.now()
-    _finalise(read, report, by=by, action="verify", detail={"amended": amended})
+    now = timezone.now()
+    report.verifier, report.verified_at = by, now
+    _finalise(read, report, by=by, action="verify", at=now, detail={"amended": amended})
     if report.author_id != by.pk:
         notify(
             [report.author], consult=None, link=read_link(read),
