@@ -6,6 +6,7 @@ change anything, and renders. The rules are in imaging/services/reading/.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from django import forms
@@ -198,6 +199,13 @@ def _save_report(request, form, read):
     return signed
 
 
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
 def report_edit(request, read_id):
     """The editor: template picker, the fields, a link to the images; save the draft or sign."""
     read = requests.read_get(by=request.user, read_id=read_id)
@@ -205,7 +213,7 @@ def report_edit(request, read_id):
         raise PermissionDenied
     report = reports.report_for(by=request.user, read=read)
     templates = reports.templates_for(read, language=(get_language() or "").lower())
-    picked = templates.filter(pk=request.GET.get("template")).first() if request.GET.get("template", "").strip() else None
+    picked = templates.filter(pk=_uuid(request.GET.get("template", ""))).first() if _uuid(request.GET.get("template", "")) else None
     form = rf.ReportForm(request.POST or None, templates=templates, initial=_report_initial(report, picked))
     if request.method == "POST" and form.is_valid():
         saved = _save_report(request, form, read)

@@ -1,0 +1,264 @@
+"""The reading pages: request from the study, worklists, the read's page, editor, verification,
+printing, the critical-finding banner and the reading settings."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReadStatus, ReportTemplate
+from imaging.report_templates import install_shared_templates
+from imaging.services.reading.critical import critical_raise
+from imaging.services.reading.reports import report_submit
+from telemed.accounts.models import Role
+from telemed.audit.models import AuditEvent
+from tests.imaging.reading_factories import (
+    FINDINGS,
+    IMPRESSION,
+    assigned_read,
+    ct_study,
+    drafted_read,
+    requested_read,
+    requires_verification,
+    second_radiologist,
+    signed_read,
+)
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _messages(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"]) if response.context else ""
+
+
+# --- Requesting ---------------------------------------------------------------------------------------
+
+def test_clinic_doctor_requests_a_read_from_the_study_page(cast, client_for):
+    study = ct_study(cast.north)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    page = client.get(f"/imaging/studies/{study.pk}/").content.decode()
+    assert f"/imaging/studies/{study.pk}/read/" in page and "No read has been requested for this study." in page
+    form = client.get(f"/imaging/studies/{study.pk}/read/").content.decode()
+    assert "North Hospital" in form and "CT CHEST" in form
+    response = client.post(f"/imaging/studies/{study.pk}/read/", {"hospital": cast.north.hospital.pk, "urgency": "urgent", "question": "Pneumonia?", "history": ""}, follow=True)
+    read = ReadRequest.objects.get()
+    assert response.redirect_chain[-1][0] == f"/imaging/reads/{read.pk}/"
+    assert "The read is requested; North Hospital is told now." in _messages(response)
+    assert read.urgency == "urgent"
+    study_page = client.get(f"/imaging/studies/{study.pk}/").content.decode()
+    assert f"/imaging/studies/{study.pk}/read/" not in study_page  # one open read at a time
+
+
+def test_request_form_shows_what_is_missing(cast, client_for):
+    study = ct_study(cast.north)
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).post(f"/imaging/studies/{study.pk}/read/", {"hospital": cast.south.hospital.pk, "urgency": "routine", "question": ""})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Select a valid choice" in page  # a hospital not offered to the clinic
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).post(f"/imaging/studies/{study.pk}/read/", {"hospital": cast.north.hospital.pk, "urgency": "routine", "question": " "})
+    assert "Write the clinical question the radiologist should answer." in response.content.decode()
+    assert not ReadRequest.objects.exists()
+
+
+def test_only_the_sending_clinic_gets_the_request_form(cast, client_for):
+    study = ct_study(cast.north)
+    assert client_for(cast.doc_n2).get(f"/imaging/studies/{study.pk}/read/").status_code == 404
+    assert client_for(cast.north[Role.COORDINATOR]).get(f"/imaging/studies/{study.pk}/read/").status_code == 404
+
+
+# --- Worklists ----------------------------------------------------------------------------------------
+
+def test_radiologist_worklist_puts_emergencies_first_then_the_oldest(cast, client_for):
+    patients = [PatientFactory(institution=cast.north.clinic, registered_by=cast.north[Role.CLINIC_DOCTOR], name=f"Worklist patient {n}") for n in range(3)]
+    routine_old = assigned_read(cast.north, study=ct_study(cast.north, patient=patients[0]))
+    routine_new = assigned_read(cast.north, study=ct_study(cast.north, patient=patients[1]))
+    emergency = assigned_read(cast.north, study=ct_study(cast.north, patient=patients[2]), urgency="emergency")
+    page = client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/").content.decode()
+    order = [m for m in re.findall(r"/imaging/reads/([0-9a-f-]{36})/", page)]
+    assert order == [str(emergency.pk), str(routine_old.pk), str(routine_new.pk)]
+    filtered = client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/?urgency=emergency").content.decode()
+    assert "Worklist patient 2" in filtered and "Worklist patient 0" not in filtered
+    assert AuditEvent.objects.filter(action="read.list", actor_username=cast.north[Role.RADIOLOGIST].username).count() == 2
+
+
+def test_each_role_starts_on_its_own_list(cast, client_for):
+    read = requested_read(cast.north)
+    coordinator = client_for(cast.north[Role.COORDINATOR]).get("/imaging/reads/")
+    assert coordinator.context["view"] == "pool" and read.patient.name in coordinator.content.decode()
+    radiologist = client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/")
+    assert radiologist.context["view"] == "mine" and read.patient.name not in radiologist.content.decode()
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR]).get("/imaging/reads/")
+    assert clinic.context["view"] == "open" and read.patient.name in clinic.content.decode()
+    assert client_for(cast.north[Role.AUDITOR]).get("/imaging/reads/").status_code == 403
+
+
+def test_bad_filters_are_ignored_not_errors(cast, client_for):
+    requested_read(cast.north)
+    response = client_for(cast.north[Role.COORDINATOR]).get("/imaging/reads/?view=bogus&urgency=soon&modality=%3Cscript%3E&page=x")
+    assert response.status_code == 200 and response.context["view"] == "pool"
+
+
+# --- The read's page and its buttons ---------------------------------------------------------------------
+
+def test_coordinator_assigns_from_the_read_page(cast, client_for):
+    read = requested_read(cast.north)
+    client = client_for(cast.north[Role.COORDINATOR])
+    page = client.get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "Assign a radiologist" in page and "North radiologist (0 open)" in page
+    response = client.post(f"/imaging/reads/{read.pk}/assign/", {"radiologist": cast.north[Role.RADIOLOGIST].pk}, follow=True)
+    assert "North radiologist has the read now and is told." in _messages(response)
+    assert ReadRequest.objects.get(pk=read.pk).radiologist == cast.north[Role.RADIOLOGIST]
+
+
+def test_refusals_on_the_read_page_come_back_as_messages(cast, client_for):
+    read = requested_read(cast.north)
+    unverified = second_radiologist(cast.north)
+    unverified.qualifications.update(verified_at=None)
+    response = client_for(cast.north[Role.COORDINATOR]).post(f"/imaging/reads/{read.pk}/assign/", {"radiologist": unverified.pk}, follow=True)
+    assert "has no verified qualification yet" in _messages(response)
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).post(f"/imaging/reads/{read.pk}/cancel/", {"reason": ""}, follow=True)
+    assert "Give a reason; the others are told it." in _messages(response)
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).post(f"/imaging/reads/{read.pk}/assign/", {"radiologist": unverified.pk}).status_code == 403
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/cancel/").status_code == 405
+
+
+def test_radiologist_takes_hands_back_and_declines_from_the_page(cast, client_for):
+    read = requested_read(cast.north)
+    client = client_for(cast.north[Role.RADIOLOGIST])
+    assert "Take this read" in client.get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "The read is yours now." in _messages(client.post(f"/imaging/reads/{read.pk}/claim/", follow=True))
+    assert "You handed the read back." in _messages(client.post(f"/imaging/reads/{read.pk}/release/", {"reason": "Leave"}, follow=True))
+    assert "The read is declined" in _messages(client_for(cast.north[Role.COORDINATOR]).post(f"/imaging/reads/{read.pk}/decline/", {"reason": "Wrong study."}, follow=True))
+    assert ReadRequest.objects.get(pk=read.pk).status == ReadStatus.DECLINED
+
+
+# --- Writing, signing, verifying, printing ----------------------------------------------------------------
+
+def test_editor_offers_templates_beside_a_link_to_the_images(cast, client_for):
+    install_shared_templates()
+    read = assigned_read(cast.north)
+    client = client_for(cast.north[Role.RADIOLOGIST])
+    page = client.get(f"/imaging/reads/{read.pk}/report/").content.decode()
+    assert f'href="/imaging/studies/{read.study_id}/view/"' in page
+    data = json.loads(re.search(r'<script id="template-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    ct_chest = ReportTemplate.objects.get(name="CT chest, non-contrast (normal)")
+    assert str(ct_chest.pk) in [t["id"] for t in data[:2]]
+    filled = client.get(f"/imaging/reads/{read.pk}/report/?template={ct_chest.pk}").content.decode()
+    assert "The lungs are clear, with no consolidation" in filled
+    assert client.get(f"/imaging/reads/{read.pk}/report/?template=not-a-uuid").status_code == 200
+
+
+def test_radiologist_saves_then_signs_and_the_clinic_reads_the_report_on_the_study_page(cast, client_for):
+    read = assigned_read(cast.north)
+    client = client_for(cast.north[Role.RADIOLOGIST])
+    form = {"technique": "Non-contrast CT.", "findings": FINDINGS, "impression": "", "critical_finding": ""}
+    response = client.post(f"/imaging/reads/{read.pk}/report/", {**form, "action": "sign"}, follow=True)
+    assert "Your draft is saved but not signed yet" in _messages(response)
+    assert "Write the impression (the diagnosis or the differential) before signing." in response.content.decode()
+    response = client.post(f"/imaging/reads/{read.pk}/report/", {**form, "impression": IMPRESSION, "action": "sign"}, follow=True)
+    assert "Your report is signed; the clinic can read it now." in _messages(response)
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
+    assert IMPRESSION in study_page and "Written and signed by North radiologist" in study_page
+    assert AuditEvent.objects.filter(action="report.view", actor_username=cast.north[Role.CLINIC_DOCTOR].username).exists()
+    printed = clinic.get(f"/imaging/reads/{read.pk}/print/").content.decode()
+    assert "Remote imaging diagnosis report" in printed and IMPRESSION in printed and read.patient.mrn in printed
+
+
+def test_nobody_but_the_radiologist_assigned_opens_the_editor(cast, client_for):
+    read = assigned_read(cast.north)
+    for person in (cast.north[Role.CLINIC_DOCTOR], cast.north[Role.COORDINATOR], second_radiologist(cast.north)):
+        assert client_for(person).get(f"/imaging/reads/{read.pk}/report/").status_code == 403
+
+
+def test_a_draft_does_not_print_and_is_not_shown_to_the_clinic(cast, client_for):
+    read = drafted_read(cast.north)
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    assert clinic.get(f"/imaging/reads/{read.pk}/print/").status_code == 404
+    assert FINDINGS not in clinic.get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert FINDINGS in client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/reads/{read.pk}/").content.decode()
+
+
+def test_second_radiologist_verifies_on_the_verify_page(cast, client_for):
+    requires_verification(cast.north)
+    verifier = second_radiologist(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    assert client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/reads/{read.pk}/verify/").status_code == 403
+    client = client_for(verifier)
+    assert "To verify" in client.get("/imaging/reads/?view=verify").content.decode()
+    assert read.patient.name in client.get("/imaging/reads/?view=verify").content.decode()
+    response = client.post(f"/imaging/reads/{read.pk}/verify/", {"action": "return", "reason": ""})
+    assert "Say what the author should change." in response.content.decode()
+    response = client.post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION + " Follow up."}, follow=True)
+    assert "The report is verified and final" in _messages(response)
+    page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "Verified by North Hospital second radiologist" in page and "Follow up." in page
+
+
+def test_author_adds_an_addendum_from_the_read_page(cast, client_for):
+    read = signed_read(cast.north)
+    response = client_for(cast.north[Role.RADIOLOGIST]).post(f"/imaging/reads/{read.pk}/addendum/", {"text": "No prior to compare."}, follow=True)
+    assert "Your addendum is signed" in _messages(response)
+    assert "No prior to compare." in client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).post(f"/imaging/reads/{read.pk}/addendum/", {"text": "Me"}).status_code == 403
+    assert read.report.addenda.count() == 1
+
+
+# --- Critical findings ---------------------------------------------------------------------------------
+
+def test_the_clinic_sees_a_banner_on_every_page_until_a_doctor_acknowledges(cast, client_for):
+    read = assigned_read(cast.north)
+    critical_raise(by=cast.north[Role.RADIOLOGIST], read=read, finding="Tension pneumothorax.")
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for url in ("/patients/", "/consults/", "/imaging/"):
+        page = clinic.get(url).content.decode()
+        assert "A critical finding (危急值) waits for your clinic's acknowledgement." in page and f"/imaging/reads/{read.pk}/" in page
+        assert read.patient.name not in page.split('id="critical-banner"')[1].split("</div>")[0]
+    assert 'class="critical-banner"' not in client_for(cast.doc_n2).get("/patients/").content.decode()
+    assert 'class="critical-banner"' in clinic.get("/imaging/reads/critical-banner/").content.decode()
+    response = clinic.post(f"/imaging/reads/{read.pk}/acknowledge/", {"note": "Called the patient back."}, follow=True)
+    assert "You acknowledged the critical finding" in _messages(response)
+    assert 'class="critical-banner"' not in clinic.get("/patients/").content.decode()
+    assert "Acknowledged by North clinic_doctor" in clinic.get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert CriticalAlert.objects.get().acknowledgement_note == "Called the patient back."
+
+
+def test_radiologist_alerts_the_clinic_from_the_read_page(cast, client_for):
+    read = assigned_read(cast.north)
+    client = client_for(cast.north[Role.RADIOLOGIST])
+    assert "Report a critical finding now" in client.get(f"/imaging/reads/{read.pk}/").content.decode()
+    response = client.post(f"/imaging/reads/{read.pk}/critical/", {"finding": ""}, follow=True)
+    assert "Describe the critical finding" in _messages(response)
+    response = client.post(f"/imaging/reads/{read.pk}/critical/", {"finding": "Free air under the diaphragm."}, follow=True)
+    assert "The clinic is alerted to the critical finding" in _messages(response)
+
+
+# --- Viewer and settings ----------------------------------------------------------------------------------
+
+def test_viewer_links_the_radiologist_back_to_the_report(cast, client_for):
+    read = assigned_read(cast.north)
+    page = client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/studies/{read.study_id}/view/").content.decode()
+    assert f"/imaging/reads/{read.pk}/report/" in page
+    assert f"/imaging/reads/{read.pk}/report/" not in client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{read.study_id}/view/").content.decode()
+
+
+def test_coordinator_sets_the_policy_and_a_radiologists_modalities(cast, client_for):
+    client = client_for(cast.north[Role.COORDINATOR])
+    page = client.get("/imaging/reads/settings/").content.decode()
+    assert "North Hospital" in page and "North radiologist" in page and "South Hospital" not in page
+    prefix = str(cast.north.hospital.pk)
+    response = client.post(f"/imaging/reads/settings/hospitals/{prefix}/", {f"{prefix}-assignment": "least_loaded", f"{prefix}-requires_verification": "on", f"{prefix}-critical_ack_minutes": "5"}, follow=True)
+    assert "How North Hospital reads is saved." in _messages(response)
+    policy = ReadingPolicy.objects.get(hospital=cast.north.hospital)
+    assert (policy.assignment, policy.requires_verification, policy.critical_ack_minutes) == ("least_loaded", True, 5)
+    response = client.post(f"/imaging/reads/settings/hospitals/{prefix}/", {f"{prefix}-assignment": "least_loaded", f"{prefix}-critical_ack_minutes": "0"}, follow=True)
+    assert "Give between 1 and 1440 minutes" in _messages(response)
+    radiologist = cast.north[Role.RADIOLOGIST]
+    response = client.post(f"/imaging/reads/settings/readers/{radiologist.pk}/", {f"{radiologist.pk}-modalities": "ct, mr，DX"}, follow=True)
+    assert "What North radiologist reads is saved." in _messages(response)
+    assert radiologist.reader_profile.modalities == ["CT", "DX", "MR"] and not radiologist.reader_profile.accepts_automatic
+    assert client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/settings/").status_code == 403
+    assert client_for(cast.north[Role.COORDINATOR]).post(f"/imaging/reads/settings/readers/{cast.north[Role.SPECIALIST].pk}/", {}).status_code == 404
