@@ -336,7 +336,7 @@ def test_statistics_api_gives_the_csv_tables_as_json_to_coordinators_only(cast, 
 
     booked_consult(cast.north)
     body = client_for(cast.north[Role.COORDINATOR]).get("/api/v1/consult-statistics/").json()
-    assert set(body) == {"monthly", "durations", "utilisation"}
+    assert set(body) == {"monthly", "durations", "utilisation", "reads"}
     assert sum(row["consults"] for row in body["monthly"] if row["breakdown"] == "specialty") == 1
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get("/api/v1/consult-statistics/").status_code == 403
     assert client_for(cast.north[Role.COORDINATOR]).get("/api/v1/consult-statistics/?since=2026-13").status_code == 400
