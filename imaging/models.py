@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consults.models import Urgency
 from telemed.accounts.models import Institution
@@ -237,8 +238,8 @@ class ReportTemplate(models.Model):
     language = models.CharField(_("language"), max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")])
     name = models.CharField(_("name"), max_length=120)
     technique = models.TextField(_("technique"), blank=True)
-    findings = models.TextField(_("findings"))
-    impression = models.TextField(_("impression"))
+    findings = models.TextField(pgettext_lazy("imaging report", "findings"))
+    impression = models.TextField(pgettext_lazy("imaging report", "impression"))
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -257,8 +258,8 @@ class Report(models.Model):
     read = models.OneToOneField(ReadRequest, on_delete=models.PROTECT, related_name="report")
     template = models.ForeignKey(ReportTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     technique = models.TextField(_("technique"), blank=True)
-    findings = models.TextField(_("findings"))
-    impression = models.TextField(_("impression"))
+    findings = models.TextField(pgettext_lazy("imaging report", "findings"))
+    impression = models.TextField(pgettext_lazy("imaging report", "impression"))
     critical = models.BooleanField(_("critical finding"), default=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("written by"))
     submitted_at = models.DateTimeField(_("written and signed at"), null=True, blank=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consults.models import Urgency
 from imaging.models import ReadingPolicy, ReportTemplate
@@ -53,8 +54,8 @@ class ReasonForm(forms.Form):
 class ReportForm(forms.Form):
     template = forms.ModelChoiceField(label=_("Template"), queryset=ReportTemplate.objects.none(), required=False, widget=forms.HiddenInput)
     technique = _text(_("Technique"), 2)
-    findings = _text(_("Findings"), 10, _("What the images show, region by region."))
-    impression = _text(_("Impression"), 4, _("The diagnosis, or the differential, and what to do next."))
+    findings = _text(pgettext_lazy("imaging report", "Findings"), 10, _("What the images show, region by region."))
+    impression = _text(pgettext_lazy("imaging report", "Impression"), 4, _("The diagnosis, or the differential, and what to do next."))
     critical = forms.BooleanField(
         label=_("Critical finding (危急值)"), required=False,
         help_text=_("Ticking it and saving alerts the clinic at once; they must acknowledge it."),
@@ -68,8 +69,8 @@ class ReportForm(forms.Form):
 
 class VerifyForm(forms.Form):
     technique = _text(_("Technique"), 2)
-    findings = _text(_("Findings"), 10)
-    impression = _text(_("Impression"), 4)
+    findings = _text(pgettext_lazy("imaging report", "Findings"), 10)
+    impression = _text(pgettext_lazy("imaging report", "Impression"), 4)
 
 
 class AddendumForm(forms.Form):

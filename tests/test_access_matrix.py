@@ -28,6 +28,7 @@ from telemed.accounts.services.tokens import token_create
 from telemed.patients.models import Patient
 from tests.accounts.factories import DepartmentFactory
 from tests.consults.factories import foreign_opinion_values
+from tests.imaging.reading_factories import foreign_read_values
 
 DENIED = {403, 404, 405}
 PUBLIC_ROUTE_NAMES = {"login", "health", "set_language", "admin:login"}
@@ -84,6 +85,8 @@ def _foreign_values(cast) -> dict[str, str]:
         "app_label": "accounts",
         "url": "anything/",
         **_foreign_imaging_values(cast),
+        # A signed south read with a critical finding (not acknowledged) and an addendum.
+        **foreign_read_values(cast.south),
     }
 
 
