@@ -1,0 +1,108 @@
+"""Remote reading end to end in headless Chromium over daphne and Redis: the clinic asks for a
+read, the coordinator assigns it, the radiologist writes from a template and signs with a
+critical finding, and the clinic doctor sees the alert arrive without a reload, reads the
+report and acknowledges."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Study
+from imaging.report_templates import install_shared_templates
+from imaging.services.ingest import instance_ingest
+from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.models import User
+from tests.imaging.corpus import ct_series
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _signed_in(chromium, base: str, username: str):
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(base + "/login/")
+    page.get_by_role("button", name="English").click()
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("button[type=submit].primary").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="English").click()  # the demo people prefer Chinese
+    page.wait_for_load_state()
+    return context, page
+
+
+def _study() -> Study:
+    doctor = User.objects.get(username="doc_qingshan")
+    for data in ct_series(slices=3, patient_id="QS-0001", size=64):
+        instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
+    return Study.objects.get()
+
+
+def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, chromium):
+    seed_demo()
+    install_shared_templates()
+    study = _study()
+    sun = User.objects.get(username="dr_sun")
+    clinic_context, clinic = _signed_in(chromium, live_daphne, "doc_qingshan")
+    coordinator_context, coordinator = _signed_in(chromium, live_daphne, "coordinator")
+    radiologist_context, radiologist = _signed_in(chromium, live_daphne, "dr_sun")
+    try:
+        # The clinic asks from the study page.
+        clinic.goto(f"{live_daphne}/imaging/studies/{study.pk}/")
+        clinic.get_by_role("link", name="Request a read").click()
+        clinic.locator("#id_urgency").select_option("urgent")
+        clinic.locator("#id_question").fill("Chest pain and dyspnoea for two hours: pneumothorax?")
+        clinic.locator("button[type=submit].primary").click()
+        clinic.wait_for_url(re.compile(r"/imaging/reads/[0-9a-f-]+/$"))
+        assert "Requested" in clinic.locator("h1").inner_text()
+        read = ReadRequest.objects.get()
+
+        # The coordinator assigns it from the list of reads waiting for a radiologist.
+        coordinator.goto(live_daphne + "/imaging/reads/")
+        coordinator.locator("#reads").get_by_role("link", name="王秀英").click()
+        coordinator.locator("#id_radiologist").select_option(str(sun.pk))
+        coordinator.get_by_role("button", name="Assign").click()
+        assert "Assigned" in coordinator.locator("h1").inner_text()
+
+        # The radiologist writes from a template, beside the images, and signs.
+        radiologist.goto(live_daphne + "/imaging/reads/")
+        radiologist.locator("#reads").get_by_role("link", name="王秀英").click()
+        radiologist.get_by_role("link", name="Write the report").click()
+        assert radiologist.locator("#open-viewer").get_attribute("href") == f"/imaging/studies/{study.pk}/view/"
+        radiologist.locator("#template-choice").select_option(label="CT CHEST · CT chest, non-contrast (normal)")
+        radiologist.locator("#use-template").click()
+        assert "The lungs are clear" in radiologist.locator("#id_findings").input_value()
+        radiologist.locator("#id_findings").fill("Large right pneumothorax; the right lung is 40 % collapsed; mediastinum shifted to the left.")
+        radiologist.locator("#id_impression").fill("Right tension pneumothorax.")
+        radiologist.locator("#id_critical").check()
+        radiologist.locator("#id_critical_finding").fill("Right tension pneumothorax: decompress now.")
+        radiologist.locator("button[value=sign]").click()
+        radiologist.wait_for_url(re.compile(r"/imaging/reads/[0-9a-f-]+/$"))
+        assert "Report signed" in radiologist.locator("h1").inner_text()
+
+        # The clinic doctor's open page shows the critical finding without a reload.
+        clinic.locator(".critical-banner").wait_for()
+        clinic.get_by_role("link", name="Open and acknowledge").click()
+        assert "Right tension pneumothorax: decompress now." in clinic.locator("section.critical").inner_text()
+        assert "Right tension pneumothorax." in clinic.locator("#report").inner_text()
+        assert "Written and signed by 孙磊" in clinic.locator("#report").inner_text()
+        clinic.locator("#id_note").fill("Patient sent to the emergency department by ambulance.")
+        clinic.get_by_role("button", name="I have read it: acknowledge").click()
+        clinic.wait_for_load_state()
+        assert clinic.locator(".critical-banner").count() == 0
+        assert "Acknowledged by 马春华" in clinic.locator("section.critical").inner_text()
+
+        clinic.goto(f"{live_daphne}/imaging/studies/{study.pk}/")
+        assert "Right tension pneumothorax." in clinic.locator("#reads").inner_text()
+        clinic.goto(f"{live_daphne}/imaging/reads/{read.pk}/print/")
+        assert "Remote imaging diagnosis report" in clinic.locator(".sheet").inner_text()
+
+        read.refresh_from_db()
+        assert read.status == ReadStatus.SIGNED
+        assert CriticalAlert.objects.get(read=read).acknowledged_by.username == "doc_qingshan"
+    finally:
+        for context in (clinic_context, coordinator_context, radiologist_context):
+            context.close()
