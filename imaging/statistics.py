@@ -21,7 +21,12 @@ MEASURES = {
     "request_to_assignment": gettext_lazy("Request to assignment"),
     "request_to_report": gettext_lazy("Request to signed report"),
 }
-BREAKDOWNS = {"hospital": gettext_lazy("Hospital"), "modality": gettext_lazy("Modality"), "urgency": gettext_lazy("Urgency")}
+# (column heading, section heading) per breakdown
+BREAKDOWNS = {
+    "hospital": (gettext_lazy("Hospital"), gettext_lazy("By hospital")),
+    "modality": (gettext_lazy("Modality"), gettext_lazy("By modality")),
+    "urgency": (gettext_lazy("Urgency"), gettext_lazy("By urgency")),
+}
 CHART_SERIES = (
     ("request_to_assignment", "median", "ra-median"),
     ("request_to_assignment", "p90", "ra-p90"),
@@ -106,8 +111,8 @@ def page_figures(scope: Scope) -> dict:
         "overall": [overall.durations[m].overall for m in MEASURES],
         "chart": duration_bars(overall.durations, months, series=CHART_SERIES),
         "breakdowns": [
-            {"key": key, "label": label, "groups": [{"group": g, "spreads": [g.durations[m].overall for m in MEASURES]} for g in figures["by"][key]]}
-            for key, label in BREAKDOWNS.items()
+            {"key": key, "label": label, "heading": heading, "groups": [{"group": g, "spreads": [g.durations[m].overall for m in MEASURES]} for g in figures["by"][key]]}
+            for key, (label, heading) in BREAKDOWNS.items()
         ],
     }
 

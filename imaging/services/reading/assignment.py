@@ -215,7 +215,7 @@ def read_release(*, by: User, read: ReadRequest, reason: str) -> ReadRequest:
         notify(
             coordinators_of(read), consult=None, link=read_link(read),
             title=lazy_format(gettext_lazy("A read was handed back: %(exam)s"), exam=read_label(read)),
-            body=lazy_format(gettext_lazy("%(name)s: %(reason)s Assign another radiologist."), name=by, reason=read.status_reason),
+            body=lazy_format(gettext_lazy("%(name)s: %(reason)s\nAssign another radiologist."), name=by, reason=read.status_reason),
         )
     return read
 

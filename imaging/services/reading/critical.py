@@ -49,7 +49,7 @@ def raise_alert(read: ReadRequest, *, by: User, finding: str) -> CriticalAlert:
         [read.requested_by], consult=None, link=read_link(read),
         title=lazy_format(gettext_lazy("Critical finding (危急值): %(exam)s. Acknowledge now."), exam=read_label(read)),
         body=lazy_format(
-            gettext_lazy("%(hospital)s: %(finding)s Acknowledge it within %(minutes)d minutes; after that your colleagues and the coordinators are alerted."),
+            gettext_lazy("%(hospital)s reports: %(finding)s\nAcknowledge it within %(minutes)d minutes; after that your colleagues and the coordinators are alerted."),
             hospital=read.hospital, finding=alert.finding, minutes=minutes,
         ),
     )
@@ -134,7 +134,7 @@ def _escalate(alert: CriticalAlert, now: datetime) -> None:
         colleagues + coordinators_of(read), consult=None, link=read_link(read),
         title=lazy_format(gettext_lazy("Critical finding not acknowledged: %(exam)s"), exam=read_label(read)),
         body=lazy_format(
-            gettext_lazy("%(clinic)s has not acknowledged the critical finding reported by %(hospital)s: %(finding)s Please reach %(doctor)s or another doctor of the clinic."),
+            gettext_lazy("%(clinic)s has not acknowledged the critical finding reported by %(hospital)s: %(finding)s\nPlease reach %(doctor)s or another doctor of the clinic."),
             clinic=read.clinic, hospital=read.hospital, finding=alert.finding, doctor=read.requested_by,
         ),
     )
