@@ -134,10 +134,7 @@ class ReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         read = requests.read_get(by=request.user, read_id=read_id)
         incoming = serializer_class(data=request.data)
         incoming.is_valid(raise_exception=True)
-        result = call(read, incoming.validated_data)
-        if output is ReadSerializer:
-            result = requests.read_get(by=request.user, read_id=read_id) if result is None else ReadRequest.objects.get(pk=read.pk)
-        return Response(output(result).data, status=code)
+        return Response(output(call(read, incoming.validated_data)).data, status=code)
 
     @extend_schema(request=AssignSerializer, parameters=[_READ_ID], responses=ReadSerializer)
     @action(detail=True, methods=["post"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import override_settings
 from django.utils import timezone
@@ -134,6 +135,12 @@ def test_the_hospital_sets_its_own_time_to_acknowledge_and_the_server_a_default(
         report_save(by=cast.south[Role.RADIOLOGIST], read=south, findings=FINDINGS, critical_flag=True, critical_finding=FINDING)
     south_alert = CriticalAlert.objects.get(read=south)
     assert south_alert.escalate_at - south_alert.raised_at > timedelta(minutes=29)
+
+
+def test_beat_runs_the_escalation_every_minute_acknowledged_late():
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["imaging.tasks.escalate_unacknowledged_critical"] == timedelta(seconds=60)
+    assert escalate_unacknowledged_critical.acks_late
 
 
 def test_the_beat_task_escalates_what_is_due(cast):

@@ -102,6 +102,13 @@ def test_two_level_sign_off_waits_for_another_radiologist_then_the_clinic_sees_i
     assert Notification.objects.filter(user=cast.north[Role.RADIOLOGIST], title__startswith=f"{verifier} verified your report").exists()
 
 
+def test_with_no_second_radiologist_the_coordinators_are_told_the_report_waits(cast):
+    requires_verification(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A report awaits verification: CT CHEST").exists()
+
+
 def test_the_author_may_not_verify_his_own_report(cast):
     requires_verification(cast.north)
     read = drafted_read(cast.north)

@@ -25,7 +25,7 @@ from consults.services.notify import lazy_format, notify
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Report, ReportAddendum, ReportTemplate
 from imaging.services.reading import critical
 from imaging.services.reading.assignment import policy_for, reader_refusal
-from imaging.services.reading.lifecycle import locked, radiologists_of, read_label, read_link, record, status_label, transition
+from imaging.services.reading.lifecycle import coordinators_of, locked, radiologists_of, read_label, read_link, record, status_label, transition
 from telemed import access
 from telemed.accounts.models import Qualification, User
 from telemed.audit.services import audit_record
@@ -169,8 +169,9 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
     report.save(update_fields=["author", "submitted_at", "updated_at"])
     transition(read, to=ReadStatus.AWAITING_VERIFICATION, by=by, action="submit")
     verifiers = [person for person in radiologists_of(read.hospital_id).exclude(pk=by.pk) if not reader_refusal(person, read.hospital)]
+    # With nobody else qualified to verify, the coordinators must find someone (or change the policy).
     notify(
-        verifiers, consult=None, link=read_link(read),
+        verifiers or coordinators_of(read), consult=None, link=read_link(read),
         title=lazy_format(gettext_lazy("A report awaits verification: %(exam)s"), exam=read_label(read)),
         body=lazy_format(gettext_lazy("Written by %(name)s for %(clinic)s."), name=by, clinic=read.clinic),
     )

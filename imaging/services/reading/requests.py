@@ -14,7 +14,6 @@ from consults.services.notify import lazy_format, notify
 from imaging.models import OPEN_READ_STATUSES, ReadRequest, ReadStatus, Study
 from imaging.services.reading import assignment
 from imaging.services.reading.lifecycle import (
-    clinic_doctors_of,
     coordinators_of,
     locked,
     read_label,
