@@ -9,6 +9,9 @@ The rules:
 - administrators manage their alliance's institutions, pairings, people and devices;
 - clinic doctors see and register the patients of the institutions they belong to;
 - anyone else sees a patient only through an active grant (a consult, read or round assigned to them);
+- a read request is seen by the requesting clinic's doctors and by the coordinators and
+  radiologists of the hospital asked (who also see its study); its report once signed, a draft
+  only by its author, one awaiting verification also by the hospital's radiologists;
 - administrators and auditors see the audit events of their alliance;
 - everyone sees their own access tokens; administrators also those of their alliance's devices.
 """
