@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from imaging.demo import seed_reads
+from imaging.reading_demo import seed_reads
 from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReportTemplate
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.demo import seed_demo

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 
 from consults.demo import seed_consults
-from imaging.demo import seed_reads
+from imaging.reading_demo import seed_reads
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
 from telemed.accounts.models import Role
 from telemed.audit.models import Channel
