@@ -69,6 +69,12 @@ def chest_slice(size: int, z: float, lesions: tuple[Lesion, ...] = (), noise: np
     return np.clip(np.rint(hu), -1024, 1023).astype(np.int16)
 
 
+def seeded_uid(seed: str, *parts) -> str:
+    """The UID `ct_series(seed=seed)` gives its study ("study"), series ("series"), frame of
+    reference ("frame") or n-th instance ("instance", n)."""
+    return generate_uid(entropy_srcs=[seed, *map(str, parts)])
+
+
 def ct_series(
     *,
     slices: int = 5,
@@ -86,7 +92,7 @@ def ct_series(
     from datetime import date
 
     def uid(*parts) -> str:
-        return generate_uid(entropy_srcs=[seed, *map(str, parts)]) if seed is not None else generate_uid()
+        return seeded_uid(seed, *parts) if seed is not None else generate_uid()
 
     study, series, frame_of_reference = uid("study"), uid("series"), uid("frame")
     noise = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little") if seed is not None else None)
