@@ -20,13 +20,15 @@ reference other instances, and keeps one UID map for the whole process. Here:
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import uuid
 from collections.abc import Iterable
 
 from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
-from pydicom.uid import generate_uid
 
 TABLE_EDITION = "dicomfields_2026c"
 METHOD = "PS3.15 E Basic Application Level Confidentiality Profile"  # LO: at most 64 characters
@@ -73,13 +75,20 @@ def action_for(tag: int) -> str | None:
 
 class UidMap:
     """Original UID → new UID, the same for one secret and never stored: consistent across all
-    the files of an export without keeping a table, unrelated across exports."""
+    the files of an export without keeping a table, unrelated across exports.
+
+    The new UID is under 2.25 (a UUID as an integer, PS3.5 B.2): the UUID's 122 free bits are a
+    keyed hash of the original, so nobody without the secret can tell which UID it came from.
+    """
 
     def __init__(self, secret: str) -> None:
-        self.secret = secret
+        self.secret = secret.encode()
 
     def __call__(self, uid: str) -> str:
-        return generate_uid(prefix=None, entropy_srcs=[self.secret, str(uid)]) if uid else uid
+        if not uid:
+            return uid
+        digest = hmac.new(self.secret, str(uid).encode(), hashlib.sha256).digest()
+        return f"2.25.{uuid.UUID(bytes=digest[:16], version=4).int}"
 
 
 def burned_in(dataset: Dataset) -> str:
