@@ -35,8 +35,8 @@ GENERATED = [
     ("C-0101", "QS-0001", "胸部CT平扫", RIGHT_LOWER_LOBE_CONSOLIDATION, 2),
     ("C-0102", "HK-0001", "胸部CT平扫（复查）", LEFT_UPPER_NODULE, 5),
 ]
-# (clinic code, patient record number, pydicom sample file)
-SAMPLE_FILES = [("C-0101", "QS-0004", "CT_small.dcm"), ("C-0102", "HK-0003", "MR_small.dcm")]
+# (clinic code, patient record number, pydicom sample file, study description)
+SAMPLE_FILES = [("C-0101", "QS-0004", "CT_small.dcm", "胸部CT（pydicom 示例）"), ("C-0102", "HK-0003", "MR_small.dcm", "头颅MR（pydicom 示例）")]
 SLICES, SIZE = 40, 256
 
 
@@ -57,19 +57,19 @@ def seed_imaging() -> None:
             lesions=lesions, study_date=(timezone.localdate() - timedelta(days=days)).strftime("%Y%m%d"), institution_name=clinics[code].name,
         )
         _ingest(files, clinics[code], senders[code])
-    for code, mrn, name in SAMPLE_FILES:
+    for code, mrn, name, description in SAMPLE_FILES:
         patient = Patient.objects.get(institution=clinics[code], mrn=mrn)
-        data = _sample_for(name, patient)
+        data = _sample_for(name, patient, description)
         if not Study.objects.filter(study_instance_uid=pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).StudyInstanceUID).exists():
             _ingest([data], clinics[code], senders[code])
 
 
-def _sample_for(name: str, patient: Patient) -> bytes:
+def _sample_for(name: str, patient: Patient, description: str) -> bytes:
     """A pydicom sample given to a demo patient: their Patient ID and name, and UIDs of its own
     (derived, so the sample can be loaded for the tests or another patient without a clash)."""
     dataset = pydicom.dcmread(SAMPLES / name)
     dataset.SpecificCharacterSet = "ISO_IR 192"
-    dataset.PatientID, dataset.PatientName = patient.mrn, patient.name
+    dataset.PatientID, dataset.PatientName, dataset.StudyDescription = patient.mrn, patient.name, description
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
         if keyword in dataset:
             setattr(dataset, keyword, seeded_uid(f"{SEED}:{patient.mrn}", name, keyword))

@@ -146,7 +146,7 @@ class StudyExport(models.Model):
     a Celery task into a ZIP in storage that only the person who asked for it can download."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Waiting")
+        QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Being prepared")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
