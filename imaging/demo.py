@@ -14,7 +14,7 @@ import pydicom
 import pydicom.data
 from django.utils import timezone
 
-from imaging.dicom.synthetic import LEFT_UPPER_NODULE, RIGHT_LOWER_LOBE_CONSOLIDATION, ct_series, seeded_uid
+from imaging.dicom.synthetic import FIELD_OF_VIEW_MM, LEFT_UPPER_NODULE, RIGHT_LOWER_LOBE_CONSOLIDATION, ct_series, seeded_uid
 from imaging.models import DicomNode, Study
 from imaging.services.ingest import instance_ingest
 from imaging.services.nodes import node_create
@@ -54,7 +54,7 @@ def seed_imaging() -> None:
             continue
         files = ct_series(
             slices=SLICES, size=SIZE, seed=seed, patient_id=mrn, patient_name=patient.name, description=description,
-            lesions=lesions, study_date=(timezone.localdate() - timedelta(days=days)).strftime("%Y%m%d"), institution_name=clinics[code].name,
+            lesions=lesions, pixel_spacing=round(FIELD_OF_VIEW_MM / SIZE, 4), study_date=(timezone.localdate() - timedelta(days=days)).strftime("%Y%m%d"), institution_name=clinics[code].name,
         )
         _ingest(files, clinics[code], senders[code])
     for code, mrn, name, description in SAMPLE_FILES:

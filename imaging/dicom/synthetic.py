@@ -87,6 +87,7 @@ def ct_series(
     lesions: tuple[Lesion, ...] = (),
     seed: str | None = None,
     institution_name: str = "",
+    pixel_spacing: float = 0.7,
 ) -> list[bytes]:
     """A chest CT series in one study: `slices` Part 10 files of `size`×`size` 16-bit pixels."""
     from datetime import date
@@ -96,7 +97,7 @@ def ct_series(
 
     study, series, frame_of_reference = uid("study"), uid("series"), uid("frame")
     noise = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little") if seed is not None else None)
-    spacing = FIELD_OF_VIEW_MM / size
+    spacing = pixel_spacing  # the tests' 0.7 mm by default; a real chest field is FIELD_OF_VIEW_MM / size
     files = []
     for n in range(1, slices + 1):
         ds = _ct_header(charset=charset, sop_instance_uid=uid("instance", n))
@@ -108,7 +109,7 @@ def ct_series(
         ds.SeriesNumber, ds.InstanceNumber, ds.BodyPartExamined = 2, n, "CHEST"
         ds.Rows = ds.Columns = size
         ds.PixelSpacing, ds.SliceThickness = [round(spacing, 4), round(spacing, 4)], SLICE_MM
-        ds.ImagePositionPatient = [-FIELD_OF_VIEW_MM / 2, -FIELD_OF_VIEW_MM / 2, -SLICE_MM * n]
+        ds.ImagePositionPatient = [-spacing * size / 2, -spacing * size / 2, -SLICE_MM * n]
         ds.SliceLocation = -SLICE_MM * n
         z = (n - 0.5) / slices
         ds.PixelData = (chest_slice(size, z, lesions, noise) + 1024).astype("<i2").tobytes()
