@@ -1,6 +1,6 @@
 """The report templates every hospital shares: normal reports to start from, in Chinese and English.
 
-Installed by migration 0003 and again by `seed_demo` (idempotent: a template is looked up by
+Installed by migration 0004 and again by `seed_demo` (idempotent: a template is looked up by
 language and name), so a database flushed by tests or by hand gets them back.
 """
 from __future__ import annotations

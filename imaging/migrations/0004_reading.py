@@ -86,7 +86,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('imaging', '0002_dicomnode'),
+        ('imaging', '0003_archive_admin'),
         ('patients', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
