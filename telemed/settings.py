@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "telemed.patients",
     "telemed.audit",
     "telemed.web",
+    "telemed.video",
     "consults",
     "imaging",
     "rounds",
@@ -300,5 +301,15 @@ SMS_SENDER = env_str("SMS_SENDER", "consults.services.notify.ConsoleSms")
 CONSULT_REMINDER_MINUTES = env_int_list("CONSULT_REMINDER_MINUTES", [1440, 15])
 # An urgent request offered to the on-duty expert escalates to the coordinators after this long.
 URGENT_ESCALATION_MINUTES = env_int("URGENT_ESCALATION_MINUTES", 15, minimum=1)
+# Video rooms. The join link's token lives only long enough to open the WebSocket; access is
+# re-checked this often while connected, so a revoked person's media stops within seconds.
+VIDEO_JOIN_TOKEN_SECONDS = env_int("VIDEO_JOIN_TOKEN_SECONDS", 120, minimum=5)
+VIDEO_RECHECK_SECONDS = env_int("VIDEO_RECHECK_SECONDS", 2, minimum=1)
+VIDEO_GUEST_LINK_HOURS = env_int("VIDEO_GUEST_LINK_HOURS", 24, minimum=1)
+# STUN/TURN for browsers behind NAT; TURN credentials use coturn's use-auth-secret (TURN REST API).
+VIDEO_STUN_URLS = env_list("VIDEO_STUN_URLS", [])
+VIDEO_TURN_URLS = env_list("VIDEO_TURN_URLS", [])
+VIDEO_TURN_SECRET = env_str("VIDEO_TURN_SECRET")
+VIDEO_TURN_TTL_SECONDS = env_int("VIDEO_TURN_TTL_SECONDS", 6 * 3600, minimum=60)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "telemed@localhost")

@@ -1,0 +1,241 @@
+"""The signalling WebSocket of one room: a protocol adapter over the video services.
+
+Every message is checked against its schema (protocol.py) before anything runs; services decide
+who may do what; the group `video.room.<id>` carries changes to everyone connected.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from telemed.video import protocol
+from telemed.video.events import room_group
+from telemed.video.models import Attendance, Invitation, Room
+from telemed.video.services import chat, seats
+from telemed.video.services.admission import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NO_ROOM,
+    CLOSE_NOT_SIGNED_IN,
+    CLOSE_REPLACED,
+    JoinRefused,
+    Person,
+    is_host,
+)
+from telemed.video.services.ice import ice_servers
+from telemed.video.services.roster import expert_presence, roster
+from telemed.video.services.tokens import check_join_token
+
+CLOSE_TOO_BIG = 1009
+GUEST_SESSION_KEY = "video_invitation"
+
+
+def _load_room(room_id) -> Room | None:
+    return Room.objects.select_related("consult").filter(pk=room_id).first()
+
+
+def _person(scope) -> Person | None:
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return Person(user=user)
+    invitation_id = scope.get("session", {}).get(GUEST_SESSION_KEY)
+    invitation = Invitation.objects.filter(pk=invitation_id, redeemed_at__isnull=False).first() if invitation_id else None
+    return Person(invitation=invitation) if invitation else None
+
+
+def _language(scope, person: Person) -> str:
+    """Errors in the person's language: their account's, else the language cookie, else the default."""
+    if person.user is not None:
+        return person.user.language
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
+    return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def _take_seat(room: Room, person: Person, token, channel_name: str) -> seats.Seat:
+    check_join_token(token, room, person)
+    return seats.seat_take(room=room, person=person, channel_name=channel_name)
+
+
+def _room_state(room: Room) -> dict:
+    return {"people": roster(room), "experts": expert_presence(room)}
+
+
+class RoomConsumer(AsyncJsonWebsocketConsumer):
+    room: Room | None = None
+    person: Person | None = None
+    seat: Attendance | None = None
+    watch: asyncio.Task | None = None
+
+    async def connect(self):
+        self.room = await database_sync_to_async(_load_room)(self.scope["url_route"]["kwargs"]["room_id"])
+        self.person = await database_sync_to_async(_person)(self.scope)
+        if self.person is None:
+            await self.close(code=CLOSE_NOT_SIGNED_IN)
+            return
+        if self.room is None:
+            await self.close(code=CLOSE_NO_ROOM)
+            return
+        self.language = _language(self.scope, self.person)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.watch is not None:
+            self.watch.cancel()
+        if self.seat is not None:
+            await self.channel_layer.group_discard(room_group(self.room.pk), self.channel_name)
+            left = await database_sync_to_async(seats.seat_leave)(attendance_id=self.seat.pk, channel_name=self.channel_name)
+            if left is not None:
+                await self._announce_roster()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if bytes_data is not None or text_data is None or len(text_data) > protocol.MAX_MESSAGE_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
+    async def decode_json(self, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content, **kwargs):
+        with translation.override(self.language):
+            await self._handle(content)
+
+    async def _handle(self, content):
+        try:
+            kind, fields = protocol.parse(content)
+            if kind != "join" and kind != "ping" and self.seat is None:
+                raise protocol.BadMessage(_("Join the room first."))
+            await getattr(self, f"on_{kind}")(**fields)
+        except (protocol.BadMessage, ValidationError) as problem:
+            await self.send_json({"kind": "error", "error": _message(problem)})
+        except JoinRefused as refused:
+            if self.seat is None:
+                await self.send_json({"kind": "refused", "error": refused.message, "code": refused.code})
+                await self.close(code=refused.code)
+            else:
+                await self.send_json({"kind": "error", "error": refused.message})
+
+    # Client messages -------------------------------------------------------------------------
+
+    async def on_ping(self):
+        await self.send_json({"kind": "pong"})
+
+    async def on_join(self, token):
+        if self.seat is not None:
+            raise protocol.BadMessage(_("You have already joined this room."))
+        seat = await database_sync_to_async(_take_seat)(self.room, self.person, token, self.channel_name)
+        self.seat = seat.attendance
+        if seat.replaced_channel:
+            await self.channel_layer.send(seat.replaced_channel, {"type": "seat.replaced"})
+        await self.channel_layer.group_add(room_group(self.room.pk), self.channel_name)
+        self.watch = asyncio.create_task(self._watch_access())
+        await self._send_welcome()
+        await self._announce_roster()
+
+    async def on_leave(self):
+        await self.close(code=1000)
+
+    async def on_mute(self, audio, video):
+        await self._to_room({"type": "room.mute", "seat": str(self.seat.pk), "audio": audio, "video": video})
+
+    async def on_chat(self, text):
+        message = await database_sync_to_async(chat.chat_post)(attendance=self.seat, text=text)
+        payload = await database_sync_to_async(chat.chat_payload)(message)
+        await self._to_room({"type": "room.chat", "message": payload})
+
+    async def on_admit(self, seat):
+        await database_sync_to_async(seats.seat_admit)(by=self.person.user, room=self.room, attendance_id=_uuid(seat))
+        await self._to_room({"type": "room.admitted", "seat": seat})
+        await self._announce_roster()
+
+    async def on_remove(self, seat):
+        await database_sync_to_async(seats.seat_remove)(by=self.person.user, room=self.room, attendance_id=_uuid(seat))
+        await self._to_room({"type": "room.removed", "seat": seat})
+        await self._announce_roster()
+
+    # Room events -----------------------------------------------------------------------------
+
+    async def room_roster(self, event):
+        await self.send_json({"kind": "roster", **event["state"]})
+
+    async def room_chat(self, event):
+        await self.send_json({"kind": "chat", **event["message"]})
+
+    async def room_mute(self, event):
+        await self.send_json({"kind": "mute", "seat": event["seat"], "audio": event["audio"], "video": event["video"]})
+
+    async def room_admitted(self, event):
+        if self.seat is not None and event["seat"] == str(self.seat.pk):
+            self.seat = await database_sync_to_async(Attendance.objects.select_related("user", "invitation").get)(pk=self.seat.pk)
+            await self._send_welcome()
+
+    async def room_removed(self, event):
+        if self.seat is not None and event["seat"] == str(self.seat.pk):
+            await self._drop(CLOSE_FORBIDDEN)
+
+    async def seat_replaced(self, event):
+        await self._drop(CLOSE_REPLACED)
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    async def _drop(self, code: int) -> None:
+        """Lose the seat without leaving it: another connection holds it, or the host took it away."""
+        await self.channel_layer.group_discard(room_group(self.room.pk), self.channel_name)
+        self.seat = None
+        await self.close(code=code)
+
+    async def _watch_access(self):
+        """Re-check access every few seconds: a revoked person's media stops within seconds."""
+        while self.seat is not None:
+            await asyncio.sleep(settings.VIDEO_RECHECK_SECONDS)
+            seat = self.seat
+            if seat is not None and not await database_sync_to_async(seats.seat_still_allowed)(seat):
+                await self._drop(CLOSE_FORBIDDEN)
+                await self._announce_roster()
+                return
+
+    async def _send_welcome(self):
+        welcome = await database_sync_to_async(_welcome)(self.room, self.person, self.seat)
+        await self.send_json(welcome)
+
+    async def _announce_roster(self):
+        state = await database_sync_to_async(_room_state)(self.room)
+        await self.channel_layer.group_send(room_group(self.room.pk), {"type": "room.roster", "state": state})
+
+    async def _to_room(self, event: dict):
+        await self.channel_layer.group_send(room_group(self.room.pk), event)
+
+
+def _welcome(room: Room, person: Person, seat: Attendance) -> dict:
+    if seat.state == Attendance.State.WAITING:
+        return {"kind": "lobby", "seat": str(seat.pk), "experts": expert_presence(room)}
+    return {
+        "kind": "joined",
+        "seat": str(seat.pk),
+        "host": person.user is not None and is_host(person.user, room),
+        "ice_servers": ice_servers(person.key),
+        "chat": chat.chat_history(room),
+        **_room_state(room),
+    }
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise protocol.BadMessage(_("No such person in this room.")) from None
+
+
+def _message(problem) -> str:
+    if isinstance(problem, ValidationError):
+        return " ".join(problem.messages)
+    return str(problem)
