@@ -109,10 +109,17 @@ def _foreign_imaging_values(cast) -> dict[str, str]:
 def _foreign_consult_values(cast) -> dict[str, str]:
     from tests.consults.factories import booked_consult
 
+    from telemed.video.services.admission import room_for
+    from telemed.video.services.invitations import invitation_create_guest
+
     consult = booked_consult(cast.south)
     expert = cast.south[Role.SPECIALIST]
+    invitation, secret = invitation_create_guest(by=expert, room=room_for(consult), name="South interpreter", role="interpreter")
     return {
         "consult_id": str(consult.pk),
+        # The south consult's video room: a guest link (signed-in people are refused it) and its invitation.
+        "invitation_id": str(invitation.pk),
+        "secret": secret,
         "attachment_id": str(_south_attachment(consult).pk),
         "rule_id": str(expert.availability_rules.first().pk),
         "exception_id": str(_south_exception(expert).pk),

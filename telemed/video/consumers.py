@@ -16,9 +16,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from telemed.video import protocol
+from telemed.rtc import errors as relay_errors
 from telemed.video.events import room_group
+from telemed.video.media import media_link, seat_group
 from telemed.video.models import Attendance, Invitation, Room
-from telemed.video.services import chat, seats
+from telemed.video.services import chat, records, seats
 from telemed.video.services.admission import (
     CLOSE_FORBIDDEN,
     CLOSE_NO_ROOM,
@@ -71,6 +73,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     person: Person | None = None
     seat: Attendance | None = None
     watch: asyncio.Task | None = None
+    media_started = False
 
     async def connect(self):
         self.room = await database_sync_to_async(_load_room)(self.scope["url_route"]["kwargs"]["room_id"])
@@ -88,9 +91,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if self.watch is not None:
             self.watch.cancel()
         if self.seat is not None:
-            await self.channel_layer.group_discard(room_group(self.room.pk), self.channel_name)
+            await self._leave_groups_of(self.seat)
             left = await database_sync_to_async(seats.seat_leave)(attendance_id=self.seat.pk, channel_name=self.channel_name)
             if left is not None:
+                if self.media_started:
+                    await media_link().leave(str(self.room.pk), str(self.seat.pk))
                 await self._announce_roster()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -117,6 +122,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self, f"on_{kind}")(**fields)
         except (protocol.BadMessage, ValidationError) as problem:
             await self.send_json({"kind": "error", "error": _message(problem)})
+        except relay_errors.RelayError as problem:
+            await self.send_json(_relay_problem(problem))
         except JoinRefused as refused:
             if self.seat is None:
                 await self.send_json({"kind": "refused", "error": refused.message, "code": refused.code})
@@ -137,12 +144,41 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if seat.replaced_channel:
             await self.channel_layer.send(seat.replaced_channel, {"type": "seat.replaced"})
         await self.channel_layer.group_add(room_group(self.room.pk), self.channel_name)
+        await self.channel_layer.group_add(seat_group(self.seat.pk), self.channel_name)
         self.watch = asyncio.create_task(self._watch_access())
         await self._send_welcome()
         await self._announce_roster()
 
     async def on_leave(self):
         await self.close(code=1000)
+
+    async def on_offer(self, sdp, sources):
+        self._require_in_room()
+        media, ids = media_link(), (str(self.room.pk), str(self.seat.pk))
+        # The first offer of this connection joins the relay (replacing the seat's previous
+        # connection there, if any: a reload or a dropped link); later offers renegotiate.
+        if self.media_started:
+            answer = await media.renegotiate(*ids, sdp, sources)
+        else:
+            answer = await media.join(*ids, sdp, sources)
+            self.media_started = True
+        await self.send_json({"kind": "answer", "sdp": answer})
+
+    async def on_answer(self, sdp):
+        self._require_media()
+        await media_link().answer(str(self.room.pk), str(self.seat.pk), sdp)
+
+    async def on_ice(self, candidate, mid):
+        self._require_media()
+        await media_link().ice(str(self.room.pk), str(self.seat.pk), candidate, mid or None)
+
+    async def on_audio_only(self, on):
+        self._require_media()
+        await media_link().audio_only(str(self.room.pk), str(self.seat.pk), on)
+        await self._to_room({"type": "room.audio_only", "seat": str(self.seat.pk), "on": on})
+
+    async def on_stats(self, summary):
+        await database_sync_to_async(records.quality_save)(attendance=self.seat, summary=summary)
 
     async def on_mute(self, audio, video):
         await self._to_room({"type": "room.mute", "seat": str(self.seat.pk), "audio": audio, "video": video})
@@ -159,6 +195,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_remove(self, seat):
         await database_sync_to_async(seats.seat_remove)(by=self.person.user, room=self.room, attendance_id=_uuid(seat))
+        # Stop their media here as well: their own connection may sit on another server, or hang.
+        await media_link().leave(str(self.room.pk), seat, removed=True)
         await self._to_room({"type": "room.removed", "seat": seat})
         await self._announce_roster()
 
@@ -172,6 +210,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def room_mute(self, event):
         await self.send_json({"kind": "mute", "seat": event["seat"], "audio": event["audio"], "video": event["video"]})
+
+    async def room_audio_only(self, event):
+        await self.send_json({"kind": "audio_only", "seat": event["seat"], "on": event["on"]})
+
+    async def media_offer(self, event):
+        await self.send_json({"kind": "offer", "sdp": event["sdp"], "tracks": event["tracks"]})
 
     async def room_admitted(self, event):
         if self.seat is not None and event["seat"] == str(self.seat.pk):
@@ -187,11 +231,28 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     # Helpers ---------------------------------------------------------------------------------
 
+    def _require_in_room(self) -> None:
+        if self.seat.state != Attendance.State.IN_ROOM:
+            raise protocol.BadMessage(_("Wait until the host lets you in."))
+
+    def _require_media(self) -> None:
+        if not self.media_started:
+            raise protocol.BadMessage(_("Send your offer first."))
+
     async def _drop(self, code: int) -> None:
-        """Lose the seat without leaving it: another connection holds it, or the host took it away."""
-        await self.channel_layer.group_discard(room_group(self.room.pk), self.channel_name)
-        self.seat = None
+        """Lose the seat without leaving it: another connection holds it now (its media takes
+        over the relay's place), or the host or a revocation took it away (media stops now)."""
+        seat, self.seat = self.seat, None
+        if seat is None:
+            return
+        await self._leave_groups_of(seat)
+        if code != CLOSE_REPLACED and self.media_started:
+            await media_link().leave(str(self.room.pk), str(seat.pk), removed=True)
         await self.close(code=code)
+
+    async def _leave_groups_of(self, seat) -> None:
+        await self.channel_layer.group_discard(room_group(self.room.pk), self.channel_name)
+        await self.channel_layer.group_discard(seat_group(seat.pk), self.channel_name)
 
     async def _watch_access(self):
         """Re-check access every few seconds: a revoked person's media stops within seconds."""
@@ -233,6 +294,19 @@ def _uuid(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise protocol.BadMessage(_("No such person in this room.")) from None
+
+
+def _relay_problem(problem: relay_errors.RelayError) -> dict:
+    if isinstance(problem, relay_errors.NegotiationConflict):
+        # The relay's own offer is on its way: the browser answers it, then offers again.
+        return {"kind": "offer_conflict"}
+    reasons = {
+        relay_errors.RoomFull: _("%(n)d people already send video in this room; you can still listen and chat.") % {"n": settings.VIDEO_MAX_PUBLISHERS},
+        relay_errors.BadDescription: _("Your browser offered no audio or video format the relay can use. Update the browser or try another one."),
+        relay_errors.RoomClosed: _("This room has closed."),
+    }
+    message = next((text for kind, text in reasons.items() if isinstance(problem, kind)), _("The media connection failed; try again."))
+    return {"kind": "error", "error": message, "media": True}
 
 
 def _message(problem) -> str:

@@ -20,6 +20,8 @@ class Room(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     consult = models.OneToOneField(Consult, on_delete=models.CASCADE, related_name="room")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Paths the relay had to re-encode because a receiver could not decode the sender's codec.
+    transcoding = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return str(self.consult)
@@ -79,6 +81,8 @@ class Attendance(models.Model):
     knocked_at = models.DateTimeField(auto_now_add=True)
     joined_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)
+    # The browser's own summary of its getStats (RTT, loss, bitrate, frame rate, freezes, audio-only time).
+    quality = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

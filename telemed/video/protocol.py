@@ -15,12 +15,13 @@ _SEAT = (str, 36)
 
 SCHEMAS: dict[str, dict[str, tuple]] = {
     "join": {"token": _TEXT},
-    "offer": {"sdp": _SDP},
+    "offer": {"sdp": _SDP, "sources": (dict, 8)},
+    "ice": {"candidate": _TEXT, "mid": (str, 16)},
     "answer": {"sdp": _SDP},
     "mute": {"audio": (bool, None), "video": (bool, None)},
     "audio_only": {"on": (bool, None)},
     "chat": {"text": (str, 2000)},
-    "stats": {"summary": (dict, None)},
+    "stats": {"summary": (dict, 20)},
     "admit": {"seat": _SEAT},
     "remove": {"seat": _SEAT},
     "end": {},
@@ -52,5 +53,28 @@ def parse(content: object) -> tuple[str, dict]:
     extra = set(content) - set(schema) - {"type"}
     if extra:
         raise BadMessage(_("Unexpected fields: %(fields)s.") % {"fields": ", ".join(sorted(extra))[:200]})
+    if kind == "offer":
+        _check_sources(fields["sources"])
+    elif kind == "stats":
+        _check_summary(fields["summary"])
     return kind, fields
+
+
+def _check_sources(sources: dict) -> None:
+    """Track labels by mid, e.g. {"0": "audio", "1": "video", "2": "screen"}."""
+    for mid, label in sources.items():
+        if len(mid) > 16 or not isinstance(label, str) or not label.isidentifier() or len(label) > 20:
+            raise BadMessage(_("The offer's track labels are not valid."))
+
+
+QUALITY_FIELDS = {
+    "rtt_ms", "loss_pct", "bitrate_in_kbps", "bitrate_out_kbps", "fps", "freezes", "freeze_seconds",
+    "audio_only_seconds", "samples", "seconds", "frames_decoded", "jitter_ms",
+}
+
+
+def _check_summary(summary: dict) -> None:
+    for key, value in summary.items():
+        if key not in QUALITY_FIELDS or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+            raise BadMessage(_("The connection statistics are not valid."))
 
