@@ -29,6 +29,7 @@ from aiortc import (
 )
 
 from telemed.rtc import internals
+from telemed.rtc.sdp import keep_browser_numbering
 from telemed.rtc.errors import (
     BadDescription,
     NegotiationConflict,
@@ -454,7 +455,10 @@ class Room:
             for key, path in participant.outputs.items():
                 if path.transceiver is None and key in self.publications:
                     path.bind(self._add_sending_mline(participant, self.publications[key]))
-            await participant.pc.setLocalDescription(await participant.pc.createOffer())
+            offer = await participant.pc.createOffer()
+            remote = participant.pc.remoteDescription
+            sdp = keep_browser_numbering(offer.sdp, remote.sdp if remote else None)
+            await participant.pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             tracks = {
                 path.transceiver.mid: TrackInfo(path.publisher_id, path.source_label, path.kind)
                 for path in participant.outputs.values()

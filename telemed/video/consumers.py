@@ -32,7 +32,7 @@ from telemed.video.services.admission import (
 )
 from telemed.video.services.ice import ice_servers
 from telemed.video.services.roster import expert_presence, roster
-from telemed.video.services.tokens import check_join_token
+from telemed.video.services.tokens import check_join_token, join_token
 
 CLOSE_TOO_BIG = 1009
 GUEST_SESSION_KEY = "video_invitation"
@@ -255,7 +255,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(seat_group(seat.pk), self.channel_name)
 
     async def _watch_access(self):
-        """Re-check access every few seconds: a revoked person's media stops within seconds."""
+        """Re-check access every few seconds: a revoked person's media stops within seconds.
+
+        Also hand the page a fresh join token now and then, so it can reconnect after a dropped
+        link long after the page was loaded.
+        """
+        since_token = 0.0
         while self.seat is not None:
             await asyncio.sleep(settings.VIDEO_RECHECK_SECONDS)
             seat = self.seat
@@ -263,6 +268,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 await self._drop(CLOSE_FORBIDDEN)
                 await self._announce_roster()
                 return
+            since_token += settings.VIDEO_RECHECK_SECONDS
+            if since_token >= settings.VIDEO_JOIN_TOKEN_SECONDS / 2:
+                since_token = 0.0
+                await self.send_json({"kind": "token", "token": await database_sync_to_async(join_token)(self.room, self.person)})
 
     async def _send_welcome(self):
         welcome = await database_sync_to_async(_welcome)(self.room, self.person, self.seat)

@@ -24,6 +24,51 @@ class GuestInviteForm(forms.Form):
     role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Invitation.GuestRole.choices)
 
 
+def call_strings() -> dict[str, str]:
+    """The texts the call page's script shows, in the language of the request."""
+    return {
+        "closed_signed_out": _("You are signed out. Sign in again to rejoin."),
+        "closed_forbidden": _("You are no longer in this call: the host removed you or your access ended."),
+        "closed_no_room": _("This room does not exist."),
+        "closed_expired": _("The join link expired. Reload the page to join again."),
+        "closed_replaced": _("You joined this call from another tab or device; this one has left."),
+        "closed_ended": _("The session has ended."),
+        "closed_too_early": _("The room is not open yet."),
+        "closed_too_big": _("A message was too large; reload the page to rejoin."),
+        "device_problem": _("Camera or microphone unavailable (%(reason)s). You can still join and listen."),
+        "connection_ok": _("Connection to the server: %(ms)s ms."),
+        "connection_failed": _("The server cannot be reached. Check the network."),
+        "joining": _("Joining…"),
+        "reconnecting": _("Connection lost. Reconnecting…"),
+        "you_left": _("You left the call."),
+        "you": _("(you)"),
+        "waiting": _("waiting in the lobby"),
+        "admit": _("Let in"),
+        "turn_away": _("Turn away"),
+        "remove": _("Remove"),
+        "mute": _("Mute"),
+        "unmute": _("Unmute"),
+        "camera_off": _("Camera off"),
+        "camera_on": _("Camera on"),
+        "share": _("Share screen"),
+        "stop_share": _("Stop sharing"),
+        "share_failed": _("Screen sharing did not start (%(reason)s)."),
+        "audio_only": _("Audio only"),
+        "video_on": _("Video on"),
+        "flag_muted": _("muted"),
+        "flag_camera_off": _("camera off"),
+        "flag_audio_only": _("audio only"),
+        "expert_here": _("in the room"),
+        "expert_in_another_consult": _("still in another consult, about %(n)s min"),
+        "expert_late": _("late, not here yet"),
+        "expert_expected": _("expected in %(n)s min"),
+        "quality_good": _("good connection"),
+        "quality_fair": _("fair connection"),
+        "quality_poor": _("poor connection"),
+        "quality_detail": _("round trip %(rtt)s ms, loss %(loss)s %%"),
+    }
+
+
 def _room_or_404(request, consult_id) -> Room:
     consult = consult_get(by=request.user, consult_id=consult_id)
     room = room_for(consult)
@@ -54,6 +99,7 @@ def _render_room(request, room: Room, person: Person, *, host: bool, **extra):
             "closed_reason": _window_problem(room),
             "guest_form": GuestInviteForm() if host else None,
             "invitations": room.invitations.filter(revoked_at__isnull=True).order_by("-created_at") if host else (),
+            "strings": call_strings(),
             **extra,
         },
     )
@@ -106,7 +152,7 @@ def guest_entry(request, secret):
             request,
             "video/room.html",
             {"room": invitation.room, "token": join_token(invitation.room, Person(invitation=invitation)), "guest": invitation,
-             "closed_reason": _window_problem(invitation.room)},
+             "closed_reason": _window_problem(invitation.room), "strings": call_strings()},
         )
     if request.method == "POST":
         if not request.session.session_key:
