@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from telemed.accounts.models import Role
+from telemed.video.models import Attendance
 from tests.consults.factories import booked_consult, starting_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -95,3 +96,11 @@ def test_two_participants_see_and_hear_each_other_through_the_relay(live_daphne,
     finally:
         for context in (expert_context, doctor_context, outsider_context):
             context.close()
+        _until_everyone_left(consult)
+
+
+def _until_everyone_left(consult, timeout=10):
+    """The server records the leaving after the pages close; wait, so the database is quiet for the next test."""
+    deadline = time.monotonic() + timeout
+    while Attendance.objects.filter(room__consult=consult, state__in=["waiting", "in_room"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
