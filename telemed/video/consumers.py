@@ -6,6 +6,7 @@ who may do what; the group `video.room.<id>` carries changes to everyone connect
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from channels.db import database_sync_to_async
@@ -33,6 +34,8 @@ from telemed.video.services.admission import (
 from telemed.video.services.ice import ice_servers
 from telemed.video.services.roster import expert_presence, roster
 from telemed.video.services.tokens import check_join_token, join_token
+
+logger = logging.getLogger(__name__)
 
 CLOSE_TOO_BIG = 1009
 GUEST_SESSION_KEY = "video_invitation"
@@ -123,6 +126,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except (protocol.BadMessage, ValidationError) as problem:
             await self.send_json({"kind": "error", "error": _message(problem)})
         except relay_errors.RelayError as problem:
+            logger.warning("room %s: relay refused %s: %s", self.room.pk, content.get("type"), problem)
             await self.send_json(_relay_problem(problem))
         except JoinRefused as refused:
             if self.seat is None:

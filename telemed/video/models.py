@@ -16,12 +16,27 @@ from django.utils.translation import gettext_lazy as _
 from consults.models import Consult
 
 
+class RelayWorker(models.Model):
+    """A `manage.py runrelay` process: the channel it listens on, and when it last said it was alive."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Room(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     consult = models.OneToOneField(Consult, on_delete=models.CASCADE, related_name="room")
     created_at = models.DateTimeField(auto_now_add=True)
     # Paths the relay had to re-encode because a receiver could not decode the sender's codec.
     transcoding = models.JSONField(default=list, blank=True)
+    # With relay workers, the one holding this room's media (a room lives on one worker).
+    relay_worker = models.ForeignKey(RelayWorker, on_delete=models.SET_NULL, null=True, blank=True, related_name="rooms")
 
     def __str__(self) -> str:
         return str(self.consult)
