@@ -21,7 +21,7 @@ from telemed.rtc import errors as relay_errors
 from telemed.video.events import room_group
 from telemed.video.media import media_link, seat_group
 from telemed.video.models import Attendance, Invitation, Room
-from telemed.video.services import chat, records, seats
+from telemed.video.services import chat, recordings, records, seats
 from telemed.video.services.admission import (
     CLOSE_FORBIDDEN,
     CLOSE_NO_ROOM,
@@ -32,6 +32,7 @@ from telemed.video.services.admission import (
     is_host,
 )
 from telemed.video.services.ice import ice_servers
+from telemed.video.services.recordings import person_lacks_consent
 from telemed.video.services.roster import expert_presence, roster
 from telemed.video.services.tokens import check_join_token, join_token
 
@@ -99,6 +100,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             if left is not None:
                 if self.media_started:
                     await media_link().leave(str(self.room.pk), str(self.seat.pk))
+                if await database_sync_to_async(_is_empty)(self.room.pk):
+                    await self._stop_recording_for("")
                 await self._announce_roster()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -152,6 +155,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.watch = asyncio.create_task(self._watch_access())
         await self._send_welcome()
         await self._announce_roster()
+        if self.seat.state == Attendance.State.IN_ROOM:
+            await self._stop_recording_unless_everyone_consents()
 
     async def on_leave(self):
         await self.close(code=1000)
@@ -184,6 +189,35 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def on_stats(self, summary):
         await database_sync_to_async(records.quality_save)(attendance=self.seat, summary=summary)
 
+    async def on_consent(self, on):
+        await database_sync_to_async(recordings.consent_set)(room=self.room, person=self.person, given=on)
+        if not on:
+            await self._stop_recording_unless_everyone_consents()
+        await self._announce_roster()
+
+    async def on_record(self, on):
+        if on:
+            await database_sync_to_async(recordings.recording_may_start)(by=self.person.user, room=self.room)
+            await media_link().start_recording(str(self.room.pk))
+            await database_sync_to_async(recordings.recording_started)(by=self.person.user, room=self.room)
+            await self._to_room({"type": "room.recording", "on": True, "reason": ""})
+        else:
+            if not await database_sync_to_async(is_host)(self.person.user, self.room):
+                raise JoinRefused(_("Only the host can record."))
+            await self._stop_recording_for("")
+
+    async def _stop_recording_unless_everyone_consents(self) -> None:
+        missing = await database_sync_to_async(recordings.without_consent)(self.room)
+        if missing:
+            await self._stop_recording_for(missing[0])
+
+    async def _stop_recording_for(self, reason_name: str) -> None:
+        """Stop a recording under way (the host asked, or someone withdrew or lacks consent)."""
+        if not await database_sync_to_async(_is_recording)(self.room.pk):
+            return
+        await media_link().stop_recording(str(self.room.pk))
+        await self._to_room({"type": "room.recording", "on": False, "reason": reason_name})
+
     async def on_mute(self, audio, video):
         await self._to_room({"type": "room.mute", "seat": str(self.seat.pk), "audio": audio, "video": video})
 
@@ -215,6 +249,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def room_mute(self, event):
         await self.send_json({"kind": "mute", "seat": event["seat"], "audio": event["audio"], "video": event["video"]})
 
+    async def room_recording(self, event):
+        reason = _("Recording stopped: %(name)s has not consented.") % {"name": event["reason"]} if event["reason"] else ""
+        await self.send_json({"kind": "recording", "on": event["on"], "reason": reason})
+
     async def room_audio_only(self, event):
         await self.send_json({"kind": "audio_only", "seat": event["seat"], "on": event["on"]})
 
@@ -225,6 +263,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if self.seat is not None and event["seat"] == str(self.seat.pk):
             self.seat = await database_sync_to_async(Attendance.objects.select_related("user", "invitation").get)(pk=self.seat.pk)
             await self._send_welcome()
+            await self._stop_recording_unless_everyone_consents()
 
     async def room_removed(self, event):
         if self.seat is not None and event["seat"] == str(self.seat.pk):
@@ -289,6 +328,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_send(room_group(self.room.pk), event)
 
 
+def _is_empty(room_id) -> bool:
+    return not Attendance.objects.filter(room_id=room_id, state=Attendance.State.IN_ROOM).exists()
+
+
+def _is_recording(room_id) -> bool:
+    return Room.objects.filter(pk=room_id, recording_by__isnull=False).exists()
+
+
 def _welcome(room: Room, person: Person, seat: Attendance) -> dict:
     if seat.state == Attendance.State.WAITING:
         return {"kind": "lobby", "seat": str(seat.pk), "experts": expert_presence(room)}
@@ -298,6 +345,8 @@ def _welcome(room: Room, person: Person, seat: Attendance) -> dict:
         "host": person.user is not None and is_host(person.user, room),
         "ice_servers": ice_servers(person.key),
         "chat": chat.chat_history(room),
+        "recording": _is_recording(room.pk),
+        "consented": not person_lacks_consent(room, person),
         **_room_state(room),
     }
 

@@ -38,6 +38,8 @@ class MediaLink(Protocol):
     async def ice(self, room_id: str, seat_id: str, candidate: str, mid: str | None) -> None: ...
     async def audio_only(self, room_id: str, seat_id: str, on: bool) -> None: ...
     async def leave(self, room_id: str, seat_id: str, *, removed: bool = False) -> None: ...
+    async def start_recording(self, room_id: str) -> None: ...
+    async def stop_recording(self, room_id: str) -> int: ...
 
 
 def relay_config() -> RelayConfig:
@@ -93,6 +95,30 @@ class LocalMedia:
         room = self.relay.rooms.get(room_id)
         if room is not None:
             await (room.remove(seat_id) if removed else room.leave(seat_id))
+
+    async def start_recording(self, room_id):
+        await start_recording(self.relay, room_id)
+
+    async def stop_recording(self, room_id):
+        return await stop_recording(self.relay, room_id)
+
+
+async def start_recording(relay: Relay, room_id: str) -> None:
+    from telemed.video.services.recordings import recording_directory
+
+    relay.room(room_id).start_recording(recording_directory(room_id))
+
+
+async def stop_recording(relay: Relay, room_id: str) -> int:
+    """Stop and store the files where the relay wrote them (this process). Returns how many."""
+    from channels.db import database_sync_to_async
+
+    from telemed.video.services.recordings import recordings_store
+
+    room = relay.rooms.get(room_id)
+    files = room.stop_recording() if room is not None else []
+    stored = await database_sync_to_async(recordings_store)(room_id=room_id, files=files)
+    return len(stored)
 
 
 _local: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalMedia] = weakref.WeakKeyDictionary()

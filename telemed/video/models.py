@@ -35,6 +35,8 @@ class Room(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Paths the relay had to re-encode because a receiver could not decode the sender's codec.
     transcoding = models.JSONField(default=list, blank=True)
+    # Who started the recording under way, if one is (the relay holds the files until it stops).
+    recording_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # With relay workers, the one holding this room's media (a room lives on one worker).
     relay_worker = models.ForeignKey(RelayWorker, on_delete=models.SET_NULL, null=True, blank=True, related_name="rooms")
 
@@ -127,3 +129,34 @@ class ChatMessage(models.Model):
     attendance = models.ForeignKey(Attendance, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=2000)
     sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class RecordingConsent(models.Model):
+    """One person's consent to this consult's session being recorded (withdrawn by deleting it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="recording_consents")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    given_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consult", "user"], condition=Q(user__isnull=False), name="one_consent_per_user"),
+            models.UniqueConstraint(fields=["consult", "invitation"], condition=Q(invitation__isnull=False), name="one_consent_per_guest"),
+        ]
+
+
+class Recording(models.Model):
+    """One participant's forwarded audio and video, as sent (WebM, VP8 + Opus), kept with the consult."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="recordings")
+    attendance = models.ForeignKey(Attendance, on_delete=models.PROTECT, null=True, related_name="+")
+    storage_key = models.CharField(max_length=300, unique=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    duration_seconds = models.FloatField()
+    kinds = models.JSONField(default=list)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    stored_at = models.DateTimeField(auto_now_add=True)

@@ -22,6 +22,8 @@ SCHEMAS: dict[str, dict[str, tuple]] = {
     "audio_only": {"on": (bool, None)},
     "chat": {"text": (str, 2000)},
     "stats": {"summary": (dict, 20)},
+    "consent": {"on": (bool, None)},
+    "record": {"on": (bool, None)},
     "admit": {"seat": _SEAT},
     "remove": {"seat": _SEAT},
     "end": {},

@@ -8,4 +8,5 @@ urlpatterns = [
     path("consults/<uuid:consult_id>/invite/", views.invite_guest, name="invite_guest"),
     path("consults/<uuid:consult_id>/invitations/<uuid:invitation_id>/revoke/", views.revoke_invitation, name="revoke_invitation"),
     path("guest/<str:secret>/", views.guest_entry, name="guest"),
+    path("recordings/<uuid:recording_id>/", views.recording_play, name="recording"),
 ]

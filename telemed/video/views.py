@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 
 from consults.services.requests import consult_get
 from telemed.video.consumers import GUEST_SESSION_KEY
-from telemed.video.models import Invitation, Room
-from telemed.video.services import invitations
+from telemed.video.models import Invitation, Recording, Room
+from telemed.video.services import invitations, recordings
 from telemed.video.services.admission import JoinRefused, Person, check_person, check_window, is_host, room_for
 from telemed.video.services.tokens import join_token
 
@@ -66,6 +66,8 @@ def call_strings() -> dict[str, str]:
         "quality_fair": _("fair connection"),
         "quality_poor": _("poor connection"),
         "quality_detail": _("round trip %(rtt)s ms, loss %(loss)s %%"),
+        "record": _("Record"),
+        "stop_recording": _("Stop recording"),
     }
 
 
@@ -164,3 +166,13 @@ def guest_entry(request, secret):
         request.session[GUEST_SESSION_KEY] = str(invitation.pk)
         return redirect(request.path)
     return render(request, "video/guest_entry.html", {})
+
+
+def recording_play(request, recording_id):
+    """Stream a recording to someone who may see its consult; every playback is audited."""
+    recording = Recording.objects.select_related("room__consult").filter(pk=recording_id).first()
+    if recording is None:
+        raise Http404
+    consult_get(by=request.user, consult_id=recording.room.consult_id)  # 404 unless the consult is visible
+    handle = recordings.recording_open(by=request.user, recording=recording)
+    return FileResponse(handle, content_type="video/webm", filename=f"consult-{recording.room.consult_id}-{recording.pk}.webm")

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from telemed.rtc import errors as relay_errors
 from telemed.rtc.relay import Relay
-from telemed.video.media import deliver_event, relay_config
+from telemed.video.media import deliver_event, relay_config, start_recording, stop_recording
 from telemed.video.services import placement
 from telemed.video.services.records import record_relay_event
 
@@ -65,6 +65,12 @@ class WorkerMedia:
     async def leave(self, room_id, seat_id, *, removed=False):
         await self._call("leave", room_id, seat_id, removed=removed)
 
+    async def start_recording(self, room_id):
+        await self._call("start_recording", room_id, "")
+
+    async def stop_recording(self, room_id):
+        return await self._call("stop_recording", room_id, "")
+
 
 async def _run_op(relay: Relay, op: str, room_id: str, seat_id: str, args: dict):
     if op == "leave":
@@ -72,6 +78,10 @@ async def _run_op(relay: Relay, op: str, room_id: str, seat_id: str, args: dict)
         if room is not None:
             await (room.remove(seat_id) if args.get("removed") else room.leave(seat_id))
         return None
+    if op == "start_recording":
+        return await start_recording(relay, room_id)
+    if op == "stop_recording":
+        return await stop_recording(relay, room_id)
     room = relay.room(room_id)
     if op == "join":
         return await room.join(seat_id, args["sdp"], sources=args["sources"])

@@ -138,6 +138,9 @@ const handlers = {
   },
   async joined(m) {
     state.seat = m.seat; state.host = m.host; state.iceServers = m.ice_servers; state.attempts = 0;
+    $("consent").checked = m.consented;
+    $("record").hidden = !m.host;
+    showRecording(m.recording);
     show("precheck", false); show("lobby", false); show("stage", true); status("");
     $("chat-log").replaceChildren();
     m.chat.forEach(addChat);
@@ -154,8 +157,15 @@ const handlers = {
   chat(m) { addChat(m); },
   mute(m) { const p = state.people.get(m.seat); if (p) { p.audio = m.audio; p.video = m.video; drawTile(m.seat); } },
   audio_only(m) { const p = state.people.get(m.seat); if (p) { p.audioOnly = m.on; drawTile(m.seat); } },
+  recording(m) { showRecording(m.on); if (m.reason) status(m.reason, true); },
   pong() {},
 };
+
+function showRecording(on) {
+  state.recording = on;
+  $("rec-indicator").hidden = !on;
+  toggle("record", on, T.stop_recording, T.record);
+}
 
 function handle(message) {
   const handler = handlers[message.kind];
@@ -367,6 +377,8 @@ function bindControls() {
     announceMute();
   };
   $("share").onclick = toggleScreen;
+  $("consent").onchange = () => send({ type: "consent", on: $("consent").checked });
+  $("record").onclick = () => send({ type: "record", on: !state.recording });
   $("audio-only").onclick = () => {
     state.audioOnly = !state.audioOnly;
     toggle("audio-only", state.audioOnly, T.video_on, T.audio_only);
