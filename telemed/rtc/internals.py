@@ -20,7 +20,8 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
    `_offerDirection` (what the remote side offered to send) and `RTCRtpSender._stream_id` (the
    msid stream a subscriber's browser groups the track under).
-6. Tests only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a packet.
+6. Tests only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a packet, and the
+   `__encoder` of a test peer's sender, to read the bitrate REMB set.
 7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
 """
@@ -125,6 +126,12 @@ def watch_incoming(receiver: RTCRtpReceiver, inspect: Callable[[RtpPacket], bool
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
     receiver._handle_rtp_packet = handle_rtp
+
+
+def encoder_target_bitrate(sender: RTCRtpSender) -> int | None:
+    """The bitrate an aiortc peer's encoder aims at (REMB sets it). For the tests' publishers."""
+    encoder = sender._RTCRtpSender__encoder
+    return getattr(encoder, "target_bitrate", None)
 
 
 # --- sending -----------------------------------------------------------------------------

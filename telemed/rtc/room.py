@@ -28,6 +28,8 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from aiortc.exceptions import OperationError
+
 from telemed.rtc import internals
 from telemed.rtc.errors import (
     BadDescription,
@@ -338,10 +340,13 @@ class Room:
     async def _answer(pc: RTCPeerConnection, offer_sdp: str) -> str:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            if not pc.getTransceivers() and pc.sctp is None:
+                raise ValueError("it has no media section to carry the connection")
             await pc.setLocalDescription(await pc.createAnswer())
+        except OperationError as exc:  # aiortc raises it for nothing else
+            raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
-            reason = "no codec in common" if "parameters" in str(exc) else str(exc) or type(exc).__name__
-            raise BadDescription(f"unusable offer: {reason}") from exc
+            raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc
         return pc.localDescription.sdp
 
     def _watch(self, participant: Participant) -> None:

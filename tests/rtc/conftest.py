@@ -24,3 +24,4 @@ async def conference(relay):
     conference = Conference(relay)
     yield conference
     await conference.close()
+    assert conference.errors == []  # every offer the relay made was answered and accepted
