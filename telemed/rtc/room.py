@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from aiortc import (
     RTCBundlePolicy,
@@ -52,6 +53,7 @@ from telemed.rtc.events import (
 from telemed.rtc.forwarding import Codec, OutboundPath, Source, aggregate_bitrate, media_codecs, schedule
 from telemed.rtc.internals import RtpPacket
 from telemed.rtc.packets import codec_key
+from telemed.rtc.recording import RecordedFile, Recording
 from telemed.rtc.transcoding import Transcoder
 
 logger = logging.getLogger(__name__)
@@ -154,6 +156,7 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self.publications: dict[TrackKey, Publication] = {}
         self.transcoders: dict[tuple[str, str, str], Transcoder] = {}
+        self.recording: Recording | None = None
         self._housekeeping: asyncio.Task | None = None
         self.closed = False
 
@@ -213,6 +216,7 @@ class Room:
         await self.leave(participant_id, reason="removed")
 
     async def close(self) -> None:
+        self.stop_recording()
         for participant_id in list(self.participants):
             await self.leave(participant_id, reason="room-closed")
         self.closed = True
@@ -282,6 +286,19 @@ class Room:
         for path in participant.outputs.values():
             if path.kind == "video":
                 path.pause(audio_only)
+
+    def start_recording(self, directory: str | Path) -> None:
+        """Write every participant's microphone and camera, as forwarded, to
+        `<directory>/<participant>.webm`; participants who join later are included."""
+        if self.recording is None:
+            self.recording = Recording(Path(directory))
+            for (participant_id, label), publication in self.publications.items():
+                self.recording.add(participant_id, label, publication.kind, publication)
+
+    def stop_recording(self) -> list[RecordedFile]:
+        """Close the files; what was written, per participant."""
+        recording, self.recording = self.recording, None
+        return recording.stop() if recording is not None else []
 
     def stats(self) -> dict[str, dict]:
         """Per participant: what it publishes, what it receives, and how much."""
@@ -399,6 +416,8 @@ class Room:
         for key in [k for k in self.publications if k[0] == participant.id and k not in live]:
             self._unpublish(key)
         for publication in added:
+            if self.recording is not None:
+                self.recording.add(participant.id, publication.label, publication.kind, publication)
             codec = publication.codec.mime_type if publication.codec else ""
             self._emit(TrackPublished(self.id, participant.id, publication.label, publication.kind, codec))
             for other in self.participants.values():
@@ -414,6 +433,8 @@ class Room:
                 if path.transceiver is not None and not subscriber.closed:
                     path.transceiver.direction = "inactive"
                     self._request_offer(subscriber)
+        if self.recording is not None:
+            self.recording.remove(*key)
         for tkey in [k for k in self.transcoders if k[:2] == key]:
             schedule(self.transcoders.pop(tkey).close(), name="close transcoder")
         publication.close()
