@@ -12,6 +12,8 @@ through this small asyncio API, all on one event loop:
     await room.add_ice_candidate(participant_id, "candidate:...", sdp_mid)
     room.set_audio_only(participant_id, True)   # stop sending it video (a weak link)
     await room.leave(participant_id)   # or room.remove(...): media stops at once
+    room.start_recording(directory)   # <directory>/<participant>.webm, VP8 + Opus as sent
+    files = room.stop_recording()   # [RecordedFile(participant_id, path, duration, kinds)]
     room.stats()   # figures per participant
     await relay.close_room(room_id); await relay.close()
 
@@ -35,7 +37,8 @@ What it does:
 - aiortc neither trickles its own candidates nor restarts ICE: answers and offers carry all
   candidates, and a participant who lost its link joins again with a new offer under the same
   id; the new connection replaces the old one, and the others never see it leave.
-- Every use of aiortc internals is in `telemed.rtc.internals`.
+- Every use of aiortc internals is in `telemed.rtc.internals`; docs/architecture.md has the
+  whole picture.
 """
 from __future__ import annotations
 

@@ -20,7 +20,9 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
    `_offerDirection` (what the remote side offered to send) and `RTCRtpSender._stream_id` (the
    msid stream a subscriber's browser groups the track under).
-6. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
+6. Tests only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a packet, and the
+   `__encoder` of a test peer's sender, to read the bitrate REMB set.
+7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
 """
 from __future__ import annotations
@@ -48,26 +50,6 @@ from aiortc.rtp import (
 from aiortc.sdp import candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
-
-__all__ = [
-    "AIORTC_VERSION",
-    "FrameAssembler",
-    "IdleTrack",
-    "RtpPacket",
-    "candidate_from_sdp",
-    "codec_decoder",
-    "decode",
-    "codec_encoder",
-    "forward_packet",
-    "group_under",
-    "negotiated_codecs",
-    "remote_offers_to_send",
-    "request_keyframe",
-    "send_bandwidth_estimate",
-    "sender_is_running",
-    "take_over_sender",
-    "tap_receiver",
-]
 
 
 def check_version() -> None:
@@ -132,6 +114,24 @@ async def send_bandwidth_estimate(receiver: RTCRtpReceiver, bitrate: int, media_
         return
     packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(int(bitrate), media_ssrcs))
     await getattr(receiver, "_telemed_send_rtcp", receiver._send_rtcp)(packet)
+
+
+def watch_incoming(receiver: RTCRtpReceiver, inspect: Callable[[RtpPacket], bool]) -> None:
+    """Show `inspect` every packet as it arrives (RTX still wrapped); a False return drops it.
+    For the tests' simulated packet loss on a peer's link, not for the relay."""
+    handle = receiver._handle_rtp_packet
+
+    async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if inspect(packet):
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp
+
+
+def encoder_target_bitrate(sender: RTCRtpSender) -> int | None:
+    """The bitrate an aiortc peer's encoder aims at (REMB sets it). For the tests' publishers."""
+    encoder = sender._RTCRtpSender__encoder
+    return getattr(encoder, "target_bitrate", None)
 
 
 # --- sending -----------------------------------------------------------------------------

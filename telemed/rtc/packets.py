@@ -52,12 +52,15 @@ def vp8_starts_keyframe(payload: bytes) -> bool:
 def vp8_keyframe_size(payload: bytes) -> tuple[int, int] | None:
     """Width and height from the first packet of a VP8 keyframe."""
     pos = _vp8_payload_start(payload)
-    if pos is None or payload[pos] & 0x01 or len(payload) < pos + 10:
+    return None if pos is None else vp8_frame_size(payload[pos:])
+
+
+def vp8_frame_size(frame: bytes) -> tuple[int, int] | None:
+    """Width and height of a whole VP8 frame if it is a keyframe (RFC 6386, 9.1)."""
+    if len(frame) < 10 or frame[0] & 0x01 or frame[3:6] != b"\x9d\x01\x2a":
         return None
-    if payload[pos + 3 : pos + 6] != b"\x9d\x01\x2a":
-        return None
-    width = int.from_bytes(payload[pos + 6 : pos + 8], "little") & 0x3FFF
-    height = int.from_bytes(payload[pos + 8 : pos + 10], "little") & 0x3FFF
+    width = int.from_bytes(frame[6:8], "little") & 0x3FFF
+    height = int.from_bytes(frame[8:10], "little") & 0x3FFF
     return width, height
 
 

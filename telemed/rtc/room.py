@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from aiortc import (
     RTCBundlePolicy,
@@ -27,6 +28,8 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+
+from aiortc.exceptions import OperationError
 
 from telemed.rtc import internals
 from telemed.rtc.sdp import keep_browser_numbering
@@ -51,6 +54,7 @@ from telemed.rtc.events import (
 from telemed.rtc.forwarding import Codec, OutboundPath, Source, aggregate_bitrate, media_codecs, schedule
 from telemed.rtc.internals import RtpPacket
 from telemed.rtc.packets import codec_key
+from telemed.rtc.recording import RecordedFile, Recording
 from telemed.rtc.transcoding import Transcoder
 
 logger = logging.getLogger(__name__)
@@ -153,6 +157,7 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self.publications: dict[TrackKey, Publication] = {}
         self.transcoders: dict[tuple[str, str, str], Transcoder] = {}
+        self.recording: Recording | None = None
         self._housekeeping: asyncio.Task | None = None
         self.closed = False
 
@@ -212,6 +217,7 @@ class Room:
         await self.leave(participant_id, reason="removed")
 
     async def close(self) -> None:
+        self.stop_recording()
         for participant_id in list(self.participants):
             await self.leave(participant_id, reason="room-closed")
         self.closed = True
@@ -282,6 +288,19 @@ class Room:
             if path.kind == "video":
                 path.pause(audio_only)
 
+    def start_recording(self, directory: str | Path) -> None:
+        """Write every participant's microphone and camera, as forwarded, to
+        `<directory>/<participant>.webm`; participants who join later are included."""
+        if self.recording is None:
+            self.recording = Recording(Path(directory))
+            for (participant_id, label), publication in self.publications.items():
+                self.recording.add(participant_id, label, publication.kind, publication)
+
+    def stop_recording(self) -> list[RecordedFile]:
+        """Close the files; what was written, per participant."""
+        recording, self.recording = self.recording, None
+        return recording.stop() if recording is not None else []
+
     def stats(self) -> dict[str, dict]:
         """Per participant: what it publishes, what it receives, and how much."""
         figures: dict[str, dict] = {}
@@ -339,10 +358,13 @@ class Room:
     async def _answer(pc: RTCPeerConnection, offer_sdp: str) -> str:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            if not pc.getTransceivers() and pc.sctp is None:
+                raise ValueError("it has no media section to carry the connection")
             await pc.setLocalDescription(await pc.createAnswer())
+        except OperationError as exc:  # aiortc raises it for nothing else
+            raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
-            reason = "no codec in common" if "parameters" in str(exc) else str(exc) or type(exc).__name__
-            raise BadDescription(f"unusable offer: {reason}") from exc
+            raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc
         return pc.localDescription.sdp
 
     def _watch(self, participant: Participant) -> None:
@@ -395,6 +417,8 @@ class Room:
         for key in [k for k in self.publications if k[0] == participant.id and k not in live]:
             self._unpublish(key)
         for publication in added:
+            if self.recording is not None:
+                self.recording.add(participant.id, publication.label, publication.kind, publication)
             codec = publication.codec.mime_type if publication.codec else ""
             self._emit(TrackPublished(self.id, participant.id, publication.label, publication.kind, codec))
             for other in self.participants.values():
@@ -410,6 +434,8 @@ class Room:
                 if path.transceiver is not None and not subscriber.closed:
                     path.transceiver.direction = "inactive"
                     self._request_offer(subscriber)
+        if self.recording is not None:
+            self.recording.remove(*key)
         for tkey in [k for k in self.transcoders if k[:2] == key]:
             schedule(self.transcoders.pop(tkey).close(), name="close transcoder")
         publication.close()

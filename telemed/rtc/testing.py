@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -160,12 +161,17 @@ class Peer:
         self.name = name
         self.decode = decode
         self.measure_latency = measure_latency
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: with aiortc's default (balanced), an offer bringing several video m-lines
+        # at once leaves all but the first on a transport that bundling has just stopped.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.video = PatternTrack(colour, width=size[0], height=size[1], fps=fps) if colour else None
         self.audio = ToneTrack(tone) if tone else None
         for track in (self.audio, self.video):
             if track is not None:
                 self.pc.addTrack(track)
+        if self.audio is None and self.video is None:
+            # A listener's offer still needs an m-line to carry ICE and DTLS, as in a browser.
+            self.pc.addTransceiver("audio", direction="recvonly")
         self.receptions: dict[str, Reception] = {}
         self.tracks: dict[str, TrackInfo] = {}
         self._readers: list[asyncio.Task] = []
@@ -250,6 +256,7 @@ class Conference:
         self.room = relay.room(room_id)
         self.peers: dict[str, Peer] = {}
         self.events: list = []
+        self.errors: list[Exception] = []  # answers that failed: a test should find none
         self.offer_filter: Callable[[str, str], str] = lambda participant_id, sdp: sdp
         self._pump = asyncio.ensure_future(self._run())
 
@@ -268,9 +275,14 @@ class Conference:
                 try:
                     answer = await peer.answer(sdp, event.tracks)
                     await self.room.accept_answer(event.participant_id, answer)
-                except Exception:  # a peer that left meanwhile
-                    if event.participant_id in self.room.participants:
-                        raise
+                except Exception as exc:
+                    if event.participant_id in self.room.participants:  # not a peer that just left
+                        self.errors.append(exc)
+
+    async def renegotiate(self, peer: Peer, *, sources: dict[str, str] | None = None) -> None:
+        """The peer's own later offer (a track added or stopped), as the browser sends it."""
+        answer = await self.room.renegotiate(peer.name, await peer.offer(), sources=sources)
+        await peer.accept(answer)
 
     async def close(self) -> None:
         self._pump.cancel()
