@@ -1,47 +1,22 @@
-"""DICOM test material: pydicom's bundled files, a generated CT series, and malformed files."""
+"""DICOM test material: pydicom's bundled files, a generated CT series, and malformed files.
+
+The CT generator lives in the app (imaging/dicom/synthetic.py), where the demo uses it too.
+"""
 from __future__ import annotations
 
 import io
-from datetime import date
 from pathlib import Path
 
 import pydicom
 import pydicom.data
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from imaging.dicom.synthetic import ct_series
+
+__all__ = ["BUNDLED", "ct_series", "malformed", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
 )
-
-
-def ct_series(*, slices: int = 5, patient_id: str = "MRN-CT-1", patient_name: str = "王^秀英", size: int = 64, charset: str = "GB18030") -> list[bytes]:
-    """A small CT series in one study: `slices` instances of `size`×`size` 16-bit pixels."""
-    study, series = generate_uid(), generate_uid()
-    files = []
-    for n in range(1, slices + 1):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SpecificCharacterSet = charset
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientBirthDate = patient_name, patient_id, "F", "19560314"
-        ds.StudyDate, ds.StudyTime, ds.Modality, ds.StudyDescription = date.today().strftime("%Y%m%d"), "093000", "CT", "胸部CT平扫"
-        ds.SeriesNumber, ds.InstanceNumber, ds.BodyPartExamined = 2, n, "CHEST"
-        ds.Rows = ds.Columns = size
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.PixelSpacing, ds.SliceThickness, ds.ImagePositionPatient = [0.7, 0.7], 5.0, [0, 0, 5.0 * n]
-        ds.RescaleIntercept, ds.RescaleSlope, ds.WindowCenter, ds.WindowWidth = -1024, 1, 40, 400
-        ds.PixelData = bytes((n + i) % 256 for i in range(size * size * 2))
-        buffer = io.BytesIO()
-        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-        files.append(buffer.getvalue())
-    return files
 
 
 def malformed() -> dict[str, bytes]:
