@@ -308,3 +308,78 @@ async def test_errors_speak_the_persons_language(cast, room):
     socket = await Socket(room, user=user).open()
     refused = await socket.join()
     assert "您" in refused["error"] or "你" in refused["error"]
+
+
+@override_settings(VIDEO_TURN_URLS=["turns:turn.example.cn:443?transport=tcp"], VIDEO_TURN_SECRET="shared-with-coturn", VIDEO_STUN_URLS=["stun:turn.example.cn:3478"])
+async def test_admitted_people_get_time_limited_turn_credentials_and_lobby_guests_none(cast, room):
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    host = await Socket(room, user=cast.north[Role.SPECIALIST]).open()
+    welcome = await host.join()
+    stun, turn = welcome["ice_servers"]
+    assert stun == {"urls": ["stun:turn.example.cn:3478"]}
+    expiry, who = turn["username"].split(":", 1)
+    assert who == f"u:{cast.north[Role.SPECIALIST].pk}" and 0 < int(expiry) - time.time() <= 6 * 3600
+    expected = base64.b64encode(hmac.new(b"shared-with-coturn", turn["username"].encode(), hashlib.sha1).digest()).decode()
+    assert turn["credential"] == expected
+
+    invitation = await database_sync_to_async(_guest)(room, cast.north[Role.SPECIALIST])
+    guest = await Socket(room, invitation=invitation).open()
+    lobby = await guest.join()
+    assert lobby["kind"] == "lobby" and "ice_servers" not in lobby
+    await guest.close()
+    await host.close()
+
+
+async def test_a_waiting_clinic_sees_the_expert_still_in_another_consult(cast, room):
+    from consults.models import Consult
+
+    other = await database_sync_to_async(_soon_room)(cast, 3, 10)
+    await database_sync_to_async(Consult.objects.filter(pk=other.consult_id).update)(ends_at=timezone.now() + timezone.timedelta(minutes=12))
+    busy = await _joined(other, cast.north[Role.SPECIALIST])  # starts that session
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    try:
+        roster = await doctor.next("roster")
+        expert = roster["experts"][0]
+        assert expert["state"] == "in_another_consult" and 11 <= expert["wait_minutes"] <= 12
+    finally:
+        await busy.close()
+        await doctor.close()
+
+
+async def test_the_browsers_quality_summary_is_kept_and_bad_figures_are_refused(cast, room):
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    try:
+        await doctor.send({"type": "stats", "summary": {"rtt_ms": 41.5, "loss_pct": 0.2, "fps": 29.7, "samples": 5}})
+        await doctor.send({"type": "stats", "summary": {"rtt_ms": "fast"}})
+        assert "statistics are not valid" in (await doctor.next("error"))["error"]
+        seat = await database_sync_to_async(Attendance.objects.get)(room=room, user=cast.north[Role.CLINIC_DOCTOR])
+        assert seat.quality == {"rtt_ms": 41.5, "loss_pct": 0.2, "fps": 29.7, "samples": 5}
+    finally:
+        await doctor.close()
+
+
+async def test_media_messages_before_an_offer_or_from_the_lobby_are_refused(cast, room):
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    await doctor.send({"type": "answer", "sdp": "v=0"})
+    assert "Send your offer first" in (await doctor.next("error"))["error"]
+    invitation = await database_sync_to_async(_guest)(room, cast.north[Role.SPECIALIST])
+    guest = await Socket(room, invitation=invitation).open()
+    assert (await guest.join())["kind"] == "lobby"
+    await guest.send({"type": "offer", "sdp": "v=0", "sources": {}})
+    assert "Wait until the host lets you in" in (await guest.next("error"))["error"]
+    await guest.close()
+    await doctor.close()
+
+
+async def test_an_offer_without_a_usable_codec_gets_a_reason(cast, room):
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    try:
+        await doctor.send({"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 120\r\na=rtpmap:120 FANCY/90000\r\n", "sources": {}})
+        error = await doctor.next("error", timeout=20)
+        assert error.get("media") and "no audio or video format" in error["error"]
+    finally:
+        await doctor.close()
