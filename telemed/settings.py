@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "telemed.patients",
     "telemed.audit",
     "telemed.web",
+    "telemed.video",
     "consults",
     "imaging",
     "rounds",
@@ -140,7 +141,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "telemed")},
+            # redis-py 8 gives sockets a 5 s read timeout, the same as channels_redis's blocking
+            # pop: under load a pop that returns at 5 s times out and its message is lost
+            # (redis/redis-py#4091). Reads may take longer than the pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": env_str("CHANNELS_PREFIX", "telemed")},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -332,5 +336,19 @@ URGENT_ESCALATION_MINUTES = env_int("URGENT_ESCALATION_MINUTES", 15, minimum=1)
 # A critical finding (危急值) not acknowledged by the clinic alerts its other doctors and the
 # hospital's coordinators after this long; a hospital's reading policy may set its own.
 READ_CRITICAL_ACK_MINUTES = env_int("READ_CRITICAL_ACK_MINUTES", 10, minimum=1)
+# Video rooms. The join link's token lives only long enough to open the WebSocket; access is
+# re-checked this often while connected, so a revoked person's media stops within seconds.
+VIDEO_JOIN_TOKEN_SECONDS = env_int("VIDEO_JOIN_TOKEN_SECONDS", 120, minimum=5)
+VIDEO_RECHECK_SECONDS = env_int("VIDEO_RECHECK_SECONDS", 2, minimum=1)
+VIDEO_GUEST_LINK_HOURS = env_int("VIDEO_GUEST_LINK_HOURS", 24, minimum=1)
+# STUN/TURN for browsers behind NAT; TURN credentials use coturn's use-auth-secret (TURN REST API).
+VIDEO_STUN_URLS = env_list("VIDEO_STUN_URLS", [])
+VIDEO_TURN_URLS = env_list("VIDEO_TURN_URLS", [])
+VIDEO_TURN_SECRET = env_str("VIDEO_TURN_SECRET")
+VIDEO_TURN_TTL_SECONDS = env_int("VIDEO_TURN_TTL_SECONDS", 6 * 3600, minimum=60)
+# Where the relay runs: inside this server process, or on `manage.py runrelay` workers (Redis).
+VIDEO_RELAY = env_choice("VIDEO_RELAY", "inprocess", ("inprocess", "workers"))
+VIDEO_MAX_PUBLISHERS = env_int("VIDEO_MAX_PUBLISHERS", 8, minimum=1)
+VIDEO_MAX_BITRATE_KBPS = env_int("VIDEO_MAX_BITRATE_KBPS", 1500, minimum=100)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "telemed@localhost")

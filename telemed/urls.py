@@ -16,6 +16,7 @@ urlpatterns = [
     path("patients/", include("telemed.patients.urls")),
     path("audit/", include("telemed.audit.urls")),
     path("consults/", include("consults.urls")),
+    path("video/", include("telemed.video.urls")),
     path("dicomweb/", include("imaging.urls")),
     path("imaging/", include("imaging.page_urls")),
     path("api/v1/", include("telemed.api_urls")),

@@ -124,14 +124,33 @@ def _foreign_archive_values(cast, study) -> dict[str, str]:
 def _foreign_consult_values(cast) -> dict[str, str]:
     from tests.consults.factories import booked_consult
 
+    from telemed.video.services.admission import room_for
+    from telemed.video.services.invitations import invitation_create_guest
+
     consult = booked_consult(cast.south)
     expert = cast.south[Role.SPECIALIST]
+    room = room_for(consult)
+    invitation, secret = invitation_create_guest(by=expert, room=room, name="South interpreter", role="interpreter")
     return {
+        "recording_id": str(_south_recording(room, expert).pk),
         "consult_id": str(consult.pk),
+        # The south consult's video room: a guest link (signed-in people are refused it) and its invitation.
+        "invitation_id": str(invitation.pk),
+        "secret": secret,
         "attachment_id": str(_south_attachment(consult).pk),
         "rule_id": str(expert.availability_rules.first().pk),
         "exception_id": str(_south_exception(expert).pk),
     }
+
+
+def _south_recording(room, expert):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from telemed.video.models import Recording
+
+    key = default_storage.save(f"recordings/{room.consult_id}/south.webm", ContentFile(b"webm"))
+    return Recording.objects.create(room=room, storage_key=key, sha256="0" * 64, size=4, duration_seconds=1, started_by=expert)
 
 
 def _south_attachment(consult):

@@ -1,0 +1,251 @@
+"""Packets from sources to subscribers: the forward path, with no decoding.
+
+A *source* is a stream of RTP packets of one kind: a participant's published track
+(`room.Publication`) or a transcoder's output. A source hands each packet to its sinks in order.
+The sink that matters is `OutboundPath`, one per (source, subscriber): it rewrites SSRC, payload
+type, sequence number and timestamp for the subscriber's connection and sends the packet. It
+starts a video stream only at a keyframe (asking the source for one), and when it stops and
+starts again (audio-only mode, a publisher's reconnection) it rebases sequence numbers and
+timestamps so the subscriber sees one continuous stream with no gap to NACK.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiortc import RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver
+
+from telemed.rtc import internals
+from telemed.rtc.internals import RtpPacket
+from telemed.rtc.packets import codec_key, seq_newer, starts_keyframe
+
+logger = logging.getLogger(__name__)
+
+KEYFRAME_REQUEST_INTERVAL = 0.3  # s; a source asks its publisher at most this often
+KEYFRAME_RETRY = 0.5  # s; a path still waiting for a keyframe asks again after this long
+ESTIMATE_TTL = 5.0  # s; a subscriber's bandwidth estimate older than this no longer counts
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A negotiated codec, as the relay compares and reports it."""
+
+    mime_type: str
+    clock_rate: int
+    key: str
+    params: RTCRtpCodecParameters = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, params: RTCRtpCodecParameters) -> Codec:
+        return cls(params.mimeType, params.clockRate, codec_key(params.mimeType, params.parameters), params)
+
+
+def media_codecs(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+    """The negotiated codecs without the retransmission (RTX) entries."""
+    return [c for c in codecs if c.name.lower() != "rtx"]
+
+
+class Sink(Protocol):
+    async def push(self, packet: RtpPacket, codec: Codec) -> None: ...
+
+    def resync(self) -> None: ...
+
+
+class Source:
+    """Fan-out of one stream's packets to its sinks, and the way back for keyframe requests."""
+
+    kind: str
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.sinks: list[Sink] = []
+        self._last_keyframe_request = 0.0
+
+    def add_sink(self, sink: Sink) -> None:
+        if sink not in self.sinks:
+            self.sinks.append(sink)
+
+    def remove_sink(self, sink: Sink) -> None:
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+
+    async def deliver(self, packet: RtpPacket, codec: Codec) -> None:
+        for sink in list(self.sinks):
+            try:
+                await sink.push(packet, codec)
+            except ConnectionError:
+                pass  # that subscriber's transport just closed; the room removes it
+
+    def request_keyframe(self) -> None:
+        """Throttled: several subscribers joining at once cost the publisher one keyframe."""
+        now = time.monotonic()
+        if now - self._last_keyframe_request >= KEYFRAME_REQUEST_INTERVAL:
+            self._last_keyframe_request = now
+            self._send_keyframe_request()
+
+    def _send_keyframe_request(self) -> None:
+        raise NotImplementedError
+
+
+class OutboundPath:
+    """One source's packets to one subscriber, rewritten for the subscriber's connection."""
+
+    def __init__(self, *, subscriber_id: str, publisher_id: str, source_label: str, kind: str) -> None:
+        self.subscriber_id = subscriber_id
+        self.publisher_id = publisher_id
+        self.source_label = source_label
+        self.kind = kind
+        self.transceiver: RTCRtpTransceiver | None = None  # created when the offer is made
+        self.source: Source | None = None  # set once the subscriber has answered
+        self.payload_types: dict[str, int] = {}  # codec key -> the subscriber's payload type
+        self.paused = False
+        self.closed = False
+        self.packets = 0
+        self.octets = 0
+        self.bandwidth_estimate: tuple[int, float] | None = None  # (bit/s, when)
+        self._synced = False
+        self._base_in_seq = 0
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._next_seq = random.randint(0, 0x7FFF)  # low half: SRTP dislikes an early wrap
+        self._last_ts: int | None = None
+        self._last_sent = 0.0
+        self._last_keyframe_wish = 0.0
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def bind(self, transceiver: RTCRtpTransceiver) -> None:
+        self.transceiver = transceiver
+        internals.take_over_sender(transceiver.sender, self._subscriber_wants_keyframe, self._subscriber_estimate)
+
+    def negotiated(self) -> list[RTCRtpCodecParameters]:
+        """Record the codecs the subscriber accepted; returns them in its order of preference."""
+        codecs = internals.negotiated_codecs(self.transceiver)
+        self.payload_types = {codec_key(c.mimeType, c.parameters): c.payloadType for c in media_codecs(codecs)}
+        return media_codecs(codecs)
+
+    def attach(self, source: Source) -> None:
+        if self.source is not None:
+            self.source.remove_sink(self)
+        self.source = source
+        self.resync()
+        source.add_sink(self)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.source is not None:
+            self.source.remove_sink(self)
+            self.source = None
+
+    def can_forward(self, codec: Codec) -> bool:
+        return codec.key in self.payload_types
+
+    # -- state changes -------------------------------------------------------------------
+
+    def resync(self) -> None:
+        """Start again at the next keyframe, continuing this path's numbering."""
+        self._synced = False
+        self._last_keyframe_wish = 0.0
+
+    def pause(self, paused: bool) -> None:
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused:
+            self.resync()
+
+    # -- the forward path ----------------------------------------------------------------
+
+    async def push(self, packet: RtpPacket, codec: Codec) -> None:
+        if self.paused or self.closed or self.transceiver is None:
+            return
+        payload_type = self.payload_types.get(codec.key)
+        sender = self.transceiver.sender
+        if payload_type is None or not internals.sender_is_running(sender):
+            return
+        if not self._synced:
+            if not starts_keyframe(codec.mime_type, packet.payload):
+                self._wish_keyframe()
+                return
+            self._rebase(packet, codec, sender)
+        elif packet.sequence_number != self._base_in_seq and not seq_newer(packet.sequence_number, self._base_in_seq):
+            return  # from before this path (re)started: the subscriber has no use for it
+        out = RtpPacket(
+            payload_type=payload_type,
+            marker=packet.marker,
+            sequence_number=(packet.sequence_number + self._seq_offset) & 0xFFFF,
+            timestamp=(packet.timestamp + self._ts_offset) & 0xFFFFFFFF,
+            ssrc=internals.sender_ssrc(sender),
+            payload=packet.payload,
+        )
+        out.padding_size = packet.padding_size
+        out.extensions.audio_level = packet.extensions.audio_level
+        if seq_newer(out.sequence_number, self._next_seq) or out.sequence_number == self._next_seq:
+            self._next_seq = (out.sequence_number + 1) & 0xFFFF
+            self._last_ts = out.timestamp
+            self._last_sent = time.monotonic()
+        await internals.forward_packet(sender, out, self.transceiver.mid)
+        self.packets += 1
+        self.octets += len(packet.payload)
+
+    def _rebase(self, packet: RtpPacket, codec: Codec, sender: RTCRtpSender) -> None:
+        """Map this packet onto the next sequence number, and its timestamp onto the time that
+        has passed since the last packet this subscriber got (its jitter buffer and lip sync
+        follow RTP time, so a pause must look like a pause)."""
+        internals.use_retransmission_for(sender, internals.negotiated_codecs(self.transceiver), self.payload_types[codec.key])
+        if self._last_ts is None:
+            out_ts = random.randint(0, 0xFFFFFFFF)
+        else:
+            elapsed = max(time.monotonic() - self._last_sent, 0.001)
+            out_ts = (self._last_ts + int(elapsed * codec.clock_rate)) & 0xFFFFFFFF
+        self._seq_offset = (self._next_seq - packet.sequence_number) & 0xFFFF
+        self._ts_offset = (out_ts - packet.timestamp) & 0xFFFFFFFF
+        self._base_in_seq = packet.sequence_number
+        self._synced = True
+
+    def _wish_keyframe(self) -> None:
+        now = time.monotonic()
+        if self.source is not None and now - self._last_keyframe_wish >= KEYFRAME_RETRY:
+            self._last_keyframe_wish = now
+            self.source.request_keyframe()
+
+    # -- feedback from the subscriber ----------------------------------------------------
+
+    def _subscriber_wants_keyframe(self) -> None:
+        if self.source is not None and not self.paused:
+            self.source.request_keyframe()
+
+    def _subscriber_estimate(self, bitrate: int) -> None:
+        self.bandwidth_estimate = (bitrate, time.monotonic())
+
+    def current_estimate(self) -> int | None:
+        """The subscriber's latest bandwidth estimate, if fresh and if it is receiving video."""
+        if self.paused or self.bandwidth_estimate is None:
+            return None
+        bitrate, at = self.bandwidth_estimate
+        return bitrate if time.monotonic() - at <= ESTIMATE_TTL else None
+
+
+def aggregate_bitrate(paths: list[OutboundPath], *, cap: int, uplink: int | None) -> int:
+    """What a publisher may send: the weakest receiving subscriber, its own link, the cap."""
+    estimates = [e for e in (p.current_estimate() for p in paths) if e is not None]
+    if uplink is not None:
+        estimates.append(uplink)
+    return min([cap, *estimates])
+
+
+def schedule(coro, *, name: str) -> asyncio.Task:
+    """A background task whose failure is logged rather than lost."""
+    task = asyncio.ensure_future(coro)
+    task.set_name(name)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("relay task %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,284 @@
+"""Every use of aiortc's private parts, in one module.
+
+aiortc has no public API for forwarding RTP packets, so the relay reaches into it here and
+nowhere else. aiortc is pinned exactly (pyproject.toml); `tests/rtc/test_internals.py` checks
+each assumption below by name and fails loudly when an upgrade moves one of them:
+
+1. Receiving: `RTCRtpReceiver._handle_rtp_packet` parses, counts, unwraps RTX, sends NACKs and
+   receiver reports, then hands each packet to `__jitter_buffer.add()`. The relay swaps that
+   jitter buffer for a tap, so packets leave before any reassembly or decoding (aiortc's jitter
+   buffer holds a frame back until the next one starts: ~33 ms). The receiver's own bandwidth
+   estimate (REMB) is intercepted in `_send_rtcp`, so the relay can send the aggregate instead.
+2. Keyframe and bitrate requests upstream: `_send_rtcp_pli` and `_send_rtcp` with the
+   receiver's `__rtcp_ssrc`.
+3. Sending: each subscriber gets an ordinary `RTCRtpSender` whose track never yields a frame;
+   packets are rewritten by the relay and sent through `sender.transport._send_rtp` (aiortc keeps
+   SRTP), stored in `__rtp_history` so aiortc's own NACK handling retransmits them (RTX when
+   negotiated), and counted in the fields its sender reports are built from.
+4. Feedback from subscribers: the sender's `_handle_rtcp_packet` is wrapped so PLI/FIR and REMB
+   reach the relay; receiver reports and NACKs still go to aiortc.
+5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
+   `_offerDirection` (what the remote side offered to send) and `RTCRtpSender._stream_id` (the
+   msid stream a subscriber's browser groups the track under).
+6. Tests only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a packet, and the
+   `__encoder` of a test peer's sender, to read the bitrate REMB set.
+7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
+   `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiortc
+from aiortc import MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import clock
+from aiortc.codecs import depayload, get_decoder, get_encoder
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTP_HISTORY_SIZE,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
+from aiortc.sdp import candidate_from_sdp
+
+AIORTC_VERSION = "1.16.0"
+
+
+def check_version() -> None:
+    """Refuse to start on an aiortc this module was not written for."""
+    if aiortc.__version__ != AIORTC_VERSION:
+        raise RuntimeError(
+            f"telemed.rtc relies on aiortc {AIORTC_VERSION} internals, found {aiortc.__version__}: "
+            "re-run tests/rtc/test_internals.py and update telemed/rtc/internals.py"
+        )
+
+
+# --- receiving ---------------------------------------------------------------------------
+
+
+class _PacketTap:
+    """Stands where the receiver's jitter buffer was: hands packets on, never yields a frame."""
+
+    def __init__(self, on_packet: Callable[[RtpPacket], None]) -> None:
+        self.on_packet = on_packet
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.on_packet(packet)
+        return False, None
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver,
+    on_packet: Callable[[RtpPacket], None],
+    on_bandwidth_estimate: Callable[[int], None],
+) -> None:
+    """Send the receiver's packets to `on_packet` instead of its jitter buffer and decoder.
+
+    `on_packet` gets aiortc's own packet object (RTX already unwrapped); it must not change it.
+    """
+    if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
+        raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer to tap")
+    receiver._RTCRtpReceiver__jitter_buffer = _PacketTap(on_packet)
+    send_rtcp = receiver._send_rtcp
+
+    async def intercept_remb(packet) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                on_bandwidth_estimate(unpack_remb_fci(packet.fci)[0])
+            except ValueError:
+                pass
+            return
+        await send_rtcp(packet)
+
+    receiver._send_rtcp = intercept_remb
+    receiver._telemed_send_rtcp = send_rtcp
+
+
+async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the publisher for a keyframe (PLI): what aiortc does after a decoding error."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+async def send_bandwidth_estimate(receiver: RTCRtpReceiver, bitrate: int, media_ssrcs: list[int]) -> None:
+    """Tell the publisher the most it should send (REMB), past the interception above."""
+    rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
+    if rtcp_ssrc is None:
+        return
+    packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(int(bitrate), media_ssrcs))
+    await getattr(receiver, "_telemed_send_rtcp", receiver._send_rtcp)(packet)
+
+
+def watch_incoming(receiver: RTCRtpReceiver, inspect: Callable[[RtpPacket], bool]) -> None:
+    """Show `inspect` every packet as it arrives (RTX still wrapped); a False return drops it.
+    For the tests' simulated packet loss on a peer's link, not for the relay."""
+    handle = receiver._handle_rtp_packet
+
+    async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if inspect(packet):
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp
+
+
+def encoder_target_bitrate(sender: RTCRtpSender) -> int | None:
+    """The bitrate an aiortc peer's encoder aims at (REMB sets it). For the tests' publishers."""
+    encoder = sender._RTCRtpSender__encoder
+    return getattr(encoder, "target_bitrate", None)
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+class IdleTrack(MediaStreamTrack):
+    """The track of a forwarding sender: it never yields a frame, so aiortc's encoder loop waits
+    quietly (with no track at all it would poll every 20 ms)."""
+
+    def __init__(self, kind: str, track_id: str | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        if track_id:
+            self._id = track_id
+        self._stopped = asyncio.get_event_loop().create_future()
+
+    async def recv(self):
+        await asyncio.shield(self._stopped)
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        if not self._stopped.done():
+            self._stopped.set_result(None)
+        super().stop()
+
+
+def take_over_sender(
+    sender: RTCRtpSender,
+    on_keyframe_request: Callable[[], None],
+    on_bandwidth_estimate: Callable[[int], None],
+) -> None:
+    """Route a subscriber's keyframe requests (PLI, FIR) and bandwidth estimates (REMB) for this
+    sender to the relay; receiver reports and NACKs stay with aiortc (RTT, retransmission)."""
+    handle = sender._handle_rtcp_packet
+
+    async def handle_rtcp(packet) -> None:
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                on_keyframe_request()
+                return
+            if packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return
+                if sender._ssrc in ssrcs:
+                    on_bandwidth_estimate(bitrate)
+                return
+        await handle(packet)
+
+    sender._handle_rtcp_packet = handle_rtcp
+
+
+def group_under(sender: RTCRtpSender, stream_id: str) -> None:
+    """The msid stream the subscriber's browser puts this track in: one per publisher, so each
+    participant's audio and video land in one MediaStream (and are lip-synced together)."""
+    sender._stream_id = stream_id
+
+
+def sender_is_running(sender: RTCRtpSender) -> bool:
+    """Negotiated, started and connected: a packet sent now reaches the subscriber."""
+    return bool(sender._RTCRtpSender__started) and sender.transport.state == "connected"
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    return sender._ssrc
+
+
+def use_retransmission_for(sender: RTCRtpSender, codecs: list[RTCRtpCodecParameters], payload_type: int) -> None:
+    """Retransmit with the RTX payload type paired to the codec actually forwarded (aiortc pairs
+    RTX with the first negotiated codec, which is the one its own encoder would use)."""
+    rtx = next((c.payloadType for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") == payload_type), None)
+    sender._RTCRtpSender__rtx_payload_type = rtx
+
+
+async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> None:
+    """Send an already rewritten packet (SSRC, payload type, sequence number, timestamp) to the
+    subscriber, keep it for retransmission, and count it for the sender reports."""
+    packet.extensions.mid = mid
+    packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+    sender._RTCRtpSender__rtp_history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
+    await sender.transport._send_rtp(packet.serialize(sender.transport._rtp_header_extensions_map))
+    sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
+    sender._RTCRtpSender__rtp_timestamp = packet.timestamp
+    sender._RTCRtpSender__octet_count += len(packet.payload)
+    sender._RTCRtpSender__packet_count += 1
+
+
+# --- negotiation -------------------------------------------------------------------------
+
+
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """The codecs both sides accepted for this m-line, in preference order (RTX included)."""
+    return list(transceiver._codecs)
+
+
+def remote_offers_to_send(transceiver: RTCRtpTransceiver) -> bool:
+    """Whether the remote peer's last offer sends media on this m-line."""
+    return transceiver._offerDirection in ("recvonly", "sendrecv")
+
+
+# --- frames, for transcoding and recording -----------------------------------------------
+
+
+@dataclass
+class EncodedFrame:
+    data: bytes
+    timestamp: int
+
+
+class FrameAssembler:
+    """Whole encoded frames from forwarded packets (aiortc's jitter buffer and depayloader)."""
+
+    def __init__(self, codec: RTCRtpCodecParameters) -> None:
+        self.codec = codec
+        video = codec.mimeType.lower().startswith("video/")
+        self._buffer = JitterBuffer(capacity=512 if video else 16, is_video=video)
+
+    def add(self, packet: RtpPacket) -> EncodedFrame | None:
+        """The previous frame once this packet starts a new one; None otherwise."""
+        copy = RtpPacket(
+            payload_type=packet.payload_type,
+            marker=packet.marker,
+            sequence_number=packet.sequence_number,
+            timestamp=packet.timestamp,
+            ssrc=packet.ssrc,
+            payload=packet.payload,
+        )
+        try:
+            copy._data = depayload(self.codec, packet.payload) if packet.payload else b""
+        except ValueError:
+            return None
+        _, frame = self._buffer.add(copy)
+        return EncodedFrame(frame.data, frame.timestamp) if frame is not None else None
+
+
+def codec_decoder(codec: RTCRtpCodecParameters):
+    """aiortc's decoder for this codec (use with `decode`)."""
+    return get_decoder(codec)
+
+
+def decode(decoder, frame: EncodedFrame) -> list:
+    """PyAV frames from one encoded frame."""
+    return decoder.decode(JitterFrame(data=frame.data, timestamp=frame.timestamp))
+
+
+def codec_encoder(codec: RTCRtpCodecParameters):
+    """aiortc's encoder: `encode(frame, force_keyframe) -> (RTP payloads, timestamp)`; its
+    `target_bitrate` follows the subscribers' estimates."""
+    return get_encoder(codec)

@@ -1,0 +1,120 @@
+"""Recording: only with everyone's consent, started by the host, kept with the consult.
+
+The relay writes what it forwards to one WebM per participant without re-encoding; when the
+recording stops, the process holding the relay stores each file through the storage API with
+its SHA-256 and attaches it to the consult. Every playback is audited.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from telemed.audit.services import audit_record
+from telemed.video.models import Attendance, Recording, RecordingConsent, Room
+from telemed.video.services.admission import JoinRefused, Person, is_host
+
+
+def _consent_filter(person: Person) -> dict:
+    return {"user": person.user} if person.user is not None else {"invitation": person.invitation}
+
+
+def consent_set(*, room: Room, person: Person, given: bool) -> None:
+    if given:
+        RecordingConsent.objects.get_or_create(consult=room.consult, **_consent_filter(person))
+    else:
+        RecordingConsent.objects.filter(consult=room.consult, **_consent_filter(person)).delete()
+    audit_record(actor=person.user, username="" if person.user else f"guest:{person.invitation.guest_name}",
+                 action="video.consent" if given else "video.consent_withdrawn", obj=room.consult, patient_id=room.consult.patient_id)
+
+
+def person_lacks_consent(room: Room, person: Person) -> bool:
+    return not RecordingConsent.objects.filter(consult=room.consult, **_consent_filter(person)).exists()
+
+
+def without_consent(room: Room) -> list[str]:
+    """Names of the people in the room who have not consented."""
+    consents = RecordingConsent.objects.filter(consult=room.consult)
+    users = set(consents.exclude(user=None).values_list("user_id", flat=True))
+    guests = set(consents.exclude(invitation=None).values_list("invitation_id", flat=True))
+    seats = room.attendances.filter(state=Attendance.State.IN_ROOM).select_related("user", "invitation")
+    return [s.display_name for s in seats if (s.user_id not in users if s.user_id else s.invitation_id not in guests)]
+
+
+def recording_may_start(*, by, room: Room) -> None:
+    if not is_host(by, room):
+        raise JoinRefused(_("Only the host can record."))
+    missing = without_consent(room)
+    if missing:
+        raise JoinRefused(_("Everyone must consent before recording. Not yet: %(names)s.") % {"names": ", ".join(missing)})
+
+
+def recording_started(*, by, room: Room) -> None:
+    Room.objects.filter(pk=room.pk).update(recording_by=by)
+    audit_record(actor=by, action="video.recording_start", obj=room.consult, patient_id=room.consult.patient_id)
+
+
+def recording_directory(room_id) -> str:
+    return tempfile.mkdtemp(prefix=f"recording-{room_id}-")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def recordings_store(*, room_id, files) -> list[Recording]:
+    """Store the relay's files (`telemed.rtc.recording.RecordedFile`s) and attach them to the consult.
+
+    A file lands in storage before its row; if the row cannot be written the file is removed.
+    The temporary directory goes either way.
+    """
+    room = Room.objects.select_related("consult").get(pk=room_id)
+    stored = []
+    try:
+        for recorded in files:
+            stored.append(_store_one(room, recorded))
+    finally:
+        Room.objects.filter(pk=room.pk).update(recording_by=None)
+        for directory in {Path(f.path).parent for f in files}:
+            shutil.rmtree(directory, ignore_errors=True)
+    return stored
+
+
+def _store_one(room: Room, recorded) -> Recording:
+    path = Path(recorded.path)
+    digest = _sha256(path)
+    with path.open("rb") as handle:
+        key = default_storage.save(f"recordings/{room.consult_id}/{uuid.uuid4().hex}.webm", File(handle))
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                room=room,
+                attendance=Attendance.objects.filter(pk=recorded.participant_id).first(),
+                storage_key=key, sha256=digest, size=path.stat().st_size,
+                duration_seconds=recorded.duration, kinds=list(recorded.kinds),
+                started_by_id=room.recording_by_id,
+            )
+            audit_record(actor=None, username="relay", action="video.recording_stored", obj=room.consult,
+                         patient_id=room.consult.patient_id, detail={"recording": str(recording.pk), "sha256": digest})
+        return recording
+    except Exception:
+        default_storage.delete(key)
+        raise
+
+
+def recording_open(*, by, recording: Recording):
+    """The file for playback; the caller has checked that `by` may see the consult."""
+    audit_record(actor=by, action="video.recording_play", obj=recording.room.consult, patient_id=recording.room.consult.patient_id,
+                 detail={"recording": str(recording.pk)})
+    return default_storage.open(recording.storage_key, "rb")
