@@ -135,3 +135,12 @@ def media_link() -> MediaLink:
     if loop not in _local:
         _local[loop] = LocalMedia(record_relay_event)
     return _local[loop]
+
+
+async def close_local_media() -> None:
+    """Close this event loop's in-process relay (its peers, its event pump): at shutdown, and
+    after each test, so no aiortc task outlives the loop."""
+    local = _local.pop(asyncio.get_running_loop(), None)
+    if local is not None:
+        local.pump.cancel()
+        await local.relay.close()
