@@ -213,7 +213,7 @@ async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> N
     packet.extensions.mid = mid
     packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
     sender._RTCRtpSender__rtp_history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-    await sender.transport._send_rtp(packet.serialize(sender.transport._rtp_header_extensions_map))
+    await sender.transport._send_rtp(packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
     sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
     sender._RTCRtpSender__rtp_timestamp = packet.timestamp
     sender._RTCRtpSender__octet_count += len(packet.payload)
@@ -226,6 +226,16 @@ async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> N
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
     """The codecs both sides accepted for this m-line, in preference order (RTX included)."""
     return list(transceiver._codecs)
+
+
+def prefer_codec(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
+    """Put this codec (and its RTX) first in the answer still to be created: a browser sends
+    with the first codec of the answer. Between setRemoteDescription and createAnswer."""
+    codecs = transceiver._codecs
+    first = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    types = {c.payloadType for c in first}
+    rtx = [c for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") in types]
+    transceiver._codecs = first + rtx + [c for c in codecs if c not in first and c not in rtx]
 
 
 def remote_offers_to_send(transceiver: RTCRtpTransceiver) -> bool:

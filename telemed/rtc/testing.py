@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from aiortc import (
@@ -144,8 +145,8 @@ class Reception:
 
 
 class Peer:
-    """A participant's browser, played by aiortc. `decode=False` only counts packets (the
-    benchmark's receivers that must not spend the machine's CPU on decoding)."""
+    """A participant's browser, played by aiortc. `decode=False` only counts packets and frames
+    (the benchmark's receivers that must not spend the machine's CPU on decoding)."""
 
     def __init__(
         self,
@@ -213,11 +214,13 @@ class Peer:
         if self.decode:
             self._readers.append(asyncio.ensure_future(self._read(track, reception)))
         else:
-            internals.tap_receiver(transceiver.receiver, lambda packet: self._count(reception), lambda bitrate: None)
+            internals.tap_receiver(transceiver.receiver, partial(self._count, reception), lambda bitrate: None)
 
     @staticmethod
-    def _count(reception: Reception) -> None:
+    def _count(reception: Reception, packet) -> None:
         reception.packets += 1
+        if reception.kind == "video" and packet.marker:  # the last packet of a frame
+            reception.frames += 1
 
     async def _read(self, track: MediaStreamTrack, reception: Reception) -> None:
         while True:
