@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
-from aiortc import MediaStreamTrack  # noqa: E402
+from aiortc import InvalidStateError, MediaStreamTrack  # noqa: E402
 from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
 from _setup import percentile  # noqa: E402
@@ -56,24 +56,26 @@ async def _serve(socket_path: str) -> None:
     from telemed.rtc.events import OfferReady
 
     relay = Relay(RelayConfig(stats_interval=None))
+    joined_through: dict[tuple[str, str], asyncio.StreamWriter] = {}  # whose connection to offer to
+
+    def send(writer: asyncio.StreamWriter, message: dict) -> None:
+        writer.write(json.dumps(message).encode() + b"\n")
+
+    async def forward_offers() -> None:
+        while True:
+            event = await relay.events.get()
+            writer = joined_through.get((event.room_id, getattr(event, "participant_id", "")))
+            if isinstance(event, OfferReady) and writer is not None:
+                tracks = {mid: [t.participant_id, t.source, t.kind] for mid, t in event.tracks.items()}
+                send(writer, {"event": "offer", "room": event.room_id, "participant": event.participant_id, "sdp": event.sdp, "tracks": tracks})
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def send(message: dict) -> None:
-            writer.write(json.dumps(message).encode() + b"\n")
-
-        async def forward_offers() -> None:
-            while True:
-                event = await relay.events.get()
-                if isinstance(event, OfferReady):
-                    tracks = {mid: [t.participant_id, t.source, t.kind] for mid, t in event.tracks.items()}
-                    send({"event": "offer", "room": event.room_id, "participant": event.participant_id, "sdp": event.sdp, "tracks": tracks})
-
-        offers = asyncio.ensure_future(forward_offers())
         async for line in reader:
             message = json.loads(line)
             room = relay.room(message.get("room", ""))
             reply: dict = {"id": message["id"]}
             if message["op"] == "join":
+                joined_through[(room.id, message["participant"])] = writer
                 reply["answer"] = await room.join(message["participant"], message["sdp"])
             elif message["op"] == "answer":
                 await room.accept_answer(message["participant"], message["sdp"])
@@ -81,12 +83,15 @@ async def _serve(socket_path: str) -> None:
                 await relay.close_room(message["room"])
             elif message["op"] == "cpu":
                 reply["cpu"] = time.process_time()
-            send(reply)
-        offers.cancel()
+            elif message["op"] == "stats":
+                reply["stats"] = room.stats()
+            send(writer, reply)
 
+    offers = asyncio.ensure_future(forward_offers())
     server = await asyncio.start_unix_server(handle, socket_path)
     async with server:
         await server.serve_forever()
+    offers.cancel()
 
 
 # --- this process: the participants -------------------------------------------------------
@@ -128,7 +133,10 @@ class RelayClient:
         if peer is None or peer.pc.signalingState == "closed":
             return
         tracks = {mid: TrackInfo(*info) for mid, info in offer["tracks"].items()}
-        answer = await peer.answer(offer["sdp"], tracks)
+        try:
+            answer = await peer.answer(offer["sdp"], tracks)
+        except InvalidStateError:
+            return  # the peer closed meanwhile (the end of a measurement)
         await self.request("answer", room=offer["room"], participant=peer.name, sdp=answer)
 
 
@@ -176,72 +184,152 @@ def live_publisher(name: str, size: tuple[int, int], fps: int) -> Peer:
     return Peer(name, colour=(200, 40, 40), tone=440, size=size, fps=fps, decode=False)
 
 
-def probe(name: str) -> Peer:
-    return Peer(name, colour=None, tone=None, decode=True, measure_latency=True)
+def probe(name: str, decode: bool | set[str] = frozenset({"live"})) -> Peer:
+    """Decodes the live publisher's media only (in a room of 8, decoding all would load the
+    benchmark's processes, not the relay)."""
+    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True)
 
 
-async def measure(peers: list[Peer], seconds: float, cpu=None) -> tuple[float, float]:
-    """Clear the counters, wait, return (seconds measured, relay CPU seconds used)."""
+def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
+    if role == "live":
+        return live_publisher(name, size, fps)
+    if role == "probe":
+        return probe(name)
+    if role == "loop":
+        peer = Peer(name, colour=None, tone=440, decode=False)
+        peer.pc.addTrack(LoopTrack(*size, fps, bitrate=1_000_000 if size[0] <= 640 else 1_500_000))
+        return peer
+    return Peer(name, colour=None, tone=None, decode=False)
+
+
+def reset(peers: list[Peer]) -> None:
     for peer in peers:
         for reception in peer.receptions.values():
             reception.frames = 0
             reception.latencies_ms.clear()
-    before = await cpu() if cpu else 0.0
-    started = time.monotonic()
-    await asyncio.sleep(seconds)
-    after = await cpu() if cpu else 0.0
-    return time.monotonic() - started, after - before
+
+
+# --- the participants' processes ------------------------------------------------------------
+
+
+def peers_process(socket_path: str, room: str, specs: list[tuple[str, str]], size, fps: int, conn) -> None:
+    asyncio.run(_peers(socket_path, room, specs, tuple(size), fps, conn))
+
+
+async def _peers(socket_path: str, room: str, specs, size, fps: int, conn) -> None:
+    """Some of a room's participants, driven by the parent through `conn`: status (frames of the
+    live video so far, per receiver), reset, report (rates, latencies, this process's CPU), close."""
+    client = RelayClient()
+    await client.connect(socket_path)
+    peers = [make_peer(name, role, size, fps) for name, role in specs]
+    for peer in peers:
+        await client.join(room, peer)
+    receivers = [p for p in peers if p.name != "live"]
+    loop = asyncio.get_running_loop()
+    started, cpu = time.monotonic(), time.process_time()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "status":
+            conn.send({p.name: (r.frames if (r := p.reception_from("live", "video")) else 0) for p in receivers})
+        elif command == "reset":
+            reset(peers)
+            started, cpu = time.monotonic(), time.process_time()
+            conn.send(True)
+        elif command == "report":
+            elapsed = time.monotonic() - started
+            conn.send(
+                {
+                    "fps": [(r.frames if (r := p.reception_from("live", "video")) else 0) / elapsed for p in receivers],
+                    "latencies": [x for p in peers if (r := p.reception_from("live", "video")) for x in r.latencies_ms],
+                    "cpu": (time.process_time() - cpu) / elapsed,
+                }
+            )
+        elif command == "close":
+            await asyncio.gather(*(p.close() for p in peers))
+            conn.send(True)
+            return
+
+
+class PeerProcesses:
+    """A room's participants spread over processes: the live publisher alone in one (its encoder
+    must keep up), the others round-robin in the rest."""
+
+    def __init__(self, socket_path: str, room: str, specs, size, fps: int, processes: int) -> None:
+        live, others = specs[:1], specs[1:]
+        groups = [live] + [others[i :: max(processes - 1, 1)] for i in range(max(processes - 1, 1))]
+        context = multiprocessing.get_context("spawn")
+        self.pipes, self.workers = [], []
+        for group in filter(None, groups):
+            parent, child = context.Pipe()
+            worker = context.Process(target=peers_process, args=(socket_path, room, group, size, fps, child), daemon=True)
+            worker.start()
+            self.pipes.append(parent)
+            self.workers.append(worker)
+
+    async def ask(self, command: str) -> list:
+        loop = asyncio.get_running_loop()
+        for pipe in self.pipes:
+            pipe.send(command)
+        return [await loop.run_in_executor(None, pipe.recv) for pipe in self.pipes]
+
+    async def close(self) -> None:
+        await self.ask("close")
+        for worker in self.workers:
+            worker.join(10)
 
 
 async def direct(size: tuple[int, int], fps: int, seconds: float) -> list[int]:
-    """The baseline: publisher straight to the probe, no relay."""
-    sender, receiver = live_publisher("direct-sender", size, fps), probe("direct-probe")
+    """The baseline: publisher straight to the probe, no relay, in this process."""
+    sender, receiver = live_publisher("direct-sender", size, fps), probe("direct-probe", decode=True)
     try:
         await sender.accept(await receiver.answer(await sender.offer()))
         await until(lambda: any(r.kind == "video" and r.frames > fps for r in receiver.receptions.values()), timeout=30)
         await asyncio.sleep(2)
-        await measure([receiver], seconds)
+        reset([receiver])
+        await asyncio.sleep(seconds)
         return [x for r in receiver.receptions.values() for x in r.latencies_ms]
     finally:
         await asyncio.gather(sender.close(), receiver.close())
 
 
 async def through_relay(
-    client: RelayClient, room: str, size: tuple[int, int], fps: int, seconds: float, *, receivers: int, publishers: int
+    client: RelayClient, socket_path: str, room: str, size, fps: int, seconds: float, *, receivers: int, publishers: int, processes: int
 ) -> dict:
-    live = live_publisher("live", size, fps)
-    loops = []
-    for n in range(publishers - 1):
-        peer = Peer(f"loop-{n}", colour=None, tone=440, decode=False)
-        peer.pc.addTrack(LoopTrack(*size, fps, bitrate=1_000_000 if size[0] <= 640 else 1_500_000))
-        loops.append(peer)
-    watcher = probe("probe")
-    listeners = [Peer(f"listener-{n}", colour=None, tone=None, decode=False) for n in range(receivers - 1)]
-    everyone = [live, *loops, watcher, *listeners]
+    specs = [("live", "live")] + [(f"loop-{n}", "loop") for n in range(publishers - 1)]
+    specs += [("probe", "probe")] + [(f"listener-{n}", "listener") for n in range(receivers - 1)]
+    peers = PeerProcesses(socket_path, room, specs, size, fps, processes)
     try:
-        for peer in everyone:
-            await client.join(room, peer)
-        receiving = [p for p in everyone if p is not live]
-        await until(lambda: all((r := p.reception_from("live", "video")) is not None and r.frames > fps for p in receiving), timeout=60)
-        await asyncio.sleep(2)
-
-        async def cpu() -> float:
-            return (await client.request("cpu"))["cpu"]
-
-        elapsed, cpu_seconds = await measure(everyone, seconds, cpu)
-        rates = [p.reception_from("live", "video").frames / elapsed for p in receiving]
+        deadline = time.monotonic() + 180
+        while True:
+            frames = {name: n for status in await peers.ask("status") for name, n in status.items()}
+            if frames and all(frames.values()):
+                break
+            if time.monotonic() > deadline:
+                missing = [n for n, f in frames.items() if not f]
+                stats = (await client.request("stats", room=room))["stats"]
+                for name in missing:
+                    print(f"{name}: relay says {stats.get(name)}")
+                raise TimeoutError(f"no live video after 180 s at {missing}")
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)
+        await peers.ask("reset")
+        relay_cpu, started = (await client.request("cpu"))["cpu"], time.monotonic()
+        await asyncio.sleep(seconds)
+        reports = await peers.ask("report")
+        elapsed = time.monotonic() - started
+        relay_cpu = ((await client.request("cpu"))["cpu"] - relay_cpu) / elapsed
+        rates = [rate for report in reports for rate in report["fps"]]
         return {
-            "cpu": cpu_seconds / elapsed,
+            "cpu": relay_cpu,
+            "peers_cpu": sum(r["cpu"] for r in reports),
             "fps_min": min(rates),
             "fps_mean": sum(rates) / len(rates),
-            "latencies": list(watcher.reception_from("live", "video").latencies_ms),
-            "receivers": len(receiving),
+            "latencies": [x for report in reports for x in report["latencies"]],
+            "receivers": len(rates),
         }
     finally:
+        await peers.close()
         await client.request("close_room", room=room)
-        for peer in everyone:
-            client.peers.pop((room, peer.name), None)
-        await asyncio.gather(*(p.close() for p in everyone))
 
 
 def _ms(values: list[int]) -> str:
@@ -265,29 +353,37 @@ async def run(args) -> None:
             base_p95 = percentile(baseline, 95) if baseline else 0.0
             cpu_by_count = {}
             for count in args.counts:
-                result = await through_relay(client, f"n{count}-{size[0]}", size, args.fps, args.seconds, receivers=count, publishers=1)
+                result = await through_relay(
+                    client, socket_path, f"n{count}-{size[0]}", size, args.fps, args.seconds,
+                    receivers=count, publishers=1, processes=args.processes,
+                )
                 cpu_by_count[count] = result["cpu"]
                 lat = result["latencies"]
                 added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
                 print(
                     f"{label}: 1 publisher, {count} receivers: relay CPU {result['cpu'] * 100:.1f} % of a core; "
-                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added})"
+                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
+                    f"the peers used {result['peers_cpu'] * 100:.0f} %"
                 )
             if len(cpu_by_count) > 1:
                 counts = sorted(cpu_by_count)
                 slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
                 print(f"{label}: relay CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
             if args.room_of_8:
-                result = await through_relay(client, f"room8-{size[0]}", size, args.fps, args.seconds, receivers=1, publishers=8)
+                result = await through_relay(
+                    client, socket_path, f"room8-{size[0]}", size, args.fps, args.seconds,
+                    receivers=1, publishers=8, processes=args.processes,
+                )
                 lat = result["latencies"]
                 added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
                 print(
-                    f"{label}: room of 8 publishers + probe (56 video subscriptions + the probe's 8): relay CPU "
+                    f"{label}: room of 8 publishers + a probe (64 video subscriptions): relay CPU "
                     f"{result['cpu'] * 100:.1f} % of a core; live publisher's video at {result['receivers']} receivers: "
-                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added})"
+                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
+                    f"the peers used {result['peers_cpu'] * 100:.0f} %"
                 )
     finally:
-        print(f"load average at the end {os.getloadavg()[0]:.2f}; this process used {time.process_time():.0f} s of CPU")
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
         worker.terminate()
 
 
@@ -298,6 +394,7 @@ def main() -> None:
     parser.add_argument("--counts", default="1,2,4,8", help="receivers of one publisher")
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--no-room-of-8", dest="room_of_8", action="store_false")
+    parser.add_argument("--processes", type=int, default=4, help="processes playing the participants")
     args = parser.parse_args()
     args.sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
     args.counts = [int(c) for c in args.counts.split(",")]

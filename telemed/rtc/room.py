@@ -476,8 +476,8 @@ class Room:
         # Only once connected: then the browser has applied the join answer and can take an offer.
         await participant.connected.wait()
         async with participant.lock:
-            if participant.closed or not participant.needs_offer:
-                return
+            if participant.closed or not participant.needs_offer or participant.pc.connectionState == "closed":
+                return  # a closed connection is being replaced or expired: nothing to offer
             if participant.pc.signalingState != "stable":
                 return  # an answer is due; accept_answer asks again
             participant.needs_offer = False

@@ -146,7 +146,8 @@ class Reception:
 
 class Peer:
     """A participant's browser, played by aiortc. `decode=False` only counts packets and frames
-    (the benchmark's receivers that must not spend the machine's CPU on decoding)."""
+    (the benchmark's receivers that must not spend the machine's CPU on decoding); a set of
+    participant ids decodes only their media."""
 
     def __init__(
         self,
@@ -156,7 +157,7 @@ class Peer:
         tone: float | None = 440.0,
         size: tuple[int, int] = (160, 120),
         fps: int = 15,
-        decode: bool = True,
+        decode: bool | set[str] = True,
         measure_latency: bool = False,
     ) -> None:
         self.name = name
@@ -211,7 +212,8 @@ class Peer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
         reception = self.receptions[transceiver.mid] = Reception(kind=track.kind)
-        if self.decode:
+        info = self.tracks.get(transceiver.mid)
+        if self.decode is True or (self.decode and info is not None and info.participant_id in self.decode):
             self._readers.append(asyncio.ensure_future(self._read(track, reception)))
         else:
             internals.tap_receiver(transceiver.receiver, partial(self._count, reception), lambda bitrate: None)
