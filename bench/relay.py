@@ -52,7 +52,7 @@ def relay_process(socket_path: str) -> None:
 
 
 async def _serve(socket_path: str) -> None:
-    from telemed.rtc import Relay, RelayConfig
+    from telemed.rtc import Relay, RelayConfig, RelayError
     from telemed.rtc.events import OfferReady
 
     relay = Relay(RelayConfig(stats_interval=None))
@@ -74,18 +74,24 @@ async def _serve(socket_path: str) -> None:
             message = json.loads(line)
             room = relay.room(message.get("room", ""))
             reply: dict = {"id": message["id"]}
-            if message["op"] == "join":
-                joined_through[(room.id, message["participant"])] = writer
-                reply["answer"] = await room.join(message["participant"], message["sdp"])
-            elif message["op"] == "answer":
-                await room.accept_answer(message["participant"], message["sdp"])
-            elif message["op"] == "close_room":
-                await relay.close_room(message["room"])
-            elif message["op"] == "cpu":
-                reply["cpu"] = time.process_time()
-            elif message["op"] == "stats":
-                reply["stats"] = room.stats()
+            try:
+                await operate(room, message, reply, writer)
+            except RelayError as exc:  # e.g. an answer from a peer whose connection failed
+                reply["error"] = f"{type(exc).__name__}: {exc}"
             send(writer, reply)
+
+    async def operate(room, message: dict, reply: dict, writer) -> None:
+        if message["op"] == "join":
+            joined_through[(room.id, message["participant"])] = writer
+            reply["answer"] = await room.join(message["participant"], message["sdp"])
+        elif message["op"] == "answer":
+            await room.accept_answer(message["participant"], message["sdp"])
+        elif message["op"] == "close_room":
+            await relay.close_room(message["room"])
+        elif message["op"] == "cpu":
+            reply["cpu"] = time.process_time()
+        elif message["op"] == "stats":
+            reply["stats"] = room.stats()
 
     offers = asyncio.ensure_future(forward_offers())
     server = await asyncio.start_unix_server(handle, socket_path)
@@ -332,6 +338,15 @@ async def through_relay(
         await client.request("close_room", room=room)
 
 
+async def _or_failure(measurement, label: str) -> dict | None:
+    """A measurement the machine could not complete is reported, and the others still run."""
+    try:
+        return await measurement
+    except (TimeoutError, RuntimeError, KeyError) as exc:
+        print(f"{label}: not measured: {exc}")
+        return None
+
+
 def _ms(values: list[int]) -> str:
     return f"p50 {percentile(values, 50):.0f} ms, p95 {percentile(values, 95):.0f} ms" if values else "no samples"
 
@@ -353,10 +368,12 @@ async def run(args) -> None:
             base_p95 = percentile(baseline, 95) if baseline else 0.0
             cpu_by_count = {}
             for count in args.counts:
-                result = await through_relay(
+                result = await _or_failure(through_relay(
                     client, socket_path, f"n{count}-{size[0]}", size, args.fps, args.seconds,
                     receivers=count, publishers=1, processes=args.processes,
-                )
+                ), f"{label}: 1 publisher, {count} receivers")
+                if result is None:
+                    continue
                 cpu_by_count[count] = result["cpu"]
                 lat = result["latencies"]
                 added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
@@ -370,10 +387,12 @@ async def run(args) -> None:
                 slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
                 print(f"{label}: relay CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
             if args.room_of_8:
-                result = await through_relay(
+                result = await _or_failure(through_relay(
                     client, socket_path, f"room8-{size[0]}", size, args.fps, args.seconds,
                     receivers=1, publishers=8, processes=args.processes,
-                )
+                ), f"{label}: room of 8 publishers")
+                if result is None:
+                    continue
                 lat = result["latencies"]
                 added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
                 print(

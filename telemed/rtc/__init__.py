@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from telemed.rtc.errors import (
     BadDescription,
+    ConnectionClosed,
     NegotiationConflict,
     NoOfferPending,
     RelayError,
@@ -56,6 +57,7 @@ from telemed.rtc.room import Room
 
 __all__ = [
     "BadDescription",
+    "ConnectionClosed",
     "NegotiationConflict",
     "NoOfferPending",
     "Relay",

@@ -34,6 +34,7 @@ from aiortc.exceptions import OperationError
 from telemed.rtc import internals
 from telemed.rtc.errors import (
     BadDescription,
+    ConnectionClosed,
     NegotiationConflict,
     NoOfferPending,
     RoomClosed,
@@ -227,7 +228,7 @@ class Room:
 
     async def renegotiate(self, participant_id: str, offer_sdp: str, *, sources: dict[str, str] | None = None) -> str:
         """Answer a participant's later offer: a track added (screen share) or stopped."""
-        participant = self._participant(participant_id)
+        participant = self._participant(participant_id, connected=True)
         async with participant.lock:
             if participant.pc.signalingState == "have-local-offer":
                 raise NegotiationConflict("the relay's offer is waiting for an answer: answer it, then offer again")
@@ -249,6 +250,7 @@ class Room:
         """The participant's answer to the relay's last `OfferReady`."""
         participant = self._participant(participant_id)
         async with participant.lock:
+            self._participant(participant_id, connected=True)  # it may have closed meanwhile
             if participant.pc.signalingState != "have-local-offer":
                 raise NoOfferPending("the relay has no offer waiting for an answer")
             try:
@@ -264,11 +266,11 @@ class Room:
     async def add_ice_candidate(self, participant_id: str, candidate: str, sdp_mid: str | None) -> None:
         """A candidate the browser trickled after its offer (aiortc gathers its own candidates
         before answering, so only this direction trickles)."""
-        participant = self._participant(participant_id)
+        participant = self._participant(participant_id, connected=True)
         try:
             ice = internals.candidate_from_sdp(candidate.removeprefix("candidate:"))
-        except (ValueError, IndexError) as exc:
-            raise BadDescription(f"unusable ICE candidate: {exc}") from exc
+        except (ValueError, IndexError, AssertionError) as exc:  # aiortc asserts on too few fields
+            raise BadDescription(f"unusable ICE candidate: {candidate[:100]!r}") from exc
         ice.sdpMid = sdp_mid
         await participant.pc.addIceCandidate(ice)
 
@@ -333,11 +335,14 @@ class Room:
 
     # -- inside ----------------------------------------------------------------------------
 
-    def _participant(self, participant_id: str) -> Participant:
+    def _participant(self, participant_id: str, *, connected: bool = False) -> Participant:
         try:
-            return self.participants[participant_id]
+            participant = self.participants[participant_id]
         except KeyError:
             raise UnknownParticipant(f"{participant_id} is not in room {self.id}") from None
+        if connected and participant.pc.signalingState == "closed":
+            raise ConnectionClosed(f"{participant_id}'s connection has closed: join again with a new offer")
+        return participant
 
     def _publishers(self, *, excluding: str) -> int:
         return len({key[0] for key in self.publications if key[0] != excluding})

@@ -95,3 +95,12 @@ async def test_an_answer_nobody_asked_for_is_refused(conference):
 
     with pytest.raises(NoOfferPending):
         await conference.room.accept_answer("expert", await expert.offer())
+
+
+async def test_a_trickled_candidate_is_taken_and_a_garbled_one_refused(conference):
+    expert = Peer("expert")
+    await conference.join(expert)
+
+    await conference.room.add_ice_candidate("expert", "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "0")
+    with pytest.raises(BadDescription, match="ICE candidate"):
+        await conference.room.add_ice_candidate("expert", "candidate:nonsense", "0")
