@@ -320,12 +320,18 @@ async def through_relay(
         await asyncio.sleep(3)
         await peers.ask("reset")
         relay_cpu, started = (await client.request("cpu"))["cpu"], time.monotonic()
+        before = (await client.request("stats", room=room))["stats"]
         await asyncio.sleep(seconds)
         reports = await peers.ask("report")
+        after = (await client.request("stats", room=room))["stats"]
         elapsed = time.monotonic() - started
         relay_cpu = ((await client.request("cpu"))["cpu"] - relay_cpu) / elapsed
         rates = [rate for report in reports for rate in report["fps"]]
+        received = _live_video(after, "publishing") - _live_video(before, "publishing")
+        sent = [_live_video(after, "receiving", p) - _live_video(before, "receiving", p) for p in after if p != "live"]
         return {
+            "forwarded": sum(sent) / len(sent) / received if received else 0.0,
+            "relay_in_pps": received / elapsed,
             "cpu": relay_cpu,
             "peers_cpu": sum(r["cpu"] for r in reports),
             "fps_min": min(rates),
@@ -336,6 +342,13 @@ async def through_relay(
     finally:
         await peers.close()
         await client.request("close_room", room=room)
+
+
+def _live_video(stats: dict, side: str, participant: str = "live") -> int:
+    """Packets of the live publisher's video the relay received (publishing) or sent to one
+    participant (receiving), from `Room.stats()`."""
+    figures = stats.get(participant, {}).get(side, {})
+    return (figures.get("video") or figures.get("live/video") or {}).get("packets", 0)
 
 
 async def _or_failure(measurement, label: str) -> dict | None:
@@ -399,7 +412,8 @@ async def run(args) -> None:
                     f"{label}: room of 8 publishers + a probe (64 video subscriptions): relay CPU "
                     f"{result['cpu'] * 100:.1f} % of a core; live publisher's video at {result['receivers']} receivers: "
                     f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
-                    f"the peers used {result['peers_cpu'] * 100:.0f} %"
+                    f"the peers used {result['peers_cpu'] * 100:.0f} %; the relay got {result['relay_in_pps']:.0f} packets/s "
+                    f"of the live video and forwarded {result['forwarded'] * 100:.0f} % of them to each receiver"
                 )
     finally:
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
@@ -416,7 +430,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4, help="processes playing the participants")
     args = parser.parse_args()
     args.sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
-    args.counts = [int(c) for c in args.counts.split(",")]
+    args.counts = [int(c) for c in args.counts.split(",") if c]
     asyncio.run(run(args))
 
 

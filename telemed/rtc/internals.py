@@ -24,6 +24,8 @@ each assumption below by name and fails loudly when an upgrade moves one of them
    `__encoder` of a test peer's sender, to read the bitrate REMB set.
 7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
+8. Modules aiortc does not export at its top level: `aiortc.rtp` (RTP/RTCP packets),
+   `aiortc.clock`, `aiortc.sdp.candidate_from_sdp`, `aiortc.exceptions.OperationError`.
 """
 from __future__ import annotations
 
@@ -32,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiortc
-from aiortc import MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc import clock
 from aiortc.codecs import depayload, get_decoder, get_encoder
+from aiortc.exceptions import OperationError  # raised for an offer with no codec in common
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,

@@ -29,8 +29,6 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from aiortc.exceptions import OperationError
-
 from telemed.rtc import internals
 from telemed.rtc.errors import (
     BadDescription,
@@ -369,7 +367,7 @@ class Room:
                 elif transceiver.kind == "video":
                     internals.prefer_codec(transceiver, self.config.preferred_video_codec)
             await pc.setLocalDescription(await pc.createAnswer())
-        except OperationError as exc:  # aiortc raises it for nothing else
+        except internals.OperationError as exc:  # aiortc raises it for nothing else
             raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
             raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc

@@ -19,6 +19,7 @@ from functools import partial
 
 import numpy as np
 from aiortc import (
+    MediaStreamError,
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
@@ -26,7 +27,6 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from telemed.rtc import internals
@@ -142,6 +142,7 @@ class Reception:
     last_colour: tuple[float, float, float] | None = None
     last_rms: float = 0.0
     latencies_ms: list[int] = field(default_factory=list)
+    last_marked: int | None = None
 
 
 class Peer:
@@ -221,7 +222,9 @@ class Peer:
     @staticmethod
     def _count(reception: Reception, packet) -> None:
         reception.packets += 1
-        if reception.kind == "video" and packet.marker:  # the last packet of a frame
+        # The last packet of a frame, once (a retransmitted one carries the marker again).
+        if reception.kind == "video" and packet.marker and packet.timestamp != reception.last_marked:
+            reception.last_marked = packet.timestamp
             reception.frames += 1
 
     async def _read(self, track: MediaStreamTrack, reception: Reception) -> None:
