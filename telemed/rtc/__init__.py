@@ -21,6 +21,11 @@ through this small asyncio API, all on one event loop:
                                        # ParticipantLeft, TrackPublished, TrackUnpublished,
                                        # TranscodingUsed, RoomStats
 
+Refusals are `RelayError`s (telemed.rtc.errors), one class per reason the signalling side turns
+into a message or close code: RoomFull, BadDescription (malformed SDP, no codec in common, a
+garbled candidate), NegotiationConflict (glare), NoOfferPending, ConnectionClosed (join again),
+UnknownParticipant, RoomClosed. A refusal leaves the room and everyone else as they were.
+
 What it does:
 - One aiortc peer connection per participant. A participant's own tracks are its offer's
   m-lines; every other publisher's tracks come on m-lines the relay adds and offers
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 from telemed.rtc.errors import (
     BadDescription,
+    ConnectionClosed,
     NegotiationConflict,
     NoOfferPending,
     RelayError,
@@ -56,6 +62,7 @@ from telemed.rtc.room import Room
 
 __all__ = [
     "BadDescription",
+    "ConnectionClosed",
     "NegotiationConflict",
     "NoOfferPending",
     "Relay",

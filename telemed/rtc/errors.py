@@ -28,5 +28,9 @@ class NegotiationConflict(RelayError):
     browser, the polite side, rolls back, answers the relay's offer, then offers again."""
 
 
+class ConnectionClosed(RelayError):
+    """The participant's connection has closed (its link failed): it must join again."""
+
+
 class NoOfferPending(RelayError):
     """An answer arrived when the relay had not offered."""

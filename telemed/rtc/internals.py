@@ -24,6 +24,8 @@ each assumption below by name and fails loudly when an upgrade moves one of them
    `__encoder` of a test peer's sender, to read the bitrate REMB set.
 7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
+8. Modules aiortc does not export at its top level: `aiortc.rtp` (RTP/RTCP packets),
+   `aiortc.clock`, `aiortc.sdp.candidate_from_sdp`, `aiortc.exceptions.OperationError`.
 """
 from __future__ import annotations
 
@@ -32,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiortc
-from aiortc import MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc import clock
 from aiortc.codecs import depayload, get_decoder, get_encoder
+from aiortc.exceptions import OperationError  # raised for an offer with no codec in common
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
@@ -213,7 +215,7 @@ async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> N
     packet.extensions.mid = mid
     packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
     sender._RTCRtpSender__rtp_history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-    await sender.transport._send_rtp(packet.serialize(sender.transport._rtp_header_extensions_map))
+    await sender.transport._send_rtp(packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
     sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
     sender._RTCRtpSender__rtp_timestamp = packet.timestamp
     sender._RTCRtpSender__octet_count += len(packet.payload)
@@ -226,6 +228,16 @@ async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> N
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
     """The codecs both sides accepted for this m-line, in preference order (RTX included)."""
     return list(transceiver._codecs)
+
+
+def prefer_codec(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
+    """Put this codec (and its RTX) first in the answer still to be created: a browser sends
+    with the first codec of the answer. Between setRemoteDescription and createAnswer."""
+    codecs = transceiver._codecs
+    first = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    types = {c.payloadType for c in first}
+    rtx = [c for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") in types]
+    transceiver._codecs = first + rtx + [c for c in codecs if c not in first and c not in rtx]
 
 
 def remote_offers_to_send(transceiver: RTCRtpTransceiver) -> bool:

@@ -19,6 +19,7 @@ class RelayConfig:
     ice_servers: tuple[RTCIceServer, ...] = ()  # none: host candidates only (a LAN, the tests)
     max_publishers: int = 8  # per room; receive-only listeners are not counted
     max_video_bitrate: int = 1_500_000  # bit/s per published video, whatever the subscribers
+    preferred_video_codec: str = "video/VP8"  # what publishers are asked to send, where they can
     reconnect_grace: float = 15.0  # s a lost connection may take to come back before "left"
     stats_interval: float | None = 10.0  # s between RoomStats events; None: none
     events_max: int = 10_000  # queued events; beyond that the oldest statistics are dropped

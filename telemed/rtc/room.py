@@ -29,12 +29,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from aiortc.exceptions import OperationError
-
 from telemed.rtc import internals
 from telemed.rtc.sdp import keep_browser_numbering
 from telemed.rtc.errors import (
     BadDescription,
+    ConnectionClosed,
     NegotiationConflict,
     NoOfferPending,
     RoomClosed,
@@ -78,7 +77,7 @@ class Publication(Source):
         self.packets = 0
         self.octets = 0
         self._generation = 0
-        self._queue: asyncio.Queue[RtpPacket] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, RtpPacket]] = asyncio.Queue()
         self._pump = schedule(self._run(), name=f"publication {participant_id}/{label}")
 
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
@@ -96,17 +95,16 @@ class Publication(Source):
             sink.resync()
 
     def _on_packet(self, generation: int, packet: RtpPacket) -> None:
-        if generation == self._generation:  # not a straggler from a replaced connection
-            self._queue.put_nowait(packet)
+        self._queue.put_nowait((generation, packet))
 
     def _on_uplink_estimate(self, bitrate: int) -> None:
         self.uplink_estimate = bitrate
 
     async def _run(self) -> None:
         while True:
-            packet = await self._queue.get()
+            generation, packet = await self._queue.get()
             codec = self.codecs.get(packet.payload_type)
-            if codec is None:
+            if codec is None or generation != self._generation:  # or a replaced connection's
                 continue
             self.media_ssrc = packet.ssrc
             self.packets += 1
@@ -140,13 +138,11 @@ class Participant:
         self.lock = asyncio.Lock()
         self.connected = asyncio.Event()
         self.outputs: dict[TrackKey, OutboundPath] = {}
+        self.relay_mlines: set[RTCRtpTransceiver] = set()  # the m-lines the relay added, kept when withdrawn
         self.audio_only = audio_only
         self.needs_offer = False
         self.offer_task: asyncio.Task | None = None
         self.closed = False
-
-    def output_transceivers(self) -> set[RTCRtpTransceiver]:
-        return {p.transceiver for p in self.outputs.values() if p.transceiver is not None}
 
 
 class Room:
@@ -179,7 +175,7 @@ class Room:
         )
         try:
             answer = await self._answer(pc, offer_sdp)
-            if self._publishes(pc, set()) and self._publishers(excluding=participant_id) >= self.config.max_publishers:
+            if self._publishes(pc) and self._publishers(excluding=participant_id) >= self.config.max_publishers:
                 raise RoomFull(f"room {self.id} already has {self.config.max_publishers} publishing participants")
         except BaseException:
             await pc.close()
@@ -196,7 +192,7 @@ class Room:
         self._start_housekeeping()
         self._emit(
             ParticipantJoined(
-                self.id, participant_id, publishing=self._publishes(pc, set()), reconnected=previous is not None
+                self.id, participant_id, publishing=self._publishes(pc), reconnected=previous is not None
             )
         )
         return answer
@@ -217,10 +213,10 @@ class Room:
         await self.leave(participant_id, reason="removed")
 
     async def close(self) -> None:
+        self.closed = True  # first: nobody left behind is offered the leavers' withdrawal
         self.stop_recording()
         for participant_id in list(self.participants):
             await self.leave(participant_id, reason="room-closed")
-        self.closed = True
         if self._housekeeping is not None:
             self._housekeeping.cancel()
         for transcoder in self.transcoders.values():
@@ -231,16 +227,15 @@ class Room:
 
     async def renegotiate(self, participant_id: str, offer_sdp: str, *, sources: dict[str, str] | None = None) -> str:
         """Answer a participant's later offer: a track added (screen share) or stopped."""
-        participant = self._participant(participant_id)
+        participant = self._participant(participant_id, connected=True)
         async with participant.lock:
             if participant.pc.signalingState == "have-local-offer":
                 raise NegotiationConflict("the relay's offer is waiting for an answer: answer it, then offer again")
-            outputs = participant.output_transceivers()
-            publishing_before = self._publishes(participant.pc, outputs)
-            answer = await self._answer(participant.pc, offer_sdp)
+            was_publishing = any(key[0] == participant_id for key in self.publications)
+            answer = await self._answer(participant.pc, offer_sdp, participant.relay_mlines)
             if (
-                not publishing_before
-                and self._publishes(participant.pc, outputs)
+                not was_publishing
+                and self._publishes(participant.pc)
                 and self._publishers(excluding=participant_id) >= self.config.max_publishers
             ):
                 # The answer is applied already; the tracks are simply not forwarded.
@@ -254,6 +249,7 @@ class Room:
         """The participant's answer to the relay's last `OfferReady`."""
         participant = self._participant(participant_id)
         async with participant.lock:
+            self._participant(participant_id, connected=True)  # it may have closed meanwhile
             if participant.pc.signalingState != "have-local-offer":
                 raise NoOfferPending("the relay has no offer waiting for an answer")
             try:
@@ -269,11 +265,11 @@ class Room:
     async def add_ice_candidate(self, participant_id: str, candidate: str, sdp_mid: str | None) -> None:
         """A candidate the browser trickled after its offer (aiortc gathers its own candidates
         before answering, so only this direction trickles)."""
-        participant = self._participant(participant_id)
+        participant = self._participant(participant_id, connected=True)
         try:
             ice = internals.candidate_from_sdp(candidate.removeprefix("candidate:"))
-        except (ValueError, IndexError) as exc:
-            raise BadDescription(f"unusable ICE candidate: {exc}") from exc
+        except (ValueError, IndexError, AssertionError) as exc:  # aiortc asserts on too few fields
+            raise BadDescription(f"unusable ICE candidate: {candidate[:100]!r}") from exc
         ice.sdpMid = sdp_mid
         await participant.pc.addIceCandidate(ice)
 
@@ -338,30 +334,41 @@ class Room:
 
     # -- inside ----------------------------------------------------------------------------
 
-    def _participant(self, participant_id: str) -> Participant:
+    def _participant(self, participant_id: str, *, connected: bool = False) -> Participant:
         try:
-            return self.participants[participant_id]
+            participant = self.participants[participant_id]
         except KeyError:
             raise UnknownParticipant(f"{participant_id} is not in room {self.id}") from None
+        if connected and participant.pc.signalingState == "closed":
+            raise ConnectionClosed(f"{participant_id}'s connection has closed: join again with a new offer")
+        return participant
 
     def _publishers(self, *, excluding: str) -> int:
         return len({key[0] for key in self.publications if key[0] != excluding})
 
     @staticmethod
-    def _publishes(pc: RTCPeerConnection, outputs: set[RTCRtpTransceiver]) -> bool:
-        return any(
-            t not in outputs and t.receiver.track is not None and internals.remote_offers_to_send(t)
-            for t in pc.getTransceivers()
-        )
+    def _publishes(pc: RTCPeerConnection) -> bool:
+        return any(t.receiver.track is not None and internals.remote_offers_to_send(t) for t in pc.getTransceivers())
 
-    @staticmethod
-    async def _answer(pc: RTCPeerConnection, offer_sdp: str) -> str:
+    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str, relay_mlines: set = frozenset()) -> str:
+        """Answer an offer. The participant's own video is steered to the room's codec (VP8
+        unless configured otherwise) where it can send it, so its packets suit everyone.
+
+        A browser's `addTrack` reuses an m-line it only received on, which may be one the relay
+        added: the relay then receives on that m-line too, while it keeps sending on it."""
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             if not pc.getTransceivers() and pc.sctp is None:
                 raise ValueError("it has no media section to carry the connection")
+            for transceiver in pc.getTransceivers():
+                if transceiver in relay_mlines:
+                    sending = transceiver.direction in ("sendonly", "sendrecv")
+                    receiving = internals.remote_offers_to_send(transceiver)
+                    transceiver.direction = _DIRECTIONS[(sending, receiving)]
+                elif transceiver.kind == "video":
+                    internals.prefer_codec(transceiver, self.config.preferred_video_codec)
             await pc.setLocalDescription(await pc.createAnswer())
-        except OperationError as exc:  # aiortc raises it for nothing else
+        except internals.OperationError as exc:  # aiortc raises it for nothing else
             raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
             raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc
@@ -393,14 +400,11 @@ class Room:
         await participant.pc.close()
 
     def _sync_publications(self, participant: Participant, sources: dict[str, str]) -> None:
-        outputs = participant.output_transceivers()
         counts: dict[str, int] = {}
         live: set[TrackKey] = set()
         added: list[Publication] = []
         for transceiver in participant.pc.getTransceivers():
-            if transceiver in outputs or transceiver.receiver.track is None:
-                continue
-            if not internals.remote_offers_to_send(transceiver):
+            if transceiver.receiver.track is None or not internals.remote_offers_to_send(transceiver):
                 continue
             kind = transceiver.kind
             counts[kind] = counts.get(kind, 0) + 1
@@ -432,7 +436,8 @@ class Room:
             if path is not None:
                 self._detach(path)
                 if path.transceiver is not None and not subscriber.closed:
-                    path.transceiver.direction = "inactive"
+                    # Stop sending on it (the browser may still be sending on it: see _answer).
+                    path.transceiver.direction = "recvonly" if path.transceiver.direction == "sendrecv" else "inactive"
                     self._request_offer(subscriber)
         if self.recording is not None:
             self.recording.remove(*key)
@@ -465,6 +470,8 @@ class Room:
             schedule(source.close(), name="close transcoder")
 
     def _request_offer(self, participant: Participant) -> None:
+        if self.closed:
+            return
         participant.needs_offer = True
         if participant.offer_task is None or participant.offer_task.done():
             participant.offer_task = schedule(self._offer(participant), name=f"offer to {participant.id}")
@@ -473,14 +480,15 @@ class Room:
         # Only once connected: then the browser has applied the join answer and can take an offer.
         await participant.connected.wait()
         async with participant.lock:
-            if participant.closed or not participant.needs_offer:
-                return
+            if participant.closed or not participant.needs_offer or participant.pc.connectionState == "closed":
+                return  # a closed connection is being replaced or expired: nothing to offer
             if participant.pc.signalingState != "stable":
                 return  # an answer is due; accept_answer asks again
             participant.needs_offer = False
             for key, path in participant.outputs.items():
                 if path.transceiver is None and key in self.publications:
                     path.bind(self._add_sending_mline(participant, self.publications[key]))
+                    participant.relay_mlines.add(path.transceiver)
             offer = await participant.pc.createOffer()
             remote = participant.pc.remoteDescription
             sdp = keep_browser_numbering(offer.sdp, remote.sdp if remote else None)
@@ -548,6 +556,14 @@ class Room:
             if self.config.stats_interval and time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.config.stats_interval
                 self._emit(RoomStats(self.id, self.stats()))
+
+
+_DIRECTIONS = {  # the relay's direction on its own m-line: (it sends, the participant sends)
+    (True, True): "sendrecv",
+    (True, False): "sendonly",
+    (False, True): "recvonly",
+    (False, False): "inactive",
+}
 
 
 def _preferences(publication: Publication):

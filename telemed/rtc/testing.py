@@ -15,9 +15,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from aiortc import (
+    MediaStreamError,
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
@@ -25,7 +27,6 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from telemed.rtc import internals
@@ -141,11 +142,13 @@ class Reception:
     last_colour: tuple[float, float, float] | None = None
     last_rms: float = 0.0
     latencies_ms: list[int] = field(default_factory=list)
+    last_marked: int | None = None
 
 
 class Peer:
-    """A participant's browser, played by aiortc. `decode=False` only counts packets (the
-    benchmark's receivers that must not spend the machine's CPU on decoding)."""
+    """A participant's browser, played by aiortc. `decode=False` only counts packets and frames
+    (the benchmark's receivers that must not spend the machine's CPU on decoding); a set of
+    participant ids decodes only their media."""
 
     def __init__(
         self,
@@ -155,7 +158,7 @@ class Peer:
         tone: float | None = 440.0,
         size: tuple[int, int] = (160, 120),
         fps: int = 15,
-        decode: bool = True,
+        decode: bool | set[str] = True,
         measure_latency: bool = False,
     ) -> None:
         self.name = name
@@ -210,14 +213,19 @@ class Peer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
         reception = self.receptions[transceiver.mid] = Reception(kind=track.kind)
-        if self.decode:
+        info = self.tracks.get(transceiver.mid)
+        if self.decode is True or (self.decode and info is not None and info.participant_id in self.decode):
             self._readers.append(asyncio.ensure_future(self._read(track, reception)))
         else:
-            internals.tap_receiver(transceiver.receiver, lambda packet: self._count(reception), lambda bitrate: None)
+            internals.tap_receiver(transceiver.receiver, partial(self._count, reception), lambda bitrate: None)
 
     @staticmethod
-    def _count(reception: Reception) -> None:
+    def _count(reception: Reception, packet) -> None:
         reception.packets += 1
+        # The last packet of a frame, once (a retransmitted one carries the marker again).
+        if reception.kind == "video" and packet.marker and packet.timestamp != reception.last_marked:
+            reception.last_marked = packet.timestamp
+            reception.frames += 1
 
     async def _read(self, track: MediaStreamTrack, reception: Reception) -> None:
         while True:

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from telemed.rtc import BadDescription, NoOfferPending, Relay, RelayConfig, RoomFull, UnknownParticipant
-from telemed.rtc.testing import Conference, Peer, until
+from telemed.rtc.testing import Conference, PatternTrack, Peer, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -31,6 +31,26 @@ async def test_a_publisher_beyond_the_rooms_limit_is_refused_but_a_listener_is_w
         await _decoding(conference.peers["student"], "clinic")
     finally:
         await extra.close()
+        await conference.close()
+
+
+async def test_a_listener_who_starts_publishing_in_a_full_room_is_refused_and_not_forwarded():
+    relay = Relay(RelayConfig(stats_interval=None, max_publishers=1))
+    conference = Conference(relay)
+    listener = Peer("student", colour=None, tone=None)
+    try:
+        await conference.join(Peer("expert"))
+        await conference.join(listener)
+        await _decoding(listener, "expert")
+        listener.pc.addTrack(PatternTrack((10, 10, 10), width=160, height=120, fps=5))
+
+        with pytest.raises(RoomFull):
+            await conference.renegotiate(listener)
+        with pytest.raises(RoomFull):  # and again: the refusal does not wear off
+            await conference.renegotiate(listener)
+
+        assert [key for key in conference.room.publications if key[0] == "student"] == []
+    finally:
         await conference.close()
 
 
@@ -75,3 +95,12 @@ async def test_an_answer_nobody_asked_for_is_refused(conference):
 
     with pytest.raises(NoOfferPending):
         await conference.room.accept_answer("expert", await expert.offer())
+
+
+async def test_a_trickled_candidate_is_taken_and_a_garbled_one_refused(conference):
+    expert = Peer("expert")
+    await conference.join(expert)
+
+    await conference.room.add_ice_candidate("expert", "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "0")
+    with pytest.raises(BadDescription, match="ICE candidate"):
+        await conference.room.add_ice_candidate("expert", "candidate:nonsense", "0")

@@ -26,12 +26,13 @@ SENDER = [
     "_RTCRtpSender__rtp_timestamp",
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__packet_count",
+    "_RTCRtpSender__rtp_header_extensions_map",
     "_handle_rtcp_packet",
     "_ssrc",
     "_stream_id",
 ]
 TRANSCEIVER = ["_codecs", "_offerDirection"]
-TRANSPORT = ["_send_rtp", "_rtp_header_extensions_map"]
+TRANSPORT = ["_send_rtp"]
 
 
 def test_the_installed_aiortc_is_the_pinned_one():

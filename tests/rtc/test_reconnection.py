@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from telemed.rtc import ConnectionClosed
 from telemed.rtc.events import OfferReady, ParticipantJoined, ParticipantLeft
 from telemed.rtc.testing import Peer, until
 
@@ -49,6 +50,10 @@ async def test_a_connection_lost_for_longer_than_the_grace_period_counts_as_leav
     await _decoding(expert, "clinic")
 
     await clinic.pc.close()  # the clinic's link goes, with no leave message
+    relay_side = conference.room.participants["clinic"].pc
+    await until(lambda: relay_side.signalingState == "closed", timeout=20)
+    with pytest.raises(ConnectionClosed):  # what it sends meanwhile is refused: it must join again
+        await conference.room.renegotiate("clinic", await Peer("clinic").offer())
 
     await until(lambda: any(isinstance(e, ParticipantLeft) for e in conference.events), timeout=30)
     left = [e for e in conference.events if isinstance(e, ParticipantLeft)]

@@ -71,3 +71,29 @@ async def _next_offer(relay, participant_id) -> OfferReady:
         event = await asyncio.wait_for(relay.events.get(), timeout=20)
         if isinstance(event, OfferReady) and event.participant_id == participant_id:
             return event
+
+
+async def test_a_screen_shared_with_add_track_on_an_m_line_the_relay_sends_on_works_both_ways(conference):
+    """Browsers' addTrack reuses an m-line they have only received on: here the one carrying
+    the clinic's camera to the expert. The relay receives the screen on it and keeps sending."""
+    expert = Peer("expert")
+    clinic = Peer("clinic", colour=(200, 40, 40))
+    await conference.join(expert)
+    await conference.join(clinic)
+    clinic_camera = await _video(expert, "clinic")
+    reused_mid = next(m for m, info in expert.tracks.items() if info.participant_id == "clinic" and info.kind == "video")
+
+    screen_sender = expert.pc.addTrack(PatternTrack(SCREEN, width=160, height=120, fps=5))
+    reused = next(t for t in expert.pc.getTransceivers() if t.sender is screen_sender)
+    assert reused.mid == reused_mid and reused.direction == "sendrecv"
+    await conference.renegotiate(expert, sources={reused_mid: "screen"})
+
+    await until(lambda: _screen(clinic) is not None and _screen(clinic).frames > 3, timeout=20)
+    assert all(abs(a - b) <= 30 for a, b in zip(_screen(clinic).last_colour, SCREEN))
+    frames = clinic_camera.frames
+    await until(lambda: clinic_camera.frames > frames + 10, timeout=20)  # still coming on the same m-line
+
+
+async def _video(peer, publisher):
+    await until(lambda: (r := peer.reception_from(publisher, "video")) is not None and r.frames > 5, timeout=20)
+    return peer.reception_from(publisher, "video")

@@ -1,0 +1,438 @@
+"""Relay capacity: CPU per subscription, frame rate at every receiver, added latency.
+
+    .venv/bin/python bench/relay.py [--seconds 10] [--sizes 640x480,1280x720] [--counts 1,2,4,8]
+
+The relay runs in a process of its own (so its CPU is measured alone), driven over a Unix
+socket by this process, which plays the participants with aiortc peers:
+
+- one *live* publisher paints the send time into each frame as a bar code (telemed.rtc.testing);
+- one *probe* receiver decodes that video and reads the bar code: latency = now - painted;
+- the other receivers only count packets and frames (decoding them all would measure this
+  machine's decoders, not the relay);
+- in a room of 8 publishers, the 7 others send a pre-encoded VP8 loop (keyframe every second)
+  and every publisher also receives the other 7, as in a ward round.
+
+Added latency is the probe's latency through the relay minus a direct publisher -> probe
+connection in the same conditions (both include aiortc's one-frame jitter buffer). CPU per
+subscription is the slope of the relay's CPU over the number of receiving participants (each
+receives the live publisher's audio and video). Prints one line per measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+from aiortc import InvalidStateError, MediaStreamTrack  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
+
+from _setup import percentile  # noqa: E402
+from telemed.rtc.events import TrackInfo  # noqa: E402
+from telemed.rtc.testing import Peer, until  # noqa: E402
+
+LOOP_FRAMES = 60
+
+
+# --- the relay's process ------------------------------------------------------------------
+
+
+def relay_process(socket_path: str) -> None:
+    asyncio.run(_serve(socket_path))
+
+
+async def _serve(socket_path: str) -> None:
+    from telemed.rtc import Relay, RelayConfig, RelayError
+    from telemed.rtc.events import OfferReady
+
+    relay = Relay(RelayConfig(stats_interval=None))
+    joined_through: dict[tuple[str, str], asyncio.StreamWriter] = {}  # whose connection to offer to
+
+    def send(writer: asyncio.StreamWriter, message: dict) -> None:
+        writer.write(json.dumps(message).encode() + b"\n")
+
+    async def forward_offers() -> None:
+        while True:
+            event = await relay.events.get()
+            writer = joined_through.get((event.room_id, getattr(event, "participant_id", "")))
+            if isinstance(event, OfferReady) and writer is not None:
+                tracks = {mid: [t.participant_id, t.source, t.kind] for mid, t in event.tracks.items()}
+                send(writer, {"event": "offer", "room": event.room_id, "participant": event.participant_id, "sdp": event.sdp, "tracks": tracks})
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async for line in reader:
+            message = json.loads(line)
+            room = relay.room(message.get("room", ""))
+            reply: dict = {"id": message["id"]}
+            try:
+                await operate(room, message, reply, writer)
+            except RelayError as exc:  # e.g. an answer from a peer whose connection failed
+                reply["error"] = f"{type(exc).__name__}: {exc}"
+            send(writer, reply)
+
+    async def operate(room, message: dict, reply: dict, writer) -> None:
+        if message["op"] == "join":
+            joined_through[(room.id, message["participant"])] = writer
+            reply["answer"] = await room.join(message["participant"], message["sdp"])
+        elif message["op"] == "answer":
+            await room.accept_answer(message["participant"], message["sdp"])
+        elif message["op"] == "close_room":
+            await relay.close_room(message["room"])
+        elif message["op"] == "cpu":
+            reply["cpu"] = time.process_time()
+        elif message["op"] == "stats":
+            reply["stats"] = room.stats()
+
+    offers = asyncio.ensure_future(forward_offers())
+    server = await asyncio.start_unix_server(handle, socket_path)
+    async with server:
+        await server.serve_forever()
+    offers.cancel()
+
+
+# --- this process: the participants -------------------------------------------------------
+
+
+class RelayClient:
+    """The signalling side, over the socket: join, and answer the relay's offers."""
+
+    def __init__(self) -> None:
+        self.peers: dict[tuple[str, str], Peer] = {}
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._next = 0
+
+    async def connect(self, socket_path: str) -> None:
+        self.reader, self.writer = await asyncio.open_unix_connection(socket_path, limit=2**24)
+        self._task = asyncio.ensure_future(self._read())
+
+    async def request(self, op: str, **fields) -> dict:
+        self._next += 1
+        future = self._waiting[self._next] = asyncio.get_running_loop().create_future()
+        self.writer.write(json.dumps({"id": self._next, "op": op, **fields}).encode() + b"\n")
+        return await future
+
+    async def join(self, room: str, peer: Peer) -> None:
+        self.peers[(room, peer.name)] = peer
+        reply = await self.request("join", room=room, participant=peer.name, sdp=await peer.offer())
+        await peer.accept(reply["answer"])
+
+    async def _read(self) -> None:
+        async for line in self.reader:
+            message = json.loads(line)
+            if message.get("event") == "offer":
+                asyncio.ensure_future(self._answer(message))
+            else:
+                self._waiting.pop(message["id"]).set_result(message)
+
+    async def _answer(self, offer: dict) -> None:
+        peer = self.peers.get((offer["room"], offer["participant"]))
+        if peer is None or peer.pc.signalingState == "closed":
+            return
+        tracks = {mid: TrackInfo(*info) for mid, info in offer["tracks"].items()}
+        try:
+            answer = await peer.answer(offer["sdp"], tracks)
+        except InvalidStateError:
+            return  # the peer closed meanwhile (the end of a measurement)
+        await self.request("answer", room=offer["room"], participant=peer.name, sdp=answer)
+
+
+class LoopTrack(MediaStreamTrack):
+    """Pre-encoded VP8 (a keyframe every second), sent as packets: a publisher that costs this
+    machine no encoding, to load the relay with 7 more publishers."""
+
+    kind = "video"
+
+    def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
+        super().__init__()
+        self.fps = fps
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+        codec.bit_rate = bitrate
+        codec.time_base = fractions.Fraction(1, fps)
+        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        rng = np.random.default_rng(width)
+        texture = rng.integers(16, 235, (height, width), dtype=np.uint8)
+        self.packets = []
+        for n in range(LOOP_FRAMES):
+            frame = av.VideoFrame.from_ndarray(np.roll(texture, n * 4, axis=1), format="gray").reformat(format="yuv420p")
+            frame.pts = n
+            if n % fps == 0:
+                frame.pict_type = av.video.frame.PictureType.I
+            self.packets.extend(bytes(p) for p in codec.encode(frame))
+        self._sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._sent / self.fps - time.monotonic()))
+        packet = av.Packet(self.packets[self._sent % len(self.packets)])
+        packet.pts = self._sent * 90000 // self.fps
+        packet.time_base = fractions.Fraction(1, 90000)
+        self._sent += 1
+        return packet
+
+
+def live_publisher(name: str, size: tuple[int, int], fps: int) -> Peer:
+    return Peer(name, colour=(200, 40, 40), tone=440, size=size, fps=fps, decode=False)
+
+
+def probe(name: str, decode: bool | set[str] = frozenset({"live"})) -> Peer:
+    """Decodes the live publisher's media only (in a room of 8, decoding all would load the
+    benchmark's processes, not the relay)."""
+    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True)
+
+
+def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
+    if role == "live":
+        return live_publisher(name, size, fps)
+    if role == "probe":
+        return probe(name)
+    if role == "loop":
+        peer = Peer(name, colour=None, tone=440, decode=False)
+        peer.pc.addTrack(LoopTrack(*size, fps, bitrate=1_000_000 if size[0] <= 640 else 1_500_000))
+        return peer
+    return Peer(name, colour=None, tone=None, decode=False)
+
+
+def reset(peers: list[Peer]) -> None:
+    for peer in peers:
+        for reception in peer.receptions.values():
+            reception.frames = 0
+            reception.latencies_ms.clear()
+
+
+# --- the participants' processes ------------------------------------------------------------
+
+
+def peers_process(socket_path: str, room: str, specs: list[tuple[str, str]], size, fps: int, conn) -> None:
+    asyncio.run(_peers(socket_path, room, specs, tuple(size), fps, conn))
+
+
+async def _peers(socket_path: str, room: str, specs, size, fps: int, conn) -> None:
+    """Some of a room's participants, driven by the parent through `conn`: status (frames of the
+    live video so far, per receiver), reset, report (rates, latencies, this process's CPU), close."""
+    client = RelayClient()
+    await client.connect(socket_path)
+    peers = [make_peer(name, role, size, fps) for name, role in specs]
+    for peer in peers:
+        await client.join(room, peer)
+    receivers = [p for p in peers if p.name != "live"]
+    loop = asyncio.get_running_loop()
+    started, cpu = time.monotonic(), time.process_time()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "status":
+            conn.send({p.name: (r.frames if (r := p.reception_from("live", "video")) else 0) for p in receivers})
+        elif command == "reset":
+            reset(peers)
+            started, cpu = time.monotonic(), time.process_time()
+            conn.send(True)
+        elif command == "report":
+            elapsed = time.monotonic() - started
+            conn.send(
+                {
+                    "fps": [(r.frames if (r := p.reception_from("live", "video")) else 0) / elapsed for p in receivers],
+                    "latencies": [x for p in peers if (r := p.reception_from("live", "video")) for x in r.latencies_ms],
+                    "cpu": (time.process_time() - cpu) / elapsed,
+                }
+            )
+        elif command == "close":
+            await asyncio.gather(*(p.close() for p in peers))
+            conn.send(True)
+            return
+
+
+class PeerProcesses:
+    """A room's participants spread over processes: the live publisher alone in one (its encoder
+    must keep up), the others round-robin in the rest."""
+
+    def __init__(self, socket_path: str, room: str, specs, size, fps: int, processes: int) -> None:
+        live, others = specs[:1], specs[1:]
+        groups = [live] + [others[i :: max(processes - 1, 1)] for i in range(max(processes - 1, 1))]
+        context = multiprocessing.get_context("spawn")
+        self.pipes, self.workers = [], []
+        for group in filter(None, groups):
+            parent, child = context.Pipe()
+            worker = context.Process(target=peers_process, args=(socket_path, room, group, size, fps, child), daemon=True)
+            worker.start()
+            self.pipes.append(parent)
+            self.workers.append(worker)
+
+    async def ask(self, command: str) -> list:
+        loop = asyncio.get_running_loop()
+        for pipe in self.pipes:
+            pipe.send(command)
+        return [await loop.run_in_executor(None, pipe.recv) for pipe in self.pipes]
+
+    async def close(self) -> None:
+        await self.ask("close")
+        for worker in self.workers:
+            worker.join(10)
+
+
+async def direct(size: tuple[int, int], fps: int, seconds: float) -> list[int]:
+    """The baseline: publisher straight to the probe, no relay, in this process."""
+    sender, receiver = live_publisher("direct-sender", size, fps), probe("direct-probe", decode=True)
+    try:
+        await sender.accept(await receiver.answer(await sender.offer()))
+        await until(lambda: any(r.kind == "video" and r.frames > fps for r in receiver.receptions.values()), timeout=30)
+        await asyncio.sleep(2)
+        reset([receiver])
+        await asyncio.sleep(seconds)
+        return [x for r in receiver.receptions.values() for x in r.latencies_ms]
+    finally:
+        await asyncio.gather(sender.close(), receiver.close())
+
+
+async def through_relay(
+    client: RelayClient, socket_path: str, room: str, size, fps: int, seconds: float, *, receivers: int, publishers: int, processes: int
+) -> dict:
+    specs = [("live", "live")] + [(f"loop-{n}", "loop") for n in range(publishers - 1)]
+    specs += [("probe", "probe")] + [(f"listener-{n}", "listener") for n in range(receivers - 1)]
+    peers = PeerProcesses(socket_path, room, specs, size, fps, processes)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            frames = {name: n for status in await peers.ask("status") for name, n in status.items()}
+            if frames and all(frames.values()):
+                break
+            if time.monotonic() > deadline:
+                missing = [n for n, f in frames.items() if not f]
+                stats = (await client.request("stats", room=room))["stats"]
+                for name in missing:
+                    print(f"{name}: relay says {stats.get(name)}")
+                raise TimeoutError(f"no live video after 180 s at {missing}")
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)
+        await peers.ask("reset")
+        relay_cpu, started = (await client.request("cpu"))["cpu"], time.monotonic()
+        before = (await client.request("stats", room=room))["stats"]
+        await asyncio.sleep(seconds)
+        reports = await peers.ask("report")
+        after = (await client.request("stats", room=room))["stats"]
+        elapsed = time.monotonic() - started
+        relay_cpu = ((await client.request("cpu"))["cpu"] - relay_cpu) / elapsed
+        rates = [rate for report in reports for rate in report["fps"]]
+        received = _live_video(after, "publishing") - _live_video(before, "publishing")
+        sent = [_live_video(after, "receiving", p) - _live_video(before, "receiving", p) for p in after if p != "live"]
+        return {
+            "forwarded": sum(sent) / len(sent) / received if received else 0.0,
+            "relay_in_pps": received / elapsed,
+            "cpu": relay_cpu,
+            "peers_cpu": sum(r["cpu"] for r in reports),
+            "fps_min": min(rates),
+            "fps_mean": sum(rates) / len(rates),
+            "latencies": [x for report in reports for x in report["latencies"]],
+            "receivers": len(rates),
+        }
+    finally:
+        await peers.close()
+        await client.request("close_room", room=room)
+
+
+def _live_video(stats: dict, side: str, participant: str = "live") -> int:
+    """Packets of the live publisher's video the relay received (publishing) or sent to one
+    participant (receiving), from `Room.stats()`."""
+    figures = stats.get(participant, {}).get(side, {})
+    return (figures.get("video") or figures.get("live/video") or {}).get("packets", 0)
+
+
+async def _or_failure(measurement, label: str) -> dict | None:
+    """A measurement the machine could not complete is reported, and the others still run."""
+    try:
+        return await measurement
+    except (TimeoutError, RuntimeError, KeyError) as exc:
+        print(f"{label}: not measured: {exc}")
+        return None
+
+
+def _ms(values: list[int]) -> str:
+    return f"p50 {percentile(values, 50):.0f} ms, p95 {percentile(values, 95):.0f} ms" if values else "no samples"
+
+
+async def run(args) -> None:
+    socket_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "relay.sock")
+    worker = multiprocessing.get_context("spawn").Process(target=relay_process, args=(socket_path,), daemon=True)
+    worker.start()
+    await until(lambda: os.path.exists(socket_path), timeout=30)
+    client = RelayClient()
+    await client.connect(socket_path)
+    print(f"machine: {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}")
+    try:
+        for size in args.sizes:
+            label = f"{size[0]}x{size[1]} @ {args.fps} fps"
+            baseline = await direct(size, args.fps, args.seconds)
+            print(f"{label}: direct publisher -> probe: latency {_ms(baseline)}")
+            base_p50 = percentile(baseline, 50) if baseline else 0.0
+            base_p95 = percentile(baseline, 95) if baseline else 0.0
+            cpu_by_count = {}
+            for count in args.counts:
+                result = await _or_failure(through_relay(
+                    client, socket_path, f"n{count}-{size[0]}", size, args.fps, args.seconds,
+                    receivers=count, publishers=1, processes=args.processes,
+                ), f"{label}: 1 publisher, {count} receivers")
+                if result is None:
+                    continue
+                cpu_by_count[count] = result["cpu"]
+                lat = result["latencies"]
+                added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
+                print(
+                    f"{label}: 1 publisher, {count} receivers: relay CPU {result['cpu'] * 100:.1f} % of a core; "
+                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
+                    f"the peers used {result['peers_cpu'] * 100:.0f} %"
+                )
+            if len(cpu_by_count) > 1:
+                counts = sorted(cpu_by_count)
+                slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
+                print(f"{label}: relay CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
+            if args.room_of_8:
+                result = await _or_failure(through_relay(
+                    client, socket_path, f"room8-{size[0]}", size, args.fps, args.seconds,
+                    receivers=1, publishers=8, processes=args.processes,
+                ), f"{label}: room of 8 publishers")
+                if result is None:
+                    continue
+                lat = result["latencies"]
+                added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
+                print(
+                    f"{label}: room of 8 publishers + a probe (64 video subscriptions): relay CPU "
+                    f"{result['cpu'] * 100:.1f} % of a core; live publisher's video at {result['receivers']} receivers: "
+                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
+                    f"the peers used {result['peers_cpu'] * 100:.0f} %; the relay got {result['relay_in_pps']:.0f} packets/s "
+                    f"of the live video and forwarded {result['forwarded'] * 100:.0f} % of them to each receiver"
+                )
+    finally:
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        worker.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
+    parser.add_argument("--sizes", default="640x480,1280x720")
+    parser.add_argument("--counts", default="1,2,4,8", help="receivers of one publisher")
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--no-room-of-8", dest="room_of_8", action="store_false")
+    parser.add_argument("--processes", type=int, default=4, help="processes playing the participants")
+    args = parser.parse_args()
+    args.sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
+    args.counts = [int(c) for c in args.counts.split(",") if c]
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

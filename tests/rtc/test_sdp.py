@@ -1,0 +1,44 @@
+"""The relay's re-offers keep the numbers the browser already uses (Chrome refuses reassignments)."""
+from __future__ import annotations
+
+from telemed.rtc.sdp import keep_browser_numbering
+
+BROWSER = "\r\n".join([
+    "v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "a=mid:0", "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1", "a=rtpmap:0 PCMU/8000",
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97", "a=mid:1", "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=rtpmap:96 VP8/90000", "a=rtcp-fb:96 nack pli", "a=rtpmap:97 rtx/90000", "a=fmtp:97 apt=96",
+]) + "\r\n"
+
+RELAY = "\r\n".join([
+    "v=0", "o=- 5 5 IN IP4 0.0.0.0", "s=-", "t=0 0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 96 0", "a=mid:0", "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level", "a=rtpmap:96 opus/48000/2", "a=rtpmap:0 PCMU/8000",
+    "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99", "a=mid:1", "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "a=rtpmap:97 VP8/90000", "a=rtcp-fb:97 nack pli", "a=rtpmap:98 rtx/90000", "a=fmtp:98 apt=97", "a=rtpmap:99 H264/90000",
+]) + "\r\n"
+
+
+def test_payload_types_and_extension_ids_follow_the_browser():
+    offer = keep_browser_numbering(RELAY, BROWSER)
+    assert "m=audio 9 UDP/TLS/RTP/SAVPF 111 0" in offer
+    assert "a=rtpmap:111 opus/48000/2" in offer
+    assert "a=rtpmap:96 VP8/90000" in offer and "a=rtcp-fb:96 nack pli" in offer
+    assert "a=rtpmap:97 rtx/90000" in offer and "a=fmtp:97 apt=96" in offer
+    assert "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid" in offer
+    assert "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level" in offer
+
+
+def test_codecs_and_extensions_the_browser_never_named_get_numbers_nobody_uses():
+    offer = keep_browser_numbering(RELAY, BROWSER)
+    h264 = next(line for line in offer.splitlines() if "H264" in line)
+    number = int(h264.split(":")[1].split()[0])
+    assert number not in (0, 96, 97, 111)
+    abs_send = next(line for line in offer.splitlines() if "abs-send-time" in line)
+    assert abs_send.split()[0] not in ("a=extmap:1", "a=extmap:4")
+
+
+def test_a_first_offer_is_left_alone():
+    assert keep_browser_numbering(RELAY, None) == RELAY
