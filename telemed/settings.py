@@ -294,6 +294,8 @@ LOGGING = {
 
 # The largest single DICOM instance accepted on any path.
 DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_MB", 1024, minimum=1) * 1024 * 1024
+# Decoded frames kept per server process for rendering (window drags, low then full quality).
+IMAGING_FRAME_CACHE_BYTES = env_int("IMAGING_FRAME_CACHE_MB", 128, minimum=0) * 1024 * 1024
 # The SMS gateway seam: a class with send(phone, text); the default writes to the log.
 SMS_SENDER = env_str("SMS_SENDER", "consults.services.notify.ConsoleSms")
 # Reminders before a consult, in minutes (24 h and 15 min by default).
