@@ -44,6 +44,20 @@ def ct_series(*, slices: int = 5, patient_id: str = "MRN-CT-1", patient_name: st
     return files
 
 
+def archivable(path: Path) -> bytes:
+    """The file's bytes; a few test files lack the study or series UID an archive needs, and get
+    one (the pixel data is written back untouched)."""
+    dataset = pydicom.dcmread(path)
+    missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID") if not dataset.get(k)]
+    if not missing:
+        return path.read_bytes()
+    for keyword in missing:
+        setattr(dataset, keyword, generate_uid())
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def malformed() -> dict[str, bytes]:
     """Broken objects, each with the reason an archive must give."""
     good = ct_series(slices=1)[0]

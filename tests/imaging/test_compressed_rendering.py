@@ -15,7 +15,7 @@ from imaging.dicom.cache import FrameCache
 from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
-from tests.imaging.corpus import BUNDLED, ct_series
+from tests.imaging.corpus import BUNDLED, archivable, ct_series
 
 pytestmark = pytest.mark.django_db
 
@@ -47,20 +47,6 @@ def _pydicom_decodes(path) -> bool:
     return True
 
 
-def _archivable(path) -> bytes:
-    """The file's bytes; a few test files lack the study or series UID an archive needs, and get
-    one (the pixel data is written back untouched)."""
-    dataset = pydicom.dcmread(path)
-    missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID") if not dataset.get(k)]
-    if not missing:
-        return path.read_bytes()
-    for keyword in missing:
-        setattr(dataset, keyword, pydicom.uid.generate_uid())
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 def _store(cast, data: bytes):
     result = instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
     assert result.ok, result.reason
@@ -80,7 +66,7 @@ def test_the_bundled_files_cover_every_compressed_family():
 
 @pytest.mark.parametrize("path", COMPRESSED, ids=[p.name for p in COMPRESSED])
 def test_compressed_file_is_rendered_or_refused_with_the_decoders_reason(cast, client_for, path):
-    instance = _store(cast, _archivable(path))
+    instance = _store(cast, archivable(path))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     last = _url(instance, f"frames/{instance.number_of_frames}/rendered")
     rendered, thumbnail = client.get(last), client.get(_url(instance, "thumbnail"))
