@@ -15,9 +15,13 @@ BUNDLED = sorted(
 )
 
 
-def ct_series(*, slices: int = 5, patient_id: str = "MRN-CT-1", patient_name: str = "王^秀英", size: int = 64, charset: str = "GB18030") -> list[bytes]:
-    """A small CT series in one study: `slices` instances of `size`×`size` 16-bit pixels."""
-    study, series = generate_uid(), generate_uid()
+def ct_series(
+    *, slices: int = 5, patient_id: str = "MRN-CT-1", patient_name: str = "王^秀英", size: int = 64, charset: str = "GB18030",
+    study_uid: str | None = None, frame_of_reference: str | None = None, series_number: int = 2, slice_gap: float = 5.0,
+) -> list[bytes]:
+    """A small axial CT series: `slices` instances of `size`×`size` 16-bit pixels, `slice_gap` mm
+    apart. Give `study_uid` and `frame_of_reference` to put a second series beside a first."""
+    study, series, frame_of_reference = study_uid or generate_uid(), generate_uid(), frame_of_reference or generate_uid()
     files = []
     for n in range(1, slices + 1):
         meta = FileMetaDataset()
@@ -31,11 +35,12 @@ def ct_series(*, slices: int = 5, patient_id: str = "MRN-CT-1", patient_name: st
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
         ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientBirthDate = patient_name, patient_id, "F", "19560314"
         ds.StudyDate, ds.StudyTime, ds.Modality, ds.StudyDescription = date.today().strftime("%Y%m%d"), "093000", "CT", "胸部CT平扫"
-        ds.SeriesNumber, ds.InstanceNumber, ds.BodyPartExamined = 2, n, "CHEST"
+        ds.SeriesNumber, ds.InstanceNumber, ds.BodyPartExamined = series_number, n, "CHEST"
+        ds.FrameOfReferenceUID, ds.ImageOrientationPatient = frame_of_reference, [1, 0, 0, 0, 1, 0]
         ds.Rows = ds.Columns = size
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.PixelSpacing, ds.SliceThickness, ds.ImagePositionPatient = [0.7, 0.7], 5.0, [0, 0, 5.0 * n]
+        ds.PixelSpacing, ds.SliceThickness, ds.ImagePositionPatient = [0.7, 0.7], slice_gap, [0, 0, slice_gap * n]
         ds.RescaleIntercept, ds.RescaleSlope, ds.WindowCenter, ds.WindowWidth = -1024, 1, 40, 400
         ds.PixelData = bytes((n + i) % 256 for i in range(size * size * 2))
         buffer = io.BytesIO()
