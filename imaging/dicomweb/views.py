@@ -247,10 +247,13 @@ class RetrieveView(DicomWebView):
         return study, self.instances(study, series_uid, instance_uid)[0]
 
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
+        """A lone instance that must be transcoded is transcoded before the answer starts, so a
+        failure is a 406; in a series or study the rest are transcoded as the client reads, and a
+        failure there (data that the decoder's check let through) cuts the body short."""
         study = self.study(study_uid)
         found = self.instances(study, series_uid, instance_uid)
         wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
-        plan = []
+        parts = []
         for instance in found:
             stored = instance.transfer_syntax_uid
             target = transfer.choose_instance_syntax(wanted, stored)
@@ -259,20 +262,22 @@ class RetrieveView(DicomWebView):
                     "Instance %(uid)s is stored as %(syntax)s; ask for application/dicom with transfer-syntax=* "
                     "(as stored) or 1.2.840.10008.1.2.1 (Explicit VR Little Endian)."
                 ) % {"uid": instance.sop_instance_uid, "syntax": transfer.syntax_name(stored)}, 406)
-            if target != stored and not transfer.can_decode(stored):
+            if target == stored:
+                parts.append((target, _file_chunks(instance.file.name)))
+            elif transfer.can_decode(stored):
+                parts.append((target, _transcoded(instance.file.name)))
+            else:
                 return _undecodable(instance, _("no decoder for this transfer syntax is installed"))
-            plan.append((instance, target))
-        parts = [(instance, target, _file_chunks(instance.file.name) if target == instance.transfer_syntax_uid else _transcoded(instance.file.name)) for instance, target in plan]
-        if len(parts) == 1 and parts[0][1] != parts[0][0].transfer_syntax_uid:
-            try:  # one instance: transcode before answering, so a failure is a 406, not a broken body
-                parts = [(parts[0][0], parts[0][1], _primed(parts[0][2]))]
+        transcoded = sum(1 for instance, (target, _c) in zip(found, parts) if target != instance.transfer_syntax_uid)
+        if len(parts) == 1 and transcoded:
+            try:
+                parts = [(parts[0][0], _primed(parts[0][1]))]
             except transfer.TransferError as exc:
-                return _undecodable(parts[0][0], str(exc))
+                return _undecodable(found[0], str(exc))
         self.audit("imaging.wado", study=study, detail={
-            "series": series_uid or "", "instance": instance_uid or "", "count": len(found),
-            "transcoded": sum(1 for instance, target in plan if target != instance.transfer_syntax_uid),
+            "series": series_uid or "", "instance": instance_uid or "", "count": len(found), "transcoded": transcoded,
         })
-        return _multipart(((f"application/dicom; transfer-syntax={target}", chunks) for _i, target, chunks in parts), "application/dicom")
+        return _multipart(((f"application/dicom; transfer-syntax={target}", chunks) for target, chunks in parts), "application/dicom")
 
 
 class StudyView(RetrieveView, StudiesView):

@@ -128,6 +128,8 @@ def test_what_cannot_be_given_is_a_406_with_the_reason(north):
     assert north.client.retrieve_instance_frames(*broken, frame_numbers=[1], media_types=(("image/jpeg", "*"),)) == _stored_frames("JPEG-lossy.dcm")
     wrong_instance_syntax = _asking(north, _instance_path(jp2), 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50')
     assert wrong_instance_syntax.status_code == 406 and "transfer-syntax=*" in wrong_instance_syntax.json()["detail"]
+    not_transcodable = _asking(north, _instance_path(broken), f'multipart/related; type="application/dicom"; transfer-syntax={EXPLICIT_LE}')
+    assert not_transcodable.status_code == 406 and "cannot be decoded" in not_transcodable.json()["detail"]
 
 
 def test_a_compressed_instance_is_transcoded_to_explicit_little_endian_unless_asked_as_stored(north):
@@ -172,6 +174,7 @@ def test_metadata_points_at_bulk_data_instead_of_inlining_it(north):
     assert north.client.retrieve_bulkdata(_here(north, icon["BulkDataURI"])) == [original.IconImageSequence[0].PixelData]
     assert north.client.retrieve_bulkdata(pixels) == [original.PixelData]
     assert north.get(_instance_path(uids) + "/bulkdata/00100010").status_code == 404
+    assert _asking(north, _instance_path(uids) + "/bulkdata/60003000", 'multipart/related; type="image/jpeg"').status_code == 406
     assert north.get(_instance_path(uids) + "/bulkdata/00880200/5/7FE00010").status_code == 404
     assert AuditEvent.objects.filter(action="imaging.wado", detail__bulkdata="60003000").count() == 1
 
