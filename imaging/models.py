@@ -96,16 +96,80 @@ class RejectedInstance(models.Model):
 class DicomNode(models.Model):
     """A clinic's modality or PACS allowed to send by DIMSE C-STORE, known by AE title and address."""
 
+    class Kind(models.TextChoices):
+        MODALITY = "modality", _("Modality (CT, DR, ultrasound…)")
+        PACS = "pacs", _("PACS")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="dicom_nodes")
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="dicom_nodes", verbose_name=_("institution"))
     device = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dicom_nodes",
-        help_text="The device account the node's instances are recorded as received by.",
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dicom_nodes", verbose_name=_("device account"),
+        help_text=_("The device account the node's instances are recorded as received by."),
     )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MODALITY)
     ae_title = models.CharField(_("AE title"), max_length=16, unique=True)
-    host = models.GenericIPAddressField(_("address"), help_text="Associations from any other address are refused.")
+    host = models.GenericIPAddressField(_("IP address"), help_text=_("Associations from any other address are refused."))
+    port = models.PositiveIntegerField(
+        _("port"), null=True, blank=True,
+        help_text=_("The port the node itself listens on, for the C-ECHO check; empty for a modality that only sends."),
+    )
     description = models.CharField(_("description"), max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("DICOM node")
+        verbose_name_plural = _("DICOM nodes")
+        ordering = ["institution__name", "ae_title"]
 
     def __str__(self) -> str:
         return f"{self.ae_title} ({self.host})"
+
+
+class StorageUsage(models.Model):
+    """What one institution keeps in the archive: the sizes of its instances and of the rejected
+    copies kept for review.
+
+    The ingest service adds to it in the transaction that writes the instance row, under this
+    row's lock, so the quota check is exact however many senders there are, and costs the same
+    for the thousandth study as for the first. `storage_usage_recount` recomputes it from the
+    rows.
+    """
+
+    institution = models.OneToOneField(Institution, on_delete=models.CASCADE, primary_key=True, related_name="dicom_usage")
+    bytes = models.PositiveBigIntegerField(default=0)
+    instances = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class StudyExport(models.Model):
+    """A de-identified copy of one study for teaching (DICOM PS3.15 Annex E basic profile), built by
+    a Celery task into a ZIP in storage that only the person who asked for it can download."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Being prepared")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    pseudonym = models.CharField(_("pseudonym"), max_length=16)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    file = models.FileField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Touched with every instance written: a "running" export that stops moving was lost with its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == self.Status.DONE else (self.done * 100 // self.total if self.total else 0)

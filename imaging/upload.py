@@ -11,11 +11,13 @@ import re
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from imaging.models import Instance
-from imaging.services.ingest import instance_ingest
+from imaging.services import storage
+from imaging.services.ingest import Status, instance_ingest
 from telemed import access
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -54,4 +56,14 @@ def upload_instance(request):
     if result.instance is not None:
         study = result.instance.series.study
         body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=study.dicom_patient_name)
-    return JsonResponse(body, status=200 if result.ok else (409 if result.status == "conflict" else 400))
+    if result.status == Status.OVER_QUOTA:
+        body["reason"] = _quota_message(institution)
+        return JsonResponse(body, status=507)  # the page stops sending: every further file would be refused too
+    return JsonResponse(body, status=200 if result.ok else (409 if result.status == Status.CONFLICT else 400))
+
+
+def _quota_message(institution) -> str:
+    usage = storage.usage_list(type(institution).objects.filter(pk=institution.pk))[0]
+    return _("The storage quota of %(clinic)s is full (%(used)s of %(quota)s used). Nothing more can be stored until an administrator raises the quota.") % {
+        "clinic": institution.name, "used": filesizeformat(usage.bytes), "quota": filesizeformat(usage.quota),
+    }

@@ -10,7 +10,11 @@ The rules:
 - clinic doctors see and register the patients of the institutions they belong to;
 - anyone else sees a patient only through an active grant (a consult, read or round assigned to them);
 - administrators and auditors see the audit events of their alliance;
-- everyone sees their own access tokens; administrators also those of their alliance's devices.
+- everyone sees their own access tokens; administrators also those of their alliance's devices;
+- administrators register their alliance's DICOM nodes and set its storage quotas; a clinic's
+  doctors see their clinic's storage usage;
+- a study is exported for teaching by its clinic's doctors and by radiologists who can see it;
+  the export belongs to whoever asked for it.
 """
 from __future__ import annotations
 
@@ -271,3 +275,36 @@ def visible_studies(user):
     return Study.objects.filter(
         Q(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR)) | Q(patient__in=visible_patients(user))
     )
+
+
+def manageable_dicom_nodes(user):
+    """The modalities and PACS an administrator registers: those of the alliance's institutions."""
+    from imaging.models import DicomNode
+
+    return DicomNode.objects.filter(institution__in=manageable_institutions(user))
+
+
+def storage_institutions(user) -> QuerySet[Institution]:
+    """Whose archive usage the user may see: the clinics they work at, and an administrator's
+    whole alliance (administrators also set the quotas, see `manageable_institutions`)."""
+    return Institution.objects.filter(
+        Q(pk__in=manageable_institutions(user).values("pk")) | Q(pk__in=institutions_with_role(user, Role.CLINIC_DOCTOR).values("pk"))
+    )
+
+
+def exportable_studies(user):
+    """Studies the user may export de-identified for teaching: those of the clinics where they are
+    a doctor, and, for a radiologist, any study a read or consult lets them see."""
+    visible = visible_studies(user)
+    if has_role(user, Role.RADIOLOGIST):
+        return visible
+    return visible.filter(institution__in=institutions_with_role(user, Role.CLINIC_DOCTOR))
+
+
+def visible_exports(user):
+    """A teaching export is its requester's alone, and only while they may still export the study."""
+    from imaging.models import StudyExport
+
+    if not _is_active(user):
+        return StudyExport.objects.none()
+    return StudyExport.objects.filter(requested_by=user, study__in=exportable_studies(user))

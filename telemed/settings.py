@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from imaging.dicom import aetitle as _aetitle
 from telemed.env import (
     env_bool,
     env_choice,
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "telemed.accounts",
     "telemed.patients",
     "telemed.audit",
@@ -59,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it answers CORS preflights itself and must add its headers to every /dicomweb/ answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -296,6 +300,29 @@ LOGGING = {
 DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_MB", 1024, minimum=1) * 1024 * 1024
 # Decoded frames kept per server process for rendering (window drags, low then full quality).
 IMAGING_FRAME_CACHE_BYTES = env_int("IMAGING_FRAME_CACHE_MB", 128, minimum=0) * 1024 * 1024
+# How much DICOM one institution may keep, unless an administrator sets its own quota; 0: no limit.
+DICOM_DEFAULT_QUOTA_BYTES = env_int("DICOM_QUOTA_GB", 100, minimum=0) * 1024**3
+# Our AE title: the SCP answers to it and the C-ECHO check of a node calls with it.
+DICOM_AE_TITLE = env_str("DICOM_AE_TITLE", "TELEMED")
+if _problem := _aetitle.ae_title_problem(DICOM_AE_TITLE):
+    raise ImproperlyConfigured(f"DICOM_AE_TITLE={DICOM_AE_TITLE!r}: {_aetitle.PROBLEMS[_problem]}.")
+
+# --- CORS, for DICOMweb only --------------------------------------------------------------------
+# An external DICOMweb viewer (OHIF) served from one of these origins may call /dicomweb/ with a
+# bearer token. Cookies are never allowed cross-origin, so a signed-in session cannot be used
+# from another site; every other path sends no CORS headers at all.
+CORS_URLS_REGEX = r"^/dicomweb/.*$"
+CORS_ALLOWED_ORIGINS = env_list("DICOMWEB_CORS_ORIGINS", [])
+for _origin in CORS_ALLOWED_ORIGINS:
+    _parsed = urlparse(_origin)
+    if _parsed.scheme not in ("http", "https") or not _parsed.netloc or _parsed.path or _parsed.query:
+        raise ImproperlyConfigured(f"DICOMWEB_CORS_ORIGINS: {_origin!r} is not an origin such as https://viewer.example.org (scheme and host, no path).")
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
+CORS_EXPOSE_HEADERS = ("Content-Type", "Content-Length", "Content-Location")
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# --- Notifications ------------------------------------------------------------------------------
 # The SMS gateway seam: a class with send(phone, text); the default writes to the log.
 SMS_SENDER = env_str("SMS_SENDER", "consults.services.notify.ConsoleSms")
 # Reminders before a consult, in minutes (24 h and 15 min by default).

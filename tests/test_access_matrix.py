@@ -104,7 +104,19 @@ def _foreign_imaging_values(cast) -> dict[str, str]:
         "instance_uid": instance.sop_instance_uid,
         "frames": "1",
         "attribute_path": "7FE00010",
+        **_foreign_archive_values(cast, instance.series.study),
     }
+
+
+def _foreign_archive_values(cast, study) -> dict[str, str]:
+    """The south clinic's CT registered as a DICOM node, and a teaching export of the south study."""
+    from imaging.services.exports import export_request
+    from imaging.services.nodes import node_create
+
+    south = cast.south
+    node = node_create(by=south[Role.ADMINISTRATOR], institution=south.clinic, ae_title="SOUTH_CT", host="10.1.2.3", port=104)
+    export = export_request(by=south[Role.CLINIC_DOCTOR], study=study)
+    return {"node_id": str(node.pk), "export_id": str(export.pk)}
 
 
 def _foreign_consult_values(cast) -> dict[str, str]:

@@ -46,7 +46,7 @@ def _study_uid(file: BinaryIO) -> str | None:
 def _failure_code(result: IngestResult) -> int:
     if result.status == Status.CONFLICT:
         return DUPLICATE_SOP_INSTANCE
-    if "larger than" in result.reason:
+    if result.status == Status.OVER_QUOTA or "larger than" in result.reason:
         return OUT_OF_RESOURCES
     return CANNOT_UNDERSTAND
 

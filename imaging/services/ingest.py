@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from imaging.dicom.header import HeaderError, index_fields, json_metadata, read_header, uid_problems
 from imaging.models import Instance, RejectedInstance, Series, Study
+from imaging.services.storage import usage_add, usage_precheck
 from telemed.accounts.models import Institution, User
 from telemed.audit.services import audit_record
 from telemed.patients.models import Patient
@@ -33,6 +34,7 @@ class Status:
     DUPLICATE = "duplicate"  # the same bytes were already stored: acknowledged, nothing new
     CONFLICT = "conflict"  # same SOP Instance UID, other bytes: refused and kept for review
     INVALID = "invalid"
+    OVER_QUOTA = "over_quota"  # the institution's storage quota has no room for it: nothing kept
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,13 @@ def _spool(stream: BinaryIO, target: Path) -> tuple[str, int]:
 def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, source: str) -> IngestResult:
     """Store one DICOM Part 10 object sent by `institution`.
 
-    1. Spool and hash it; read the header only; check the UIDs.
+    1. Spool and hash it; read the header only; check the UIDs and that the institution's quota
+       has room (a duplicate always has).
     2. Save the bytes to storage under a new key.
-    3. In one transaction: an identical instance → duplicate; the same UID with other bytes →
-       conflict, kept as a RejectedInstance; otherwise index study, series and instance.
+    3. In one transaction: an identical instance → duplicate; otherwise count it against the
+       quota under the usage row's lock (no room → refused, file deleted); the same UID with
+       other bytes → conflict, kept as a RejectedInstance; otherwise index study, series and
+       instance.
     4. On any failure after step 2, delete the saved file.
     """
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
@@ -90,6 +95,8 @@ def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, sou
             metadata = json_metadata(dataset)
         except Exception as exc:  # pydicom raises many kinds for a malformed value
             return IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
+        if refusal := usage_precheck(institution=institution, size=size, sop_instance_uid=sop_uid, sha256=sha256):
+            return IngestResult(Status.OVER_QUOTA, refusal, sop_uid, sop_class)
         with path.open("rb") as handle:
             key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", File(handle))
     try:
@@ -113,30 +120,31 @@ def _index(*, key, sha256, size, fields, metadata, institution, by, source) -> I
 def _index_once(key, sha256, size, fields, metadata, institution, by, source) -> IngestResult:
     sop_uid, sop_class = fields["instance"]["sop_instance_uid"], fields["instance"]["sop_class_uid"]
     existing = Instance.objects.select_related("series__study").filter(sop_instance_uid=sop_uid).first()
+    if existing is not None and existing.sha256 == sha256:
+        default_storage.delete(key)
+        return IngestResult(Status.DUPLICATE, "already stored", sop_uid, sop_class, existing)
+    study = Study.objects.filter(study_instance_uid=fields["study"]["study_instance_uid"]).first()
+    series = Series.objects.filter(series_instance_uid=fields["series"]["series_instance_uid"]).first()
+    problem = None
+    if existing is None and study is not None and study.institution_id != institution.pk:
+        problem = "this Study Instance UID belongs to a study of another institution"
+    elif existing is None and series is not None and (study is None or series.study_id != study.pk):
+        problem = "this Series Instance UID belongs to another study"
+    elif refusal := usage_add(institution=institution, size=size, instances=0 if existing else 1):
+        default_storage.delete(key)
+        return IngestResult(Status.OVER_QUOTA, refusal, sop_uid, sop_class)
+    if problem:
+        default_storage.delete(key)
+        return IngestResult(Status.INVALID, problem, sop_uid, sop_class)
     if existing is not None:
-        if existing.sha256 == sha256:
-            default_storage.delete(key)
-            return IngestResult(Status.DUPLICATE, "already stored", sop_uid, sop_class, existing)
         reason = "an instance with this SOP Instance UID is already stored with different content"
         RejectedInstance.objects.create(institution=institution, sop_instance_uid=sop_uid, reason=reason, file=key, size=size, sha256=sha256, received_by=by)
         return IngestResult(Status.CONFLICT, reason, sop_uid, sop_class)
-    study = _study(fields["study"], institution)
     if study is None:
-        default_storage.delete(key)
-        return IngestResult(Status.INVALID, "this Study Instance UID belongs to a study of another institution", sop_uid, sop_class)
-    series, _ = Series.objects.get_or_create(series_instance_uid=fields["series"]["series_instance_uid"], defaults={**fields["series"], "study": study})
-    if series.study_id != study.pk:
-        default_storage.delete(key)
-        return IngestResult(Status.INVALID, "this Series Instance UID belongs to another study", sop_uid, sop_class)
+        patient = Patient.objects.filter(institution=institution, mrn=fields["study"]["dicom_patient_id"]).first() if fields["study"]["dicom_patient_id"] else None
+        study = Study.objects.create(institution=institution, patient=patient, **fields["study"])
+    if series is None:
+        series = Series.objects.create(study=study, **fields["series"])
     instance = Instance.objects.create(series=series, file=key, size=size, sha256=sha256, metadata=metadata, received_by=by, source=source, **fields["instance"])
     audit_record(actor=by, action="imaging.store", obj=instance, patient_id=study.patient_id, detail={"source": source, "study": study.study_instance_uid})
     return IngestResult(Status.STORED, "", sop_uid, sop_class, instance)
-
-
-def _study(fields: dict, institution: Institution) -> Study | None:
-    """The study this instance belongs to, created on its first instance; None if another institution's."""
-    study = Study.objects.filter(study_instance_uid=fields["study_instance_uid"]).first()
-    if study is None:
-        patient = Patient.objects.filter(institution=institution, mrn=fields["dicom_patient_id"]).first() if fields["dicom_patient_id"] else None
-        return Study.objects.create(institution=institution, patient=patient, **fields)
-    return study if study.institution_id == institution.pk else None

@@ -84,6 +84,10 @@ class Institution(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    dicom_quota_bytes = models.PositiveBigIntegerField(
+        _("DICOM storage quota"), null=True, blank=True,
+        help_text=_("Empty: the deployment's default quota. 0: no limit."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

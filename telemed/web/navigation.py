@@ -28,6 +28,8 @@ NAV_ITEMS = (
     NavItem(_("Pairings"), "accounts:pairings", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("People"), "accounts:people", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
     NavItem(_("Statistics"), "consults:statistics", frozenset({Role.COORDINATOR, Role.ADMINISTRATOR})),
+    NavItem(_("DICOM nodes"), "imaging:nodes", frozenset({Role.ADMINISTRATOR})),
+    NavItem(_("Storage"), "imaging:storage", frozenset({Role.ADMINISTRATOR})),
     NavItem(_("Audit trail"), "audit:events", frozenset({Role.ADMINISTRATOR, Role.AUDITOR})),
     # Tokens, the calendar feed and the API docs are linked from the profile page.
     NavItem(_("My profile"), "accounts:profile", ALL_STAFF),

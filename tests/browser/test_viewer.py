@@ -13,7 +13,7 @@ from imaging.models import Study
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
 from telemed.accounts.models import User
-from tests.imaging.corpus import BUNDLED, ct_series
+from tests.imaging.corpus import BUNDLED, ct_series, restacked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -127,8 +127,9 @@ def test_viewer_scrolls_changes_the_window_zooms_pans_and_measures_in_mm(live_da
 def test_two_series_side_by_side_each_with_its_own_window_and_linked_scrolling(live_daphne, chromium):
     seed_demo()
     study_uid, frame_of_reference = generate_uid(), generate_uid()
-    thick = ct_series(slices=5, patient_id="QS-0001", size=64, study_uid=study_uid, frame_of_reference=frame_of_reference, series_number=2)
-    thin = ct_series(slices=10, patient_id="QS-0001", size=64, study_uid=study_uid, frame_of_reference=frame_of_reference, series_number=3, slice_gap=2.5)
+    same = {"study_uid": study_uid, "frame_of_reference": frame_of_reference}
+    thick = restacked(ct_series(slices=5, patient_id="QS-0001", size=64), **same, series_number=2, slice_gap=5.0)
+    thin = restacked(ct_series(slices=10, patient_id="QS-0001", size=64), **same, series_number=3, slice_gap=2.5)
     study = _ingest(thick + thin)
     context, page = _open_viewer(chromium, live_daphne, study)
     try:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from imaging.scp.server import build_ae, handlers, keep_titles_fresh
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="0.0.0.0")
         parser.add_argument("--port", type=int, default=11112)
-        parser.add_argument("--ae-title", default="TELEMED")
+        parser.add_argument("--ae-title", default=settings.DICOM_AE_TITLE, help="default: DICOM_AE_TITLE (TELEMED)")
 
     def handle(self, *args, host, port, ae_title, **options):
         ae = build_ae(ae_title)

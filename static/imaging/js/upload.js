@@ -5,6 +5,7 @@ const root = document.getElementById("uploader");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
 const text = root.dataset;
 const IN_FLIGHT = 3;
+const QUOTA_FULL = 507;
 const studies = new Map();  // study key -> {row, bar, done, total}
 
 function institutionQuery() {
@@ -65,7 +66,8 @@ async function post(url, body, type) {
   for (let pause = 1000; ; pause = Math.min(pause * 2, 30000)) {
     try {
       const response = await fetch(url + institutionQuery(), {method: "POST", body, headers: {"X-CSRFToken": csrf, "Content-Type": type}});
-      if (response.status < 500) return response;
+      // 507: the clinic's storage quota is full, an answer to show rather than a fault to retry.
+      if (response.status < 500 || response.status === QUOTA_FULL) return response;
     } catch (error) {
       document.getElementById("overall-text").textContent = text.textOffline;
     }
@@ -95,11 +97,19 @@ async function upload(files) {
     if (known.has(w.hash)) { tick(w.key); advance(); return false; }
     return true;
   });
+  let quotaFull = null;
   async function worker() {
     while (queue.length) {
       const item = queue.shift();
+      if (quotaFull) { problem(item.file, `${text.textFailed}: ${quotaFull}`); tick(item.key); advance(); continue; }
       const response = await post(root.dataset.instanceUrl, item.file, "application/dicom");
       const result = await response.json();
+      if (response.status === QUOTA_FULL) {
+        quotaFull = result.reason;
+        const notice = document.getElementById("quota-full");
+        notice.textContent = result.reason;
+        notice.hidden = false;
+      }
       if (response.ok) tick(item.key, [result.patient, result.description].filter(Boolean).join(" · ") || item.key);
       else { problem(item.file, `${text.textFailed}: ${result.reason || response.status}`); tick(item.key); }
       advance();

@@ -1,0 +1,116 @@
+"""How much each institution keeps in the archive, and its quota.
+
+The quota is the institution's own (set by an administrator) or the deployment's default
+(DICOM_QUOTA_GB); 0 means no limit. The ingest service asks twice: before it writes the file
+(`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted) and
+again in the indexing transaction (`usage_add`, under the usage row's lock), which is the check
+that holds when several senders race.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from imaging.models import Instance, RejectedInstance, StorageUsage
+from telemed import access
+from telemed.accounts.models import Institution, User
+from telemed.audit.services import audit_record
+
+
+def quota_of(institution: Institution) -> int:
+    """Bytes the institution may keep; 0: no limit."""
+    own = institution.dicom_quota_bytes
+    return settings.DICOM_DEFAULT_QUOTA_BYTES if own is None else own
+
+
+def _size(n: float) -> str:
+    """English and short: the reason travels in a 64-character DICOM Error Comment."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refusal(institution: Institution, used: int, adding: int) -> str | None:
+    quota = quota_of(institution)
+    if quota and used + adding > quota:
+        return f"storage quota full: {_size(used)} of {_size(quota)} used, needs {_size(adding)}"
+    return None
+
+
+def usage_precheck(*, institution: Institution, size: int, sop_instance_uid: str, sha256: str) -> str | None:
+    """Why a file of `size` bytes cannot be stored, or None. A copy of an instance already stored
+    is always let through: it is acknowledged as a duplicate and takes no room."""
+    row = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    refusal = _refusal(institution, row, size)
+    if refusal and Instance.objects.filter(sop_instance_uid=sop_instance_uid, sha256=sha256).exists():
+        return None
+    return refusal
+
+
+def usage_add(*, institution: Institution, size: int, instances: int) -> str | None:
+    """Count a new file against the quota, inside the caller's transaction; the refusal if it does
+    not fit. The row lock makes concurrent senders of one institution take turns here."""
+    StorageUsage.objects.get_or_create(institution=institution)
+    used = StorageUsage.objects.select_for_update().values_list("bytes", flat=True).get(institution=institution)
+    if refusal := _refusal(institution, used, size):
+        return refusal
+    StorageUsage.objects.filter(institution=institution).update(bytes=F("bytes") + size, instances=F("instances") + instances)
+    return None
+
+
+@dataclass(frozen=True)
+class Usage:
+    institution: Institution
+    bytes: int
+    instances: int
+    quota: int  # 0: no limit
+    own_quota: bool  # set for this institution, not the deployment's default
+
+    @property
+    def percent(self) -> int | None:
+        return min(100, round(self.bytes * 100 / self.quota)) if self.quota else None
+
+    @property
+    def level(self) -> str:
+        """How the bar is coloured: ok below 80 %, warn up to 95 %, full above."""
+        percent = self.percent or 0
+        return "full" if percent >= 95 else "warn" if percent >= 80 else "ok"
+
+
+def usage_list(institutions: QuerySet[Institution]) -> list[Usage]:
+    rows = {row.institution_id: row for row in StorageUsage.objects.filter(institution__in=institutions)}
+    return [
+        Usage(i, rows[i.pk].bytes if i.pk in rows else 0, rows[i.pk].instances if i.pk in rows else 0, quota_of(i), i.dicom_quota_bytes is not None)
+        for i in institutions.order_by("kind", "name")
+    ]
+
+
+def storage_usage_recount(*, institution: Institution) -> StorageUsage:
+    """Recompute the usage from the rows: the stored instances and the rejected copies kept."""
+    stored = Instance.objects.filter(series__study__institution=institution).aggregate(n=Count("pk"), b=Sum("size"))
+    rejected = RejectedInstance.objects.filter(institution=institution).aggregate(b=Sum("size"))
+    usage, _created = StorageUsage.objects.update_or_create(
+        institution=institution, defaults={"bytes": (stored["b"] or 0) + (rejected["b"] or 0), "instances": stored["n"]}
+    )
+    return usage
+
+
+@transaction.atomic
+def institution_set_quota(*, by: User, institution: Institution, quota_bytes: int | None) -> Institution:
+    """An administrator of the alliance sets the institution's own quota (None: back to the default)."""
+    if not access.manageable_institutions(by).filter(pk=institution.pk).exists():
+        raise PermissionDenied(_("Only an administrator of this alliance can do that."))
+    if quota_bytes is not None and quota_bytes < 0:
+        raise ValidationError({"quota": _("A quota cannot be negative.")})
+    before = institution.dicom_quota_bytes
+    institution.dicom_quota_bytes = quota_bytes
+    institution.save(update_fields=["dicom_quota_bytes"])
+    audit_record(actor=by, action="institution.dicom_quota", obj=institution, detail={"before": before, "after": quota_bytes})
+    return institution

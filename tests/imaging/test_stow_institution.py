@@ -1,0 +1,33 @@
+"""STOW-RS from someone who stores for several institutions must say which one."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from imaging.models import Instance, Study
+from telemed.accounts.models import Membership, Role
+from tests.imaging.corpus import ct_series
+from tests.imaging.test_dicomweb import Archive, _multipart, _token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_doctor_of_two_clinics_must_name_the_clinic_and_is_told_how(live_server, cast):
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    Membership.objects.create(user=doctor, institution=cast.north.clinic2, role=Role.CLINIC_DOCTOR)
+    archive = Archive(live_server.url + "/dicomweb", _token(doctor))
+    response = archive.stow(ct_series(slices=1))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "You store for several institutions: name one with ?institution=<id>."
+    assert not Instance.objects.exists()
+    named = archive.stow(ct_series(slices=1), params={"institution": str(cast.north.clinic2.pk)})
+    assert named.status_code == 200 and Study.objects.get().institution == cast.north.clinic2
+
+
+def test_the_reason_comes_in_the_clients_language(live_server, cast):
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    Membership.objects.create(user=doctor, institution=cast.north.clinic2, role=Role.CLINIC_DOCTOR)
+    body, content_type = _multipart(ct_series(slices=1))
+    headers = {"Authorization": f"Bearer {_token(doctor)}", "Content-Type": content_type, "Accept-Language": "zh-hans"}
+    response = requests.post(live_server.url + "/dicomweb/studies", data=body, headers=headers, timeout=30)
+    assert response.status_code == 400 and "?institution=" in response.json()["detail"] and "机构" in response.json()["detail"]
