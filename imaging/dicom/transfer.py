@@ -127,15 +127,20 @@ def syntax_name(transfer_syntax: str) -> str:
 
 
 def choose_pixel_syntax(wanted: list[Wanted], stored: str) -> Choice | None:
-    """How to send pixel data (frames, or the Pixel Data bulk data) stored in `stored`."""
+    """How to send pixel data (frames, or the Pixel Data bulk data) stored in `stored`.
+
+    `transfer-syntax=*` sends the stored bytes whatever the media type asked (an image type of
+    another family excepted): OHIF asks application/octet-stream with * and reads the syntax from
+    each part's header. A deflated file's pixel data is plain once inflated and goes as Explicit VR
+    Little Endian."""
     family = media_type_of(stored)
+    cuttable = family is not None and stored != DEFLATED_LE
     for want in wanted:
         kind, syntax = want.canonical, want.transfer_syntax
-        fits_stored = family is not None and (kind in WILDCARDS or kind == family or (kind == "image/*" and family.startswith("image/")))
-        # A deflated file's pixel data is plain once inflated: it is sent as Explicit VR LE.
-        as_stored = stored != DEFLATED_LE and (syntax in ("*", stored) or (syntax is None and family != OCTET and kind == family))
-        if fits_stored and as_stored:
-            label = want.media_type if kind == family else family
+        same_family = family is not None and (kind == family or (kind == "image/*" and family.startswith("image/")))
+        any_kind = kind in WILDCARDS or kind == OCTET or same_family
+        if cuttable and ((syntax in ("*", stored) and any_kind) or (syntax is None and family != OCTET and same_family)):
+            label = want.media_type if kind == family else (OCTET if kind == OCTET else family)
             return Choice(label, stored, decode=False)
         if (kind in WILDCARDS or kind == OCTET) and syntax in (None, "*", EXPLICIT_LE, IMPLICIT_LE):
             target = syntax if syntax in (EXPLICIT_LE, IMPLICIT_LE) else EXPLICIT_LE
@@ -272,7 +277,7 @@ def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice) -> Iterato
 
 def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int) -> Iterator[bytes]:
     """The Pixel Data bulk data: one part of native data, or one part per compressed frame."""
-    if choice.media_type == OCTET:
+    if media_type_of(choice.transfer_syntax) == OCTET:
         yield b"".join(frame_parts(source, list(range(1, frames + 1)), choice))
     else:
         yield from frame_parts(source, list(range(1, frames + 1)), choice)

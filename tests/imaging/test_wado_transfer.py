@@ -82,6 +82,9 @@ def test_jpeg2000_frames_come_as_stored_when_asked_and_decoded_by_default(north)
     assert decoded == [_decoded("MR_small_jp2klossless.dcm").astype("<i2").tobytes()]
     by_default = north.client.retrieve_instance_frames(*uids, frame_numbers=[1])
     assert by_default == decoded
+    # OHIF's way: octet-stream with any syntax gets the stored bytes, the syntax named in the part.
+    ohif = _asking(north, _instance_path(uids) + "/frames/1", 'multipart/related; type="application/octet-stream"; transfer-syntax=*')
+    assert _parts(ohif) == as_stored and f"Content-Type: application/octet-stream; transfer-syntax={stored}" in ohif.content.decode("latin-1")
     raw = _asking(north, _instance_path(uids) + "/frames/1", f'multipart/related; type="image/jp2"; transfer-syntax={stored}')
     assert f"Content-Type: image/jp2; transfer-syntax={stored}" in raw.content.decode("latin-1")
 
@@ -186,6 +189,8 @@ def test_compressed_pixel_data_as_bulk_data_is_decoded_or_sent_per_frame(north):
     assert metadata["7FE00010"]["vr"] == "OB"
     assert north.client.retrieve_bulkdata(uri) == [_decoded("SC_rgb_rle_2frame.dcm").tobytes()]
     assert north.client.retrieve_bulkdata(uri, media_types=(("image/dicom-rle", "*"),)) == _stored_frames("SC_rgb_rle_2frame.dcm")
+    any_syntax = _asking(north, urlparse(uri).path.removeprefix("/dicomweb"), 'multipart/related; type="application/octet-stream"; transfer-syntax=*')
+    assert _parts(any_syntax) == _stored_frames("SC_rgb_rle_2frame.dcm")  # one part per frame, as stored
 
 
 def test_another_clinic_and_another_alliance_get_no_frames_and_no_bulk_data(north, live_server, cast):
