@@ -18,8 +18,15 @@ class FrameListConverter(UidConverter):
     regex = r"[0-9]+(?:,[0-9]+)*"
 
 
+class AttributePathConverter(UidConverter):
+    """A bulk data element: tags and item numbers, '7FE00010' or '00880200/0/7FE00010'."""
+
+    regex = r"[0-9A-Fa-f]{8}(?:/[0-9]+/[0-9A-Fa-f]{8})*"
+
+
 register_converter(UidConverter, "dicomuid")
 register_converter(FrameListConverter, "frames")
+register_converter(AttributePathConverter, "attributepath")
 
 app_name = "dicomweb"
 
@@ -41,6 +48,7 @@ urlpatterns = [
     path(_instance, views.RetrieveView.as_view(), name="dicomweb-instance"),
     path(f"{_instance}/metadata", views.MetadataView.as_view(), name="dicomweb-instance-metadata"),
     path(f"{_instance}/frames/<frames:frames>", views.FramesView.as_view(), name="dicomweb-frames"),
+    path(f"{_instance}/bulkdata/<attributepath:attribute_path>", views.BulkDataView.as_view(), name="dicomweb-bulkdata"),
     path(f"{_instance}/rendered", views.RenderedView.as_view(), name="dicomweb-instance-rendered"),
     path(f"{_instance}/frames/<frames:frames>/rendered", views.RenderedView.as_view(), name="dicomweb-frame-rendered"),
     path(f"{_instance}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-instance-thumbnail"),

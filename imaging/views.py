@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from imaging import selectors
 from imaging.services import studies
 from telemed import access
 from telemed.patients.models import Patient
@@ -68,23 +69,7 @@ def upload_page(request):
     return render(request, "imaging/upload.html", {"institutions": access.storing_institutions(request.user)})
 
 
-def _spacing(metadata: dict) -> list[float] | None:
-    value = (metadata.get("00280030") or {}).get("Value")
-    try:
-        return [float(value[0]), float(value[1])]
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def study_viewer(request, study_id):
-    """The viewer: series and their instances in order, with pixel spacing for measurement."""
+    """The viewer: series and their images in order, with pixel spacing and slice positions."""
     study = studies.study_get(by=request.user, study_id=study_id)
-    series = [
-        {
-            "uid": s.series_instance_uid,
-            "label": f"{s.series_number or ''} {s.modality} {s.description}".strip(),
-            "instances": [{"uid": i.sop_instance_uid, "spacing": _spacing(i.metadata)} for i in s.instances.order_by("instance_number", "sop_instance_uid")],
-        }
-        for s in study.series.order_by("series_number", "series_instance_uid")
-    ]
-    return render(request, "imaging/viewer.html", {"study": study, "viewer": {"study": study.study_instance_uid, "series": series}})
+    return render(request, "imaging/viewer.html", {"study": study, "viewer": selectors.viewer_study(study)})

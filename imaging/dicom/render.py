@@ -1,14 +1,23 @@
-"""Rendering a frame to JPEG or PNG (WADO-RS rendered and thumbnails): modality LUT, window,
-viewport. Pure functions over a pydicom dataset; compressed syntaxes need a decoder pydicom
-can use, and raise RenderError otherwise."""
+"""Rendering a frame to JPEG or PNG (WADO-RS rendered, thumbnails, the viewer).
+
+A frame is decoded once into a `Frame` (modality LUT applied, colour made 8-bit RGB); windowing
+and encoding then run on it as often as asked, so dragging the window in the viewer costs no new
+decoding. Pure functions over a file-like object holding a DICOM file: pydicom reads only the
+asked frame of a multi-frame file, and decodes compressed syntaxes with its plugins (pylibjpeg
+with libjpeg, openjpeg and RLE; Pillow).
+"""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut
+
+from imaging.dicom.transfer import TransferError, frame_array
 
 THUMBNAIL_SIZE = 128
 
@@ -17,52 +26,90 @@ class RenderError(ValueError):
     pass
 
 
-def _frame(dataset: Dataset, number: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame, ready for windowing: greyscale values after the modality LUT
+    (float32) with the file's default window, or 8-bit RGB (window=None)."""
+
+    values: np.ndarray
+    window: tuple[float, float] | None
+    invert: bool = False  # MONOCHROME1: high values are dark
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes
+
+
+def decode_frame(source: BinaryIO, number: int) -> Frame:
+    """Frame `number` (1-based) of the DICOM file in `source`; RenderError says why it cannot be."""
+    header = Dataset()
     try:
-        pixels = dataset.pixel_array
-    except Exception as exc:  # no decoder for the transfer syntax, or no pixel data
-        raise RenderError(f"the pixel data cannot be decoded: {exc}"[:200]) from None
-    frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    if not 1 <= number <= frames:
-        raise RenderError(f"this instance has {frames} frames")
-    return pixels[number - 1] if frames > 1 else pixels
+        pixels = frame_array(source, number, header)
+    except TransferError as exc:
+        raise RenderError(str(exc)) from None
+    return _prepare(header, pixels)
 
 
-def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
-    """PS3.3 C.11.2.1.2 linear window to 0..255."""
-    width = max(width, 1.0)
-    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
-    scaled = (values - (center - 0.5)) / (width - 1) + 0.5
-    return np.clip(np.where(values <= low, 0, np.where(values > high, 1, scaled)) * 255, 0, 255).astype(np.uint8)
+def _prepare(header: Dataset, pixels: np.ndarray) -> Frame:
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR":
+        pixels = apply_color_lut(pixels, header)
+    if pixels.ndim == 3:
+        return Frame(values=_eight_bit(pixels, header), window=None)
+    values = np.asarray(apply_modality_lut(pixels, header), dtype=np.float32)
+    return Frame(values=values, window=_default_window(header, values), invert=photometric == "MONOCHROME1")
 
 
-def _default_window(dataset: Dataset, values: np.ndarray) -> tuple[float, float]:
-    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
+def _eight_bit(rgb: np.ndarray, header: Dataset) -> np.ndarray:
+    if rgb.dtype == np.uint8:
+        return rgb
+    stored = int(header.get("BitsStored") or rgb.dtype.itemsize * 8)
+    if header.get("PhotometricInterpretation") == "PALETTE COLOR":
+        stored = rgb.dtype.itemsize * 8  # the palette's entries use the whole word
+    return (rgb >> max(stored - 8, 0)).astype(np.uint8)
+
+
+def _first(value) -> float:
+    return float(value[0]) if hasattr(value, "__len__") and not isinstance(value, str) else float(value)
+
+
+def _default_window(header: Dataset, values: np.ndarray) -> tuple[float, float]:
+    center, width = header.get("WindowCenter"), header.get("WindowWidth")
     if center is not None and width is not None:
-        first = lambda v: float(v[0]) if hasattr(v, "__len__") and not isinstance(v, str) else float(v)  # noqa: E731
-        return first(center), first(width)
+        try:
+            return _first(center), _first(width)
+        except (TypeError, ValueError, IndexError):
+            pass
     low, high = float(values.min()), float(values.max())
     return (low + high) / 2, max(high - low, 1.0)
 
 
-def to_image(dataset: Dataset, *, frame: int = 1, window: tuple[float, float] | None = None) -> Image.Image:
-    pixels = _frame(dataset, frame)
-    if dataset.get("SamplesPerPixel", 1) == 3:
-        return Image.fromarray(pixels.astype(np.uint8), mode="RGB")
-    values = apply_modality_lut(pixels, dataset).astype(np.float64)
-    grey = _window(values, *(window or _default_window(dataset, values)))
-    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
+def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
+    """PS3.3 C.11.2.1.2 linear window to 0..255 (the clip gives the standard's two flat ends)."""
+    width = max(float(width), 1.0)
+    scale = 255.0 / max(width - 1, 1e-3)
+    grey = (values - np.float32(center - 0.5 - (width - 1) / 2)) * np.float32(scale)
+    np.clip(grey, 0, 255, out=grey)
+    return grey.astype(np.uint8)
+
+
+def to_image(frame: Frame, *, window: tuple[float, float] | None = None) -> Image.Image:
+    if frame.window is None:
+        return Image.fromarray(frame.values, mode="RGB")
+    grey = _window(frame.values, *(window or frame.window))
+    if frame.invert:
         grey = 255 - grey
     return Image.fromarray(grey, mode="L")
 
 
 def encode(image: Image.Image, *, viewport: tuple[int, int] | None = None, fmt: str = "jpeg", quality: int = 90) -> bytes:
-    if viewport:
+    if viewport and (image.width > viewport[0] or image.height > viewport[1]):
         image = image.copy()
-        image.thumbnail(viewport, Image.Resampling.LANCZOS)
+        # A small, low-quality preview is what a weak link needs first: the fast filter will do.
+        image.thumbnail(viewport, Image.Resampling.BILINEAR if quality < 60 else Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     if fmt == "png":
         image.save(buffer, format="PNG", optimize=False)
     else:
-        image.convert("L" if image.mode == "L" else "RGB").save(buffer, format="JPEG", quality=quality)
+        image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

@@ -1,6 +1,7 @@
 """DICOM JSON (PS3.18 F.2) for the archive's rows: studies, series and instances."""
 from __future__ import annotations
 
+from imaging.dicom import transfer
 from imaging.models import Instance, Series, Study
 
 RETRIEVE_URL = "00081190"
@@ -80,5 +81,35 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
     return attributes
 
 
+PIXEL_DATA = "7FE00010"
+COMPRESSED_PIXELS = "OB"  # encapsulated pixel data is always OB
+
+
+def _bulk_uris(elements: dict, url: str, prefix: str = "") -> dict:
+    """The stored header with each left-out binary value pointing at the bulkdata resource."""
+    answer = {}
+    for tag, value in elements.items():
+        if "BulkDataURI" in value:
+            value = {**value, "BulkDataURI": f"{url}/bulkdata/{prefix}{tag}"}
+        elif value.get("vr") == "SQ" and value.get("Value"):
+            value = {**value, "Value": [_bulk_uris(item, url, f"{prefix}{tag}/{n}/") for n, item in enumerate(value["Value"])]}
+        answer[tag] = value
+    return answer
+
+
+def _pixel_data_vr(instance: Instance) -> str:
+    if transfer.media_type_of(instance.transfer_syntax_uid) != transfer.OCTET:
+        return COMPRESSED_PIXELS
+    bits = (instance.metadata.get("00280100") or {}).get("Value") or [8]
+    return "OW" if bits[0] > 8 else "OB"
+
+
 def instance_metadata(instance: Instance, *, base_url: str) -> dict:
-    return {**instance.metadata, RETRIEVE_URL: element("UR", instance_url(instance, base_url=base_url))}
+    """The header as ingested, with BulkDataURIs for its large binary values and, for an image,
+    its Pixel Data (read without pixels, the stored header has none)."""
+    url = instance_url(instance, base_url=base_url)
+    answer = _bulk_uris(instance.metadata, url)
+    if instance.rows and instance.columns:
+        answer[PIXEL_DATA] = {"vr": _pixel_data_vr(instance), "BulkDataURI": f"{url}/bulkdata/{PIXEL_DATA}"}
+    answer[RETRIEVE_URL] = element("UR", url)
+    return answer

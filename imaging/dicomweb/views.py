@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import pydicom
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -20,7 +19,7 @@ from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
-from imaging.dicom import render
+from imaging.dicom import render, transfer
 from imaging.dicomweb import dicomjson, query, stow
 from imaging.dicomweb.multipart import (
     MultipartError,
@@ -29,12 +28,12 @@ from imaging.dicomweb.multipart import (
     write_parts,
 )
 from imaging.models import Instance, Study
+from imaging.services import pixels
 from telemed.access import storing_institutions, visible_studies
 from telemed.accounts.models import AccessToken
 from telemed.audit.services import audit_record
 
 DICOM_JSON = "application/dicom+json"
-UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 CHUNK = 256 * 1024
 
 
@@ -181,8 +180,56 @@ def _file_chunks(name: str) -> Iterator[bytes]:
             yield chunk
 
 
+def _transcoded(name: str) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as handle:
+        yield transfer.explicit_little_endian(handle)
+
+
+def _primed(parts: Iterator[bytes]) -> Iterator[bytes]:
+    """The first part is made now, so that a decoding failure is still a 406; the rest follow
+    as the client reads. Raises TransferError."""
+    first = next(parts, None)
+
+    def everything() -> Iterator[bytes]:
+        try:
+            if first is not None:
+                yield first
+            yield from parts
+        finally:
+            parts.close()
+
+    return everything()
+
+
+def _pixel_parts(name: str, produce) -> Iterator[bytes]:
+    """Parts made by `produce(handle)` from the stored file, kept open while they stream."""
+    with default_storage.open(name, "rb") as handle:
+        yield from produce(handle)
+
+
+def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str) -> StreamingHttpResponse:
+    boundary = new_boundary()
+    return StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+
+
+def _not_acceptable_pixels(instance: Instance) -> HttpResponse:
+    stored = instance.transfer_syntax_uid
+    return _error(_(
+        "The pixel data of this instance is stored as %(syntax)s. It can be sent as stored "
+        "(transfer-syntax=* or %(uid)s, as %(media)s) or decoded as application/octet-stream in "
+        "Explicit VR Little Endian (1.2.840.10008.1.2.1); this server does not encode into other syntaxes."
+    ) % {"syntax": transfer.syntax_name(stored), "uid": stored, "media": transfer.media_type_of(stored) or _("its own media type")}, 406)
+
+
+def _undecodable(instance: Instance, reason: str) -> HttpResponse:
+    return _error(_("The pixel data of this instance (%(syntax)s) cannot be decoded: %(reason)s. It can still be sent as stored (transfer-syntax=*).") % {
+        "syntax": transfer.syntax_name(instance.transfer_syntax_uid), "reason": reason,
+    }, 406)
+
+
 class RetrieveView(DicomWebView):
-    """The stored instances of a study, series or one instance, as multipart/related."""
+    """The instances of a study, series or one instance, as multipart/related application/dicom,
+    in the transfer syntax the Accept header asks for (transfer.py has the rules)."""
 
     def instances(self, study: Study, series_uid: str | None, instance_uid: str | None):
         found = Instance.objects.filter(series__study=study).select_related("series__study")
@@ -195,13 +242,42 @@ class RetrieveView(DicomWebView):
             raise Http404
         return found
 
+    def one(self, study_uid: str, series_uid: str, instance_uid: str) -> tuple[Study, Instance]:
+        study = self.study(study_uid)
+        return study, self.instances(study, series_uid, instance_uid)[0]
+
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
+        """A lone instance that must be transcoded is transcoded before the answer starts, so a
+        failure is a 406; in a series or study the rest are transcoded as the client reads, and a
+        failure there (data that the decoder's check let through) cuts the body short."""
         study = self.study(study_uid)
         found = self.instances(study, series_uid, instance_uid)
-        self.audit("imaging.wado", study=study, detail={"series": series_uid or "", "instance": instance_uid or "", "count": len(found)})
-        boundary = new_boundary()
-        body = write_parts(boundary, ((f"application/dicom; transfer-syntax={i.transfer_syntax_uid}", _file_chunks(i.file.name)) for i in found))
-        return StreamingHttpResponse(body, content_type=f'multipart/related; type="application/dicom"; boundary={boundary}')
+        wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
+        parts = []
+        for instance in found:
+            stored = instance.transfer_syntax_uid
+            target = transfer.choose_instance_syntax(wanted, stored)
+            if target is None:
+                return _error(_(
+                    "Instance %(uid)s is stored as %(syntax)s; ask for application/dicom with transfer-syntax=* "
+                    "(as stored) or 1.2.840.10008.1.2.1 (Explicit VR Little Endian)."
+                ) % {"uid": instance.sop_instance_uid, "syntax": transfer.syntax_name(stored)}, 406)
+            if target == stored:
+                parts.append((target, _file_chunks(instance.file.name)))
+            elif transfer.can_decode(stored):
+                parts.append((target, _transcoded(instance.file.name)))
+            else:
+                return _undecodable(instance, _("no decoder for this transfer syntax is installed"))
+        transcoded = sum(1 for instance, (target, _c) in zip(found, parts) if target != instance.transfer_syntax_uid)
+        if len(parts) == 1 and transcoded:
+            try:
+                parts = [(parts[0][0], _primed(parts[0][1]))]
+            except transfer.TransferError as exc:
+                return _undecodable(found[0], str(exc))
+        self.audit("imaging.wado", study=study, detail={
+            "series": series_uid or "", "instance": instance_uid or "", "count": len(found), "transcoded": transcoded,
+        })
+        return _multipart(((f"application/dicom; transfer-syntax={target}", chunks) for target, chunks in parts), "application/dicom")
 
 
 class StudyView(RetrieveView, StudiesView):
@@ -219,25 +295,55 @@ class MetadataView(RetrieveView):
         return _json([dicomjson.instance_metadata(i, base_url=base) for i in found])
 
 
-class FramesView(RetrieveView):
+class PixelDataView(RetrieveView):
+    """Frames and the Pixel Data bulk data: stored bytes, or decoded to little endian."""
+
+    def pixel_response(self, instance: Instance, produce) -> HttpResponse:
+        wanted = transfer.parse_accept(self.request.META.get("HTTP_ACCEPT"))
+        choice = transfer.choose_pixel_syntax(wanted, instance.transfer_syntax_uid)
+        if choice is None:
+            return _not_acceptable_pixels(instance)
+        if choice.decode and not transfer.can_decode(instance.transfer_syntax_uid):
+            return _undecodable(instance, _("no decoder for this transfer syntax is installed"))
+        try:
+            parts = _primed(_pixel_parts(instance.file.name, lambda handle: produce(handle, choice)))
+        except transfer.TransferError as exc:
+            return _undecodable(instance, str(exc))
+        return _multipart(((choice.content_type, [part]) for part in parts), choice.media_type)
+
+
+class FramesView(PixelDataView):
     def get(self, request, study_uid: str, series_uid: str, instance_uid: str, frames: str):
-        study = self.study(study_uid)
-        instance = self.instances(study, series_uid, instance_uid)[0]
+        study, instance = self.one(study_uid, series_uid, instance_uid)
         numbers = [int(n) for n in frames.split(",")]
-        if instance.transfer_syntax_uid not in UNCOMPRESSED:
-            return _error(_("Frames of this compressed instance cannot be sent uncompressed yet (transfer syntax %(uid)s).") % {"uid": instance.transfer_syntax_uid}, 406)
         if any(n < 1 or n > instance.number_of_frames for n in numbers):
             return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
-        with default_storage.open(instance.file.name, "rb") as handle:
-            dataset = pydicom.dcmread(handle)
-            pixels = dataset.get("PixelData")
-        if pixels is None or int(dataset.get("BitsAllocated", 8)) % 8:
-            return _error(_("This instance has no pixel data that can be cut into frames."), 406)
-        size = int(dataset.Rows) * int(dataset.Columns) * int(dataset.get("SamplesPerPixel", 1)) * int(dataset.BitsAllocated) // 8
-        self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "frames": numbers[:100]})
-        boundary = new_boundary()
-        body = write_parts(boundary, (("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", [pixels[(n - 1) * size:n * size]]) for n in numbers))
-        return StreamingHttpResponse(body, content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}')
+        response = self.pixel_response(instance, lambda handle, choice: transfer.frame_parts(handle, numbers, choice))
+        if response.status_code == 200:
+            self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "frames": numbers[:100]})
+        return response
+
+
+class BulkDataView(PixelDataView):
+    """A large binary element named in the metadata by its BulkDataURI: the path is tags and item
+    numbers ('00880200/0/7FE00010'). The Pixel Data follows the frames' rules."""
+
+    def get(self, request, study_uid: str, series_uid: str, instance_uid: str, attribute_path: str):
+        study, instance = self.one(study_uid, series_uid, instance_uid)
+        if attribute_path.upper() == "7FE00010":
+            response = self.pixel_response(instance, lambda handle, choice: transfer.whole_pixel_data(handle, choice, instance.number_of_frames))
+        else:
+            wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
+            if not any(w.canonical in (transfer.OCTET, *transfer.WILDCARDS) for w in wanted):
+                return _error(_("Bulk data is sent as application/octet-stream."), 406)
+            with default_storage.open(instance.file.name, "rb") as handle:
+                value = transfer.bulk_value(handle, attribute_path)
+            if value is None:
+                return _error(_("This instance has no binary element at %(path)s.") % {"path": attribute_path}, 404)
+            response = _multipart(iter([(f"{transfer.OCTET}; transfer-syntax={transfer.EXPLICIT_LE}", [value])]), transfer.OCTET)
+        if response.status_code == 200:
+            self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "bulkdata": attribute_path})
+        return response
 
 
 # Rendered and thumbnails ----------------------------------------------------------------------
@@ -254,7 +360,8 @@ def _pair(raw: str | None, cast=float):
 
 
 class RenderedView(RetrieveView):
-    """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=."""
+    """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=.
+    The decoded frame is cached (services/pixels.py), so a new window or size costs no decoding."""
 
     thumbnail = False
 
@@ -262,21 +369,24 @@ class RenderedView(RetrieveView):
         study = self.study(study_uid)
         found = self.instances(study, series_uid, instance_uid)
         instance = found[len(found) // 2]  # a series is shown by its middle image
+        number = int(frames.split(",")[0])
+        if not 1 <= number <= instance.number_of_frames:
+            return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
         try:
             window = _pair(request.query_params.get("window"))
             viewport = (render.THUMBNAIL_SIZE,) * 2 if self.thumbnail else _pair(request.query_params.get("viewport"), int)
             quality = min(max(int(request.query_params.get("quality", 90)), 1), 100)
+            if viewport and min(viewport) < 1:
+                raise ValueError(viewport)
         except ValueError:
             return _error(_("window is center,width; viewport is width,height; quality is 1 to 100."), 400)
         png = "image/png" in request.META.get("HTTP_ACCEPT", "")
-        with default_storage.open(instance.file.name, "rb") as handle:
-            dataset = pydicom.dcmread(handle)
         try:
-            image = render.to_image(dataset, frame=int(frames.split(",")[0]), window=window)
+            frame = pixels.frame_get(instance=instance, number=number)
         except render.RenderError as exc:
-            return _error(str(exc), 406)
-        self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid})
-        body = render.encode(image, viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
+            return _undecodable(instance, str(exc))
+        self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": number})
+        body = render.encode(render.to_image(frame, window=window), viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
         response = HttpResponse(body, content_type="image/png" if png else "image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
         return response

@@ -1,4 +1,5 @@
-"""Rendered frames and thumbnails: JPEG/PNG, window, viewport, access, undecodable data."""
+"""Rendered frames and thumbnails: JPEG/PNG, window, viewport, access (compressed data:
+test_compressed_rendering.py)."""
 from __future__ import annotations
 
 import io
@@ -8,7 +9,7 @@ from PIL import Image
 
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
-from tests.imaging.corpus import BUNDLED, ct_series
+from tests.imaging.corpus import ct_series
 
 pytestmark = pytest.mark.django_db
 
@@ -45,15 +46,6 @@ def test_thumbnails_are_small(cast, client_for):
 def test_bad_rendering_parameters_get_a_400(cast, client_for):
     instance = _store(cast, ct_series(slices=1)[0])
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
-
-
-def test_compressed_frames_without_a_decoder_get_a_406_with_the_reason(cast, client_for):
-    jpeg2000 = next(p for p in BUNDLED if p.name == "JPEG2000.dcm")
-    instance = _store(cast, jpeg2000.read_bytes())
-    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"))
-    assert response.status_code in (200, 406)
-    if response.status_code == 406:
-        assert "cannot be decoded" in response.content.decode()
 
 
 def test_another_clinic_cannot_render_the_study(cast, client_for):

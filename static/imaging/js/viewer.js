@@ -1,142 +1,471 @@
-// A stack viewer over WADO-RS rendered images: the server applies the window and sends a JPEG,
-// so a weak link carries tens of kilobytes per image; neighbours are prefetched.
+// A stack viewer over WADO-RS rendered images: the server decodes and windows, the browser gets
+// JPEGs. On a weak link each image comes first as a small, low-quality JPEG (a few kilobytes),
+// then at full quality once scrolling pauses; neighbours are prefetched. Zoom and pan are CSS
+// transforms of the full-size image, so measurements are taken in image pixels and stay right
+// in millimetres at any zoom. Two viewports, each with its own series, slice, window and zoom.
 const data = JSON.parse(document.getElementById("viewer-data").textContent);
 const root = document.getElementById("viewer");
-const image = document.getElementById("image");
-const overlay = document.getElementById("overlay");
-const slider = document.getElementById("slider");
-const canvas = document.getElementById("canvas");
-const state = {series: 0, index: 0, window: null, measuring: false, points: [], cine: null};
-const cache = new Map();
+const text = root.dataset;
+const LOW = {viewport: "192,192", quality: "40"};
+const FULL_QUALITY = "85";
+const SETTLE_MS = 120;  // full quality is fetched once scrolling pauses this long
+const MIN_SCALE = 0.05, MAX_SCALE = 40;
 
-const current = () => data.series[state.series].instances[state.index];
-const instanceUrl = (i, tail) => `${root.dataset.base}/series/${data.series[state.series].uid}/instances/${i.uid}/${tail}`;
+const format = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
 
-function renderedUrl(instance) {
-  const params = new URLSearchParams({quality: "85"});
-  if (state.window) params.set("window", state.window.join(","));
-  return instanceUrl(instance, "rendered") + "?" + params;
+// Loaded images, by URL: a bounded map of promises, so a prefetched image is shown at once.
+const images = new Map();
+const IMAGE_LIMIT = 300;
+
+function fetchImage(url) {
+  let entry = images.get(url);
+  if (entry) { images.delete(url); images.set(url, entry); return entry.promise; }
+  const img = new Image();
+  img.src = url;
+  entry = {img, done: false};
+  entry.promise = img.decode().then(() => { entry.done = true; return img; });
+  entry.promise.catch(() => images.delete(url));
+  images.set(url, entry);
+  while (images.size > IMAGE_LIMIT) images.delete(images.keys().next().value);
+  return entry.promise;
 }
 
-function prefetch() {
-  const list = data.series[state.series].instances;
-  for (const offset of [1, 2, -1, 3]) {
-    const neighbour = list[state.index + offset];
-    if (!neighbour) continue;
-    const url = renderedUrl(neighbour);
-    if (!cache.has(url)) { const img = new Image(); img.src = url; cache.set(url, img); }
+const isLoaded = (url) => Boolean(images.get(url)?.done);
+
+function dot(a, b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+class Viewport {
+  constructor(element, number) {
+    this.element = element;
+    this.number = number;
+    this.canvas = element.querySelector(".canvas");
+    this.img = element.querySelector(".image");
+    this.overlay = element.querySelector(".overlay");
+    this.slider = element.querySelector(".slider");
+    this.series = null;
+    this.index = 0;
+    this.window = null;
+    this.view = {scale: 1, x: 0, y: 0, fitted: true};
+    this.points = [];
+    this.token = 0;
+    this.settle = null;
+    this.slider.addEventListener("input", () => { activate(this); this.goTo(Number(this.slider.value) - 1); });
+    new ResizeObserver(() => { if (this.view.fitted) this.fit(); }).observe(this.canvas);
+  }
+
+  get images() { return this.series === null ? [] : data.series[this.series].images; }
+  get current() { return this.images[this.index]; }
+
+  url(image, low) {
+    const tail = image.frame ? `frames/${image.frame}/rendered` : "rendered";
+    const params = new URLSearchParams(low ? LOW : {quality: FULL_QUALITY});
+    if (this.window) params.set("window", this.window.join(","));
+    return `${root.dataset.base}/series/${data.series[this.series].uid}/instances/${image.uid}/${tail}?${params}`;
+  }
+
+  load(seriesNumber, index = null) {
+    const changed = seriesNumber !== this.series;
+    this.series = seriesNumber;
+    this.index = index ?? Math.floor(this.images.length / 2);
+    if (changed) { this.view.fitted = true; this.element.querySelector(".caption").textContent = data.series[seriesNumber].label; }
+    this.slider.max = String(this.images.length);
+    this.show();
+    if (this.view.fitted) this.fit();
+    markSeries();
+  }
+
+  goTo(index, {linked = true} = {}) {
+    if (this.series === null) return;
+    const last = this.images.length - 1;
+    const next = Math.min(Math.max(index, 0), last);
+    const direction = Math.sign(next - this.index) || 1;
+    if (next === this.index && this.img.getAttribute("src")) return;
+    this.index = next;
+    this.show(direction);
+    if (linked && state.linked && state.layout === 2) follow(this);
+  }
+
+  step(delta) { this.goTo(this.index + delta); }
+
+  show(direction = 1) {
+    const image = this.current;
+    if (!image) return;
+    const token = ++this.token;
+    const full = this.url(image, false), low = this.url(image, true);
+    this.slider.value = String(this.index + 1);
+    this.element.querySelector(".position").textContent = `${this.index + 1} / ${this.images.length}`;
+    const shown = `${this.series}/${this.index}`;
+    if (shown !== this.shown) {  // a new image: the old measurement does not belong to it
+      this.shown = shown;
+      this.points = [];
+      this.drawMeasurement();
+      this.element.querySelector(".distance").textContent = "";
+    }
+    this.size(image);
+    clearTimeout(this.settle);
+    if (isLoaded(full)) { this.display(full, "full"); this.prefetch(direction); }
+    else {
+      const showFull = () => fetchImage(full).then(() => {
+        if (token !== this.token) return;
+        this.display(full, "full");
+        this.prefetch(direction);
+      }).catch(() => {});
+      fetchImage(low).then(() => {
+        if (token !== this.token) return;
+        this.display(low, "low");
+        this.settle = setTimeout(() => token === this.token && showFull(), SETTLE_MS);
+      }).catch(showFull);
+    }
+    if (this === state.active) refreshTags();
+    this.labels();
+  }
+
+  display(url, quality) {
+    this.img.src = url;
+    this.img.dataset.quality = quality;
+    this.element.querySelector(".quality").hidden = quality === "full";
+  }
+
+  prefetch(direction) {
+    const list = this.images;
+    for (const offset of [1, 2, 3, -1]) {
+      const neighbour = list[this.index + offset * direction];
+      if (neighbour) fetchImage(this.url(neighbour, false)).catch(() => {});
+    }
+    for (let offset = 4; offset <= 10; offset++) {
+      const further = list[this.index + offset * direction];
+      if (further) fetchImage(this.url(further, true)).catch(() => {});
+    }
+  }
+
+  // The image element is laid out at full resolution, so a low-resolution JPEG is stretched
+  // to the same size and a point on screen maps to the same image pixel either way.
+  size(image) {
+    const [columns, rows] = image.size;
+    this.img.style.width = `${columns}px`;
+    this.img.style.height = `${rows}px`;
+  }
+
+  fit() {
+    const image = this.current;
+    if (!image) return;
+    const box = this.canvas.getBoundingClientRect();
+    const [columns, rows] = image.size;
+    const scale = Math.min(box.width / columns, box.height / rows) || 1;
+    this.view = {scale, x: (box.width - columns * scale) / 2, y: (box.height - rows * scale) / 2, fitted: true};
+    this.transform();
+  }
+
+  actualSize() {
+    const box = this.canvas.getBoundingClientRect();
+    this.zoomAt(1 / this.view.scale, box.width / 2, box.height / 2);
+  }
+
+  // Zoom by `factor` keeping the image point under (x, y) (canvas pixels) where it is.
+  zoomAt(factor, x, y) {
+    const {scale} = this.view;
+    const next = Math.min(Math.max(scale * factor, MIN_SCALE), MAX_SCALE);
+    const imageX = (x - this.view.x) / scale, imageY = (y - this.view.y) / scale;
+    this.view = {scale: next, x: x - imageX * next, y: y - imageY * next, fitted: false};
+    this.transform();
+  }
+
+  zoomCentre(factor) {
+    const box = this.canvas.getBoundingClientRect();
+    this.zoomAt(factor, box.width / 2, box.height / 2);
+  }
+
+  panBy(dx, dy) {
+    this.view = {...this.view, x: this.view.x + dx, y: this.view.y + dy, fitted: false};
+    this.transform();
+  }
+
+  transform() {
+    const {scale, x, y} = this.view;
+    const css = `translate(${x}px, ${y}px) scale(${scale})`;
+    this.img.style.transform = css;
+    this.drawMeasurement();
+    this.img.style.imageRendering = scale > 2 ? "pixelated" : "auto";
+    this.labels();
+  }
+
+  labels() {
+    const windowLabel = this.window ? format(text.textWindow, {width: this.window[1], level: this.window[0]}) : text.textDefaultWindow;
+    this.element.querySelector(".window-label").textContent = windowLabel;
+    this.element.querySelector(".zoom-label").textContent = format(text.textZoom, {percent: `${Math.round(this.view.scale * 100)}%`});
+  }
+
+  // Screen → image pixel coordinates, whatever the zoom and pan.
+  toImage(event) {
+    const box = this.canvas.getBoundingClientRect();
+    return [(event.clientX - box.left - this.view.x) / this.view.scale, (event.clientY - box.top - this.view.y) / this.view.scale];
+  }
+
+  measure(event) {
+    if (this.points.length === 2) this.points = [];
+    this.points.push(this.toImage(event));
+    this.drawMeasurement();
+    if (this.points.length < 2) return;
+    const [[x1, y1], [x2, y2]] = this.points;
+    const spacing = this.current.spacing;  // [between rows, between columns] in mm
+    this.element.querySelector(".distance").textContent = spacing
+      ? `${Math.hypot((x2 - x1) * spacing[1], (y2 - y1) * spacing[0]).toFixed(1)} ${text.textMm}`
+      : `${Math.hypot(x2 - x1, y2 - y1).toFixed(0)} px (${text.textNoSpacing})`;
+  }
+
+  // Points are kept in image pixels and drawn on screen where the transform puts them, so the
+  // line follows zoom and pan at a constant thickness.
+  drawMeasurement() {
+    const {scale, x, y} = this.view;
+    const screen = this.points.map(([px, py]) => [px * scale + x, py * scale + y]);
+    const dots = screen.map(([sx, sy]) => `<circle cx="${sx}" cy="${sy}" r="3" fill="yellow"/>`);
+    const line = screen.length === 2
+      ? `<line x1="${screen[0][0]}" y1="${screen[0][1]}" x2="${screen[1][0]}" y2="${screen[1][1]}" stroke="yellow" stroke-width="2"/>`
+      : "";
+    this.overlay.innerHTML = line + dots.join("");
+  }
+
+  setWindow(center, width) {
+    this.window = [Math.round(center), Math.max(1, Math.round(width))];
+    this.show();
+  }
+
+  // While dragging, only low-resolution previews are asked for, one at a time.
+  previewWindow(center, width) {
+    this.window = [Math.round(center), Math.max(1, Math.round(width))];
+    this.labels();
+    if (this.previewing) return;
+    this.previewing = true;
+    const asked = this.window.join(",");
+    const url = this.url(this.current, true);
+    fetchImage(url).then(() => { if (this.window.join(",") === asked) this.display(url, "low"); }).catch(() => {}).finally(() => {
+      this.previewing = false;
+      if (this.window.join(",") !== asked && drag?.viewport === this) this.previewWindow(...this.window);
+    });
+  }
+
+  reset() {
+    this.window = null;
+    this.view.fitted = true;
+    this.fit();
+    this.show();
   }
 }
 
-function show() {
-  const list = data.series[state.series].instances;
-  image.src = renderedUrl(current());
-  slider.max = String(list.length);
-  slider.value = String(state.index + 1);
-  document.getElementById("position").textContent = `${state.index + 1} / ${list.length}`;
-  document.getElementById("window-label").textContent = state.window ? `W ${state.window[1]} L ${state.window[0]}` : "";
-  state.points = [];
-  overlay.innerHTML = "";
-  document.getElementById("distance").textContent = "";
-  prefetch();
-  if (!document.getElementById("tags").hidden) loadTags();
+const viewports = [...document.querySelectorAll(".viewport")].map((element, n) => new Viewport(element, n));
+const state = {active: viewports[0], layout: 1, linked: false, tool: "window", cine: null};
+const buttons = {
+  layout: document.getElementById("layout"), link: document.getElementById("link"),
+  cine: document.getElementById("cine"), tags: document.getElementById("tags-toggle"),
+};
+
+function activate(viewport) {
+  state.active = viewport;
+  viewports.forEach((v) => v.element.classList.toggle("active", v === viewport && state.layout === 2));
+  markSeries();
+  refreshTags();
 }
 
-function step(delta) {
-  const last = data.series[state.series].instances.length - 1;
-  state.index = Math.min(Math.max(state.index + delta, 0), last);
-  show();
+function markSeries() {
+  document.querySelectorAll(".series-list button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === state.active.series)));
 }
 
-function chooseSeries(n) {
-  state.series = n;
-  state.index = Math.floor(data.series[n].instances.length / 2);
-  document.querySelectorAll(".series-list button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === n)));
-  show();
+// Linked scrolling: the other viewport goes to the image nearest in slice position (along the
+// leading series' normal, same frame of reference), or at the same fraction of its stack.
+function follow(leader) {
+  const other = viewports.find((v) => v !== leader);
+  if (other.series === null || !leader.current) return;
+  const a = data.series[leader.series], b = data.series[other.series];
+  const here = leader.current.ipp;
+  const comparable = a.normal && here && a.frameOfReference && a.frameOfReference === b.frameOfReference && b.images.every((i) => i.ipp);
+  let index;
+  if (comparable) {
+    const target = dot(here, a.normal);
+    index = b.images.reduce((best, image, i) => (Math.abs(dot(image.ipp, a.normal) - target) < Math.abs(dot(b.images[best].ipp, a.normal) - target) ? i : best), 0);
+  } else {
+    index = Math.round((leader.index / Math.max(leader.images.length - 1, 1)) * (other.images.length - 1));
+  }
+  other.goTo(index, {linked: false});
 }
 
-function measure(event) {
-  const box = image.getBoundingClientRect();
-  state.points.push([event.clientX - box.left, event.clientY - box.top]);
-  if (state.points.length < 2) return;
-  const [[x1, y1], [x2, y2]] = state.points;
-  const frame = canvas.getBoundingClientRect();
-  Object.assign(overlay.style, {left: `${box.left - frame.left}px`, top: `${box.top - frame.top}px`, width: `${box.width}px`, height: `${box.height}px`});
-  overlay.setAttribute("viewBox", `0 0 ${box.width} ${box.height}`);
-  overlay.innerHTML = `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="yellow" stroke-width="2"/>`;
-  const scale = image.naturalWidth / box.width;  // screen pixels → image pixels
-  const spacing = current().spacing;
-  const dx = (x2 - x1) * scale, dy = (y2 - y1) * scale;
-  const label = spacing
-    ? `${Math.hypot(dx * spacing[1], dy * spacing[0]).toFixed(1)} ${root.dataset.textMm}`
-    : `${Math.hypot(dx, dy).toFixed(0)} px (${root.dataset.textNoSpacing})`;
-  document.getElementById("distance").textContent = label;
-  state.points = [];
+function setLayout(count) {
+  state.layout = count;
+  document.getElementById("viewports").dataset.layout = String(count);
+  viewports[1].element.hidden = count === 1;
+  buttons.layout.setAttribute("aria-pressed", String(count === 2));
+  buttons.link.hidden = count === 1;
+  if (count === 2 && viewports[1].series === null && data.series.length) {
+    viewports[1].load(Math.min(1, data.series.length - 1));
+  }
+  if (count === 1) activate(viewports[0]); else activate(state.active);
+  viewports.forEach((v) => { if (v.view.fitted) v.fit(); });
 }
 
-async function loadTags() {
-  const response = await fetch(instanceUrl(current(), "metadata"));
+function setTool(tool) {
+  state.tool = tool;
+  document.querySelectorAll("[data-tool]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.tool === tool)));
+  viewports.forEach((v) => { v.canvas.dataset.tool = tool; });
+}
+
+function toggleCine() {
+  if (state.cine) { clearInterval(state.cine); state.cine = null; }
+  else {
+    state.cine = setInterval(() => {
+      const v = state.active;
+      v.goTo(v.index + 1 >= v.images.length ? 0 : v.index + 1);
+    }, 150);
+  }
+  buttons.cine.setAttribute("aria-pressed", String(Boolean(state.cine)));
+}
+
+async function refreshTags() {
+  const tags = document.getElementById("tags");
+  const v = state.active;
+  if (tags.hidden || !v.current) return;
+  const url = `${root.dataset.base}/series/${data.series[v.series].uid}/instances/${v.current.uid}/metadata`;
+  const response = await fetch(url);
+  if (!response.ok) return;
   const [metadata] = await response.json();
-  document.getElementById("tags").textContent = Object.entries(metadata)
+  tags.textContent = Object.entries(metadata)
     .map(([tag, el]) => `(${tag.slice(0, 4)},${tag.slice(4)}) ${el.vr} ${JSON.stringify(el.Value ?? el.BulkDataURI ?? "")}`)
     .join("\n");
 }
 
-function setWindow(center, width) {
-  state.window = [Math.round(center), Math.max(1, Math.round(width))];
-  show();
-}
-
-// Series list with thumbnails.
+// Series list with thumbnails: a click shows the series in the active viewport.
 const list = document.getElementById("series-list");
 data.series.forEach((series, n) => {
   const button = document.createElement("button");
   button.type = "button";
   button.innerHTML = `<img alt="" loading="lazy" src="${root.dataset.base}/series/${series.uid}/thumbnail"><span></span>`;
-  button.querySelector("span").textContent = `${series.label} (${series.instances.length})`;
-  button.addEventListener("click", () => chooseSeries(n));
+  button.querySelector("span").textContent = `${series.label} (${series.images.length})`;
+  button.addEventListener("click", () => state.active.load(n));
   list.append(button);
 });
 
-document.querySelectorAll("[data-preset]").forEach((button, i) => {
-  button.addEventListener("click", () => setWindow(...button.dataset.preset.split(",").map(Number)));
+document.querySelectorAll("[data-preset]").forEach((button) => {
+  button.addEventListener("click", () => state.active.setWindow(...button.dataset.preset.split(",").map(Number)));
 });
-canvas.addEventListener("wheel", (event) => { event.preventDefault(); step(event.deltaY > 0 ? 1 : -1); }, {passive: false});
-slider.addEventListener("input", () => { state.index = Number(slider.value) - 1; show(); });
-document.getElementById("measure").addEventListener("click", (event) => {
-  state.measuring = !state.measuring;
-  event.currentTarget.setAttribute("aria-pressed", String(state.measuring));
+document.querySelectorAll("[data-tool]").forEach((button) => button.addEventListener("click", () => setTool(button.dataset.tool)));
+document.getElementById("zoom-in").addEventListener("click", () => state.active.zoomCentre(1.25));
+document.getElementById("zoom-out").addEventListener("click", () => state.active.zoomCentre(0.8));
+document.getElementById("fit").addEventListener("click", () => state.active.fit());
+document.getElementById("actual").addEventListener("click", () => state.active.actualSize());
+buttons.cine.addEventListener("click", toggleCine);
+buttons.layout.addEventListener("click", () => setLayout(state.layout === 1 ? 2 : 1));
+buttons.link.addEventListener("click", () => {
+  state.linked = !state.linked;
+  buttons.link.setAttribute("aria-pressed", String(state.linked));
+  if (state.linked) follow(state.active);
 });
-document.getElementById("cine").addEventListener("click", (event) => {
-  if (state.cine) { clearInterval(state.cine); state.cine = null; }
-  else state.cine = setInterval(() => (state.index + 1 >= data.series[state.series].instances.length ? (state.index = -1, step(1)) : step(1)), 150);
-  event.currentTarget.setAttribute("aria-pressed", String(Boolean(state.cine)));
-});
-document.getElementById("tags-toggle").addEventListener("click", () => {
+buttons.tags.addEventListener("click", () => {
   const tags = document.getElementById("tags");
   tags.hidden = !tags.hidden;
-  if (!tags.hidden) loadTags();
+  buttons.tags.setAttribute("aria-pressed", String(!tags.hidden));
+  refreshTags();
 });
+const help = document.getElementById("help");
+document.getElementById("help-open").addEventListener("click", () => help.showModal());
 
-// Dragging changes the window (horizontal: width, vertical: level); clicking measures.
+// Pointers: one drags with the tool (Shift or the middle button always pans), two pinch-zoom
+// and pan together (touch screens).
 let drag = null;
-canvas.addEventListener("pointerdown", (event) => {
-  if (state.measuring) { measure(event); return; }
-  drag = {x: event.clientX, y: event.clientY, window: state.window || [40, 400]};
-});
-window.addEventListener("pointerup", (event) => {
-  if (!drag) return;
-  const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
-  if (Math.abs(dx) + Math.abs(dy) > 3) setWindow(drag.window[0] + dy * 2, drag.window[1] + dx * 4);
-  drag = null;
-});
-canvas.addEventListener("keydown", (event) => {
-  const keys = {ArrowDown: () => step(1), ArrowUp: () => step(-1), PageDown: () => step(10), PageUp: () => step(-10),
-    m: () => document.getElementById("measure").click(), c: () => document.getElementById("cine").click(), t: () => document.getElementById("tags-toggle").click()};
-  const preset = document.querySelectorAll("[data-preset]")[Number(event.key) - 1];
-  if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
-  else if (preset) preset.click();
+const pointers = new Map();
+
+function pinchOf(viewport) {
+  const [a, b] = [...pointers.values()];
+  const box = viewport.canvas.getBoundingClientRect();
+  return {distance: Math.hypot(a.x - b.x, a.y - b.y) || 1, x: (a.x + b.x) / 2 - box.left, y: (a.y + b.y) / 2 - box.top};
+}
+
+viewports.forEach((viewport) => {
+  const canvas = viewport.canvas;
+  canvas.addEventListener("pointerdown", (event) => {
+    activate(viewport);
+    canvas.focus({preventScroll: true});
+    canvas.setPointerCapture(event.pointerId);
+    pointers.set(event.pointerId, {x: event.clientX, y: event.clientY});
+    if (pointers.size === 2) {
+      drag = {viewport, mode: "pinch", start: pinchOf(viewport), view: {...viewport.view}};
+      return;
+    }
+    if (pointers.size > 2) return;
+    const mode = event.shiftKey || event.button === 1 ? "pan" : state.tool;
+    if (mode === "measure") { viewport.measure(event); drag = null; return; }
+    drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
+      window: viewport.window || [40, 400], moved: false};
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!pointers.has(event.pointerId)) return;
+    pointers.set(event.pointerId, {x: event.clientX, y: event.clientY});
+    if (!drag || drag.viewport !== viewport) return;
+    if (drag.mode === "pinch" && pointers.size === 2) {
+      const now = pinchOf(viewport), {start, view} = drag;
+      const scale = Math.min(Math.max(view.scale * now.distance / start.distance, MIN_SCALE), MAX_SCALE);
+      const imageX = (start.x - view.x) / view.scale, imageY = (start.y - view.y) / view.scale;
+      viewport.view = {scale, x: now.x - imageX * scale, y: now.y - imageY * scale, fitted: false};
+      viewport.transform();
+      return;
+    }
+    const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+    drag.moved ||= Math.abs(dx) + Math.abs(dy) > 3;
+    if (!drag.moved) return;
+    if (drag.mode === "pan") {
+      viewport.panBy(event.clientX - drag.lastX, event.clientY - drag.lastY);
+    } else if (drag.mode === "window") {
+      viewport.previewWindow(drag.window[0] + dy * 2, drag.window[1] + dx * 4);
+    }
+    drag.lastX = event.clientX;
+    drag.lastY = event.clientY;
+  });
+  const release = (event) => {
+    pointers.delete(event.pointerId);
+    if (!drag || drag.viewport !== viewport) return;
+    if (drag.mode === "window" && drag.moved) viewport.setWindow(...viewport.window);
+    if (drag.mode !== "pinch" || pointers.size === 0) drag = null;
+  };
+  canvas.addEventListener("pointerup", release);
+  canvas.addEventListener("pointercancel", release);
+  canvas.addEventListener("dblclick", () => viewport.fit());
+  canvas.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    activate(viewport);
+    if (event.ctrlKey || event.metaKey) {  // a trackpad pinch arrives as Ctrl + wheel too
+      const box = canvas.getBoundingClientRect();
+      viewport.zoomAt(Math.exp(-event.deltaY / 300), event.clientX - box.left, event.clientY - box.top);
+    } else {
+      viewport.step(event.deltaY > 0 ? 1 : -1);
+    }
+  }, {passive: false});
 });
 
-if (data.series.length) chooseSeries(0);
-canvas.focus();
+// Keyboard shortcuts for the whole page (the help dialog lists them).
+const presets = document.querySelectorAll("[data-preset]");
+const shortcuts = {
+  ArrowDown: () => state.active.step(1), ArrowUp: () => state.active.step(-1),
+  PageDown: () => state.active.step(10), PageUp: () => state.active.step(-10),
+  Home: () => state.active.goTo(0), End: () => state.active.goTo(state.active.images.length - 1),
+  ArrowRight: () => data.series.length && state.active.load((state.active.series + 1) % data.series.length),
+  ArrowLeft: () => data.series.length && state.active.load((state.active.series - 1 + data.series.length) % data.series.length),
+  "+": () => state.active.zoomCentre(1.25), "=": () => state.active.zoomCentre(1.25), "-": () => state.active.zoomCentre(0.8),
+  f: () => state.active.fit(), 0: () => state.active.actualSize(), r: () => state.active.reset(),
+  w: () => setTool("window"), p: () => setTool("pan"), m: () => setTool(state.tool === "measure" ? "window" : "measure"),
+  c: toggleCine, l: () => buttons.layout.click(), k: () => state.layout === 2 && buttons.link.click(),
+  v: () => state.layout === 2 && activate(viewports.find((v) => v !== state.active)),
+  t: () => buttons.tags.click(), "?": () => help.showModal(),
+  Escape: () => { state.active.points = []; state.active.drawMeasurement(); },
+};
+document.addEventListener("keydown", (event) => {
+  if (help.open || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.matches("input:not([type=range]), textarea, select")) return;
+  if (target.matches("input[type=range]") && event.key.startsWith("Arrow")) return;  // the slider's own keys
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  const preset = /^[1-5]$/.test(key) ? presets[Number(key) - 1] : null;
+  const action = shortcuts[key];
+  if (preset) { event.preventDefault(); preset.click(); }
+  else if (action) { event.preventDefault(); action(); }
+});
+
+setTool("window");
+if (data.series.length) viewports[0].load(0);
+viewports[0].canvas.focus({preventScroll: true});

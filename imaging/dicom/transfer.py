@@ -1,0 +1,366 @@
+"""Transfer syntaxes for WADO-RS (PS3.18 8.7.3): what an Accept header asks for, which syntax an
+instance, a frame or a bulk data element is sent in, and its bytes in that syntax.
+
+Pure functions over pydicom and file-like objects. The rules:
+- `transfer-syntax=*` or the stored syntax's UID: the stored bytes, untouched.
+- no transfer-syntax with application/dicom, application/octet-stream or */*: Explicit VR Little
+  Endian (the standard's default), decoded when the stored syntax is compressed.
+- no transfer-syntax with an image media type (image/jp2…): the stored syntax if it travels as
+  that media type; we decode, we never encode, so anything else cannot be given.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
+from pydicom.pixels import get_decoder, pixel_array
+from pydicom.uid import UID
+
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
+DEFLATED_LE = "1.2.840.10008.1.2.1.99"
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+# Whose pixel data, as pydicom reads it, is already little endian and not encapsulated.
+NATIVE_LITTLE_ENDIAN = {EXPLICIT_LE, IMPLICIT_LE, DEFLATED_LE}
+DICOM = "application/dicom"
+OCTET = "application/octet-stream"
+PIXEL_DATA = 0x7FE00010
+
+# PS3.18 Table 8.7.3-5: the media type each compressed syntax travels as.
+IMAGE_MEDIA_TYPES = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg",
+    "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg",
+    "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls",
+    "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2",
+    "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.4.92": "image/jpx",
+    "1.2.840.10008.1.2.4.93": "image/jpx",
+    "1.2.840.10008.1.2.5": "image/dicom-rle",
+}
+# Older spellings clients still send; the answer repeats the client's spelling.
+ALIASES = {"image/x-dicom-rle": "image/dicom-rle", "image/x-jls": "image/jls"}
+WILDCARDS = {"*/*", "*"}
+
+
+class TransferError(ValueError):
+    """The data cannot be given in the syntax asked for; the message says why."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One acceptable answer from an Accept header: the parts' media type and transfer syntax."""
+
+    media_type: str  # as the client spelled it, lower case
+    transfer_syntax: str | None  # a UID, "*", or None for the media type's default
+
+    @property
+    def canonical(self) -> str:
+        return ALIASES.get(self.media_type, self.media_type)
+
+
+@dataclass(frozen=True)
+class Choice:
+    media_type: str  # what each part is labelled
+    transfer_syntax: str
+    decode: bool  # the stored pixel data must be decoded to little endian first
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; transfer-syntax={self.transfer_syntax}"
+
+
+def _split(header: str, separator: str) -> list[str]:
+    """Split outside double quotes (a quoted type="…" may hold the separator)."""
+    pieces, current, quoted = [], [], False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current))
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def parse_accept(header: str | None) -> list[Wanted]:
+    """The Accept header as a list of Wanted, best first (by q, then by order); none → */*."""
+    ranked = []
+    for position, item in enumerate(_split(header or "", ",")):
+        media_type, *params = _split(item, ";")
+        values = {}
+        for param in params:
+            name, _eq, value = param.partition("=")
+            values[name.strip().lower()] = value.strip().strip('"')
+        try:
+            quality = float(values.get("q", 1))
+        except ValueError:
+            quality = 1.0
+        if quality <= 0:
+            continue
+        media_type = media_type.lower()
+        if media_type == "multipart/related":
+            media_type = values.get("type", "*/*").lower()
+        ranked.append((-quality, position, Wanted(media_type, values.get("transfer-syntax") or None)))
+    return [wanted for *_rank, wanted in sorted(ranked, key=lambda r: r[:2])] or [Wanted("*/*", None)]
+
+
+def media_type_of(transfer_syntax: str) -> str | None:
+    if transfer_syntax in NATIVE_LITTLE_ENDIAN or transfer_syntax == BIG_ENDIAN:
+        return OCTET
+    return IMAGE_MEDIA_TYPES.get(transfer_syntax)
+
+
+def syntax_name(transfer_syntax: str) -> str:
+    name = UID(transfer_syntax).name
+    return f"{name} ({transfer_syntax})" if name != transfer_syntax else transfer_syntax
+
+
+def choose_pixel_syntax(wanted: list[Wanted], stored: str) -> Choice | None:
+    """How to send pixel data (frames, or the Pixel Data bulk data) stored in `stored`.
+
+    `transfer-syntax=*` sends the stored bytes whatever the media type asked (an image type of
+    another family excepted): OHIF asks application/octet-stream with * and reads the syntax from
+    each part's header. A deflated file's pixel data is plain once inflated and goes as Explicit VR
+    Little Endian."""
+    family = media_type_of(stored)
+    cuttable = family is not None and stored != DEFLATED_LE
+    for want in wanted:
+        kind, syntax = want.canonical, want.transfer_syntax
+        same_family = family is not None and (kind == family or (kind == "image/*" and family.startswith("image/")))
+        any_kind = kind in WILDCARDS or kind == OCTET or same_family
+        if cuttable and ((syntax in ("*", stored) and any_kind) or (syntax is None and family != OCTET and same_family)):
+            label = want.media_type if kind == family else (OCTET if kind == OCTET else family)
+            return Choice(label, stored, decode=False)
+        if (kind in WILDCARDS or kind == OCTET) and syntax in (None, "*", EXPLICIT_LE, IMPLICIT_LE):
+            target = syntax if syntax in (EXPLICIT_LE, IMPLICIT_LE) else EXPLICIT_LE
+            return Choice(OCTET, target, decode=stored not in (EXPLICIT_LE, IMPLICIT_LE))
+    return None
+
+
+def choose_instance_syntax(wanted: list[Wanted], stored: str) -> str | None:
+    """The transfer syntax to send a whole instance (application/dicom) in."""
+    for want in wanted:
+        if want.canonical not in (DICOM, "application/*", *WILDCARDS):
+            continue
+        if want.transfer_syntax in ("*", stored):
+            return stored
+        if want.transfer_syntax in (None, EXPLICIT_LE):
+            return EXPLICIT_LE
+    return None
+
+
+def decoder_reason(exc: Exception) -> str:
+    """pydicom lists every plugin's failure; the first one is the one worth showing."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[1] if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else type(exc).__name__)
+    return reason[:200]
+
+
+def can_decode(transfer_syntax: str) -> bool:
+    if transfer_syntax in NATIVE_LITTLE_ENDIAN or transfer_syntax == BIG_ENDIAN:
+        return True
+    try:
+        return get_decoder(transfer_syntax).is_available
+    except NotImplementedError:
+        return False
+
+
+# Frames --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """Where the pixel data is in the file and what it holds, read without loading it."""
+
+    transfer_syntax: str
+    frames: int
+    frame_bytes: int  # for native syntaxes
+    offset: int  # of the Pixel Data value in the file
+    length: int
+    bits_allocated: int
+    extended_offsets: tuple[bytes, bytes] | None
+
+
+def pixel_layout(source: BinaryIO) -> PixelLayout:
+    source.seek(0)
+    try:
+        dataset = pydicom.dcmread(source, defer_size=256)
+        raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
+        if raw is None:
+            raise TransferError("this instance has no pixel data")
+        bits = int(dataset.get("BitsAllocated", 8) or 8)
+        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+        if dataset.get("PhotometricInterpretation") == "YBR_FULL_422":
+            samples = 2  # two chroma samples are shared by each pair of pixels
+        extended = None
+        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
+            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
+        return PixelLayout(
+            transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
+            frames=int(dataset.get("NumberOfFrames", 1) or 1),
+            frame_bytes=int(dataset.Rows) * int(dataset.Columns) * samples * bits // 8,
+            offset=raw.value_tell,
+            length=raw.length,
+            bits_allocated=bits,
+            extended_offsets=extended,
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
+        if isinstance(exc, TransferError):
+            raise
+        raise TransferError(f"the image pixel module cannot be read: {exc}"[:200]) from None
+
+
+def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
+    """Frame `number` (1-based) exactly as stored: a slice of native data, or the fragments of an
+    encapsulated frame joined."""
+    if layout.transfer_syntax in (EXPLICIT_LE, IMPLICIT_LE, BIG_ENDIAN):
+        if layout.bits_allocated % 8:
+            raise TransferError("bit-packed pixel data cannot be cut into frames")
+        source.seek(layout.offset + (number - 1) * layout.frame_bytes)
+        frame = source.read(layout.frame_bytes) if number * layout.frame_bytes <= layout.length else b""
+        if len(frame) != layout.frame_bytes:
+            raise TransferError("the pixel data is shorter than its rows, columns and frames say")
+        return frame
+    source.seek(layout.offset)
+    try:
+        return get_frame(source, number - 1, number_of_frames=layout.frames, extended_offsets=layout.extended_offsets)
+    except (ValueError, KeyError, EOFError, OSError) as exc:
+        raise TransferError(f"the frame cannot be found in the encapsulated pixel data: {exc}"[:200]) from None
+
+
+def frame_array(source: BinaryIO, number: int, header: Dataset | None = None) -> np.ndarray:
+    """Frame `number` (1-based) decoded, colour as RGB; `header` receives the pixel module.
+
+    pydicom can read just that frame from the file; a few files it decodes from a full read trip
+    that path, so a full read is the fallback. Raises TransferError with the decoder's reason."""
+    source.seek(0)
+    try:
+        return pixel_array(source, ds_out=header, index=number - 1)
+    except Exception:  # noqa: BLE001 - retried below, where the reason is kept
+        pass
+    source.seek(0)
+    try:
+        dataset = pydicom.dcmread(source)
+        if header is not None:
+            header.file_meta = dataset.file_meta
+            for element in dataset.group_dataset(0x0028):
+                header.add(element)
+        return pixel_array(dataset, index=number - 1)
+    except Exception as exc:  # noqa: BLE001 - each decoder plugin raises its own kinds
+        raise TransferError(decoder_reason(exc)) from None
+
+
+def decoded_frame(source: BinaryIO, number: int) -> bytes:
+    """Frame `number` decoded to little endian native bytes (colour as RGB, as `decompress` gives)."""
+    return _little_endian(frame_array(source, number)).tobytes()
+
+
+def _little_endian(array: np.ndarray) -> np.ndarray:
+    return array.astype(array.dtype.newbyteorder("<"), copy=False)
+
+
+def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice) -> Iterator[bytes]:
+    layout = None if choice.decode else pixel_layout(source)
+    for number in numbers:
+        yield decoded_frame(source, number) if choice.decode else stored_frame(source, layout, number)
+
+
+def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int) -> Iterator[bytes]:
+    """The Pixel Data bulk data: one part of native data, or one part per compressed frame."""
+    if media_type_of(choice.transfer_syntax) == OCTET:
+        yield b"".join(frame_parts(source, list(range(1, frames + 1)), choice))
+    else:
+        yield from frame_parts(source, list(range(1, frames + 1)), choice)
+
+
+# Instances -----------------------------------------------------------------------------------
+
+# VRs whose bytes are words: a big endian file's values must be swapped for little endian.
+WORD_SIZES = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _swap_words(dataset: Dataset) -> None:
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                _swap_words(item)
+        elif element.VR in WORD_SIZES and isinstance(element.value, bytes) and element.tag != PIXEL_DATA:
+            size = WORD_SIZES[element.VR]
+            element.value = np.frombuffer(element.value, dtype=f">u{size}").astype(f"<u{size}").tobytes()
+
+
+def explicit_little_endian(source: BinaryIO) -> bytes:
+    """The instance rewritten in Explicit VR Little Endian: compressed pixel data decoded (colour
+    as RGB), a big endian file's words swapped. The SOP Instance UID stays: the pixels are those
+    the stored syntax gives."""
+    source.seek(0)
+    try:
+        dataset = pydicom.dcmread(source)
+        stored = str(dataset.file_meta.TransferSyntaxUID)
+        if stored == BIG_ENDIAN:
+            _big_to_little(dataset)
+        elif stored not in NATIVE_LITTLE_ENDIAN and "PixelData" in dataset:
+            dataset.decompress(as_rgb=True, generate_instance_uid=False)
+        dataset.file_meta.TransferSyntaxUID = EXPLICIT_LE
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    except Exception as exc:  # noqa: BLE001 - decoders and a malformed header raise many kinds
+        raise TransferError(decoder_reason(exc)) from None
+    return buffer.getvalue()
+
+
+def _big_to_little(dataset: Dataset) -> None:
+    _swap_words(dataset)
+    if "PixelData" not in dataset:
+        return
+    if int(dataset.get("BitsAllocated", 8)) == 1:  # packed bits: swapped only if sent as words
+        if dataset["PixelData"].VR == "OW":
+            dataset.PixelData = np.frombuffer(dataset.PixelData, dtype=">u2").astype("<u2").tobytes()
+        return
+    pixels = pixel_array(dataset, raw=True)  # sub-sampling undone, samples interleaved
+    dataset.PixelData = _little_endian(pixels).tobytes()
+    if int(dataset.get("SamplesPerPixel", 1)) > 1:
+        dataset.PlanarConfiguration = 0
+    if dataset.get("PhotometricInterpretation") == "YBR_FULL_422":
+        dataset.PhotometricInterpretation = "YBR_FULL"
+
+
+# Bulk data -----------------------------------------------------------------------------------
+
+def parse_path(path: str) -> list[int | str]:
+    """'00880200/0/7FE00010' → [0x00880200, 0, 0x7FE00010] (tags and item numbers alternate)."""
+    steps: list[int | str] = []
+    for n, piece in enumerate(path.strip("/").split("/")):
+        steps.append(int(piece, 16) if n % 2 == 0 else int(piece))
+    return steps
+
+
+def bulk_value(source: BinaryIO, path: str) -> bytes | None:
+    """The bytes of the binary element at `path` (little endian), or None if there is none."""
+    steps = parse_path(path)
+    source.seek(0)
+    dataset = pydicom.dcmread(source, stop_before_pixels=steps[0] < PIXEL_DATA)
+    big_endian = str(dataset.file_meta.TransferSyntaxUID) == BIG_ENDIAN
+    current: Dataset = dataset
+    for n in range(0, len(steps) - 1, 2):
+        element = current.get(steps[n])
+        if element is None or element.VR != "SQ" or not 0 <= steps[n + 1] < len(element.value):
+            return None
+        current = element.value[steps[n + 1]]
+    element = current.get(steps[-1])
+    if element is None or not isinstance(element.value, bytes):
+        return None
+    if big_endian and element.VR in WORD_SIZES:
+        size = WORD_SIZES[element.VR]
+        return np.frombuffer(element.value, dtype=f">u{size}").astype(f"<u{size}").tobytes()
+    return element.value

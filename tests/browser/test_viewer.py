@@ -1,0 +1,243 @@
+"""The study viewer in Chromium: scrolling, window, zoom and pan with measurements in mm, two
+series side by side with linked scrolling, a compressed study shown low resolution first, the
+shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from pydicom.uid import generate_uid
+
+from imaging.models import Study
+from imaging.services.ingest import instance_ingest
+from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.models import User
+from tests.imaging.corpus import BUNDLED, ct_series, restacked
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LEFT, RIGHT = '[data-viewport="0"]', '[data-viewport="1"]'
+
+
+def _ingest(files: list[bytes]) -> Study:
+    doctor = User.objects.get(username="doc_qingshan")
+    for data in files:
+        result = instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
+        assert result.ok, result.reason
+    return result.instance.series.study
+
+
+def _open_viewer(chromium, live_daphne, study: Study, *, language: str = "English", init_script: str = "", **context):
+    context = chromium.new_context(locale="en-US", **({"viewport": {"width": 1280, "height": 900}} | context))
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(live_daphne + "/login/")
+    page.locator("#id_username").fill("doc_qingshan")
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("button[type=submit].primary").click()
+    page.wait_for_load_state()
+    page.goto(f"{live_daphne}/imaging/studies/{study.pk}/view/")
+    page.get_by_role("button", name=language).click()  # the demo people prefer Chinese
+    page.wait_for_load_state()
+    return context, page
+
+
+def _close(context, page) -> None:
+    """Let prefetches finish first: the next test empties the database the server reads."""
+    page.wait_for_load_state("networkidle")
+    context.close()
+
+
+def _full_quality(page, viewport: str = LEFT, showing: str = "") -> None:
+    """Wait until the viewport shows a full-quality image whose address contains `showing`."""
+    page.wait_for_function(
+        "([selector, showing]) => { const img = document.querySelector(selector);"
+        " return img.dataset.quality === 'full' && img.complete && img.src.includes(showing); }",
+        arg=[f"{viewport} .image", showing],
+    )
+
+
+def _zoom(page, viewport: str = LEFT) -> int:
+    return int(re.search(r"(\d+)%", page.locator(f"{viewport} .zoom-label").inner_text()).group(1))
+
+
+def _measure(page, viewport: str, from_x: int, to_x: int, columns: int) -> str:
+    """Click two points `from_x` and `to_x` image pixels from the left, on one row."""
+    box = page.locator(f"{viewport} .image").bounding_box()  # the transformed box: zoom and pan included
+    per_pixel = box["width"] / columns
+    y = box["y"] + box["height"] / 2
+    page.mouse.click(box["x"] + from_x * per_pixel, y)
+    page.mouse.click(box["x"] + to_x * per_pixel, y)
+    return page.locator(f"{viewport} .distance").inner_text()
+
+
+def test_viewer_scrolls_changes_the_window_zooms_pans_and_measures_in_mm(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=128))
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        assert page.locator(f"{LEFT} .position").inner_text() == "3 / 5"
+        page.locator(f"{LEFT} .canvas").press("ArrowDown")
+        assert page.locator(f"{LEFT} .position").inner_text() == "4 / 5"
+        page.locator("[data-preset='-600,1500']").click()
+        _full_quality(page, showing="window=-600%2C1500")
+
+        page.locator("#measure").click()
+        assert _measure(page, LEFT, 20, 90, 128) == "49.0 mm"  # 70 pixels of 0.7 mm
+        fitted = _zoom(page)
+        page.locator("#zoom-in").click()
+        page.locator("#zoom-in").click()
+        assert _zoom(page) == round(fitted * 1.5625)
+        assert page.locator(f"{LEFT} .overlay line").count() == 1  # the measurement stays on the image
+        assert _measure(page, LEFT, 30, 80, 128) == "35.0 mm"  # the same pixels, whatever the zoom
+
+        page.locator("#actual").click()
+        assert _zoom(page) == 100 and page.locator(f"{LEFT} .image").bounding_box()["width"] == pytest.approx(128, abs=1)
+        page.locator("#fit").click()
+        assert _zoom(page) == fitted
+
+        page.locator("[data-tool=pan]").click()
+        before = page.locator(f"{LEFT} .image").bounding_box()
+        canvas = page.locator(f"{LEFT} .canvas").bounding_box()
+        page.mouse.move(canvas["x"] + 200, canvas["y"] + 200)
+        page.mouse.down()
+        page.mouse.move(canvas["x"] + 260, canvas["y"] + 240, steps=5)
+        page.mouse.up()
+        after = page.locator(f"{LEFT} .image").bounding_box()
+        assert (after["x"] - before["x"], after["y"] - before["y"]) == (pytest.approx(60, abs=1), pytest.approx(40, abs=1))
+
+        page.mouse.move(canvas["x"] + 300, canvas["y"] + 300)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -300)
+        page.keyboard.up("Control")
+        page.wait_for_function(f"!document.querySelector('{LEFT} .zoom-label').textContent.includes('{fitted}%')")
+        assert _zoom(page) > fitted
+        page.keyboard.press("f")
+        assert _zoom(page) == fitted
+        page.mouse.wheel(0, 100)  # no modifier: the wheel scrolls the stack
+        page.wait_for_function(f"document.querySelector('{LEFT} .position').textContent === '5 / 5'")
+    finally:
+        _close(context, page)
+
+
+def test_two_series_side_by_side_each_with_its_own_window_and_linked_scrolling(live_daphne, chromium):
+    seed_demo()
+    study_uid, frame_of_reference = generate_uid(), generate_uid()
+    same = {"study_uid": study_uid, "frame_of_reference": frame_of_reference}
+    thick = restacked(ct_series(slices=5, patient_id="QS-0001", size=64), **same, series_number=2, slice_gap=5.0)
+    thin = restacked(ct_series(slices=10, patient_id="QS-0001", size=64), **same, series_number=3, slice_gap=2.5)
+    study = _ingest(thick + thin)
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        assert page.locator(RIGHT).is_hidden()
+        page.locator("#layout").click()
+        assert page.locator(RIGHT).is_visible()
+        _full_quality(page, RIGHT)
+        assert page.locator(f"{RIGHT} .position").inner_text() == "6 / 10"
+        left, right = page.locator(f"{LEFT} .canvas").bounding_box(), page.locator(f"{RIGHT} .canvas").bounding_box()
+        assert right["x"] >= left["x"] + left["width"] and right["y"] == pytest.approx(left["y"], abs=1)
+
+        page.locator(f"{RIGHT} .canvas").click()
+        page.locator("[data-preset='400,1800']").click()
+        _full_quality(page, RIGHT, showing="window=400%2C1800")
+        assert "window=" not in page.locator(f"{LEFT} .image").get_attribute("src")
+        page.keyboard.press("ArrowUp")
+        assert page.locator(f"{RIGHT} .position").inner_text() == "5 / 10"
+        assert page.locator(f"{LEFT} .position").inner_text() == "3 / 5"  # not linked yet
+
+        page.locator("#link").click()
+        page.locator(f"{LEFT} .canvas").click()
+        page.keyboard.press("End")  # left: z = 25 mm; right's nearest slice is its 10th (2.5 mm × 10)
+        assert page.locator(f"{LEFT} .position").inner_text() == "5 / 5"
+        assert page.locator(f"{RIGHT} .position").inner_text() == "10 / 10"
+        page.keyboard.press("Home")  # z = 5 mm: the right's 2nd slice
+        assert page.locator(f"{RIGHT} .position").inner_text() == "2 / 10"
+        page.locator("#series-list button").nth(1).click()  # the active (left) viewport shows the thin series
+        assert page.locator(f"{LEFT} .caption").inner_text().startswith("3 CT")
+    finally:
+        _close(context, page)
+
+
+def test_a_compressed_study_shows_a_low_resolution_image_first_then_full_quality(live_daphne, chromium):
+    seed_demo()
+    jpeg2000 = next(p for p in BUNDLED if p.name == "MR_small_jp2klossless.dcm")
+    study = _ingest([jpeg2000.read_bytes()])
+    # Record, from the first moment, each quality the image is shown in.
+    context, page = _open_viewer(chromium, live_daphne, study, init_script="""
+        window.qualities = [];
+        new MutationObserver((changes) => changes.forEach((c) => window.qualities.push(c.target.dataset.quality)))
+          .observe(document, {subtree: true, attributes: true, attributeFilter: ["data-quality"]});
+    """)
+    try:
+        _full_quality(page)
+        assert page.evaluate("document.querySelector('[data-viewport=\"0\"] .image').naturalWidth") == 64
+        assert page.evaluate("window.qualities") == ["low", "full"]
+        assert page.locator(f"{LEFT} .quality").is_hidden()
+    finally:
+        _close(context, page)
+
+
+def test_a_multiframe_jpeg_is_scrolled_frame_by_frame(live_daphne, chromium):
+    seed_demo()
+    multiframe = next(p for p in BUNDLED if p.name == "examples_ybr_color.dcm")
+    study = _ingest([multiframe.read_bytes()])
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        assert page.locator(f"{LEFT} .position").inner_text() == "16 / 30"
+        assert "/frames/16/rendered" in page.locator(f"{LEFT} .image").get_attribute("src")
+        page.keyboard.press("PageDown")
+        _full_quality(page, showing="/frames/26/rendered")
+        assert page.locator(f"{LEFT} .position").inner_text() == "26 / 30"
+    finally:
+        _close(context, page)
+
+
+def test_shortcut_help_phone_width_pinch_zoom_and_chinese_labels(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        _full_quality(page)
+        page.keyboard.press("?")
+        assert page.locator("#help").is_visible() and "Zoom in / out" in page.locator("#help").inner_text()
+        page.keyboard.press("Escape")
+        assert page.locator("#help").is_hidden()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        page.locator("#layout").click()
+        _full_quality(page, RIGHT)
+        left, right = page.locator(f"{LEFT} .canvas").bounding_box(), page.locator(f"{RIGHT} .canvas").bounding_box()
+        assert right["y"] >= left["y"] + left["height"]  # stacked, not squeezed side by side
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        fitted = _zoom(page)
+        _pinch(page, page.locator(f"{LEFT} .canvas").bounding_box(), spread=80)
+        assert _zoom(page) > fitted
+
+        page.get_by_role("button", name="简体中文").click()
+        page.wait_for_load_state()
+        assert page.locator("#layout").inner_text().endswith("并排")
+        assert page.locator("#fit").inner_text() == "适合窗口"
+    finally:
+        _close(context, page)
+
+
+def _pinch(page, box, *, spread: int) -> None:
+    """Two fingers move apart over the middle of `box`, as touch events through the DevTools protocol."""
+    session = page.context.new_cdp_session(page)
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def touch(kind: str, offset: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": cx - 20 - offset, "y": cy, "id": 1}, {"x": cx + 20 + offset, "y": cy, "id": 2}]
+        session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 0)
+    for step in range(1, 6):
+        touch("touchMove", spread * step / 10)
+    touch("touchEnd", 0)
