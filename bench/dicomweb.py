@@ -139,11 +139,44 @@ def multipart(parts: list[bytes]) -> tuple[bytes, str]:
 
 # The client, the same for every target -----------------------------------------------------------
 
-class Client:
-    """One DICOMweb root seen over HTTP/1.1 keep-alive, one session per thread."""
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used by these processes and by their children that have ended."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, base: str, headers: dict[str, str]) -> None:
+
+def process_tree(root: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grown = {root}, True
+    while grown:
+        before = len(tree)
+        tree |= {pid for pid, parent in parents.items() if parent in tree}
+        grown = len(tree) > before
+    return sorted(tree)
+
+
+class Client:
+    """One DICOMweb root seen over HTTP/1.1 keep-alive, one session per thread.
+
+    `server_cpu()` is the CPU time the server's processes (database included) have used so far:
+    on a busy machine it shows what a request costs better than the wall clock does.
+    """
+
+    def __init__(self, base: str, headers: dict[str, str], server_cpu: Callable[[], float]) -> None:
         self.base, self.headers, self.local = base.rstrip("/"), headers, threading.local()
+        self.server_cpu = server_cpu
 
     def session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
@@ -234,19 +267,39 @@ class Row:
     text: str  # what the table shows
     value: float  # the figure compared between targets
     higher_is_better: bool
+    cpu_ms: float = 0.0  # server CPU per instance, request or frame
+
+
 
 
 def stow_row(client: Client, corpus: Corpus, batch: int, clients: int) -> Row:
     bodies, instances, size = corpus.stow[batch, clients]
+    before = client.server_cpu()
     wall = in_parallel(clients, bodies, lambda body: client.stow(*body))
     label = f"STOW-RS, batch {batch}, {clients} client{'s' if clients > 1 else ''}"
-    return Row(label, f"{instances / wall:.0f} instances/s, {size / MB / wall:.0f} MB/s", instances / wall, True)
+    cpu = (client.server_cpu() - before) * 1000 / instances
+    return Row(label, f"{instances / wall:.0f} instances/s, {size / MB / wall:.0f} MB/s", instances / wall, True, cpu)
 
 
-def latency_row(label: str, timings: list[float], note: str = "") -> Row:
+def latency_row(label: str, timings: list[float], cpu_ms: float, note: str = "") -> Row:
     ms = [t * 1000 for t in timings]
     p50, p95 = percentile(ms, 50), percentile(ms, 95)
-    return Row(label, f"p50 {p50:.1f} ms, p95 {p95:.1f} ms{note}", p95, False)
+    return Row(label, f"p50 {p50:.1f} ms, p95 {p95:.1f} ms{note}", p95, False, cpu_ms)
+
+
+def timed(client: Client, paths: list[str], accept: str, *, clients: int = 1, at_least: int = 0) -> tuple[list[float], float, float]:
+    """GET every path (on `clients` connections): the latencies, the wall time and server CPU ms per GET."""
+    timings: list[float] = []
+
+    def get(path: str) -> None:
+        size, seconds = client.get(path, accept)
+        if size < at_least:
+            raise RuntimeError(f"{path} came back with only {size} bytes")
+        timings.append(seconds)
+
+    before = client.server_cpu()
+    wall = in_parallel(clients, paths, get)
+    return timings, wall, (client.server_cpu() - before) * 1000 / len(paths)
 
 
 def qido_rows(client: Client, corpus: Corpus, repeats: int) -> list[Row]:
@@ -262,39 +315,28 @@ def qido_rows(client: Client, corpus: Corpus, repeats: int) -> list[Row]:
         response = client.session().get(client.base + path, headers={"Accept": "application/dicom+json"}, timeout=60)
         response.raise_for_status()
         matches = len(response.json())
-        timings = [client.get(path, "application/dicom+json")[1] for _ in range(repeats + 3)][3:]
-        rows.append(latency_row(label, timings, f" ({matches} match{'es' if matches != 1 else ''})"))
+        timed(client, [path] * 3, "application/dicom+json")
+        timings, _wall, cpu = timed(client, [path] * repeats, "application/dicom+json")
+        rows.append(latency_row(label, timings, cpu, f" ({matches} match{'es' if matches != 1 else ''})"))
     return rows
 
 
 def wado_rows(client: Client, corpus: Corpus, repeats: int) -> list[Row]:
     viewer = corpus.viewer
     series = f"/studies/{viewer[0].study}/series/{viewer[0].series}"
-    expected = sum(body.count(b"Content-Type: application/dicom") for body, _ in corpus.viewer_bodies)
-    client.get(series, DICOM_ACCEPT)
-    rates = []
-    for _ in range(repeats):
-        size, seconds = client.get(series, DICOM_ACCEPT)
-        if size < expected * 512 * 512 * 2:
-            raise RuntimeError(f"the series came back with only {size} bytes")
-        rates.append(size / MB / seconds)
-    rows = [Row(f"WADO-RS whole series ({VIEWER_SLICES} × 0.5 MB)", f"{percentile(rates, 50):.0f} MB/s", percentile(rates, 50), True)]
+    timed(client, [series], DICOM_ACCEPT)
+    timings, _wall, cpu = timed(client, [series] * repeats, DICOM_ACCEPT, at_least=VIEWER_SLICES * 512 * 512 * 2)
+    size = client.get(series, DICOM_ACCEPT)[0]
+    rate = size / MB / percentile(timings, 50)
+    rows = [Row(f"WADO-RS whole series ({VIEWER_SLICES} × 0.5 MB)", f"{rate:.0f} MB/s", rate, True, cpu)]
     frames = [f"{series}/instances/{s.sop}/frames/1" for s in viewer] * 2
-    timings = []
-
-    def frame(path: str) -> None:
-        size, seconds = client.get(path, FRAME_ACCEPT)
-        if size < 512 * 512 * 2:
-            raise RuntimeError(f"{path} came back with only {size} bytes")
-        timings.append(seconds)
-
-    wall = in_parallel(1, frames, frame)
-    rows.append(latency_row("WADO-RS single frame, one after another", timings))
-    rows.append(Row("WADO-RS frames/s, every frame of the series, 1 connection", f"{len(frames) / wall:.0f} frames/s", len(frames) / wall, True))
-    wall = in_parallel(4, frames, frame)
-    rows.append(Row("WADO-RS frames/s, every frame of the series, 4 connections", f"{len(frames) / wall:.0f} frames/s", len(frames) / wall, True))
-    timings = [client.get(f"{series}/instances/{s.sop}/rendered", "image/jpeg")[1] for s in viewer]
-    rows.append(latency_row("WADO-RS rendered JPEG of a 512×512 slice", timings))
+    timings, wall, cpu = timed(client, frames, FRAME_ACCEPT, at_least=512 * 512 * 2)
+    rows.append(latency_row("WADO-RS single frame, one after another", timings, cpu))
+    rows.append(Row("WADO-RS frames/s, every frame of the series, 1 connection", f"{len(frames) / wall:.0f} frames/s", len(frames) / wall, True, cpu))
+    _timings, wall, cpu = timed(client, frames, FRAME_ACCEPT, clients=4, at_least=512 * 512 * 2)
+    rows.append(Row("WADO-RS frames/s, every frame of the series, 4 connections", f"{len(frames) / wall:.0f} frames/s", len(frames) / wall, True, cpu))
+    timings, _wall, cpu = timed(client, [f"{series}/instances/{s.sop}/rendered" for s in viewer], "image/jpeg", at_least=1000)
+    rows.append(latency_row("WADO-RS rendered JPEG of a 512×512 slice", timings, cpu))
     return rows
 
 
@@ -306,10 +348,10 @@ def run(client: Client, corpus: Corpus, repeats: int) -> list[Row]:
     rows = []
     for batch, clients in STOW_ROWS:
         rows.append(stow_row(client, corpus, batch, clients))
-        print(f"  {rows[-1].label}: {rows[-1].text}")
+        print(f"  {rows[-1].label}: {rows[-1].text}; server CPU {rows[-1].cpu_ms:.1f} ms an instance")
     for row in qido_rows(client, corpus, repeats) + wado_rows(client, corpus, repeats=5):
         rows.append(row)
-        print(f"  {row.label}: {row.text}")
+        print(f"  {row.label}: {row.text}; server CPU {row.cpu_ms:.1f} ms a request")
     print(f"  load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return rows
 
@@ -331,7 +373,7 @@ def _our_token() -> str:
 
 
 @contextmanager
-def _daphne(processes: int, log: Path) -> Iterator[str]:
+def _daphne(processes: int, log: Path) -> Iterator[tuple[str, list[int]]]:
     """`processes` daphne processes accepting on one listening socket, as behind a load balancer."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -351,7 +393,7 @@ def _daphne(processes: int, log: Path) -> Iterator[str]:
             if time.monotonic() > deadline or any(child.poll() is not None for child in children):
                 raise SystemExit("daphne did not start:\n" + log.read_text()[-2000:])
             time.sleep(0.2)
-        yield base
+        yield base, [child.pid for child in children]
     finally:
         for child in children:
             child.terminate()
@@ -371,12 +413,17 @@ def ours(processes: int) -> Iterator[Client]:
 
         scratch_database()
         token = _our_token()
-        from django.db import connections
+        from django.db import connection, connections
 
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
         connections.close_all()
-        with _daphne(processes, data_dir / "daphne.log") as base:
+        with _daphne(processes, data_dir / "daphne.log") as (base, daphnes):
             print(f"ours: {processes} daphne processes on {base}, PostgreSQL, Redis, files in {data_dir}")
-            yield Client(base + "/dicomweb", {"Authorization": f"Bearer {token}"})
+            server_cpu = lambda: cpu_seconds(daphnes + process_tree(postmaster))  # noqa: E731
+            yield Client(base + "/dicomweb", {"Authorization": f"Bearer {token}"}, server_cpu)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -387,26 +434,29 @@ def orthanc() -> Iterator[Client]:
     if not url:
         raise SystemExit("Orthanc is measured under bench/orthanc.sh, which starts it and sets ORTHANC_URL.")
     print(f"Orthanc on {url}")
-    yield Client(url, {})
+    pid = int(os.environ["ORTHANC_PID"])
+    yield Client(url, {}, lambda: cpu_seconds([pid]))
 
 
 def print_table(results: dict[str, list[Row]]) -> None:
+    """One column per target: the figure and, in brackets, the server's CPU time per operation."""
     names = list(results)
     labels = [row.label for row in results[names[0]]]
     width = max(map(len, labels))
-    columns = [[row.text for row in results[name]] for name in names]
+    columns = [[f"{row.text} [CPU {row.cpu_ms:.1f} ms]" for row in results[name]] for name in names]
     widths = [max(len(name), *map(len, column)) for name, column in zip(names, columns)]
     header = f"{'':{width}} | " + " | ".join(f"{name:{w}}" for name, w in zip(names, widths))
     if len(names) == 2:
-        header += " | ours ÷ Orthanc"
+        header += " | ours vs Orthanc (figure; CPU)"
     print("\n" + header + "\n" + "-" * len(header))
     for n, label in enumerate(labels):
         line = f"{label:{width}} | " + " | ".join(f"{column[n]:{w}}" for column, w in zip(columns, widths))
         if len(names) == 2:
             a, b = results[names[0]][n], results[names[1]][n]
             ratio = (a.value / b.value) if a.higher_is_better else (b.value / a.value)
-            line += f" | {ratio:.2f}× {'ahead' if ratio >= 1 else 'behind'}"
+            line += f" | {ratio:.2f}× {'ahead' if ratio >= 1 else 'behind'}; CPU {b.cpu_ms / max(a.cpu_ms, 1e-9):.2f}×"
         print(line)
+    print("Ratios above 1 favour ours. CPU is the server's (database included) per instance, request or frame.")
 
 
 def main() -> None:

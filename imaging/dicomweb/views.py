@@ -6,7 +6,6 @@ study that does not exist. Writes go only into `storing_institutions(user)`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pydicom
 from django.conf import settings
@@ -25,9 +24,11 @@ from imaging.dicomweb import dicomjson, query, stow
 from imaging.dicomweb.multipart import (
     MultipartError,
     new_boundary,
+    parts_length,
     read_parts,
     write_parts,
 )
+from imaging.dicomweb.streaming import ThreadedStreamingResponse, file_chunks
 from imaging.models import Instance, Study
 from telemed.access import storing_institutions, visible_studies
 from telemed.accounts.models import AccessToken
@@ -35,7 +36,6 @@ from telemed.audit.services import audit_record
 
 DICOM_JSON = "application/dicom+json"
 UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
-CHUNK = 256 * 1024
 
 
 class IgnoreAccept(BaseContentNegotiation):
@@ -175,17 +175,13 @@ class StudiesView(QidoView):
 
 # WADO-RS ----------------------------------------------------------------------------------------
 
-def _file_chunks(name: str) -> Iterator[bytes]:
-    with default_storage.open(name, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
 class RetrieveView(DicomWebView):
     """The stored instances of a study, series or one instance, as multipart/related."""
 
-    def instances(self, study: Study, series_uid: str | None, instance_uid: str | None):
+    def instances(self, study: Study, series_uid: str | None, instance_uid: str | None, *, metadata: bool = False):
         found = Instance.objects.filter(series__study=study).select_related("series__study")
+        if not metadata:  # the stored header is large and only the metadata resource needs it
+            found = found.defer("metadata")
         if series_uid is not None:
             found = found.filter(series__series_instance_uid=series_uid)
         if instance_uid is not None:
@@ -200,8 +196,14 @@ class RetrieveView(DicomWebView):
         found = self.instances(study, series_uid, instance_uid)
         self.audit("imaging.wado", study=study, detail={"series": series_uid or "", "instance": instance_uid or "", "count": len(found)})
         boundary = new_boundary()
-        body = write_parts(boundary, ((f"application/dicom; transfer-syntax={i.transfer_syntax_uid}", _file_chunks(i.file.name)) for i in found))
-        return StreamingHttpResponse(body, content_type=f'multipart/related; type="application/dicom"; boundary={boundary}')
+        parts = [(f"application/dicom; transfer-syntax={i.transfer_syntax_uid}", i) for i in found]
+        response = ThreadedStreamingResponse(
+            write_parts(boundary, ((content_type, file_chunks(i.file.name)) for content_type, i in parts)),
+            content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+        )
+        # With a length the client reads the body straight through instead of chunk by chunk.
+        response["Content-Length"] = parts_length(boundary, ((content_type, i.size) for content_type, i in parts))
+        return response
 
 
 class StudyView(RetrieveView, StudiesView):
@@ -213,7 +215,7 @@ class StudyView(RetrieveView, StudiesView):
 class MetadataView(RetrieveView):
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
         study = self.study(study_uid)
-        found = self.instances(study, series_uid, instance_uid)
+        found = self.instances(study, series_uid, instance_uid, metadata=True)
         self.audit("imaging.wado", study=study, detail={"metadata": True, "series": series_uid or "", "instance": instance_uid or "", "count": len(found)})
         base = self.base_url()
         return _json([dicomjson.instance_metadata(i, base_url=base) for i in found])
