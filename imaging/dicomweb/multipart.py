@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-CHUNK = 64 * 1024
+CHUNK = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 

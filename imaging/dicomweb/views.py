@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError, PermissionDenied
@@ -69,8 +70,13 @@ class DicomWebView(APIView):
     def base_url(self) -> str:
         return self.request.build_absolute_uri(reverse("dicomweb:dicomweb-studies")).removesuffix("/studies")
 
+    @cached_property
+    def visible(self):
+        """The studies this request may see (the rules are costly to build: once a request)."""
+        return visible_studies(self.request.user)
+
     def study(self, study_uid: str) -> Study:
-        study = visible_studies(self.request.user).filter(study_instance_uid=study_uid).first()
+        study = self.visible.filter(study_instance_uid=study_uid).first()
         if study is None:
             raise Http404
         return study
@@ -92,9 +98,9 @@ class QidoView(DicomWebView):
             parsed = query.parse(request.query_params, keys=query.keys_for(self.level))
         except query.QueryError as exc:
             return _error(str(exc), 400)
-        visible = visible_studies(request.user)
-        if study_uid is not None:
-            self.study(study_uid)
+        visible = self.visible
+        if study_uid is not None:  # access to the study is settled here, once
+            visible = Study.objects.filter(pk=self.study(study_uid).pk)
         base = self.base_url()
         if self.level == "study":
             rows = query.studies(visible, parsed)
@@ -130,7 +136,7 @@ class StudiesView(QidoView):
 
     def post(self, request, study_uid: str | None = None):
         institution = self._institution()
-        if study_uid is not None and Study.objects.filter(study_instance_uid=study_uid).exclude(pk__in=visible_studies(request.user)).exists():
+        if study_uid is not None and Study.objects.filter(study_instance_uid=study_uid).exclude(pk__in=self.visible).exists():
             raise Http404
         media_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
         if media_type.lower() != "multipart/related" or params.get("type", "application/dicom").lower() != "application/dicom":
