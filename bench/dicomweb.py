@@ -372,6 +372,19 @@ def _our_token() -> str:
     return token_create(owner=doctor, by=doctor, name="bench PACS", scopes=["dicom:read", "dicom:write"], expires_at=expires)[1]
 
 
+def _durable_postgres() -> None:
+    """Undo scripts/with-services.sh's test shortcuts (fsync off): Orthanc's SQLite index syncs,
+    so ours must too for a fair STOW-RS figure. The throwaway cluster's superuser may do this."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"].replace("postgres://", "postgresql://")
+    superuser = url.split("//", 1)[0] + "//postgres@" + url.split("@", 1)[1].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(superuser, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = on")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 @contextmanager
 def _daphne(processes: int, log: Path) -> Iterator[tuple[str, list[int]]]:
     """`processes` daphne processes accepting on one listening socket, as behind a load balancer."""
@@ -412,6 +425,7 @@ def ours(processes: int) -> Iterator[Client]:
         from _setup import scratch_database
 
         scratch_database()
+        _durable_postgres()
         token = _our_token()
         from django.db import connection, connections
 
@@ -421,7 +435,7 @@ def ours(processes: int) -> Iterator[Client]:
         postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
         connections.close_all()
         with _daphne(processes, data_dir / "daphne.log") as (base, daphnes):
-            print(f"ours: {processes} daphne processes on {base}, PostgreSQL, Redis, files in {data_dir}")
+            print(f"ours: {processes} daphne processes on {base}, PostgreSQL (fsync on), Redis, files in {data_dir}")
             server_cpu = lambda: cpu_seconds(daphnes + process_tree(postmaster))  # noqa: E731
             yield Client(base + "/dicomweb", {"Authorization": f"Bearer {token}"}, server_cpu)
     finally:
