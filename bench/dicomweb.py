@@ -187,7 +187,12 @@ class Client:
     def stow(self, body: bytes, content_type: str) -> None:
         response = self.session().post(self.base + "/studies", data=body, headers={"Content-Type": content_type, "Accept": "application/dicom+json"}, timeout=600)
         if response.status_code != 200:
-            raise RuntimeError(f"STOW-RS answered {response.status_code}: {response.text[:300]}")
+            try:
+                failed = response.json().get("00081198", {}).get("Value", [])
+                reasons = sorted({item.get("00000902", {}).get("Value", ["?"])[0] for item in failed})
+            except ValueError:
+                reasons = [response.text[:300]]
+            raise RuntimeError(f"STOW-RS answered {response.status_code}: {reasons}")
 
     def get(self, path: str, accept: str) -> tuple[int, float]:
         """Bytes received and seconds taken for a GET that must succeed; the body is read to its end."""
@@ -401,7 +406,7 @@ def _daphne(processes: int, log: Path) -> Iterator[tuple[str, list[int]]]:
             try:
                 if requests.get(base + "/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
                 pass
             if time.monotonic() > deadline or any(child.poll() is not None for child in children):
                 raise SystemExit("daphne did not start:\n" + log.read_text()[-2000:])
