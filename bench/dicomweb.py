@@ -63,7 +63,8 @@ FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syn
 
 def uid(*parts) -> str:
     """The same UID for the same parts on every run, so both targets get the same corpus."""
-    return str(generate_uid(prefix=UID_ROOT, entropy_srcs=[SEED, *map(str, parts)]))
+    # pydicom joins the sources without a separator: ("a-1", "11") and ("a-11", "1") would collide
+    return str(generate_uid(prefix=UID_ROOT, entropy_srcs=["|".join([SEED, *map(str, parts)])]))
 
 
 def _phantom(size: int, slice_no: int) -> bytes:
