@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
-django_asgi_app = get_asgi_application()
+
+
+class _Handler(ASGIHandler):
+    # Django cuts response bodies into 64 KB messages; daphne's cost is per message, so large
+    # bodies (a DICOM series is hundreds of MB) go at half the CPU in 1 MB messages.
+    chunk_size = 1024 * 1024
+
+
+django.setup(set_prefix=False)  # what get_asgi_application() does, with the handler above
+django_asgi_app = _Handler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

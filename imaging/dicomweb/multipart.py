@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-CHUNK = 64 * 1024
+CHUNK = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 
@@ -143,10 +143,23 @@ def new_boundary() -> str:
     return uuid.uuid4().hex
 
 
+def _part_head(boundary: str, content_type: str) -> bytes:
+    return f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode()
+
+
+def _closing(boundary: str) -> bytes:
+    return f"--{boundary}--\r\n".encode()
+
+
 def write_parts(boundary: str, parts: Iterable[tuple[str, Iterable[bytes]]]) -> Iterator[bytes]:
     """A multipart/related body from (content type, chunks) pairs, one chunk at a time."""
     for content_type, chunks in parts:
-        yield f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode()
+        yield _part_head(boundary, content_type)
         yield from chunks
         yield b"\r\n"
-    yield f"--{boundary}--\r\n".encode()
+    yield _closing(boundary)
+
+
+def parts_length(boundary: str, parts: Iterable[tuple[str, int]]) -> int:
+    """The length of what write_parts sends for parts of these (content type, size) pairs."""
+    return sum(len(_part_head(boundary, content_type)) + size + 2 for content_type, size in parts) + len(_closing(boundary))

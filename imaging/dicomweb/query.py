@@ -151,6 +151,8 @@ def series(visible: QuerySet[Study], query: Query, *, study_uid: str | None = No
 
 def instances(visible: QuerySet[Study], query: Query, *, study_uid: str | None = None, series_uid: str | None = None) -> list[Instance]:
     found = Instance.objects.filter(series__study__in=visible).select_related("series__study")
+    if not query.include:  # the stored header is needed only for includefield
+        found = found.defer("metadata")
     if study_uid:
         found = found.filter(series__study__study_instance_uid=study_uid)
     if series_uid:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError, PermissionDenied
@@ -24,9 +25,11 @@ from imaging.dicomweb import dicomjson, query, stow
 from imaging.dicomweb.multipart import (
     MultipartError,
     new_boundary,
+    parts_length,
     read_parts,
     write_parts,
 )
+from imaging.dicomweb.streaming import ThreadedStreamingResponse, file_chunks
 from imaging.models import Instance, Study
 from imaging.services import pixels
 from telemed.access import storing_institutions, visible_studies
@@ -34,7 +37,6 @@ from telemed.accounts.models import AccessToken
 from telemed.audit.services import audit_record
 
 DICOM_JSON = "application/dicom+json"
-CHUNK = 256 * 1024
 
 
 class IgnoreAccept(BaseContentNegotiation):
@@ -68,8 +70,13 @@ class DicomWebView(APIView):
     def base_url(self) -> str:
         return self.request.build_absolute_uri(reverse("dicomweb:dicomweb-studies")).removesuffix("/studies")
 
+    @cached_property
+    def visible(self):
+        """The studies this request may see (the rules are costly to build: once a request)."""
+        return visible_studies(self.request.user)
+
     def study(self, study_uid: str) -> Study:
-        study = visible_studies(self.request.user).filter(study_instance_uid=study_uid).first()
+        study = self.visible.filter(study_instance_uid=study_uid).first()
         if study is None:
             raise Http404
         return study
@@ -91,9 +98,9 @@ class QidoView(DicomWebView):
             parsed = query.parse(request.query_params, keys=query.keys_for(self.level))
         except query.QueryError as exc:
             return _error(str(exc), 400)
-        visible = visible_studies(request.user)
-        if study_uid is not None:
-            self.study(study_uid)
+        visible = self.visible
+        if study_uid is not None:  # access to the study is settled here, once
+            visible = Study.objects.filter(pk=self.study(study_uid).pk)
         base = self.base_url()
         if self.level == "study":
             rows = query.studies(visible, parsed)
@@ -129,7 +136,7 @@ class StudiesView(QidoView):
 
     def post(self, request, study_uid: str | None = None):
         institution = self._institution()
-        if study_uid is not None and Study.objects.filter(study_instance_uid=study_uid).exclude(pk__in=visible_studies(request.user)).exists():
+        if study_uid is not None and Study.objects.filter(study_instance_uid=study_uid).exclude(pk__in=self.visible).exists():
             raise Http404
         media_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
         if media_type.lower() != "multipart/related" or params.get("type", "application/dicom").lower() != "application/dicom":
@@ -174,12 +181,6 @@ class StudiesView(QidoView):
 
 # WADO-RS ----------------------------------------------------------------------------------------
 
-def _file_chunks(name: str) -> Iterator[bytes]:
-    with default_storage.open(name, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
 def _transcoded(name: str) -> Iterator[bytes]:
     with default_storage.open(name, "rb") as handle:
         yield transfer.explicit_little_endian(handle)
@@ -207,9 +208,9 @@ def _pixel_parts(name: str, produce) -> Iterator[bytes]:
         yield from produce(handle)
 
 
-def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str) -> StreamingHttpResponse:
-    boundary = new_boundary()
-    return StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> StreamingHttpResponse:
+    boundary = boundary or new_boundary()
+    return ThreadedStreamingResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
 
 
 def _not_acceptable_pixels(instance: Instance) -> HttpResponse:
@@ -231,8 +232,10 @@ class RetrieveView(DicomWebView):
     """The instances of a study, series or one instance, as multipart/related application/dicom,
     in the transfer syntax the Accept header asks for (transfer.py has the rules)."""
 
-    def instances(self, study: Study, series_uid: str | None, instance_uid: str | None):
+    def instances(self, study: Study, series_uid: str | None, instance_uid: str | None, *, metadata: bool = False):
         found = Instance.objects.filter(series__study=study).select_related("series__study")
+        if not metadata:  # the stored header is large and only the metadata resource needs it
+            found = found.defer("metadata")
         if series_uid is not None:
             found = found.filter(series__series_instance_uid=series_uid)
         if instance_uid is not None:
@@ -263,7 +266,7 @@ class RetrieveView(DicomWebView):
                     "(as stored) or 1.2.840.10008.1.2.1 (Explicit VR Little Endian)."
                 ) % {"uid": instance.sop_instance_uid, "syntax": transfer.syntax_name(stored)}, 406)
             if target == stored:
-                parts.append((target, _file_chunks(instance.file.name)))
+                parts.append((target, file_chunks(instance.file.name)))
             elif transfer.can_decode(stored):
                 parts.append((target, _transcoded(instance.file.name)))
             else:
@@ -277,7 +280,13 @@ class RetrieveView(DicomWebView):
         self.audit("imaging.wado", study=study, detail={
             "series": series_uid or "", "instance": instance_uid or "", "count": len(found), "transcoded": transcoded,
         })
-        return _multipart(((f"application/dicom; transfer-syntax={target}", chunks) for target, chunks in parts), "application/dicom")
+        labelled = [(f"application/dicom; transfer-syntax={target}", chunks) for target, chunks in parts]
+        boundary = new_boundary()
+        response = _multipart(iter(labelled), "application/dicom", boundary=boundary)
+        if not transcoded:
+            # With a length the client reads the body straight through instead of chunk by chunk.
+            response["Content-Length"] = parts_length(boundary, ((label, i.size) for (label, _c), i in zip(labelled, found)))
+        return response
 
 
 class StudyView(RetrieveView, StudiesView):
@@ -289,7 +298,7 @@ class StudyView(RetrieveView, StudiesView):
 class MetadataView(RetrieveView):
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
         study = self.study(study_uid)
-        found = self.instances(study, series_uid, instance_uid)
+        found = self.instances(study, series_uid, instance_uid, metadata=True)
         self.audit("imaging.wado", study=study, detail={"metadata": True, "series": series_uid or "", "instance": instance_uid or "", "count": len(found)})
         base = self.base_url()
         return _json([dicomjson.instance_metadata(i, base_url=base) for i in found])

@@ -2,20 +2,20 @@
 
 A file and its rows land together or not at all: the bytes are spooled to a temporary file
 (never held whole in memory), checked, saved to storage under a server-made key, and indexed
-in one transaction; if anything fails after the save, the stored file is deleted again.
+in one transaction; if anything fails after the save, the stored file is deleted again. On the
+filesystem storage the spooled file is moved into place rather than copied.
 """
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import IntegrityError, transaction
 
 from imaging.dicom.header import HeaderError, index_fields, json_metadata, read_header, uid_problems
@@ -50,20 +50,20 @@ class IngestResult:
         return self.status in (Status.STORED, Status.DUPLICATE)
 
 
-def _spool(stream: BinaryIO, target: Path) -> tuple[str, int]:
+def _spool(stream: BinaryIO, out: BinaryIO) -> tuple[str, int]:
     """Copy to disk with the preamble zeroed (no executable-in-DICOM polyglot survives); hash it."""
     digest, size = hashlib.sha256(), 0
     limit = settings.DICOM_MAX_INSTANCE_BYTES
-    with target.open("wb") as out:
-        while chunk := stream.read(CHUNK):
-            if size < PREAMBLE:
-                keep = max(0, PREAMBLE - size)
-                chunk = b"\0" * min(keep, len(chunk)) + chunk[keep:]
-            size += len(chunk)
-            if size > limit:
-                raise HeaderError(f"the file is larger than the {limit // (1024 * 1024)} MB allowed for one instance")
-            digest.update(chunk)
-            out.write(chunk)
+    while chunk := stream.read(CHUNK):
+        if size < PREAMBLE:
+            keep = max(0, PREAMBLE - size)
+            chunk = b"\0" * min(keep, len(chunk)) + chunk[keep:]
+        size += len(chunk)
+        if size > limit:
+            raise HeaderError(f"the file is larger than the {limit // (1024 * 1024)} MB allowed for one instance")
+        digest.update(chunk)
+        out.write(chunk)
+    out.flush()
     return digest.hexdigest(), size
 
 
@@ -79,11 +79,11 @@ def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, sou
        instance.
     4. On any failure after step 2, delete the saved file.
     """
-    with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
-        path = Path(scratch) / "instance.dcm"
+    spooled = TemporaryUploadedFile("instance.dcm", "application/dicom", 0, None)
+    try:
         try:
-            sha256, size = _spool(stream, path)
-            dataset = read_header(path)
+            sha256, size = _spool(stream, spooled)
+            dataset = read_header(Path(spooled.temporary_file_path()))
         except HeaderError as exc:
             return IngestResult(Status.INVALID, str(exc))
         problems = uid_problems(dataset)
@@ -97,8 +97,11 @@ def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, sou
             return IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
         if refusal := usage_precheck(institution=institution, size=size, sop_instance_uid=sop_uid, sha256=sha256):
             return IngestResult(Status.OVER_QUOTA, refusal, sop_uid, sop_class)
-        with path.open("rb") as handle:
-            key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", File(handle))
+        spooled.size = size
+        spooled.seek(0)
+        key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", spooled)
+    finally:
+        spooled.close()  # deletes the spooled file unless the storage moved it
     try:
         return _index(key=key, sha256=sha256, size=size, fields=fields, metadata=metadata, institution=institution, by=by, source=source)
     except BaseException:
