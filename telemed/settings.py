@@ -153,8 +153,8 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 gives sockets a 5 s read timeout, the same as channels_redis's blocking
             # pop: under load a pop that returns at 5 s times out and its message is lost
-            # (redis/redis-py#4091). Reads may take longer than the pop.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": env_str("CHANNELS_PREFIX", "telemed")},
+            # (redis/redis-py#4091). No read timeout, as with redis-py 7.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": env_str("CHANNELS_PREFIX", "telemed")},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
