@@ -379,6 +379,7 @@ def reset(peers: list[Peer]) -> None:
     for peer in peers:
         for reception in peer.receptions.values():
             reception.frames = 0
+            reception.packets = 0
             reception.latencies_ms.clear()
 
 
@@ -419,6 +420,8 @@ async def _peers(target: str, endpoint: str, room, specs, size, fps: int, conn) 
                     "fps": [(r.frames if (r := p.reception_from("live", "video")) else 0) / elapsed for p in receivers],
                     "latencies": [x for p in peers if (r := p.reception_from("live", "video")) for x in r.latencies_ms],
                     "cpu": (time.process_time() - cpu) / elapsed,
+                    # counted by the listeners only (the probe decodes): how big a stream was forwarded
+                    "pps": [r.packets / elapsed for p in receivers if (r := p.reception_from("live", "video")) and r.packets],
                 }
             )
         elif command == "close":
@@ -511,6 +514,7 @@ async def through_relay(
             "relay_in_pps": received / elapsed,
             "cpu": relay_cpu,
             "peers_cpu": sum(r["cpu"] for r in reports),
+            "listener_pps": [x for report in reports for x in report["pps"]],
             "fps_min": min(rates),
             "fps_mean": sum(rates) / len(rates),
             "latencies": [x for report in reports for x in report["latencies"]],
@@ -535,6 +539,10 @@ async def _or_failure(measurement, label: str) -> dict | None:
     except (TimeoutError, RuntimeError, KeyError) as exc:
         print(f"{label}: not measured: {exc}")
         return None
+
+
+def _pps(rates: list[float]) -> str:
+    return f"video at a listener {sum(rates) / len(rates):.0f} packets/s; " if rates else ""
 
 
 def _ms(values: list[int]) -> str:
@@ -581,7 +589,7 @@ async def run(args) -> None:
                     print(
                         f"{label}: {target.name}: 1 publisher, {count} receivers: {target.name} CPU {result['cpu'] * 100:.1f} % of a core; "
                         f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
-                        f"the peers used {result['peers_cpu'] * 100:.0f} %; load average {os.getloadavg()[0]:.2f}"
+                        f"{_pps(result['listener_pps'])}the peers used {result['peers_cpu'] * 100:.0f} %; load average {os.getloadavg()[0]:.2f}"
                     )
                 if len(cpu_by_count) > 1:
                     counts = sorted(cpu_by_count)
