@@ -1,6 +1,7 @@
 """Relay capacity: CPU per subscription, frame rate at every receiver, added latency.
 
     .venv/bin/python bench/relay.py [--seconds 10] [--sizes 640x480,1280x720] [--counts 1,2,4,8]
+    bash bench/janus.sh .venv/bin/python bench/relay.py --target both   # against Janus VideoRoom
 
 The relay runs in a process of its own (so its CPU is measured alone), driven over a Unix
 socket by this process, which plays the participants with aiortc peers:
@@ -16,6 +17,12 @@ Added latency is the probe's latency through the relay minus a direct publisher 
 connection in the same conditions (both include aiortc's one-frame jitter buffer). CPU per
 subscription is the slope of the relay's CPU over the number of receiving participants (each
 receives the live publisher's audio and video). Prints one line per measurement.
+
+`--target janus` (or `both`) puts Janus's VideoRoom (started by bench/janus.sh, driven over its
+HTTP JSON API) in the relay's place: the same peers, the same probe and listeners, the same
+baseline; Janus's CPU is read from /proc/<pid>/stat over the same interval. The live publisher
+publishes to a room capped at the relay's default 1.5 Mbit/s, and each receiver subscribes to
+its feed (Janus offers, the aiortc peer answers). The room of 8 publishers is the relay's only.
 """
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -146,6 +155,164 @@ class RelayClient:
         await self.request("answer", room=offer["room"], participant=peer.name, sdp=answer)
 
 
+class JanusClient:
+    """Janus's HTTP JSON API: a session, a VideoRoom handle per peer, events by long poll.
+    urllib in threads: the signalling is a handful of requests, not what is measured."""
+
+    FEED = 1  # the live publisher's feed id in every room
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.events: dict[int, asyncio.Queue] = {}
+        self.peers: dict[int, Peer] = {}
+
+    async def _call(self, path: str, message: dict | None = None) -> dict | list:
+        def call():
+            data = None if message is None else json.dumps({**message, "transaction": uuid.uuid4().hex}).encode()
+            request = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=70) as response:
+                return json.load(response)
+
+        reply = await asyncio.to_thread(call)
+        if isinstance(reply, dict) and reply.get("janus") == "error":
+            raise RuntimeError(f"Janus: {reply['error']}")
+        return reply
+
+    async def connect(self) -> None:
+        self.session = (await self._call("", {"janus": "create"}))["data"]["id"]
+        self._tasks = [asyncio.ensure_future(self._poll()), asyncio.ensure_future(self._keep_alive())]
+
+    async def _poll(self) -> None:
+        while True:
+            events = await self._call(f"/{self.session}?maxev=20")
+            for event in events if isinstance(events, list) else [events]:
+                if event.get("janus") == "event" and event.get("sender") in self.events:
+                    self.events[event["sender"]].put_nowait(event)
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(20)
+            await self._call(f"/{self.session}", {"janus": "keepalive"})
+
+    async def attach(self) -> int:
+        handle = (await self._call(f"/{self.session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"}))["data"]["id"]
+        self.events[handle] = asyncio.Queue()
+        return handle
+
+    async def request(self, handle: int, body: dict) -> dict:
+        """A synchronous VideoRoom request (create, destroy): the answer comes in the reply."""
+        reply = await self._call(f"/{self.session}/{handle}", {"janus": "message", "body": body})
+        data = reply["plugindata"]["data"]
+        if "error" in data:
+            raise RuntimeError(f"Janus VideoRoom: {data['error']}")
+        return data
+
+    async def message(self, handle: int, body: dict, jsep: dict | None = None) -> tuple[dict, dict | None]:
+        """An asynchronous one (join, publish, start): acknowledged, answered by an event."""
+        await self._call(f"/{self.session}/{handle}", {"janus": "message", "body": body, **({"jsep": jsep} if jsep else {})})
+        event = await asyncio.wait_for(self.events[handle].get(), timeout=60)
+        data = event["plugindata"]["data"]
+        if "error" in data:
+            raise RuntimeError(f"Janus VideoRoom: {data['error_code']} {data['error']}")
+        return data, event.get("jsep")
+
+    async def join(self, room: int, peer: Peer) -> None:
+        handle = await self.attach()
+        self.peers[handle] = peer
+        if peer.name == "live":
+            await self.message(handle, {"request": "join", "ptype": "publisher", "room": room, "id": self.FEED, "display": peer.name})
+            _, jsep = await self.message(handle, {"request": "publish", "audio": True, "video": True}, {"type": "offer", "sdp": await peer.offer(), "trickle": False})
+            await peer.accept(jsep["sdp"])
+            return
+        deadline = time.monotonic() + 60
+        while True:  # the publisher, in another process, may not have published yet
+            try:
+                data, jsep = await self.message(handle, {"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": self.FEED}]})
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        tracks = {s["mid"]: TrackInfo("live", s["type"], s["type"]) for s in data["streams"] if s["type"] in ("audio", "video")}
+        answer = await peer.answer(jsep["sdp"], tracks)
+        await self.message(handle, {"request": "start"}, {"type": "answer", "sdp": answer})
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        try:
+            await self._call(f"/{self.session}", {"janus": "destroy"})
+        except Exception:  # the session may already be gone with Janus's own timeout
+            pass
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads so far, as time.process_time() gives
+    the relay's own."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class RelayTarget:
+    """The relay in its own process, over the Unix socket."""
+
+    name = "relay"
+
+    def __init__(self, client: RelayClient, socket_path: str) -> None:
+        self.client, self.endpoint = client, socket_path
+
+    def room(self, label: str) -> str:
+        return label
+
+    async def open_room(self, room: str) -> None:
+        pass  # the relay makes a room at its first join
+
+    async def cpu(self) -> float:
+        return (await self.client.request("cpu"))["cpu"]
+
+    async def stats(self, room: str) -> dict | None:
+        return (await self.client.request("stats", room=room))["stats"]
+
+    async def close_room(self, room: str) -> None:
+        await self.client.request("close_room", room=room)
+
+
+class JanusTarget:
+    """Janus's VideoRoom, started by bench/janus.sh."""
+
+    name = "janus"
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.endpoint, self.pid = url, pid
+        self._rooms = 0
+
+    async def connect(self) -> None:
+        self.client = JanusClient(self.endpoint)
+        await self.client.connect()
+        self.handle = await self.client.attach()
+
+    def room(self, label: str) -> int:
+        self._rooms += 1
+        return 1000 + self._rooms
+
+    async def open_room(self, room: int) -> None:
+        # The relay's default cap on a published video (RelayConfig.max_video_bitrate), sent
+        # to the publisher as REMB as the relay does, so both forward about the same stream.
+        await self.client.request(self.handle, {
+            "request": "create", "room": room, "publishers": 8, "bitrate": 1_500_000,
+            "audiocodec": "opus", "videocodec": "vp8", "permanent": False,
+        })
+
+    async def cpu(self) -> float:
+        return process_cpu_seconds(self.pid)
+
+    async def stats(self, room: int) -> dict | None:
+        return None
+
+    async def close_room(self, room: int) -> None:
+        await self.client.request(self.handle, {"request": "destroy", "room": room})
+
+
 class LoopTrack(MediaStreamTrack):
     """Pre-encoded VP8 (a keyframe every second), sent as packets: a publisher that costs this
     machine no encoding, to load the relay with 7 more publishers."""
@@ -212,21 +379,26 @@ def reset(peers: list[Peer]) -> None:
     for peer in peers:
         for reception in peer.receptions.values():
             reception.frames = 0
+            reception.packets = 0
             reception.latencies_ms.clear()
 
 
 # --- the participants' processes ------------------------------------------------------------
 
 
-def peers_process(socket_path: str, room: str, specs: list[tuple[str, str]], size, fps: int, conn) -> None:
-    asyncio.run(_peers(socket_path, room, specs, tuple(size), fps, conn))
+def peers_process(target: str, endpoint: str, room, specs: list[tuple[str, str]], size, fps: int, conn) -> None:
+    asyncio.run(_peers(target, endpoint, room, specs, tuple(size), fps, conn))
 
 
-async def _peers(socket_path: str, room: str, specs, size, fps: int, conn) -> None:
+async def _peers(target: str, endpoint: str, room, specs, size, fps: int, conn) -> None:
     """Some of a room's participants, driven by the parent through `conn`: status (frames of the
     live video so far, per receiver), reset, report (rates, latencies, this process's CPU), close."""
-    client = RelayClient()
-    await client.connect(socket_path)
+    if target == "janus":
+        client = JanusClient(endpoint)
+        await client.connect()
+    else:
+        client = RelayClient()
+        await client.connect(endpoint)
     peers = [make_peer(name, role, size, fps) for name, role in specs]
     for peer in peers:
         await client.join(room, peer)
@@ -248,10 +420,14 @@ async def _peers(socket_path: str, room: str, specs, size, fps: int, conn) -> No
                     "fps": [(r.frames if (r := p.reception_from("live", "video")) else 0) / elapsed for p in receivers],
                     "latencies": [x for p in peers if (r := p.reception_from("live", "video")) for x in r.latencies_ms],
                     "cpu": (time.process_time() - cpu) / elapsed,
+                    # counted by the listeners only (the probe decodes): how big a stream was forwarded
+                    "pps": [r.packets / elapsed for p in receivers if (r := p.reception_from("live", "video")) and r.packets],
                 }
             )
         elif command == "close":
             await asyncio.gather(*(p.close() for p in peers))
+            if target == "janus":
+                await client.close()
             conn.send(True)
             return
 
@@ -260,14 +436,14 @@ class PeerProcesses:
     """A room's participants spread over processes: the live publisher alone in one (its encoder
     must keep up), the others round-robin in the rest."""
 
-    def __init__(self, socket_path: str, room: str, specs, size, fps: int, processes: int) -> None:
+    def __init__(self, target: str, endpoint: str, room, specs, size, fps: int, processes: int) -> None:
         live, others = specs[:1], specs[1:]
         groups = [live] + [others[i :: max(processes - 1, 1)] for i in range(max(processes - 1, 1))]
         context = multiprocessing.get_context("spawn")
         self.pipes, self.workers = [], []
         for group in filter(None, groups):
             parent, child = context.Pipe()
-            worker = context.Process(target=peers_process, args=(socket_path, room, group, size, fps, child), daemon=True)
+            worker = context.Process(target=peers_process, args=(target, endpoint, room, group, size, fps, child), daemon=True)
             worker.start()
             self.pipes.append(parent)
             self.workers.append(worker)
@@ -299,11 +475,13 @@ async def direct(size: tuple[int, int], fps: int, seconds: float) -> list[int]:
 
 
 async def through_relay(
-    client: RelayClient, socket_path: str, room: str, size, fps: int, seconds: float, *, receivers: int, publishers: int, processes: int
+    target: RelayTarget | JanusTarget, label: str, size, fps: int, seconds: float, *, receivers: int, publishers: int, processes: int
 ) -> dict:
     specs = [("live", "live")] + [(f"loop-{n}", "loop") for n in range(publishers - 1)]
     specs += [("probe", "probe")] + [(f"listener-{n}", "listener") for n in range(receivers - 1)]
-    peers = PeerProcesses(socket_path, room, specs, size, fps, processes)
+    room = target.room(label)
+    await target.open_room(room)
+    peers = PeerProcesses(target.name, target.endpoint, room, specs, size, fps, processes)
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -312,28 +490,31 @@ async def through_relay(
                 break
             if time.monotonic() > deadline:
                 missing = [n for n, f in frames.items() if not f]
-                stats = (await client.request("stats", room=room))["stats"]
+                stats = await target.stats(room) or {}
                 for name in missing:
                     print(f"{name}: relay says {stats.get(name)}")
                 raise TimeoutError(f"no live video after 180 s at {missing}")
             await asyncio.sleep(1)
         await asyncio.sleep(3)
         await peers.ask("reset")
-        relay_cpu, started = (await client.request("cpu"))["cpu"], time.monotonic()
-        before = (await client.request("stats", room=room))["stats"]
+        relay_cpu, started = await target.cpu(), time.monotonic()
+        before = await target.stats(room)
         await asyncio.sleep(seconds)
         reports = await peers.ask("report")
-        after = (await client.request("stats", room=room))["stats"]
+        after = await target.stats(room)
         elapsed = time.monotonic() - started
-        relay_cpu = ((await client.request("cpu"))["cpu"] - relay_cpu) / elapsed
+        relay_cpu = (await target.cpu() - relay_cpu) / elapsed
         rates = [rate for report in reports for rate in report["fps"]]
-        received = _live_video(after, "publishing") - _live_video(before, "publishing")
-        sent = [_live_video(after, "receiving", p) - _live_video(before, "receiving", p) for p in after if p != "live"]
+        received = sent = 0
+        if before is not None and after is not None:
+            received = _live_video(after, "publishing") - _live_video(before, "publishing")
+            sent = [_live_video(after, "receiving", p) - _live_video(before, "receiving", p) for p in after if p != "live"]
         return {
             "forwarded": sum(sent) / len(sent) / received if received else 0.0,
             "relay_in_pps": received / elapsed,
             "cpu": relay_cpu,
             "peers_cpu": sum(r["cpu"] for r in reports),
+            "listener_pps": [x for report in reports for x in report["pps"]],
             "fps_min": min(rates),
             "fps_mean": sum(rates) / len(rates),
             "latencies": [x for report in reports for x in report["latencies"]],
@@ -341,7 +522,7 @@ async def through_relay(
         }
     finally:
         await peers.close()
-        await client.request("close_room", room=room)
+        await target.close_room(room)
 
 
 def _live_video(stats: dict, side: str, participant: str = "live") -> int:
@@ -360,17 +541,31 @@ async def _or_failure(measurement, label: str) -> dict | None:
         return None
 
 
+def _pps(rates: list[float]) -> str:
+    return f"video at a listener {sum(rates) / len(rates):.0f} packets/s; " if rates else ""
+
+
 def _ms(values: list[int]) -> str:
     return f"p50 {percentile(values, 50):.0f} ms, p95 {percentile(values, 95):.0f} ms" if values else "no samples"
 
 
 async def run(args) -> None:
-    socket_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "relay.sock")
-    worker = multiprocessing.get_context("spawn").Process(target=relay_process, args=(socket_path,), daemon=True)
-    worker.start()
-    await until(lambda: os.path.exists(socket_path), timeout=30)
-    client = RelayClient()
-    await client.connect(socket_path)
+    targets: list[RelayTarget | JanusTarget] = []
+    worker = None
+    if args.target in ("relay", "both"):
+        socket_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "relay.sock")
+        worker = multiprocessing.get_context("spawn").Process(target=relay_process, args=(socket_path,), daemon=True)
+        worker.start()
+        await until(lambda: os.path.exists(socket_path), timeout=30)
+        client = RelayClient()
+        await client.connect(socket_path)
+        targets.append(RelayTarget(client, socket_path))
+    if args.target in ("janus", "both"):
+        if not os.environ.get("JANUS_URL"):
+            raise SystemExit("--target janus needs JANUS_URL and JANUS_PID: run under bench/janus.sh")
+        janus = JanusTarget(os.environ["JANUS_URL"], int(os.environ["JANUS_PID"]))
+        await janus.connect()
+        targets.append(janus)
     print(f"machine: {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}")
     try:
         for size in args.sizes:
@@ -379,29 +574,30 @@ async def run(args) -> None:
             print(f"{label}: direct publisher -> probe: latency {_ms(baseline)}")
             base_p50 = percentile(baseline, 50) if baseline else 0.0
             base_p95 = percentile(baseline, 95) if baseline else 0.0
-            cpu_by_count = {}
-            for count in args.counts:
+            for target in targets:
+                cpu_by_count = {}
+                for count in args.counts:
+                    result = await _or_failure(through_relay(
+                        target, f"n{count}-{size[0]}", size, args.fps, args.seconds,
+                        receivers=count, publishers=1, processes=args.processes,
+                    ), f"{label}: {target.name}: 1 publisher, {count} receivers")
+                    if result is None:
+                        continue
+                    cpu_by_count[count] = result["cpu"]
+                    lat = result["latencies"]
+                    added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
+                    print(
+                        f"{label}: {target.name}: 1 publisher, {count} receivers: {target.name} CPU {result['cpu'] * 100:.1f} % of a core; "
+                        f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
+                        f"{_pps(result['listener_pps'])}the peers used {result['peers_cpu'] * 100:.0f} %; load average {os.getloadavg()[0]:.2f}"
+                    )
+                if len(cpu_by_count) > 1:
+                    counts = sorted(cpu_by_count)
+                    slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
+                    print(f"{label}: {target.name}: CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
+            if args.room_of_8 and targets[0].name == "relay":
                 result = await _or_failure(through_relay(
-                    client, socket_path, f"n{count}-{size[0]}", size, args.fps, args.seconds,
-                    receivers=count, publishers=1, processes=args.processes,
-                ), f"{label}: 1 publisher, {count} receivers")
-                if result is None:
-                    continue
-                cpu_by_count[count] = result["cpu"]
-                lat = result["latencies"]
-                added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
-                print(
-                    f"{label}: 1 publisher, {count} receivers: relay CPU {result['cpu'] * 100:.1f} % of a core; "
-                    f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
-                    f"the peers used {result['peers_cpu'] * 100:.0f} %"
-                )
-            if len(cpu_by_count) > 1:
-                counts = sorted(cpu_by_count)
-                slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
-                print(f"{label}: relay CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
-            if args.room_of_8:
-                result = await _or_failure(through_relay(
-                    client, socket_path, f"room8-{size[0]}", size, args.fps, args.seconds,
+                    targets[0], f"room8-{size[0]}", size, args.fps, args.seconds,
                     receivers=1, publishers=8, processes=args.processes,
                 ), f"{label}: room of 8 publishers")
                 if result is None:
@@ -417,7 +613,8 @@ async def run(args) -> None:
                 )
     finally:
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
-        worker.terminate()
+        if worker is not None:
+            worker.terminate()
 
 
 def main() -> None:
@@ -428,6 +625,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--no-room-of-8", dest="room_of_8", action="store_false")
     parser.add_argument("--processes", type=int, default=4, help="processes playing the participants")
+    parser.add_argument("--target", choices=("relay", "janus", "both"), default="relay", help="janus/both: under bench/janus.sh")
     args = parser.parse_args()
     args.sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
     args.counts = [int(c) for c in args.counts.split(",") if c]
