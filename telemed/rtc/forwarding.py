@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aiortc import RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCRtpCodecParameters, RTCRtpTransceiver
 
 from telemed.rtc import internals
 from telemed.rtc.internals import RtpPacket
@@ -50,7 +50,10 @@ def media_codecs(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParamet
 
 
 class Sink(Protocol):
-    async def push(self, packet: RtpPacket, codec: Codec) -> None: ...
+    """Takes a packet as it arrives, synchronously: the forward path never waits, so a packet
+    leaves for every subscriber in the same turn of the event loop that received it."""
+
+    def push(self, packet: RtpPacket, codec: Codec) -> None: ...
 
     def resync(self) -> None: ...
 
@@ -73,10 +76,10 @@ class Source:
         if sink in self.sinks:
             self.sinks.remove(sink)
 
-    async def deliver(self, packet: RtpPacket, codec: Codec) -> None:
+    def deliver(self, packet: RtpPacket, codec: Codec) -> None:
         for sink in list(self.sinks):
             try:
-                await sink.push(packet, codec)
+                sink.push(packet, codec)
             except ConnectionError:
                 pass  # that subscriber's transport just closed; the room removes it
 
@@ -100,6 +103,7 @@ class OutboundPath:
         self.source_label = source_label
         self.kind = kind
         self.transceiver: RTCRtpTransceiver | None = None  # created when the offer is made
+        self.writer: internals.PacketWriter | None = None  # once negotiated and connected
         self.source: Source | None = None  # set once the subscriber has answered
         self.payload_types: dict[str, int] = {}  # codec key -> the subscriber's payload type
         self.paused = False
@@ -120,6 +124,7 @@ class OutboundPath:
 
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
         self.transceiver = transceiver
+        self.writer = None
         internals.take_over_sender(transceiver.sender, self._subscriber_wants_keyframe, self._subscriber_estimate)
 
     def negotiated(self) -> list[RTCRtpCodecParameters]:
@@ -160,18 +165,17 @@ class OutboundPath:
 
     # -- the forward path ----------------------------------------------------------------
 
-    async def push(self, packet: RtpPacket, codec: Codec) -> None:
+    def push(self, packet: RtpPacket, codec: Codec) -> None:
         if self.paused or self.closed or self.transceiver is None:
             return
         payload_type = self.payload_types.get(codec.key)
-        sender = self.transceiver.sender
-        if payload_type is None or not internals.sender_is_running(sender):
+        if payload_type is None or not self._ready():
             return
         if not self._synced:
             if not starts_keyframe(codec.mime_type, packet.payload):
                 self._wish_keyframe()
                 return
-            self._rebase(packet, codec, sender)
+            self._rebase(packet, codec)
         elif packet.sequence_number != self._base_in_seq and not seq_newer(packet.sequence_number, self._base_in_seq):
             return  # from before this path (re)started: the subscriber has no use for it
         out = RtpPacket(
@@ -179,24 +183,31 @@ class OutboundPath:
             marker=packet.marker,
             sequence_number=(packet.sequence_number + self._seq_offset) & 0xFFFF,
             timestamp=(packet.timestamp + self._ts_offset) & 0xFFFFFFFF,
-            ssrc=internals.sender_ssrc(sender),
+            ssrc=self.writer.ssrc,
             payload=packet.payload,
         )
         out.padding_size = packet.padding_size
-        out.extensions.audio_level = packet.extensions.audio_level
         if seq_newer(out.sequence_number, self._next_seq) or out.sequence_number == self._next_seq:
             self._next_seq = (out.sequence_number + 1) & 0xFFFF
             self._last_ts = out.timestamp
             self._last_sent = time.monotonic()
-        await internals.forward_packet(sender, out, self.transceiver.mid)
+        self.writer.write(out, packet.extensions.audio_level)
         self.packets += 1
         self.octets += len(packet.payload)
 
-    def _rebase(self, packet: RtpPacket, codec: Codec, sender: RTCRtpSender) -> None:
+    def _ready(self) -> bool:
+        if self.writer is None:
+            if self.transceiver.mid is None:
+                return False
+            self.writer = internals.PacketWriter(self.transceiver.sender, self.transceiver.mid)
+        return self.writer.ready()
+
+    def _rebase(self, packet: RtpPacket, codec: Codec) -> None:
         """Map this packet onto the next sequence number, and its timestamp onto the time that
         has passed since the last packet this subscriber got (its jitter buffer and lip sync
         follow RTP time, so a pause must look like a pause)."""
-        internals.use_retransmission_for(sender, internals.negotiated_codecs(self.transceiver), self.payload_types[codec.key])
+        codecs = internals.negotiated_codecs(self.transceiver)
+        internals.use_retransmission_for(self.transceiver.sender, codecs, self.payload_types[codec.key])
         if self._last_ts is None:
             out_ts = random.randint(0, 0xFFFFFFFF)
         else:

@@ -12,9 +12,15 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 2. Keyframe and bitrate requests upstream: `_send_rtcp_pli` and `_send_rtcp` with the
    receiver's `__rtcp_ssrc`.
 3. Sending: each subscriber gets an ordinary `RTCRtpSender` whose track never yields a frame;
-   packets are rewritten by the relay and sent through `sender.transport._send_rtp` (aiortc keeps
-   SRTP), stored in `__rtp_history` so aiortc's own NACK handling retransmits them (RTX when
-   negotiated), and counted in the fields its sender reports are built from.
+   the relay packs the rewritten header itself (the extension block from the sender's
+   `__rtp_header_extensions_map`), encrypts with the DTLS transport's `_tx_srtp` session and
+   writes to the ICE connection's nominated pair (`RTCIceTransport._connection._nominated`,
+   straight to the socket for an aioice `StunProtocol`), counting in the DTLS transport's
+   `__tx_bytes`/`__tx_packets`; each packet is stored in `__rtp_history` so aiortc's own NACK
+   handling retransmits it (RTX when negotiated) and counted in the fields its sender reports
+   are built from. aiortc's own send path (`_send_rtp`) does the same work through four
+   coroutine layers and two datetime clock reads a packet: most of the relay's CPU per
+   subscriber, measured with bench/relay.py.
 4. Feedback from subscribers: the sender's `_handle_rtcp_packet` is wrapped so PLI/FIR and REMB
    reach the relay; receiver reports and NACKs still go to aiortc.
 5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
@@ -30,25 +36,29 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from struct import pack
 
 import aiortc
 from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc import clock
 from aiortc.codecs import depayload, get_decoder, get_encoder
 from aiortc.exceptions import OperationError  # raised for an offer with no codec in common
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTP_HISTORY_SIZE,
+    HeaderExtensions,
     RtcpPsfbPacket,
     RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
 )
+from aioice.ice import StunProtocol
 from aiortc.sdp import candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
@@ -193,15 +203,6 @@ def group_under(sender: RTCRtpSender, stream_id: str) -> None:
     sender._stream_id = stream_id
 
 
-def sender_is_running(sender: RTCRtpSender) -> bool:
-    """Negotiated, started and connected: a packet sent now reaches the subscriber."""
-    return bool(sender._RTCRtpSender__started) and sender.transport.state == "connected"
-
-
-def sender_ssrc(sender: RTCRtpSender) -> int:
-    return sender._ssrc
-
-
 def use_retransmission_for(sender: RTCRtpSender, codecs: list[RTCRtpCodecParameters], payload_type: int) -> None:
     """Retransmit with the RTX payload type paired to the codec actually forwarded (aiortc pairs
     RTX with the first negotiated codec, which is the one its own encoder would use)."""
@@ -209,17 +210,121 @@ def use_retransmission_for(sender: RTCRtpSender, codecs: list[RTCRtpCodecParamet
     sender._RTCRtpSender__rtx_payload_type = rtx
 
 
-async def forward_packet(sender: RTCRtpSender, packet: RtpPacket, mid: str) -> None:
-    """Send an already rewritten packet (SSRC, payload type, sequence number, timestamp) to the
-    subscriber, keep it for retransmission, and count it for the sender reports."""
-    packet.extensions.mid = mid
-    packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
-    sender._RTCRtpSender__rtp_history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-    await sender.transport._send_rtp(packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
-    sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
-    sender._RTCRtpSender__rtp_timestamp = packet.timestamp
-    sender._RTCRtpSender__octet_count += len(packet.payload)
-    sender._RTCRtpSender__packet_count += 1
+NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900 (NTP's epoch) to 1970
+
+
+def ntp_now() -> int:
+    """aiortc's `clock.current_ntp_time()` (64-bit NTP time) without its datetime arithmetic."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return ((seconds + NTP_UNIX_OFFSET) << 32) | ((nanoseconds << 32) // 1_000_000_000)
+
+
+class PacketWriter:
+    """The way out for one forwarding sender: rewritten packets to the subscriber, encrypted by
+    aiortc's SRTP session, kept for NACKs and counted for sender reports (see 3. above)."""
+
+    def __init__(self, sender: RTCRtpSender, mid: str) -> None:
+        self.sender = sender
+        self.mid = mid
+        self.ssrc = sender._ssrc
+        self._dtls = sender.transport
+        self._history = sender._RTCRtpSender__rtp_history
+        self._templates: dict[bool, ExtensionTemplate] = {}
+        self._srtp = None
+        self._pair = None
+        self._to_socket: Callable[[bytes, tuple], None] | None = None
+
+    def ready(self) -> bool:
+        """Negotiated, started and connected: a packet written now reaches the subscriber."""
+        if self._pair is not None:
+            return self._dtls._state is DtlsState.CONNECTED
+        if not (self.sender._RTCRtpSender__started and self._dtls._state is DtlsState.CONNECTED):
+            return False
+        self._pair = self._dtls.transport._connection._nominated.get(1)
+        if self._pair is None:
+            return False
+        self._srtp = self._dtls._tx_srtp
+        if type(self._pair.protocol) is StunProtocol:  # a TURN allocation wraps what it sends
+            self._to_socket = self._pair.protocol.transport.sendto
+        return True
+
+    def write(self, packet: RtpPacket, audio_level: tuple[bool, int] | None) -> None:
+        """Send a packet already rewritten for this subscriber, SSRC included (`ready()` must
+        be true). The packet is kept for retransmission: do not change it afterwards."""
+        now = ntp_now()
+        template = self._templates.get(audio_level is not None)
+        if template is None:
+            template = self._templates[audio_level is not None] = ExtensionTemplate(
+                self.sender._RTCRtpSender__rtp_header_extensions_map, self.mid, audio_level is not None
+            )
+        extension = template.fill((now >> 14) & 0x00FFFFFF, audio_level)
+        padding = packet.padding_size
+        data = b"".join((
+            pack(
+                "!BBHLL",
+                0x80 | (padding > 0) << 5 | bool(extension) << 4,
+                packet.marker << 7 | packet.payload_type,
+                packet.sequence_number,
+                packet.timestamp,
+                packet.ssrc,
+            ),
+            extension,
+            packet.payload,
+            bytes(padding - 1) + bytes((padding,)) if padding else b"",
+        ))
+        packet.extensions = template.extensions  # what a retransmission carries
+        self._history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
+        protected = self._srtp.protect(data)
+        if self._to_socket is not None:
+            self._to_socket(protected, self._pair.remote_addr)
+        else:  # through a TURN allocation: its send is a coroutine; tasks keep the order
+            task = asyncio.ensure_future(self._pair.protocol.send_data(protected, self._pair.remote_addr))
+            task.add_done_callback(_drop_send_failure)
+        sender, dtls = self.sender, self._dtls
+        dtls._RTCDtlsTransport__tx_bytes += len(protected)
+        dtls._RTCDtlsTransport__tx_packets += 1
+        sender._RTCRtpSender__ntp_timestamp = now
+        sender._RTCRtpSender__rtp_timestamp = packet.timestamp
+        sender._RTCRtpSender__octet_count += len(packet.payload)
+        sender._RTCRtpSender__packet_count += 1
+
+
+def _drop_send_failure(task: asyncio.Task) -> None:
+    """A datagram lost to a closing TURN allocation is a lost packet, as on the wire."""
+    if not task.cancelled():
+        task.exception()
+
+
+class ExtensionTemplate:
+    """The header extension block of a sender's packets, packed once by aiortc's extensions map;
+    the places of the values that change from packet to packet (abs-send-time, audio level)
+    are found by packing it with two different values of each."""
+
+    def __init__(self, extensions_map, mid: str, audio_level: bool) -> None:
+        def block(send_time: int, level: tuple[bool, int] | None) -> bytes:
+            profile, value = extensions_map.set(HeaderExtensions(mid=mid, abs_send_time=send_time, audio_level=level))
+            return pack("!HH", profile, len(value) >> 2) + value if value else b""
+
+        quiet = (False, 0) if audio_level else None
+        self.block = block(0, quiet)
+        self.send_time_at = _changed_at(self.block, block(0xFFFFFF, quiet))
+        self.level_at = _changed_at(self.block, block(0, (True, 0x7F))) if audio_level else None
+        self.extensions = HeaderExtensions(mid=mid)
+
+    def fill(self, send_time: int, level: tuple[bool, int] | None) -> bytes:
+        if self.send_time_at is None and self.level_at is None:
+            return self.block
+        block = bytearray(self.block)
+        if self.send_time_at is not None:
+            block[self.send_time_at : self.send_time_at + 3] = send_time.to_bytes(3, "big")
+        if self.level_at is not None and level is not None:
+            block[self.level_at] = (0x80 if level[0] else 0) | (level[1] & 0x7F)
+        return bytes(block)
+
+
+def _changed_at(one: bytes, other: bytes) -> int | None:
+    """Where two packings of the same extensions differ first (None if they do not)."""
+    return next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), None)
 
 
 # --- negotiation -------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class TrackRecorder:
     def resync(self) -> None:
         self._synced = False
 
-    async def push(self, packet: RtpPacket, codec: Codec) -> None:
+    def push(self, packet: RtpPacket, codec: Codec) -> None:
         if codec.mime_type.lower() != RECORDED[self.kind]:
             self.file.skipped.add(f"{codec.mime_type}: not recordable as-is")
             return

@@ -77,8 +77,6 @@ class Publication(Source):
         self.packets = 0
         self.octets = 0
         self._generation = 0
-        self._queue: asyncio.Queue[tuple[int, RtpPacket]] = asyncio.Queue()
-        self._pump = schedule(self._run(), name=f"publication {participant_id}/{label}")
 
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
         """Take packets from this m-line (a new connection's after a reconnection)."""
@@ -95,21 +93,22 @@ class Publication(Source):
             sink.resync()
 
     def _on_packet(self, generation: int, packet: RtpPacket) -> None:
-        self._queue.put_nowait((generation, packet))
+        """Called by aiortc's receiver as each packet arrives: forwarded there and then (no queue,
+        no task: a hop through the event loop adds latency under load). A failure here must not
+        reach aiortc's receive loop, which would stop taking this publisher's packets."""
+        codec = self.codecs.get(packet.payload_type)
+        if codec is None or generation != self._generation:  # or a replaced connection's
+            return
+        self.media_ssrc = packet.ssrc
+        self.packets += 1
+        self.octets += len(packet.payload)
+        try:
+            self.deliver(packet, codec)
+        except Exception:
+            logger.exception("forwarding a packet of %s/%s failed", self.participant_id, self.label)
 
     def _on_uplink_estimate(self, bitrate: int) -> None:
         self.uplink_estimate = bitrate
-
-    async def _run(self) -> None:
-        while True:
-            generation, packet = await self._queue.get()
-            codec = self.codecs.get(packet.payload_type)
-            if codec is None or generation != self._generation:  # or a replaced connection's
-                continue
-            self.media_ssrc = packet.ssrc
-            self.packets += 1
-            self.octets += len(packet.payload)
-            await self.deliver(packet, codec)
 
     def _send_keyframe_request(self) -> None:
         if self.transceiver is not None and self.media_ssrc is not None:
@@ -127,7 +126,7 @@ class Publication(Source):
         return [s for s in self.sinks if isinstance(s, OutboundPath)]
 
     def close(self) -> None:
-        self._pump.cancel()
+        self._generation += 1  # packets still arriving from the old connection go nowhere
         self.sinks.clear()
 
 

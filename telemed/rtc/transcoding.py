@@ -43,7 +43,7 @@ class Transcoder(Source):
 
     # -- as a sink of the publication ----------------------------------------------------
 
-    async def push(self, packet: RtpPacket, codec: Codec) -> None:
+    def push(self, packet: RtpPacket, codec: Codec) -> None:
         if not self._synced:
             if not starts_keyframe(codec.mime_type, packet.payload):
                 self.publication.request_keyframe()
@@ -89,7 +89,7 @@ class Transcoder(Source):
                         payload=payload,
                     )
                     self._seq = (self._seq + 1) & 0xFFFF
-                    await self.deliver(packet, self.target)
+                    self.deliver(packet, self.target)
 
     def _transcode(self, codec: Codec, frame: internals.EncodedFrame, force_keyframe: bool):
         """In the worker thread: one encoded frame in, the target codec's RTP payloads out."""

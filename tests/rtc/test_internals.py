@@ -9,9 +9,13 @@ import asyncio
 import inspect
 
 import aiortc
+import aioice
 import pytest
 import pytest_asyncio
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpHeaderExtensionParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
 
 from telemed.rtc import internals
 from telemed.rtc.testing import Peer, until
@@ -32,7 +36,7 @@ SENDER = [
     "_stream_id",
 ]
 TRANSCEIVER = ["_codecs", "_offerDirection"]
-TRANSPORT = ["_send_rtp"]
+DTLS_TRANSPORT = ["_state", "_tx_srtp", "_transport", "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets"]
 
 
 def test_the_installed_aiortc_is_the_pinned_one():
@@ -66,10 +70,41 @@ async def test_the_transceiver_still_has(transceiver, name):
     assert hasattr(transceiver, name), f"aiortc's RTCRtpTransceiver no longer has {name}"
 
 
-@pytest.mark.parametrize("name", TRANSPORT)
+@pytest.mark.parametrize("name", DTLS_TRANSPORT)
 @pytest.mark.asyncio
 async def test_the_dtls_transport_still_has(transceiver, name):
     assert hasattr(transceiver.sender.transport, name), f"aiortc's RTCDtlsTransport no longer has {name}"
+
+
+@pytest.mark.asyncio
+async def test_the_ice_connection_still_has_its_nominated_pairs(transceiver):
+    connection = transceiver.sender.transport.transport._connection
+    assert isinstance(connection, aioice.Connection), "aiortc's RTCIceTransport no longer keeps its aioice Connection in _connection"
+    assert connection._nominated == {}, "aioice's Connection no longer keeps the nominated pair per component in _nominated"
+    assert list(inspect.signature(aioice.ice.StunProtocol.send_data).parameters) == ["self", "data", "addr"]
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
+    assert DtlsState.CONNECTED.name == "CONNECTED"
+
+
+def test_the_ntp_clock_agrees_with_aiortcs():
+    before, ours, after = clock.current_ntp_time(), internals.ntp_now(), clock.current_ntp_time()
+    assert before - (1 << 28) <= ours <= after + (1 << 28)  # within 1/16 s either way
+
+
+@pytest.mark.parametrize("mid", ["0", "a-mid-longer-than-sixteen-bytes"])  # one-byte and two-byte headers
+@pytest.mark.parametrize("level", [None, (True, 23), (False, 127)])
+def test_the_extension_template_packs_what_aiortc_would(mid, level):
+    extensions_map = HeaderExtensionsMap()
+    extensions_map.configure(RTCRtpSendParameters(headerExtensions=[
+        RTCRtpHeaderExtensionParameters(id=4, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+        RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+        RTCRtpHeaderExtensionParameters(id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"),
+    ]))
+    template = internals.ExtensionTemplate(extensions_map, mid, level is not None)
+    for send_time in (0, 0x123456, 0xFFFFFF):
+        packet = RtpPacket(payload_type=96, sequence_number=7, timestamp=9, ssrc=11, payload=b"media")
+        packet.extensions = HeaderExtensions(mid=mid, abs_send_time=send_time, audio_level=level)
+        assert packet.serialize(extensions_map)[12:-5] == template.fill(send_time, level)
 
 
 def test_the_methods_the_relay_wraps_keep_their_signatures():
