@@ -22,7 +22,10 @@ receives the live publisher's audio and video). Prints one line per measurement.
 HTTP JSON API) in the relay's place: the same peers, the same probe and listeners, the same
 baseline; Janus's CPU is read from /proc/<pid>/stat over the same interval. The live publisher
 publishes to a room capped at the relay's default 1.5 Mbit/s, and each receiver subscribes to
-its feed (Janus offers, the aiortc peer answers). The room of 8 publishers is the relay's only.
+its feed (Janus offers, the aiortc peer answers). In the room of 8 publishers each publisher
+also subscribes to the other seven, on a second connection as Janus's VideoRoom wants it (the
+relay sends them on the publisher's own connection). The targets alternate at each receiver
+count, so both meet the same load from whatever else the machine is doing.
 """
 from __future__ import annotations
 
@@ -130,7 +133,8 @@ class RelayClient:
         self.writer.write(json.dumps({"id": self._next, "op": op, **fields}).encode() + b"\n")
         return await future
 
-    async def join(self, room: str, peer: Peer) -> None:
+    async def join(self, room: str, peer: Peer, publishers: list[str]) -> None:
+        """Every participant publishes what its peer sends and receives everyone else."""
         self.peers[(room, peer.name)] = peer
         reply = await self.request("join", room=room, participant=peer.name, sdp=await peer.offer())
         await peer.accept(reply["answer"])
@@ -158,8 +162,6 @@ class RelayClient:
 class JanusClient:
     """Janus's HTTP JSON API: a session, a VideoRoom handle per peer, events by long poll.
     urllib in threads: the signalling is a handful of requests, not what is measured."""
-
-    FEED = 1  # the live publisher's feed id in every room
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -216,24 +218,47 @@ class JanusClient:
             raise RuntimeError(f"Janus VideoRoom: {data['error_code']} {data['error']}")
         return data, event.get("jsep")
 
-    async def join(self, room: int, peer: Peer) -> None:
+    @staticmethod
+    def feed(name: str) -> int:
+        """A publisher's feed id in its room: the live publisher 1, loop-n n + 2."""
+        return 1 if name == "live" else int(name.rsplit("-", 1)[1]) + 2
+
+    async def join(self, room: int, peer: Peer, publishers: list[str]) -> Peer | None:
+        """Publish (a publisher) or subscribe to every publisher (anyone else). Janus sends a
+        publisher the others' media on a second connection: made here, returned to be counted
+        and closed with the rest."""
+        if peer.name not in publishers:
+            await self._subscribe(room, peer, publishers)
+            return None
         handle = await self.attach()
         self.peers[handle] = peer
-        if peer.name == "live":
-            await self.message(handle, {"request": "join", "ptype": "publisher", "room": room, "id": self.FEED, "display": peer.name})
-            _, jsep = await self.message(handle, {"request": "publish", "audio": True, "video": True}, {"type": "offer", "sdp": await peer.offer(), "trickle": False})
-            await peer.accept(jsep["sdp"])
-            return
+        await self.message(handle, {"request": "join", "ptype": "publisher", "room": room, "id": self.feed(peer.name), "display": peer.name})
+        _, jsep = await self.message(handle, {"request": "publish", "audio": True, "video": True}, {"type": "offer", "sdp": await peer.offer(), "trickle": False})
+        await peer.accept(jsep["sdp"])
+        others = [name for name in publishers if name != peer.name]
+        if not others:
+            return None
+        receiving = Peer(f"{peer.name}-receiving", colour=None, tone=None, decode=False)
+        await self._subscribe(room, receiving, others)
+        return receiving
+
+    async def _subscribe(self, room: int, peer: Peer, publishers: list[str]) -> None:
+        handle = await self.attach()
+        self.peers[handle] = peer
+        names = {self.feed(name): name for name in publishers}
+        streams = [{"feed": feed} for feed in names]
         deadline = time.monotonic() + 60
-        while True:  # the publisher, in another process, may not have published yet
+        while True:  # the publishers, in other processes, may not have published yet
             try:
-                data, jsep = await self.message(handle, {"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": self.FEED}]})
+                data, jsep = await self.message(handle, {"request": "join", "ptype": "subscriber", "room": room, "streams": streams})
                 break
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.5)
-        tracks = {s["mid"]: TrackInfo("live", s["type"], s["type"]) for s in data["streams"] if s["type"] in ("audio", "video")}
+        tracks = {
+            s["mid"]: TrackInfo(names[s["feed_id"]], s["type"], s["type"]) for s in data["streams"] if s["type"] in ("audio", "video")
+        }
         answer = await peer.answer(jsep["sdp"], tracks)
         await self.message(handle, {"request": "start"}, {"type": "answer", "sdp": answer})
 
@@ -375,6 +400,12 @@ def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
     return Peer(name, colour=None, tone=None, decode=False)
 
 
+def receives_live(name: str, target: str, publishers: list[str]) -> bool:
+    if target == "janus":  # a publisher's own connection only sends; its "-receiving" one gets the others
+        return name not in publishers and name != "live-receiving"
+    return name != "live"
+
+
 def reset(peers: list[Peer]) -> None:
     for peer in peers:
         for reception in peer.receptions.values():
@@ -386,11 +417,11 @@ def reset(peers: list[Peer]) -> None:
 # --- the participants' processes ------------------------------------------------------------
 
 
-def peers_process(target: str, endpoint: str, room, specs: list[tuple[str, str]], size, fps: int, conn) -> None:
-    asyncio.run(_peers(target, endpoint, room, specs, tuple(size), fps, conn))
+def peers_process(target: str, endpoint: str, room, specs: list[tuple[str, str]], publishers: list[str], size, fps: int, conn) -> None:
+    asyncio.run(_peers(target, endpoint, room, specs, publishers, tuple(size), fps, conn))
 
 
-async def _peers(target: str, endpoint: str, room, specs, size, fps: int, conn) -> None:
+async def _peers(target: str, endpoint: str, room, specs, publishers: list[str], size, fps: int, conn) -> None:
     """Some of a room's participants, driven by the parent through `conn`: status (frames of the
     live video so far, per receiver), reset, report (rates, latencies, this process's CPU), close."""
     if target == "janus":
@@ -400,9 +431,10 @@ async def _peers(target: str, endpoint: str, room, specs, size, fps: int, conn) 
         client = RelayClient()
         await client.connect(endpoint)
     peers = [make_peer(name, role, size, fps) for name, role in specs]
-    for peer in peers:
-        await client.join(room, peer)
-    receivers = [p for p in peers if p.name != "live"]
+    # At once: in Janus a publisher's subscription waits for publishers joining after it here.
+    joined = await asyncio.gather(*(client.join(room, peer, publishers) for peer in peers))
+    peers += [receiving for receiving in joined if receiving is not None]
+    receivers = [p for p in peers if receives_live(p.name, target, publishers)]
     loop = asyncio.get_running_loop()
     started, cpu = time.monotonic(), time.process_time()
     while True:
@@ -422,6 +454,7 @@ async def _peers(target: str, endpoint: str, room, specs, size, fps: int, conn) 
                     "cpu": (time.process_time() - cpu) / elapsed,
                     # counted by the listeners only (the probe decodes): how big a stream was forwarded
                     "pps": [r.packets / elapsed for p in receivers if (r := p.reception_from("live", "video")) and r.packets],
+                    "audio_pps": [r.packets / elapsed for p in receivers if (r := p.reception_from("live", "audio")) and r.packets],
                 }
             )
         elif command == "close":
@@ -437,13 +470,14 @@ class PeerProcesses:
     must keep up), the others round-robin in the rest."""
 
     def __init__(self, target: str, endpoint: str, room, specs, size, fps: int, processes: int) -> None:
+        publishers = [name for name, role in specs if role in ("live", "loop")]
         live, others = specs[:1], specs[1:]
         groups = [live] + [others[i :: max(processes - 1, 1)] for i in range(max(processes - 1, 1))]
         context = multiprocessing.get_context("spawn")
         self.pipes, self.workers = [], []
         for group in filter(None, groups):
             parent, child = context.Pipe()
-            worker = context.Process(target=peers_process, args=(target, endpoint, room, group, size, fps, child), daemon=True)
+            worker = context.Process(target=peers_process, args=(target, endpoint, room, group, publishers, size, fps, child), daemon=True)
             worker.start()
             self.pipes.append(parent)
             self.workers.append(worker)
@@ -515,6 +549,7 @@ async def through_relay(
             "cpu": relay_cpu,
             "peers_cpu": sum(r["cpu"] for r in reports),
             "listener_pps": [x for report in reports for x in report["pps"]],
+            "listener_audio_pps": [x for report in reports for x in report["audio_pps"]],
             "fps_min": min(rates),
             "fps_mean": sum(rates) / len(rates),
             "latencies": [x for report in reports for x in report["latencies"]],
@@ -574,16 +609,20 @@ async def run(args) -> None:
             print(f"{label}: direct publisher -> probe: latency {_ms(baseline)}")
             base_p50 = percentile(baseline, 50) if baseline else 0.0
             base_p95 = percentile(baseline, 95) if baseline else 0.0
-            for target in targets:
-                cpu_by_count = {}
-                for count in args.counts:
+            # Alternating the targets at each count puts both under the same load of the day.
+            cpu_by_count: dict[str, dict[int, float]] = {t.name: {} for t in targets}
+            packet_rates: dict[str, list[float]] = {t.name: [] for t in targets}
+            for count in args.counts:
+                for target in targets:
                     result = await _or_failure(through_relay(
                         target, f"n{count}-{size[0]}", size, args.fps, args.seconds,
                         receivers=count, publishers=1, processes=args.processes,
                     ), f"{label}: {target.name}: 1 publisher, {count} receivers")
                     if result is None:
                         continue
-                    cpu_by_count[count] = result["cpu"]
+                    cpu_by_count[target.name][count] = result["cpu"]
+                    if result["listener_pps"] and result["listener_audio_pps"]:
+                        packet_rates[target.name].append(np.mean(result["listener_pps"]) + np.mean(result["listener_audio_pps"]))
                     lat = result["latencies"]
                     added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
                     print(
@@ -591,25 +630,32 @@ async def run(args) -> None:
                         f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
                         f"{_pps(result['listener_pps'])}the peers used {result['peers_cpu'] * 100:.0f} %; load average {os.getloadavg()[0]:.2f}"
                     )
-                if len(cpu_by_count) > 1:
-                    counts = sorted(cpu_by_count)
-                    slope = np.polyfit(counts, [cpu_by_count[c] for c in counts], 1)[0]
-                    print(f"{label}: {target.name}: CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core")
-            if args.room_of_8 and targets[0].name == "relay":
+            for target in targets:
+                by_count, rates = cpu_by_count[target.name], packet_rates[target.name]
+                if len(by_count) > 1:
+                    counts = sorted(by_count)
+                    slope = np.polyfit(counts, [by_count[c] for c in counts], 1)[0]
+                    # The two servers' publishers may settle at different bitrates: per packet compares the work.
+                    per_packet = f"; {slope / np.mean(rates) * 1e6:.1f} µs per forwarded packet ({np.mean(rates):.0f} packets/s a receiver)" if rates else ""
+                    print(f"{label}: {target.name}: CPU per receiving participant (audio + video, slope): {slope * 100:.2f} % of a core{per_packet}")
+            for target in targets if args.room_of_8 else []:
                 result = await _or_failure(through_relay(
-                    targets[0], f"room8-{size[0]}", size, args.fps, args.seconds,
+                    target, f"room8-{size[0]}", size, args.fps, args.seconds,
                     receivers=1, publishers=8, processes=args.processes,
-                ), f"{label}: room of 8 publishers")
+                ), f"{label}: {target.name}: room of 8 publishers")
                 if result is None:
                     continue
                 lat = result["latencies"]
                 added = f"added p50 {percentile(lat, 50) - base_p50:+.0f} ms, p95 {percentile(lat, 95) - base_p95:+.0f} ms" if lat else ""
+                forwarded = (
+                    f"; the relay got {result['relay_in_pps']:.0f} packets/s of the live video and forwarded "
+                    f"{result['forwarded'] * 100:.0f} % of them to each receiver" if target.name == "relay" else ""
+                )
                 print(
-                    f"{label}: room of 8 publishers + a probe (64 video subscriptions): relay CPU "
+                    f"{label}: {target.name}: room of 8 publishers + a probe (64 video subscriptions): {target.name} CPU "
                     f"{result['cpu'] * 100:.1f} % of a core; live publisher's video at {result['receivers']} receivers: "
                     f"fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}; latency {_ms(lat)} ({added}); "
-                    f"the peers used {result['peers_cpu'] * 100:.0f} %; the relay got {result['relay_in_pps']:.0f} packets/s "
-                    f"of the live video and forwarded {result['forwarded'] * 100:.0f} % of them to each receiver"
+                    f"{_pps(result['listener_pps'])}the peers used {result['peers_cpu'] * 100:.0f} %{forwarded}"
                 )
     finally:
         print(f"load average at the end {os.getloadavg()[0]:.2f}")

@@ -235,12 +235,15 @@ class PacketWriter:
         self._to_socket: Callable[[bytes, tuple], None] | None = None
 
     def ready(self) -> bool:
-        """Negotiated, started and connected: a packet written now reaches the subscriber."""
+        """Negotiated, started and connected: a packet written now reaches the subscriber. aioice
+        forgets the nominated pair before it closes the pair's socket, so a closing connection
+        is seen here first."""
         if self._pair is not None:
-            return self._dtls._state is DtlsState.CONNECTED
+            return self._nominated.get(1) is self._pair and self._dtls._state is DtlsState.CONNECTED
         if not (self.sender._RTCRtpSender__started and self._dtls._state is DtlsState.CONNECTED):
             return False
-        self._pair = self._dtls.transport._connection._nominated.get(1)
+        self._nominated = self._dtls.transport._connection._nominated
+        self._pair = self._nominated.get(1)
         if self._pair is None:
             return False
         self._srtp = self._dtls._tx_srtp
