@@ -214,7 +214,7 @@ class Room:
 
     async def close(self) -> None:
         self.closed = True  # first: nobody left behind is offered the leavers' withdrawal
-        self.stop_recording()
+        await self.stop_recording()
         for participant_id in list(self.participants):
             await self.leave(participant_id, reason="room-closed")
         if self._housekeeping is not None:
@@ -285,17 +285,18 @@ class Room:
                 path.pause(audio_only)
 
     def start_recording(self, directory: str | Path) -> None:
-        """Write every participant's microphone and camera, as forwarded, to
-        `<directory>/<participant>.webm`; participants who join later are included."""
+        """Write every participant's tracks, as forwarded, into `directory`: microphone and
+        camera to `<participant>.webm` (`.mp4` for H.264), each other track (the screen share)
+        to its own file; participants and tracks that come later are included."""
         if self.recording is None:
             self.recording = Recording(Path(directory))
             for (participant_id, label), publication in self.publications.items():
                 self.recording.add(participant_id, label, publication.kind, publication)
 
-    def stop_recording(self) -> list[RecordedFile]:
-        """Close the files; what was written, per participant."""
+    async def stop_recording(self) -> list[RecordedFile]:
+        """Stop writing at once and close the files; what was written, one entry per file."""
         recording, self.recording = self.recording, None
-        return recording.stop() if recording is not None else []
+        return await recording.stop() if recording is not None else []
 
     def stats(self) -> dict[str, dict]:
         """Per participant: what it publishes, what it receives, and how much."""

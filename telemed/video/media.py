@@ -116,7 +116,7 @@ async def stop_recording(relay: Relay, room_id: str) -> int:
     from telemed.video.services.recordings import recordings_store
 
     room = relay.rooms.get(room_id)
-    files = room.stop_recording() if room is not None else []
+    files = await room.stop_recording() if room is not None else []
     stored = await database_sync_to_async(recordings_store)(room_id=room_id, files=files)
     return len(stored)
 
