@@ -30,7 +30,7 @@ from aiortc import (
 )
 
 from telemed.rtc import internals
-from telemed.rtc.sdp import keep_browser_numbering
+from telemed.rtc.sdp import announce_public_address, keep_browser_numbering
 from telemed.rtc.errors import (
     BadDescription,
     ConnectionClosed,
@@ -373,7 +373,11 @@ class Room:
             raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
             raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc
-        return pc.localDescription.sdp
+        return self._announced(pc)
+
+    def _announced(self, pc: RTCPeerConnection) -> str:
+        """The relay's description as the participant gets it: at its public address too, if set."""
+        return announce_public_address(pc.localDescription.sdp, self.config.public_address)
 
     def _watch(self, participant: Participant) -> None:
         def changed() -> None:
@@ -499,7 +503,7 @@ class Room:
                 for path in participant.outputs.values()
                 if path.transceiver is not None
             }
-            self._emit(OfferReady(self.id, participant.id, participant.pc.localDescription.sdp, tracks))
+            self._emit(OfferReady(self.id, participant.id, self._announced(participant.pc), tracks))
 
     @staticmethod
     def _add_sending_mline(participant: Participant, publication: Publication) -> RTCRtpTransceiver:

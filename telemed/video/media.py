@@ -49,6 +49,7 @@ def relay_config() -> RelayConfig:
         ice_servers=tuple(RTCIceServer(urls=url) for url in settings.VIDEO_STUN_URLS),
         max_publishers=settings.VIDEO_MAX_PUBLISHERS,
         max_video_bitrate=settings.VIDEO_MAX_BITRATE_KBPS * 1000,
+        public_address=settings.VIDEO_RELAY_PUBLIC_IP or None,
     )
 
 
