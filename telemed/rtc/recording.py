@@ -169,6 +169,7 @@ class TrackRecorder:
         self._segment_ms: int | None = None  # where this stretch of stream starts in the recording
         self._last_rtp = 0
         self._rtp_elapsed = 0  # RTP clock ticks since the stretch started
+        self.closed = False
         if kind == "video":
             file.wants_video = True
         source.add_sink(self)
@@ -177,6 +178,8 @@ class TrackRecorder:
         self._synced_codec = None
 
     async def push(self, packet: RtpPacket, codec: Codec) -> None:
+        if self.closed:
+            return  # a packet its source was already delivering when the file began to close
         mime = codec.mime_type.lower()
         if mime not in RECORDABLE[self.kind]:
             self.file.skipped.add(f"{codec.mime_type}: not recordable as-is")
@@ -206,6 +209,7 @@ class TrackRecorder:
         self.file.write(self.kind, mime, data, self._segment_ms + self._rtp_elapsed * 1000 // clock_rate, keyframe)
 
     def close(self) -> None:
+        self.closed = True
         self.source.remove_sink(self)
 
 
@@ -257,5 +261,10 @@ class Recording:
         files, self.files = list(self.files.values()), {}
         closing = self.closing + [asyncio.to_thread(f.close) for f in files]
         self.closing = []
-        recorded = await asyncio.gather(*closing)
-        return [r for r in recorded if r is not None]
+        recorded = []
+        for result in await asyncio.gather(*closing, return_exceptions=True):
+            if isinstance(result, BaseException):  # one broken file must not lose the others
+                logger.error("a recording file could not be closed", exc_info=result)
+            elif result is not None:
+                recorded.append(result)
+        return recorded
