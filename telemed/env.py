@@ -5,6 +5,7 @@ start with a message naming the variable, instead of surfacing later as an odd f
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -66,6 +67,20 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}.")
     return value
+
+
+def env_ip_address(name: str) -> str:
+    """An address other machines reach this one at (IPv4 or IPv6), or "" when unset."""
+    raw = env_str(name)
+    if not raw:
+        return ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an IP address such as 203.0.113.10.") from None
+    if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local:
+        raise ImproperlyConfigured(f"{name}={raw!r} cannot be reached from another machine; give the address browsers reach this host at.")
+    return str(address)
 
 
 def secret_from_env_or_file(name: str, path: Path, *, nbytes: int = 48) -> str:

@@ -20,6 +20,7 @@ from telemed.env import (
     env_choice,
     env_int,
     env_int_list,
+    env_ip_address,
     env_list,
     env_str,
     secret_from_env_or_file,
@@ -362,5 +363,8 @@ VIDEO_TURN_TTL_SECONDS = env_int("VIDEO_TURN_TTL_SECONDS", 6 * 3600, minimum=60)
 VIDEO_RELAY = env_choice("VIDEO_RELAY", "inprocess", ("inprocess", "workers"))
 VIDEO_MAX_PUBLISHERS = env_int("VIDEO_MAX_PUBLISHERS", 8, minimum=1)
 VIDEO_MAX_BITRATE_KBPS = env_int("VIDEO_MAX_BITRATE_KBPS", 1500, minimum=100)
+# A relay behind a 1:1 NAT or a port forward: the public address it announces beside its own
+# (same UDP ports; docs/deploy.md bounds them). Empty: the relay's addresses as they are.
+VIDEO_RELAY_PUBLIC_IP = env_ip_address("VIDEO_RELAY_PUBLIC_IP")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "telemed@localhost")

@@ -12,8 +12,8 @@ through this small asyncio API, all on one event loop:
     await room.add_ice_candidate(participant_id, "candidate:...", sdp_mid)
     room.set_audio_only(participant_id, True)   # stop sending it video (a weak link)
     await room.leave(participant_id)   # or room.remove(...): media stops at once
-    room.start_recording(directory)   # <directory>/<participant>.webm, VP8 + Opus as sent
-    files = room.stop_recording()   # [RecordedFile(participant_id, path, duration, kinds)]
+    room.start_recording(directory)   # <participant>.webm (camera, microphone), <participant>-screen.webm...
+    files = await room.stop_recording()   # [RecordedFile(participant_id, path, duration, kinds, source, offset)]
     room.stats()   # figures per participant
     await relay.close_room(room_id); await relay.close()
 

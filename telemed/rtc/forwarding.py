@@ -11,6 +11,7 @@ timestamps so the subscriber sees one continuous stream with no gap to NACK.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import time
@@ -69,6 +70,8 @@ class Source:
         self._last_keyframe_request = 0.0
 
     def add_sink(self, sink: Sink) -> None:
+        if inspect.iscoroutinefunction(sink.push):  # its packets would silently go nowhere
+            raise TypeError(f"{type(sink).__name__}.push must be synchronous")
         if sink not in self.sinks:
             self.sinks.append(sink)
 

@@ -1,6 +1,7 @@
 """RTP payload facts the relay needs without decoding: where a keyframe starts, its size.
 
-Pure functions over payload bytes (RFC 7741 for VP8, RFC 6184 for H.264).
+Pure functions over payload bytes (RFC 7741 for VP8, RFC 6184 for H.264) and over whole
+frames as the depayloader gives them (H.264 in the Annex B byte-stream format).
 """
 from __future__ import annotations
 
@@ -84,6 +85,26 @@ def h264_starts_keyframe(payload: bytes) -> bool:
     if nal_type == 28 and len(payload) > 1:  # FU-A: the start fragment names the NAL type
         return bool(payload[1] & 0x80) and payload[1] & 0x1F in _H264_KEY_NALS
     return False
+
+
+def h264_nal_types(access_unit: bytes) -> list[int]:
+    """The NAL unit types of an Annex-B access unit (NAL units after 00 00 01 start codes)."""
+    types = []
+    pos = access_unit.find(b"\x00\x00\x01")
+    while pos >= 0 and pos + 3 < len(access_unit):
+        types.append(access_unit[pos + 3] & 0x1F)
+        pos = access_unit.find(b"\x00\x00\x01", pos + 3)
+    return types
+
+
+def frame_is_keyframe(mime_type: str, frame: bytes) -> bool:
+    """Whether a whole depayloaded frame (VP8, or H.264 in Annex B) decodes on its own."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return vp8_frame_size(frame) is not None
+    if mime == "video/h264":
+        return 5 in h264_nal_types(frame)  # an IDR slice
+    return mime.startswith("audio/")
 
 
 def starts_keyframe(mime_type: str, payload: bytes) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass
 
@@ -23,6 +24,13 @@ class RelayConfig:
     reconnect_grace: float = 15.0  # s a lost connection may take to come back before "left"
     stats_interval: float | None = 10.0  # s between RoomStats events; None: none
     events_max: int = 10_000  # queued events; beyond that the oldest statistics are dropped
+    # The address browsers reach the relay at when it sits behind a 1:1 NAT or a port forward:
+    # announced beside its host candidates, same ports (telemed/rtc/sdp.py). None: as they are.
+    public_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.public_address is not None:
+            ipaddress.ip_address(self.public_address)  # ValueError, at once, for anything else
 
 
 class Relay:

@@ -30,7 +30,7 @@ from aiortc import (
 )
 
 from telemed.rtc import internals
-from telemed.rtc.sdp import keep_browser_numbering
+from telemed.rtc.sdp import announce_public_address, keep_browser_numbering
 from telemed.rtc.errors import (
     BadDescription,
     ConnectionClosed,
@@ -213,7 +213,7 @@ class Room:
 
     async def close(self) -> None:
         self.closed = True  # first: nobody left behind is offered the leavers' withdrawal
-        self.stop_recording()
+        await self.stop_recording()
         for participant_id in list(self.participants):
             await self.leave(participant_id, reason="room-closed")
         if self._housekeeping is not None:
@@ -284,17 +284,18 @@ class Room:
                 path.pause(audio_only)
 
     def start_recording(self, directory: str | Path) -> None:
-        """Write every participant's microphone and camera, as forwarded, to
-        `<directory>/<participant>.webm`; participants who join later are included."""
+        """Write every participant's tracks, as forwarded, into `directory`: microphone and
+        camera to `<participant>.webm` (`.mp4` for H.264), each other track (the screen share)
+        to its own file; participants and tracks that come later are included."""
         if self.recording is None:
             self.recording = Recording(Path(directory))
             for (participant_id, label), publication in self.publications.items():
                 self.recording.add(participant_id, label, publication.kind, publication)
 
-    def stop_recording(self) -> list[RecordedFile]:
-        """Close the files; what was written, per participant."""
+    async def stop_recording(self) -> list[RecordedFile]:
+        """Stop writing at once and close the files; what was written, one entry per file."""
         recording, self.recording = self.recording, None
-        return recording.stop() if recording is not None else []
+        return await recording.stop() if recording is not None else []
 
     def stats(self) -> dict[str, dict]:
         """Per participant: what it publishes, what it receives, and how much."""
@@ -371,7 +372,11 @@ class Room:
             raise BadDescription("unusable offer: no audio or video codec in common with the relay") from exc
         except Exception as exc:
             raise BadDescription(f"unusable offer: {exc or type(exc).__name__}") from exc
-        return pc.localDescription.sdp
+        return self._announced(pc)
+
+    def _announced(self, pc: RTCPeerConnection) -> str:
+        """The relay's description as the participant gets it: at its public address too, if set."""
+        return announce_public_address(pc.localDescription.sdp, self.config.public_address)
 
     def _watch(self, participant: Participant) -> None:
         def changed() -> None:
@@ -497,7 +502,7 @@ class Room:
                 for path in participant.outputs.values()
                 if path.transceiver is not None
             }
-            self._emit(OfferReady(self.id, participant.id, participant.pc.localDescription.sdp, tracks))
+            self._emit(OfferReady(self.id, participant.id, self._announced(participant.pc), tracks))
 
     @staticmethod
     def _add_sending_mline(participant: Participant, publication: Publication) -> RTCRtpTransceiver:

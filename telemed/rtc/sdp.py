@@ -1,14 +1,17 @@
-"""Keep a re-offer's numbering the same as what the browser already uses.
+"""Rewriting the relay's descriptions: the browser's numbering kept, a public address announced.
 
-aiortc's `createOffer` numbers every m-section's payload types and header extensions from its own
+1. A re-offer keeps the numbers the browser already uses. aiortc's `createOffer` numbers every m-section's payload types and header extensions from its own
 defaults, also for m-sections the browser already negotiated with its own numbers. Browsers
 refuse that ("RTP extension ID reassignment not supported", "codec collision in BUNDLE group").
 Before the relay sets its offer, the numbers are mapped back: every codec and extension the
 browser's last description named keeps the browser's number, new ones get numbers nobody uses.
 The browser's answer then carries those numbers and aiortc takes them from it.
+2. A relay behind NAT announces its public address beside its host candidates
+   (`announce_public_address`).
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) (.+)$")
@@ -93,3 +96,40 @@ def _renumber(line: str, mapping: dict[int, int], extensions: dict[str, int], id
             id_for[uri] = extensions[uri] if uri in extensions else _free(used_ids, 1, 15)
         return f"a=extmap:{id_for[uri]}{extmap.group(2) or ''} {uri}{extmap.group(4)}"
     return line
+
+
+# --- a relay behind NAT --------------------------------------------------------------------
+
+_HOST_CANDIDATE = re.compile(r"^a=candidate:(\S+) (\d+) (\S+) (\d+) (\S+) (\d+) typ host(.*)$")
+
+
+def announce_public_address(sdp: str, public_address: str | None) -> str:
+    """The relay's description with its host candidates announced at `public_address` as well
+    (Janus's nat_1_1_mapping with keep_private_host): a relay behind a 1:1 NAT or a port
+    forward receives on its private address what browsers send to the public one, same port.
+
+    Each host candidate of the public address's family gets a twin right after it: the same
+    foundation (the same socket is behind both), component, transport and port, the public
+    address, and a priority just below, so a browser that reaches both (one on the relay's own
+    network) keeps the direct path, and one outside succeeds on the twin. The private candidates
+    stay: replacing them would cut off browsers on the relay's side of the NAT, which often
+    cannot reach their own public address (no hairpin NAT). Without `public_address`, or for a
+    candidate already at it, nothing changes.
+    """
+    if not public_address:
+        return sdp
+    public = ipaddress.ip_address(public_address)
+    out: list[str] = []
+    for line in sdp.splitlines():
+        out.append(line)
+        match = _HOST_CANDIDATE.match(line)
+        if match is None:
+            continue
+        foundation, component, transport, priority, address, port, rest = match.groups()
+        try:
+            private = ipaddress.ip_address(address)
+        except ValueError:  # a hostname (mDNS): not one of the relay's sockets
+            continue
+        if private.version == public.version and private != public:
+            out.append(f"a=candidate:{foundation} {component} {transport} {int(priority) - 256} {public} {port} typ host{rest}")
+    return "\r\n".join(out) + "\r\n"

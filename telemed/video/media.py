@@ -49,6 +49,7 @@ def relay_config() -> RelayConfig:
         ice_servers=tuple(RTCIceServer(urls=url) for url in settings.VIDEO_STUN_URLS),
         max_publishers=settings.VIDEO_MAX_PUBLISHERS,
         max_video_bitrate=settings.VIDEO_MAX_BITRATE_KBPS * 1000,
+        public_address=settings.VIDEO_RELAY_PUBLIC_IP or None,
     )
 
 
@@ -116,7 +117,7 @@ async def stop_recording(relay: Relay, room_id: str) -> int:
     from telemed.video.services.recordings import recordings_store
 
     room = relay.rooms.get(room_id)
-    files = room.stop_recording() if room is not None else []
+    files = await room.stop_recording() if room is not None else []
     stored = await database_sync_to_async(recordings_store)(room_id=room_id, files=files)
     return len(stored)
 

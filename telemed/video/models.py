@@ -148,7 +148,12 @@ class RecordingConsent(models.Model):
 
 
 class Recording(models.Model):
-    """One participant's forwarded audio and video, as sent (WebM, VP8 + Opus), kept with the consult."""
+    """One file of a participant's forwarded media, as sent, kept with the consult: microphone and
+    camera together, or a screen share on its own. WebM (VP8, Opus) or, for an H.264 sender, MP4."""
+
+    class Source(models.TextChoices):
+        CAMERA = "camera", _("Camera and microphone")
+        SCREEN = "screen", _("Screen share")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="recordings")
@@ -158,5 +163,12 @@ class Recording(models.Model):
     size = models.BigIntegerField()
     duration_seconds = models.FloatField()
     kinds = models.JSONField(default=list)
+    # Which of the participant's tracks (another label than these is kept as the relay named it).
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.CAMERA)
+    offset_seconds = models.FloatField(default=0.0)  # from the start of the recording to the file's first frame
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     stored_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def media_type(self) -> str:
+        return "video/mp4" if self.storage_key.endswith(".mp4") else "video/webm"

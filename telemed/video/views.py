@@ -175,4 +175,5 @@ def recording_play(request, recording_id):
         raise Http404
     consult_get(by=request.user, consult_id=recording.room.consult_id)  # 404 unless the consult is visible
     handle = recordings.recording_open(by=request.user, recording=recording)
-    return FileResponse(handle, content_type="video/webm", filename=f"consult-{recording.room.consult_id}-{recording.pk}.webm")
+    extension = recording.storage_key.rsplit(".", 1)[-1]
+    return FileResponse(handle, content_type=recording.media_type, filename=f"consult-{recording.room.consult_id}-{recording.pk}.{extension}")

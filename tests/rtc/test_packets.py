@@ -8,7 +8,8 @@ from aiortc import RTCRtpCodecParameters
 from av import VideoFrame
 
 from telemed.rtc import internals
-from telemed.rtc.packets import codec_key, seq_newer, starts_keyframe, vp8_keyframe_size
+from telemed.rtc.packets import codec_key, frame_is_keyframe, seq_newer, starts_keyframe, vp8_keyframe_size
+from telemed.rtc.recording import frame_size
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 H264 = RTCRtpCodecParameters(
@@ -43,6 +44,17 @@ def test_a_vp8_keyframe_tells_its_size():
 
     assert vp8_keyframe_size(first[0]) == (640, 480)
     assert vp8_keyframe_size(second[0]) is None
+
+
+@pytest.mark.parametrize("codec", [VP8, H264], ids=["VP8", "H264"])
+def test_a_whole_keyframe_is_known_as_one_and_tells_its_size(codec):
+    """As the recorder sees frames: depayloaded and assembled (H.264 in Annex B, SPS first)."""
+    encoder = internals.codec_encoder(codec)
+    first, second = (encoder.encode(frame, n == 0)[0] for n, frame in enumerate(frames(2, 320, 180)))
+    whole = [b"".join(internals.depayload(codec, p) for p in payloads) for payloads in (first, second)]
+
+    assert frame_is_keyframe(codec.mimeType, whole[0]) and not frame_is_keyframe(codec.mimeType, whole[1])
+    assert frame_size(codec.mimeType.lower(), whole[0]) == (320, 180)
 
 
 def test_every_audio_packet_is_a_place_to_start():

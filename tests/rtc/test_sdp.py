@@ -1,7 +1,8 @@
-"""The relay's re-offers keep the numbers the browser already uses (Chrome refuses reassignments)."""
+"""The relay's re-offers keep the numbers the browser already uses (Chrome refuses reassignments),
+and a relay behind NAT announces its public address."""
 from __future__ import annotations
 
-from telemed.rtc.sdp import keep_browser_numbering
+from telemed.rtc.sdp import announce_public_address, keep_browser_numbering
 
 BROWSER = "\r\n".join([
     "v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
@@ -42,3 +43,34 @@ def test_codecs_and_extensions_the_browser_never_named_get_numbers_nobody_uses()
 
 def test_a_first_offer_is_left_alone():
     assert keep_browser_numbering(RELAY, None) == RELAY
+
+
+ANSWER = "\r\n".join([
+    "v=0", "o=- 5 5 IN IP4 0.0.0.0", "s=-", "t=0 0", "a=group:BUNDLE 0",
+    "m=audio 41906 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 10.0.0.5", "a=mid:0",
+    "a=candidate:f957a2 1 udp 2130706431 10.0.0.5 41906 typ host",
+    "a=candidate:d0bcf3 1 udp 2130706431 fd00::2 45397 typ host",
+    "a=candidate:9a1b2c 1 udp 1694498815 198.51.100.4 41906 typ srflx raddr 10.0.0.5 rport 41906",
+    "a=end-of-candidates",
+]) + "\r\n"
+
+
+def test_a_relay_behind_nat_announces_its_public_address_beside_each_host_candidate_same_port():
+    announced = announce_public_address(ANSWER, "203.0.113.7").splitlines()
+
+    private = announced.index("a=candidate:f957a2 1 udp 2130706431 10.0.0.5 41906 typ host")
+    assert announced[private + 1] == "a=candidate:f957a2 1 udp 2130706175 203.0.113.7 41906 typ host"
+    assert sum("203.0.113.7" in line for line in announced) == 1  # not beside the IPv6 or srflx ones
+    assert [line for line in announced if "203.0.113.7" not in line] == ANSWER.splitlines()
+
+
+def test_an_ipv6_public_address_goes_beside_the_ipv6_host_candidates():
+    announced = announce_public_address(ANSWER, "2001:db8::7")
+
+    assert "a=candidate:d0bcf3 1 udp 2130706175 2001:db8::7 45397 typ host" in announced
+    assert announced.count("2001:db8::7") == 1
+
+
+def test_without_a_public_address_or_already_at_it_the_description_is_unchanged():
+    assert announce_public_address(ANSWER, None) == ANSWER
+    assert announce_public_address(ANSWER, "10.0.0.5") == ANSWER

@@ -1,8 +1,9 @@
 """Recording: only with everyone's consent, started by the host, kept with the consult.
 
-The relay writes what it forwards to one WebM per participant without re-encoding; when the
-recording stops, the process holding the relay stores each file through the storage API with
-its SHA-256 and attaches it to the consult. Every playback is audited.
+The relay writes what it forwards without re-encoding: per participant, microphone and camera in
+one file and each screen share in its own (WebM, or MP4 for an H.264 sender); when the recording
+stops, the process holding the relay stores each file through the storage API with its SHA-256
+and attaches it to the consult. Every playback is audited.
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def _store_one(room: Room, recorded) -> Recording:
     path = Path(recorded.path)
     digest = _sha256(path)
     with path.open("rb") as handle:
-        key = default_storage.save(f"recordings/{room.consult_id}/{uuid.uuid4().hex}.webm", File(handle))
+        key = default_storage.save(f"recordings/{room.consult_id}/{uuid.uuid4().hex}{path.suffix}", File(handle))
     try:
         with transaction.atomic():
             recording = Recording.objects.create(
@@ -103,6 +104,7 @@ def _store_one(room: Room, recorded) -> Recording:
                 attendance=Attendance.objects.filter(pk=recorded.participant_id).first(),
                 storage_key=key, sha256=digest, size=path.stat().st_size,
                 duration_seconds=recorded.duration, kinds=list(recorded.kinds),
+                source=recorded.source, offset_seconds=recorded.offset,
                 started_by_id=room.recording_by_id,
             )
             audit_record(actor=None, username="relay", action="video.recording_stored", obj=room.consult,

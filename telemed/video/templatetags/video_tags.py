@@ -30,5 +30,5 @@ def consult_video(consult, user):
         "stays": room.attendances.filter(joined_at__isnull=False).select_related("user", "invitation").order_by("joined_at") if saved else [],
         "chat": room.messages.select_related("attendance__user", "attendance__invitation").order_by("sent_at") if saved else [],
         "transcoding": room.transcoding,
-        "recordings": room.recordings.select_related("attendance__user", "attendance__invitation").order_by("stored_at") if saved else [],
+        "recordings": room.recordings.select_related("attendance__user", "attendance__invitation").order_by("stored_at", "offset_seconds") if saved else [],
     }
