@@ -210,15 +210,18 @@ def _index_one_by_one(received: list[_Received], *, institution: Institution, by
 
 def _index_once(received: list[_Received], institution: Institution, by: User, source: str) -> tuple[list[IngestResult], list[str]]:
     """The rules of step 3 over rows looked up once for the whole request; the planned rows
-    join the lookups as they are decided, so a later file sees the earlier ones."""
+    join the lookups as they are decided, so a later file sees the earlier ones. The usage lock
+    comes first: a concurrent sender of the same institution has then committed all its rows, or
+    none, when they are looked up."""
     def uids(level: str, name: str) -> set[str]:
         return {r.fields[level][name] for r in received}
+
+    usage = usage_lock(institution=institution)
 
     known = {i.sop_instance_uid: i for i in Instance.objects.select_related("series__study").defer("metadata")
              .filter(sop_instance_uid__in=uids("instance", "sop_instance_uid"))}
     studies = {s.study_instance_uid: s for s in Study.objects.filter(study_instance_uid__in=uids("study", "study_instance_uid"))}
     series_of = {s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=uids("series", "series_instance_uid"))}
-    usage = usage_lock(institution=institution)
     new: dict[type, list] = {Study: [], Series: [], Instance: [], RejectedInstance: []}
     stored: dict[Study, list[str]] = {}
     results, unkept = [], []
