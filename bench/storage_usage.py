@@ -40,6 +40,11 @@ def _grow(series, sender, count: int) -> None:
     Instance.objects.bulk_create(batch, batch_size=5000)
 
 
+def _count(usage) -> None:
+    usage.add(size=524_288, instances=1)
+    usage.save()
+
+
 def _median_ms(call) -> float:
     from django.db import transaction
 
@@ -61,7 +66,7 @@ def main() -> None:
     from django.db.models import Sum
 
     from imaging.models import Instance
-    from imaging.services.storage import storage_usage_recount, usage_add
+    from imaging.services.storage import storage_usage_recount, usage_lock
 
     clinic, sender, series = _archive()
     have = 0
@@ -69,7 +74,7 @@ def main() -> None:
         _grow(series, sender, target - have)
         have = target
         storage_usage_recount(institution=clinic)
-        counter = _median_ms(lambda: usage_add(institution=clinic, size=524_288, instances=1))
+        counter = _median_ms(lambda: _count(usage_lock(institution=clinic)))
         summed = _median_ms(lambda: Instance.objects.filter(series__study__institution=clinic).aggregate(b=Sum("size")))
         print(f"{target:>8} instances: quota check with the counter {counter:.2f} ms, with a SUM over the instances {summed:.2f} ms")
 

@@ -253,6 +253,9 @@ LOGIN_THROTTLE = {
     "per_ip": env_int("LOGIN_THROTTLE_PER_IP", 20, minimum=1),
 }
 ACCESS_TOKEN_MAX_DAYS = env_int("ACCESS_TOKEN_MAX_DAYS", 365, minimum=1)
+# How long a token found valid is trusted without a database lookup (0: never); revoking it
+# takes effect at once in the process that revoked it, within this time in the others.
+ACCESS_TOKEN_CACHE_SECONDS = env_int("ACCESS_TOKEN_CACHE_SECONDS", 10, minimum=0)
 
 # --- TLS --------------------------------------------------------------------------------------
 TLS = env_bool("TLS", False)

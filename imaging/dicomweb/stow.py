@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
-import pydicom
 from django.conf import settings
-from pydicom.errors import InvalidDicomError
 
 from imaging.dicomweb.dicomjson import RETRIEVE_URL, element, instance_url
 from imaging.dicomweb.multipart import Part
-from imaging.services.ingest import IngestResult, Status, instance_ingest
+from imaging.services.ingest import IngestResult, Status, instances_ingest
 from telemed.accounts.models import Institution, User
 
 # PS3.18 Table 10.5.3-1 and PS3.4 Annex C status codes used in FailureReason (0008,1197).
@@ -32,40 +29,29 @@ class Outcome:
         return 202 if self.stored else 409
 
 
-def _study_uid(file: BinaryIO) -> str | None:
-    try:
-        dataset = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["StudyInstanceUID"])
-        return str(dataset.get("StudyInstanceUID", "") or "")
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, NotImplementedError, RecursionError):
-        # unreadable: the ingest service gives the precise reason
-        return None
-    finally:
-        file.seek(0)
-
-
 def _failure_code(result: IngestResult) -> int:
     if result.status == Status.CONFLICT:
         return DUPLICATE_SOP_INSTANCE
+    if result.status == Status.WRONG_STUDY:
+        return DATA_SET_MISMATCH
     if result.status == Status.OVER_QUOTA or "larger than" in result.reason:
         return OUT_OF_RESOURCES
     return CANNOT_UNDERSTAND
 
 
 def parts_store(*, parts: list[Part], institution: Institution, by: User, study_uid: str | None) -> Outcome:
-    """Ingest every part; a part of another study than `study_uid` or of another type is refused."""
-    outcome = Outcome()
+    """Ingest every part together; a part of another study than `study_uid` or of another type is
+    refused."""
+    outcome, dicom = Outcome(), []
     for part in parts:
         if part.content_type not in ("", "application/dicom"):
             outcome.failed.append(("", "", CANNOT_UNDERSTAND, f"part of type '{part.content_type[:40]}' is not application/dicom"))
-            continue
-        if part.too_large:
+        elif part.too_large:
             limit = settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)
             outcome.failed.append(("", "", OUT_OF_RESOURCES, f"the part is larger than the {limit} MB allowed for one instance"))
-            continue
-        if study_uid is not None and (found := _study_uid(part.file)) and found != study_uid:
-            outcome.failed.append(("", "", DATA_SET_MISMATCH, "the Study Instance UID differs from the study in the URL"))
-            continue
-        result = instance_ingest(stream=part.file, institution=institution, by=by, source="stow")
+        else:
+            dicom.append(part.file)
+    for result in instances_ingest(streams=dicom, institution=institution, by=by, source="stow", study_uid=study_uid):
         if result.ok:
             outcome.stored.append(result)
         else:

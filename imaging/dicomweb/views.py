@@ -34,6 +34,7 @@ from imaging.models import Instance, Study
 from imaging.services import pixels
 from telemed.access import storing_institutions, visible_studies
 from telemed.accounts.models import AccessToken
+from telemed.audit.models import Outcome
 from telemed.audit.services import audit_record
 
 DICOM_JSON = "application/dicom+json"
@@ -81,11 +82,11 @@ class DicomWebView(APIView):
             raise Http404
         return study
 
-    def audit(self, action: str, *, study: Study | None = None, patient_id=None, detail: dict) -> None:
+    def audit(self, action: str, *, study: Study | None = None, patient_id=None, outcome: str = Outcome.SUCCESS, detail: dict) -> None:
         if study is not None:
             patient_id = study.patient_id
             detail = {"study": study.study_instance_uid, **detail}
-        audit_record(actor=self.request.user, action=action, obj=study, patient_id=patient_id, detail=detail)
+        audit_record(actor=self.request.user, action=action, obj=study, patient_id=patient_id, outcome=outcome, detail=detail)
 
 
 # QIDO-RS ---------------------------------------------------------------------------------------
@@ -152,12 +153,13 @@ class StudiesView(QidoView):
         finally:
             for part in parts:
                 part.file.close()
-        patients = {r.instance.series.study.patient_id for r in outcome.stored}
-        self.audit("imaging.stow", patient_id=patients.pop() if len(patients) == 1 else None, detail={
-            "institution": str(institution.pk), "study": study_uid or "",
-            "stored": [r.sop_instance_uid for r in outcome.stored][:100],
-            "failed": [f"{uid}: {reason}"[:200] for _c, uid, _code, reason in outcome.failed][:100],
-        })
+        if outcome.failed:  # what was stored is audited by the ingest service, one event per study
+            patients = {r.instance.series.study.patient_id for r in outcome.stored}
+            self.audit("imaging.stow", patient_id=patients.pop() if len(patients) == 1 else None, outcome=Outcome.FAILED, detail={
+                "institution": str(institution.pk), "study": study_uid or "",
+                "stored": [r.sop_instance_uid for r in outcome.stored][:100],
+                "failed": [f"{uid}: {reason}"[:200] for _c, uid, _code, reason in outcome.failed][:100],
+            })
         return _json(stow.stow_response(outcome, base_url=self.base_url(), study_uid=study_uid), outcome.status_code)
 
     def _institution(self):

@@ -4,11 +4,18 @@ A file and its rows land together or not at all: the bytes are spooled to a temp
 (never held whole in memory), checked, saved to storage under a server-made key, and indexed
 in one transaction; if anything fails after the save, the stored file is deleted again. On the
 filesystem storage the spooled file is moved into place rather than copied.
+
+The files of one STOW-RS request are indexed together, in one transaction with a few statements
+for the whole request (not ten for each file), and one audit event per study lists the instances
+stored. The rules are applied to each file in the order sent, exactly as if they had come one by
+one: a refused file is refused alone, with its reason, and the others still land. The browser
+upload and C-STORE send one file at a time through the same code.
 """
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -16,11 +23,11 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from imaging.dicom.header import HeaderError, index_fields, json_metadata, read_header, uid_problems
 from imaging.models import Instance, RejectedInstance, Series, Study
-from imaging.services.storage import usage_add, usage_precheck
+from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
 from telemed.audit.services import audit_record
 from telemed.patients.models import Patient
@@ -35,6 +42,7 @@ class Status:
     CONFLICT = "conflict"  # same SOP Instance UID, other bytes: refused and kept for review
     INVALID = "invalid"
     OVER_QUOTA = "over_quota"  # the institution's storage quota has no room for it: nothing kept
+    WRONG_STUDY = "wrong_study"  # not of the study the sender named (a STOW-RS study URL)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,25 @@ class IngestResult:
     @property
     def ok(self) -> bool:
         return self.status in (Status.STORED, Status.DUPLICATE)
+
+
+@dataclass
+class _Received:
+    """A file spooled and checked, on its way to storage and the index."""
+
+    spooled: TemporaryUploadedFile
+    sha256: str
+    size: int
+    fields: dict
+    metadata: dict
+    key: str = ""  # its storage key, once saved
+
+    @property
+    def sop_uid(self) -> str:
+        return self.fields["instance"]["sop_instance_uid"]
+
+    def result(self, status: str, reason: str = "", instance: Instance | None = None) -> IngestResult:
+        return IngestResult(status, reason, self.sop_uid, self.fields["instance"]["sop_class_uid"], instance)
 
 
 def _spool(stream: BinaryIO, out: BinaryIO) -> tuple[str, int]:
@@ -67,87 +94,183 @@ def _spool(stream: BinaryIO, out: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, source: str) -> IngestResult:
-    """Store one DICOM Part 10 object sent by `institution`.
-
-    1. Spool and hash it; read the header only; check the UIDs and that the institution's quota
-       has room (a duplicate always has).
-    2. Save the bytes to storage under a new key.
-    3. In one transaction: an identical instance → duplicate; otherwise count it against the
-       quota under the usage row's lock (no room → refused, file deleted); the same UID with
-       other bytes → conflict, kept as a RejectedInstance; otherwise index study, series and
-       instance.
-    4. On any failure after step 2, delete the saved file.
-    """
+def _receive(stream: BinaryIO, study_uid: str | None) -> _Received | IngestResult:
+    """Spool one file and read its header: what indexing needs, or why it is refused."""
     spooled = TemporaryUploadedFile("instance.dcm", "application/dicom", 0, None)
     try:
+        sha256, size = _spool(stream, spooled)
+        dataset = read_header(Path(spooled.temporary_file_path()))
+    except HeaderError as exc:
+        spooled.close()
+        return IngestResult(Status.INVALID, str(exc))
+    sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
+    refusal = None
+    if problems := uid_problems(dataset):
+        refusal = IngestResult(Status.INVALID, "; ".join(problems), sop_uid[:64], sop_class[:64])
+    elif study_uid is not None and str(dataset.StudyInstanceUID) != study_uid:
+        refusal = IngestResult(Status.WRONG_STUDY, "the Study Instance UID differs from the study in the URL", sop_uid, sop_class)
+    else:
         try:
-            sha256, size = _spool(stream, spooled)
-            dataset = read_header(Path(spooled.temporary_file_path()))
-        except HeaderError as exc:
-            return IngestResult(Status.INVALID, str(exc))
-        problems = uid_problems(dataset)
-        sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
-        if problems:
-            return IngestResult(Status.INVALID, "; ".join(problems), sop_uid[:64], sop_class[:64])
-        fields = index_fields(dataset)
-        try:
-            metadata = json_metadata(dataset)
+            return _Received(spooled, sha256, size, index_fields(dataset), json_metadata(dataset))
         except Exception as exc:  # pydicom raises many kinds for a malformed value
-            return IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
-        if refusal := usage_precheck(institution=institution, size=size, sop_instance_uid=sop_uid, sha256=sha256):
-            return IngestResult(Status.OVER_QUOTA, refusal, sop_uid, sop_class)
-        spooled.size = size
-        spooled.seek(0)
-        key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", spooled)
-    finally:
-        spooled.close()  # deletes the spooled file unless the storage moved it
+            refusal = IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
+    spooled.close()
+    return refusal
+
+
+def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, source: str) -> IngestResult:
+    """Store one DICOM Part 10 object sent by `institution` (see `instances_ingest`)."""
+    return instances_ingest(streams=[stream], institution=institution, by=by, source=source)[0]
+
+
+def instances_ingest(
+    *, streams: Iterable[BinaryIO], institution: Institution, by: User, source: str, study_uid: str | None = None
+) -> list[IngestResult]:
+    """Store DICOM Part 10 objects sent together by `institution`: one result each, in order.
+
+    1. Spool and hash each; read the header only; check the UIDs, and that it is of `study_uid`
+       when the sender named a study.
+    2. Check that the institution's quota has room for them (a duplicate always has); save the
+       bytes of each to storage under a new key.
+    3. In one transaction, each in the order sent: an identical instance (stored before, or
+       earlier in this request) → duplicate; otherwise count it against the quota under the usage
+       row's lock (no room → refused); the same UID with other bytes → conflict, kept as a
+       RejectedInstance; otherwise index study, series and instance. One audit event per study.
+    4. Delete the saved files that are not kept; all of them if step 3 fails.
+    """
+    results: list[IngestResult | _Received] = []
     try:
-        return _index(key=key, sha256=sha256, size=size, fields=fields, metadata=metadata, institution=institution, by=by, source=source)
+        for stream in streams:
+            results.append(_receive(stream, study_uid))
+        received = [n for n, r in enumerate(results) if isinstance(r, _Received)]
+        refusals = usage_precheck(institution=institution, files=[(results[n].size, results[n].sop_uid, results[n].sha256) for n in received])
+        for n, refusal in zip(received, refusals):
+            r = results[n]
+            if refusal:
+                r.spooled.close()
+                results[n] = r.result(Status.OVER_QUOTA, refusal)
+                continue
+            r.spooled.size = r.size
+            r.spooled.seek(0)
+            r.key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", r.spooled)
     except BaseException:
-        default_storage.delete(key)
+        for r in results:
+            if isinstance(r, _Received) and r.key:
+                default_storage.delete(r.key)
         raise
+    finally:
+        for r in results:
+            if isinstance(r, _Received):
+                r.spooled.close()  # deletes the spooled file unless the storage moved it
+    saved = [r for r in results if isinstance(r, _Received)]
+    if saved:
+        indexed = iter(_index(saved, institution=institution, by=by, source=source))
+        results = [next(indexed) if isinstance(r, _Received) else r for r in results]
+    return results
 
 
-def _index(*, key, sha256, size, fields, metadata, institution, by, source) -> IngestResult:
+def _index(received: list[_Received], *, institution: Institution, by: User, source: str) -> list[IngestResult]:
+    try:
+        results, unkept = _index_together(received, institution, by, source)
+    except DataError as exc:
+        if len(received) > 1:  # one file holds a value the database refuses: index them one by one to refuse it alone
+            return _index_one_by_one(received, institution=institution, by=by, source=source)
+        results, unkept = [received[0].result(Status.INVALID, f"a value cannot be indexed: {exc}"[:250])], [received[0].key]
+    except BaseException:
+        for r in received:
+            default_storage.delete(r.key)
+        raise
+    for key in unkept:
+        default_storage.delete(key)
+    return results
+
+
+def _index_together(received: list[_Received], institution: Institution, by: User, source: str) -> tuple[list[IngestResult], list[str]]:
     for attempt in range(2):  # a concurrent sender of the same study may create it first
         try:
             with transaction.atomic():
-                return _index_once(key, sha256, size, fields, metadata, institution, by, source)
+                return _index_once(received, institution, by, source)
         except IntegrityError:
             if attempt:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _index_once(key, sha256, size, fields, metadata, institution, by, source) -> IngestResult:
-    sop_uid, sop_class = fields["instance"]["sop_instance_uid"], fields["instance"]["sop_class_uid"]
-    existing = Instance.objects.select_related("series__study").filter(sop_instance_uid=sop_uid).first()
-    if existing is not None and existing.sha256 == sha256:
-        default_storage.delete(key)
-        return IngestResult(Status.DUPLICATE, "already stored", sop_uid, sop_class, existing)
-    study = Study.objects.filter(study_instance_uid=fields["study"]["study_instance_uid"]).first()
-    series = Series.objects.filter(series_instance_uid=fields["series"]["series_instance_uid"]).first()
-    problem = None
-    if existing is None and study is not None and study.institution_id != institution.pk:
-        problem = "this Study Instance UID belongs to a study of another institution"
-    elif existing is None and series is not None and (study is None or series.study_id != study.pk):
-        problem = "this Series Instance UID belongs to another study"
-    elif refusal := usage_add(institution=institution, size=size, instances=0 if existing else 1):
-        default_storage.delete(key)
-        return IngestResult(Status.OVER_QUOTA, refusal, sop_uid, sop_class)
-    if problem:
-        default_storage.delete(key)
-        return IngestResult(Status.INVALID, problem, sop_uid, sop_class)
-    if existing is not None:
-        reason = "an instance with this SOP Instance UID is already stored with different content"
-        RejectedInstance.objects.create(institution=institution, sop_instance_uid=sop_uid, reason=reason, file=key, size=size, sha256=sha256, received_by=by)
-        return IngestResult(Status.CONFLICT, reason, sop_uid, sop_class)
-    if study is None:
-        patient = Patient.objects.filter(institution=institution, mrn=fields["study"]["dicom_patient_id"]).first() if fields["study"]["dicom_patient_id"] else None
-        study = Study.objects.create(institution=institution, patient=patient, **fields["study"])
-    if series is None:
-        series = Series.objects.create(study=study, **fields["series"])
-    instance = Instance.objects.create(series=series, file=key, size=size, sha256=sha256, metadata=metadata, received_by=by, source=source, **fields["instance"])
-    audit_record(actor=by, action="imaging.store", obj=instance, patient_id=study.patient_id, detail={"source": source, "study": study.study_instance_uid})
-    return IngestResult(Status.STORED, "", sop_uid, sop_class, instance)
+def _index_one_by_one(received: list[_Received], *, institution: Institution, by: User, source: str) -> list[IngestResult]:
+    results: list[IngestResult] = []
+    try:
+        for r in received:
+            results += _index([r], institution=institution, by=by, source=source)
+    except BaseException:
+        for r in received[len(results):]:
+            default_storage.delete(r.key)
+        raise
+    return results
+
+
+def _index_once(received: list[_Received], institution: Institution, by: User, source: str) -> tuple[list[IngestResult], list[str]]:
+    """The rules of step 3 over rows looked up once for the whole request; the planned rows
+    join the lookups as they are decided, so a later file sees the earlier ones. The usage lock
+    comes first: a concurrent sender of the same institution has then committed all its rows, or
+    none, when they are looked up."""
+    def uids(level: str, name: str) -> set[str]:
+        return {r.fields[level][name] for r in received}
+
+    usage = usage_lock(institution=institution)
+
+    known = {i.sop_instance_uid: i for i in Instance.objects.select_related("series__study").defer("metadata")
+             .filter(sop_instance_uid__in=uids("instance", "sop_instance_uid"))}
+    studies = {s.study_instance_uid: s for s in Study.objects.filter(study_instance_uid__in=uids("study", "study_instance_uid"))}
+    series_of = {s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=uids("series", "series_instance_uid"))}
+    new: dict[type, list] = {Study: [], Series: [], Instance: [], RejectedInstance: []}
+    stored: dict[Study, list[str]] = {}
+    results, unkept = [], []
+    for r in received:
+        existing = known.get(r.sop_uid)
+        if existing is not None and existing.sha256 == r.sha256:
+            unkept.append(r.key)
+            results.append(r.result(Status.DUPLICATE, "already stored", existing))
+            continue
+        study = studies.get(r.fields["study"]["study_instance_uid"])
+        series = series_of.get(r.fields["series"]["series_instance_uid"])
+        problem = None
+        if existing is None and study is not None and study.institution_id != institution.pk:
+            problem = "this Study Instance UID belongs to a study of another institution"
+        elif existing is None and series is not None and (study is None or series.study_id != study.pk):
+            problem = "this Series Instance UID belongs to another study"
+        elif refusal := usage.add(size=r.size, instances=0 if existing else 1):
+            unkept.append(r.key)
+            results.append(r.result(Status.OVER_QUOTA, refusal))
+            continue
+        if problem:
+            unkept.append(r.key)
+            results.append(r.result(Status.INVALID, problem))
+            continue
+        if existing is not None:
+            reason = "an instance with this SOP Instance UID is already stored with different content"
+            new[RejectedInstance].append(RejectedInstance(institution=institution, sop_instance_uid=r.sop_uid, reason=reason, file=r.key, size=r.size, sha256=r.sha256, received_by=by))
+            results.append(r.result(Status.CONFLICT, reason))
+            continue
+        if study is None:
+            study = studies[r.fields["study"]["study_instance_uid"]] = _new_study(r.fields["study"], institution)
+            new[Study].append(study)
+        if series is None:
+            series = series_of[r.fields["series"]["series_instance_uid"]] = Series(study=study, **r.fields["series"])
+            new[Series].append(series)
+        instance = known[r.sop_uid] = Instance(series=series, file=r.key, size=r.size, sha256=r.sha256, metadata=r.metadata, received_by=by, source=source, **r.fields["instance"])
+        new[Instance].append(instance)
+        stored.setdefault(study, []).append(r.sop_uid)
+        results.append(r.result(Status.STORED, "", instance))
+    for model, rows in new.items():
+        model.objects.bulk_create(rows)
+    usage.save()
+    for study, instances in stored.items():
+        audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={"source": source, "study": study.study_instance_uid, "instances": instances})
+    return results, unkept
+
+
+def _new_study(fields: dict, institution: Institution) -> Study:
+    """A study's first instance: matched to a patient of the sending clinic by Patient ID."""
+    patient_id = fields["dicom_patient_id"]
+    patient = Patient.objects.filter(institution=institution, mrn=patient_id).first() if patient_id else None
+    return Study(institution=institution, patient=patient, **fields)

@@ -3,7 +3,7 @@
 The quota is the institution's own (set by an administrator) or the deployment's default
 (DICOM_QUOTA_GB); 0 means no limit. The ingest service asks twice: before it writes the file
 (`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted) and
-again in the indexing transaction (`usage_add`, under the usage row's lock), which is the check
+again in the indexing transaction (`usage_lock`, under the usage row's lock), which is the check
 that holds when several senders race.
 """
 from __future__ import annotations
@@ -44,25 +44,59 @@ def _refusal(institution: Institution, used: int, adding: int) -> str | None:
     return None
 
 
-def usage_precheck(*, institution: Institution, size: int, sop_instance_uid: str, sha256: str) -> str | None:
-    """Why a file of `size` bytes cannot be stored, or None. A copy of an instance already stored
-    is always let through: it is acknowledged as a duplicate and takes no room."""
-    row = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
-    refusal = _refusal(institution, row, size)
-    if refusal and Instance.objects.filter(sop_instance_uid=sop_instance_uid, sha256=sha256).exists():
+def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]]) -> list[str | None]:
+    """For each file (size, SOP Instance UID, SHA-256) sent together, in order, why it cannot be
+    stored, or None; each counts the room the ones before it would take. A copy of an instance
+    already stored is always let through: it is acknowledged as a duplicate and takes no room."""
+    if not files or not quota_of(institution):
+        return [None] * len(files)
+    used = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    refusals: list[str | None] = []
+    for size, sop_instance_uid, sha256 in files:
+        refusal = _refusal(institution, used, size)
+        if refusal and Instance.objects.filter(sop_instance_uid=sop_instance_uid, sha256=sha256).exists():
+            refusal = None
+        elif not refusal:
+            used += size
+        refusals.append(refusal)
+    return refusals
+
+
+@dataclass
+class UsageTally:
+    """The institution's usage row, locked until the caller's transaction ends: files are counted
+    against the quota in memory, one after another, and written back once by `save`."""
+
+    institution: Institution
+    used: int
+    added_bytes: int = 0
+    added_instances: int = 0
+
+    def add(self, *, size: int, instances: int) -> str | None:
+        """Count a new file (instances: 1 for an instance, 0 for a rejected copy kept); the
+        refusal if it does not fit."""
+        if refusal := _refusal(self.institution, self.used + self.added_bytes, size):
+            return refusal
+        self.added_bytes += size
+        self.added_instances += instances
         return None
-    return refusal
+
+    def save(self) -> None:
+        if self.added_bytes or self.added_instances:
+            StorageUsage.objects.filter(institution=self.institution).update(
+                bytes=F("bytes") + self.added_bytes, instances=F("instances") + self.added_instances
+            )
 
 
-def usage_add(*, institution: Institution, size: int, instances: int) -> str | None:
-    """Count a new file against the quota, inside the caller's transaction; the refusal if it does
-    not fit. The row lock makes concurrent senders of one institution take turns here."""
-    StorageUsage.objects.get_or_create(institution=institution)
-    used = StorageUsage.objects.select_for_update().values_list("bytes", flat=True).get(institution=institution)
-    if refusal := _refusal(institution, used, size):
-        return refusal
-    StorageUsage.objects.filter(institution=institution).update(bytes=F("bytes") + size, instances=F("instances") + instances)
-    return None
+def usage_lock(*, institution: Institution) -> UsageTally:
+    """Lock the institution's usage for the caller's transaction: concurrent senders of one
+    institution take turns here, so the quota holds however many there are."""
+    locked = StorageUsage.objects.select_for_update().filter(institution=institution).values_list("bytes", flat=True)
+    used = locked.first()
+    if used is None:
+        StorageUsage.objects.get_or_create(institution=institution)
+        used = locked.first()
+    return UsageTally(institution, used)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,14 @@ def test_unusable_tokens_are_refused_with_a_reason(cast, spoil):
     assert AuditEvent.objects.filter(action="auth.token", outcome="failed").exists()
 
 
+def test_a_token_remembered_after_use_is_refused_at_once_when_revoked(cast):
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    token, secret = token_create(owner=doctor, by=doctor, name="pacs", scopes=["api:read"], expires_at=_soon())
+    assert _api(secret).get("/api/v1/me/").status_code == 200  # now remembered for a few seconds
+    token_revoke(token=token, by=doctor)
+    assert _api(secret).get("/api/v1/me/").status_code == 401
+
+
 def test_only_a_hash_of_the_secret_is_stored(cast):
     doctor = cast.north[Role.CLINIC_DOCTOR]
     token, secret = token_create(owner=doctor, by=doctor, name="script", scopes=["api:read"], expires_at=_soon())

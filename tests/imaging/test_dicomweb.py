@@ -97,7 +97,9 @@ def test_stored_ct_series_is_found_and_retrieved_byte_for_byte(north, cast):
     assert sorted(_parts(retrieved)) == sorted(zeroed_preamble(f) for f in files)
     metadata = north.client.retrieve_study_metadata(study_uid)
     assert len(metadata) == 5 and metadata[0]["00100010"]["Value"][0]["Alphabetic"] == "王^秀英"
-    assert AuditEvent.objects.filter(action="imaging.stow").count() == 1
+    stored_event = AuditEvent.objects.get(action="imaging.store")  # one for the study, not one an instance
+    assert sorted(stored_event.detail["instances"]) == sorted(_uids(f)[2] for f in files)
+    assert not AuditEvent.objects.filter(action="imaging.stow").exists()  # nothing was refused
     assert AuditEvent.objects.filter(action="imaging.wado").count() == 2
 
 
@@ -145,9 +147,16 @@ def test_malformed_parts_are_refused_with_reasons_and_leave_nothing(north, cast)
     folder = f"dicom/{cast.north.clinic.pk}"
     assert not default_storage.exists(folder) or not default_storage.listdir(folder)[1]
 
-    mixed = north.stow([ct_series(slices=1)[0], broken[0]])
+    refused = AuditEvent.objects.get(action="imaging.stow")
+    assert refused.outcome == "failed" and len(refused.detail["failed"]) == len(broken) and not refused.detail["stored"]
+
+    good = ct_series(slices=2)
+    mixed = north.stow([good[0], broken[0], good[1], broken[3]])
     assert mixed.status_code == 202
-    assert len(mixed.json()["00081199"]["Value"]) == 1 and len(mixed.json()["00081198"]["Value"]) == 1
+    assert len(mixed.json()["00081199"]["Value"]) == 2 and len(mixed.json()["00081198"]["Value"]) == 2
+    assert sorted(Instance.objects.values_list("sop_instance_uid", flat=True)) == sorted(_uids(f)[2] for f in good)
+    assert sorted(AuditEvent.objects.get(action="imaging.store").detail["instances"]) == sorted(_uids(f)[2] for f in good)
+    assert len(default_storage.listdir(folder)[1]) == 2
 
 
 def test_duplicate_is_success_and_same_uid_with_other_content_is_refused(north):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -89,17 +90,46 @@ def token_revoke(*, token: AccessToken, by: User) -> AccessToken:
             token.revoked_by = by
             token.save(update_fields=["revoked_at", "revoked_by"])
             audit_record(actor=by, action="token.revoke", obj=token)
+        _recent.pop(token.key_hash, None)
     return token
 
 
 def token_authenticate(raw: str) -> tuple[User, AccessToken] | None:
-    """The owner and token for a presented secret, or None if unknown, expired, revoked or disabled."""
+    """The owner and token for a presented secret, or None if unknown, expired, revoked or disabled.
+
+    A PACS or a DICOMweb viewer sends many requests a second with one token, so a token found
+    valid is trusted for ACCESS_TOKEN_CACHE_SECONDS without asking the database again, with
+    its owner (and what the request caches on the owner: roles, the membership audit events
+    name). Revoking takes effect at once in this process, within that time in the others; so do
+    a deactivated owner and changed memberships.
+    """
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    token = AccessToken.objects.select_related("user").filter(key_hash=_digest(raw)).first()
-    now = timezone.now()
-    if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
+    digest, now = _digest(raw), timezone.now()
+    found = _recent.get(digest)
+    if found is None or found[0] <= time.monotonic():
+        token = AccessToken.objects.select_related("user").filter(key_hash=digest).first()
+        if token is None or token.revoked_at is not None or not token.user.is_active:
+            return None
+        found = _remember(digest, token)
+    token = found[1]
+    if token.expires_at <= now:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token.user, token
+
+
+# SHA-256 of the secret → (monotonic time the entry ends, the token with its owner).
+_recent: dict[str, tuple[float, AccessToken]] = {}
+MAX_REMEMBERED = 1000
+
+
+def _remember(digest: str, token: AccessToken) -> tuple[float, AccessToken]:
+    if len(_recent) >= MAX_REMEMBERED:
+        _recent.clear()
+    entry = (time.monotonic() + settings.ACCESS_TOKEN_CACHE_SECONDS, token)
+    if settings.ACCESS_TOKEN_CACHE_SECONDS:
+        _recent[digest] = entry
+    return entry
