@@ -49,7 +49,11 @@ async def test_a_dropped_packet_is_served_again_from_the_relays_history(conferen
     link = LossyLink(clinic, mid)
 
     await until(lambda: link.retransmitted, timeout=20)
-
     video = clinic.reception_from("expert", "video")
     frames = video.frames
-    await until(lambda: video.frames > frames + 15, timeout=20)  # and decoding carried on
+    await until(lambda: video.frames > frames + 15, timeout=20)
+
+    lost_seq, lost_payload = link.lost
+    assert lost_payload, "a media packet with a payload was dropped"
+    assert link.retransmitted, f"packet {lost_seq} came again, as RTX, with the payload that was lost"
+    assert video.frames > frames + 15, "and decoding carried on past the loss"
