@@ -7,7 +7,6 @@
 # and the plain-HTTP transport are loaded (their folders hold nothing else); no STUN or TURN,
 # no event handlers, host candidates only, so ICE stays on this machine. Only for bench/.
 #
-# shellcheck disable=SC2317  # cleanup runs from a trap
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -15,34 +14,12 @@ if [ $# -eq 0 ]; then
   exit 2
 fi
 
+source "$(dirname "$0")/lib/reference-server.sh"
+
 lib=/usr/lib/x86_64-linux-gnu/janus
-if ! command -v janus >/dev/null || [ ! -e "$lib/plugins/libjanus_videoroom.so" ]; then
-  sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
-  $sudo apt-get update
-  # The package's own service must not start: this run owns its Janus.
-  $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y --no-install-recommends janus
-fi
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/janus-bench.XXXXXX")
-janus_pid=''
-cleanup() {
-  trap '' INT TERM HUP
-  if [ -n "$janus_pid" ]; then
-    kill -TERM "$janus_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$janus_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$janus_pid" 2>/dev/null || true
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-http_port=$(python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+apt_install_once 'command -v janus >/dev/null && [ -e "$lib/plugins/libjanus_videoroom.so" ]' janus
+scratch_for janus
+http_port=$(free_ports 1)
 
 # Janus loads every library in its plugin and transport folders: these hold one each.
 mkdir -p "$scratch/conf" "$scratch/plugins" "$scratch/transports" "$scratch/events" "$scratch/loggers"
@@ -92,27 +69,12 @@ general: {
 CFG
 
 janus -C "$scratch/conf/janus.jcfg" -F "$scratch/conf" -o >"$scratch/janus.log" 2>&1 &
-janus_pid=$!
-
-# Prints Janus's version once its API answers.
-version() {
-  python3 -c 'import json, sys, urllib.request
-print(json.load(urllib.request.urlopen(sys.argv[1], timeout=2))["version_string"])' "http://127.0.0.1:$http_port/janus/info" 2>/dev/null
-}
-for _ in $(seq 300); do
-  version >/dev/null && break
-  kill -0 "$janus_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! version=$(version); then
-  echo "janus.sh: Janus did not start" >&2
-  tail -n 30 "$scratch/janus.log" >&2
-  exit 1
-fi
+server_pid=$!
+version=$(await_version "janus.sh: Janus" "http://127.0.0.1:$http_port/janus/info" version_string "$scratch/janus.log")
 echo "janus.sh: Janus $version, VideoRoom over HTTP on 127.0.0.1:$http_port (log $scratch/janus.log)" >&2
 
 export JANUS_URL="http://127.0.0.1:$http_port/janus"
-export JANUS_PID="$janus_pid"
+export JANUS_PID="$server_pid"
 export JANUS_LOG="$scratch/janus.log"
 status=0
 "$@" || status=$?

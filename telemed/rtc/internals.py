@@ -231,6 +231,7 @@ class PacketWriter:
         self._history = sender._RTCRtpSender__rtp_history
         self._templates: dict[bool, ExtensionTemplate] = {}
         self._srtp = None
+        self._nominated: dict = {}
         self._pair = None
         self._to_socket: Callable[[bytes, tuple], None] | None = None
 
