@@ -247,6 +247,29 @@ async def test_a_participant_taken_off_the_consult_loses_the_room_within_seconds
     assert await doctor.closed_with(timeout=5) == 4403
 
 
+@override_settings(VIDEO_RECHECK_SECONDS=1)
+async def test_an_admitted_guest_whose_invitation_is_withdrawn_loses_the_room_within_seconds(cast, room):
+    host = await _joined(room, cast.north[Role.SPECIALIST])
+    invitation = await database_sync_to_async(_guest)(room, cast.north[Role.SPECIALIST])
+    guest = await Socket(room, invitation=invitation).open()
+    try:
+        await guest.join()
+        seat = await database_sync_to_async(lambda: str(Attendance.objects.get(room=room, invitation=invitation).pk))()
+        await host.send({"type": "admit", "seat": seat})
+        await guest.next("joined")
+        await database_sync_to_async(type(invitation).objects.filter(pk=invitation.pk).update)(revoked_at=timezone.now())
+        assert await guest.closed_with(timeout=5) == 4403
+    finally:
+        await host.close()
+
+
+@override_settings(VIDEO_RECHECK_SECONDS=1)
+async def test_everyone_loses_the_room_within_seconds_once_the_consult_has_ended(cast, room):
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    await database_sync_to_async(Consult.objects.filter(pk=room.consult_id).update)(status=Status.COMPLETED)
+    assert await doctor.closed_with(timeout=5) == 4403
+
+
 async def test_chat_reaches_the_others_and_is_kept_with_the_consult(cast, room):
     expert = await _joined(room, cast.north[Role.SPECIALIST])
     doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])

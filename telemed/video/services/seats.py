@@ -146,12 +146,15 @@ def seat_remove(*, by, room: Room, attendance_id) -> Attendance:
 
 
 def seat_still_allowed(attendance: Attendance) -> bool:
-    """Checked every few seconds while connected: revoked people lose their seat within seconds."""
-    attendance.refresh_from_db(fields=["state"])
-    if attendance.state not in LIVE:
+    """Checked every few seconds while connected: revoked people lose their seat within seconds.
+    Everything is read again (the seat, its person, the invitation, the room's consult): the
+    objects the connection holds are as they were when it joined."""
+    fresh = Attendance.objects.select_related("room__consult", "user", "invitation").filter(pk=attendance.pk).first()
+    if fresh is None or fresh.state not in LIVE:
         return False
+    attendance.state = fresh.state
     try:
-        check_admission(attendance.room, Person(attendance.user, attendance.invitation))
+        check_admission(fresh.room, Person(fresh.user, fresh.invitation))
     except JoinRefused:
         return False
     return True
