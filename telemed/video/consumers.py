@@ -227,12 +227,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._to_room({"type": "room.chat", "message": payload})
 
     async def on_admit(self, seat):
-        await database_sync_to_async(seats.seat_admit)(by=self.person.user, room=self.room, attendance_id=_uuid(seat))
+        seat = str(_uuid(seat))  # the form every connection compares its own seat with
+        await database_sync_to_async(seats.seat_admit)(by=self.person.user, room=self.room, attendance_id=seat)
         await self._to_room({"type": "room.admitted", "seat": seat})
         await self._announce_roster()
 
     async def on_remove(self, seat):
-        await database_sync_to_async(seats.seat_remove)(by=self.person.user, room=self.room, attendance_id=_uuid(seat))
+        seat = str(_uuid(seat))
+        await database_sync_to_async(seats.seat_remove)(by=self.person.user, room=self.room, attendance_id=seat)
         # Stop their media here as well: their own connection may sit on another server, or hang.
         await media_link().leave(str(self.room.pk), seat, removed=True)
         await self._to_room({"type": "room.removed", "seat": seat})

@@ -8,6 +8,7 @@ and attaches it to the consult. Every playback is audited.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 import uuid
@@ -22,6 +23,8 @@ from telemed.audit.services import audit_record
 from telemed.video.models import Attendance, Recording, RecordingConsent, Room
 from telemed.video.services.admission import JoinRefused, Person, is_host
 
+
+logger = logging.getLogger(__name__)
 
 def _consent_filter(person: Person) -> dict:
     return {"user": person.user} if person.user is not None else {"invitation": person.invitation}
@@ -77,18 +80,21 @@ def _sha256(path: Path) -> str:
 def recordings_store(*, room_id, files) -> list[Recording]:
     """Store the relay's files (`telemed.rtc.recording.RecordedFile`s) and attach them to the consult.
 
-    A file lands in storage before its row; if the row cannot be written the file is removed.
-    The temporary directory goes either way.
+    A file lands in storage before its row; if the row cannot be written the stored copy is
+    removed. One file that fails does not cost the others: it stays where the relay wrote it
+    (logged, for an administrator to recover) and its temporary directory is kept.
     """
     room = Room.objects.select_related("consult").get(pk=room_id)
-    stored = []
-    try:
-        for recorded in files:
+    stored, kept = [], set()
+    for recorded in files:
+        try:
             stored.append(_store_one(room, recorded))
-    finally:
-        Room.objects.filter(pk=room.pk).update(recording_by=None)
-        for directory in {Path(f.path).parent for f in files}:
-            shutil.rmtree(directory, ignore_errors=True)
+        except Exception:
+            logger.exception("recording file %s of room %s could not be stored; left in place", recorded.path, room.pk)
+            kept.add(Path(recorded.path).parent)
+    Room.objects.filter(pk=room.pk).update(recording_by=None)
+    for directory in {Path(f.path).parent for f in files} - kept:
+        shutil.rmtree(directory, ignore_errors=True)
     return stored
 
 
