@@ -142,7 +142,12 @@ class ReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """Assign the read, or give it to another radiologist (a coordinator of its hospital)."""
 
         def call(read, data):
-            radiologist = User.objects.filter(pk=data["radiologist"]).first()
+            # Only the hospital's own people: a refusal names the person, so an id from
+            # elsewhere must not tell a coordinator whose it is.
+            radiologist = (
+                User.objects.filter(pk=data["radiologist"], memberships__institution=read.hospital, memberships__is_active=True)
+                .distinct().first()
+            )
             if radiologist is None:
                 raise Http404(_("No such radiologist."))
             return assignment.read_assign(by=request.user, read=read, radiologist=radiologist)

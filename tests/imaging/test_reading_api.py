@@ -120,3 +120,11 @@ def test_foreign_and_sibling_users_see_no_read_in_the_api(cast):
         assert client.get(f"/api/v1/reads/{read.pk}/").status_code == 404
         assert client.get(f"/api/v1/reads/{read.pk}/report/").status_code == 404
         assert client.post(f"/api/v1/reads/{read.pk}/addenda/", {"text": "x"}, format="json").status_code == 404
+
+
+def test_assigning_to_someone_outside_the_hospital_does_not_say_who_they_are(cast):
+    read = requested_read(cast.north)
+    outsider = cast.south[Role.RADIOLOGIST]
+    response = api(cast.north[Role.COORDINATOR]).post(f"/api/v1/reads/{read.pk}/assign/", {"radiologist": str(outsider.pk)}, format="json")
+    assert response.status_code == 404
+    assert str(outsider) not in response.content.decode()
