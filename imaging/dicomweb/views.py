@@ -31,7 +31,7 @@ from imaging.dicomweb.multipart import (
 )
 from imaging.dicomweb.streaming import ThreadedStreamingResponse, file_chunks
 from imaging.models import Instance, Study
-from imaging.services import pixels
+from imaging.services import ingest, pixels
 from telemed.access import storing_institutions, visible_studies
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
@@ -153,11 +153,15 @@ class StudiesView(QidoView):
         finally:
             for part in parts:
                 part.file.close()
-        if outcome.failed:  # what was stored is audited by the ingest service, one event per study
+        # New instances are audited by the ingest service, one event per study; this event covers
+        # what it did not see: refused parts, and acknowledged re-sends of stored instances.
+        resent = [r for r in outcome.stored if r.status != ingest.Status.STORED]
+        if outcome.failed or resent:
             patients = {r.instance.series.study.patient_id for r in outcome.stored}
-            self.audit("imaging.stow", patient_id=patients.pop() if len(patients) == 1 else None, outcome=Outcome.FAILED, detail={
+            self.audit("imaging.stow", patient_id=patients.pop() if len(patients) == 1 else None,
+                       outcome=Outcome.FAILED if outcome.failed else Outcome.SUCCESS, detail={
                 "institution": str(institution.pk), "study": study_uid or "",
-                "stored": [r.sop_instance_uid for r in outcome.stored][:100],
+                "stored": [r.sop_instance_uid for r in resent][:100],  # acknowledged, stored before
                 "failed": [f"{uid}: {reason}"[:200] for _c, uid, _code, reason in outcome.failed][:100],
             })
         return _json(stow.stow_response(outcome, base_url=self.base_url(), study_uid=study_uid), outcome.status_code)

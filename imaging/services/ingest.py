@@ -13,6 +13,8 @@ upload and C-STORE send one file at a time through the same code.
 """
 from __future__ import annotations
 
+import logging
+
 import hashlib
 import uuid
 from collections.abc import Iterable
@@ -34,6 +36,11 @@ from telemed.patients.models import Patient
 
 PREAMBLE = 128
 CHUNK = 1024 * 1024
+
+
+logger = logging.getLogger(__name__)
+
+AUDITED_UIDS = 100  # instance UIDs named in one audit event (the count says how many there were)
 
 
 class Status:
@@ -175,7 +182,8 @@ def _index(received: list[_Received], *, institution: Institution, by: User, sou
     except DataError as exc:
         if len(received) > 1:  # one file holds a value the database refuses: index them one by one to refuse it alone
             return _index_one_by_one(received, institution=institution, by=by, source=source)
-        results, unkept = [received[0].result(Status.INVALID, f"a value cannot be indexed: {exc}"[:250])], [received[0].key]
+        logger.warning("a DICOM file with a value the database refuses: %s", exc)
+        results, unkept = [received[0].result(Status.INVALID, "a value cannot be indexed (a NUL character, or a number out of range)")], [received[0].key]
     except BaseException:
         for r in received:
             default_storage.delete(r.key)
@@ -265,7 +273,10 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         model.objects.bulk_create(rows)
     usage.save()
     for study, instances in stored.items():
-        audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={"source": source, "study": study.study_instance_uid, "instances": instances})
+        audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={
+            "source": source, "study": study.study_instance_uid, "count": len(instances),
+            "instances": instances[:AUDITED_UIDS],  # an event stays small however large the study
+        })
     return results, unkept
 
 

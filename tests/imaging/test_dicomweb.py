@@ -217,3 +217,11 @@ def test_user_without_a_storing_institution_cannot_store(live_server, cast):
     assert doctor.stow([ct_series(slices=1)[0]], params={"institution": str(cast.south.clinic.pk)}).status_code == 403
     assert doctor.stow([ct_series(slices=1)[0]], params={"institution": str(uuid.uuid4())}).status_code == 403
     assert doctor.stow([ct_series(slices=1)[0]], params={"institution": str(cast.north.clinic.pk)}).status_code == 200
+
+
+def test_a_stow_that_only_resends_stored_instances_is_audited_too(north):
+    files = ct_series(slices=2)
+    assert north.stow(files).status_code == 200
+    assert north.stow(files).status_code == 200
+    resent = AuditEvent.objects.get(action="imaging.stow")
+    assert resent.outcome == "success" and sorted(resent.detail["stored"]) == sorted(_uids(f)[2] for f in files)
