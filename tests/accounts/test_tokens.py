@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from telemed.accounts.models import AccessToken, Role
+from telemed.accounts.services.directory import user_set_active
 from telemed.accounts.services.tokens import token_create, token_revoke
 from telemed.audit.models import AuditEvent
 
@@ -74,6 +75,15 @@ def test_a_token_remembered_after_use_is_refused_at_once_when_revoked(cast):
     token, secret = token_create(owner=doctor, by=doctor, name="pacs", scopes=["api:read"], expires_at=_soon())
     assert _api(secret).get("/api/v1/me/").status_code == 200  # now remembered for a few seconds
     token_revoke(token=token, by=doctor)
+    assert _api(secret).get("/api/v1/me/").status_code == 401
+
+
+def test_a_remembered_token_of_a_deactivated_person_is_refused_at_once(cast, django_capture_on_commit_callbacks):
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    token, secret = token_create(owner=doctor, by=doctor, name="pacs", scopes=["api:read"], expires_at=_soon())
+    assert _api(secret).get("/api/v1/me/").status_code == 200  # now remembered for a few seconds
+    with django_capture_on_commit_callbacks(execute=True):
+        user_set_active(by=cast.north[Role.ADMINISTRATOR], user=doctor, active=False)
     assert _api(secret).get("/api/v1/me/").status_code == 401
 
 

@@ -6,6 +6,7 @@ recorded in the audit trail so that who gave whom which role stays traceable.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +26,7 @@ from telemed.accounts.models import (
     Specialty,
     User,
 )
+from telemed.accounts.services.tokens import tokens_forget
 from telemed.audit.services import audit_record
 
 
@@ -156,6 +158,7 @@ def membership_add(*, by: User, user: User, institution: Institution, role: str,
     membership.department = department
     membership.save()
     audit_record(actor=by, action="membership.create", obj=membership, detail={"role": role})
+    transaction.on_commit(partial(tokens_forget, user=membership.user))  # not before: a request could re-remember the old rights
     return membership
 
 
@@ -165,6 +168,7 @@ def membership_end(*, by: User, membership: Membership) -> Membership:
     membership.is_active = False
     membership.save(update_fields=["is_active"])
     audit_record(actor=by, action="membership.end", obj=membership)
+    transaction.on_commit(partial(tokens_forget, user=membership.user))  # not before: a request could re-remember the old rights
     return membership
 
 
@@ -176,6 +180,7 @@ def user_set_active(*, by: User, user: User, active: bool) -> User:
         raise ValidationError(_("You cannot deactivate your own account."))
     user.is_active = active
     user.save(update_fields=["is_active"])
+    transaction.on_commit(partial(tokens_forget, user=user))
     audit_record(actor=by, action="user.activate" if active else "user.deactivate", obj=user)
     return user
 

@@ -100,8 +100,8 @@ def token_authenticate(raw: str) -> tuple[User, AccessToken] | None:
     A PACS or a DICOMweb viewer sends many requests a second with one token, so a token found
     valid is trusted for ACCESS_TOKEN_CACHE_SECONDS without asking the database again, with
     its owner (and what the request caches on the owner: roles, the membership audit events
-    name). Revoking takes effect at once in this process, within that time in the others; so do
-    a deactivated owner and changed memberships.
+    name). Revoking, deactivating the owner or changing their memberships takes effect at once in
+    the process that did it (`tokens_forget`), within that time in the others.
     """
     if not raw.startswith(TOKEN_PREFIX):
         return None
@@ -119,6 +119,14 @@ def token_authenticate(raw: str) -> tuple[User, AccessToken] | None:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token.user, token
+
+
+def tokens_forget(*, user: User) -> None:
+    """Drop this person's remembered tokens, when their rights change (deactivated, a
+    membership ended or added): in this process at once, in the others within the cache time."""
+    for digest, (_until, token) in list(_recent.items()):
+        if token.user_id == user.pk:
+            _recent.pop(digest, None)
 
 
 # SHA-256 of the secret → (monotonic time the entry ends, the token with its owner).
