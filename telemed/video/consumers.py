@@ -346,7 +346,7 @@ def _welcome(room: Room, person: Person, seat: Attendance) -> dict:
         "seat": str(seat.pk),
         "host": person.user is not None and is_host(person.user, room),
         "ice_servers": ice_servers(person.key),
-        "chat": chat.chat_history(room),
+        "chat": chat.chat_history(room=room, reader=seat),
         "recording": _is_recording(room.pk),
         "consented": not person_lacks_consent(room, person),
         **_room_state(room),

@@ -283,6 +283,22 @@ async def test_chat_reaches_the_others_and_is_kept_with_the_consult(cast, room):
         await doctor.close()
 
 
+async def test_chat_written_and_read_again_is_in_the_audit_trail(cast, room):
+    from telemed.audit.models import AuditEvent
+
+    doctor = await _joined(room, cast.north[Role.CLINIC_DOCTOR])
+    try:
+        await doctor.send({"type": "chat", "text": "请看第 42 层"})
+        await doctor.next("chat")
+    finally:
+        await doctor.close()
+    expert = await _joined(room, cast.north[Role.SPECIALIST])  # gets the history on joining
+    await expert.close()
+    events = await database_sync_to_async(lambda: list(AuditEvent.objects.filter(action__startswith="video.chat").values_list("action", "patient_id")))()
+    patient = await database_sync_to_async(lambda: Consult.objects.get(pk=room.consult_id).patient_id)()
+    assert sorted(events) == [("video.chat", patient), ("video.chat_read", patient)]
+
+
 @pytest.mark.parametrize(
     "message, reason",
     [
