@@ -254,7 +254,7 @@ class ReadRequest(models.Model):
     # Turnaround: the first assignment and the final signature; reassignments keep the first.
     assigned_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was declined or cancelled.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text=_("When it was declined or cancelled."))
 
     class Meta:
         verbose_name = _("read request")

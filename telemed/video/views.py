@@ -42,6 +42,7 @@ def call_strings() -> dict[str, str]:
         "reconnecting": _("Connection lost. Reconnecting…"),
         "you_left": _("You left the call."),
         "you": _("(you)"),
+        "fps": _("%(n)s fps"),
         "waiting": _("waiting in the lobby"),
         "admit": _("Let in"),
         "turn_away": _("Turn away"),

@@ -438,7 +438,7 @@ function drawQuality(inbound) {
   const info = Object.values(state.tracks).find((t) => t.kind === "video" && inbound.trackIdentifier && state.pc.getReceivers().some((r) => r.track.id === inbound.trackIdentifier));
   if (!info) return;
   const tile = document.querySelector(`[data-seat="${info.seat}"] .quality`);
-  if (tile) tile.textContent = `${Math.round(inbound.framesPerSecond || 0)} fps`;
+  if (tile) tile.textContent = fmt(T.fps, { n: Math.round(inbound.framesPerSecond || 0) });
 }
 
 function drawOwnQuality(rtt, loss) {
