@@ -76,6 +76,4 @@ echo "janus.sh: Janus $version, VideoRoom over HTTP on 127.0.0.1:$http_port (log
 export JANUS_URL="http://127.0.0.1:$http_port/janus"
 export JANUS_PID="$server_pid"
 export JANUS_LOG="$scratch/janus.log"
-status=0
-"$@" || status=$?
-exit "$status"
+run_command "$@"

@@ -41,6 +41,4 @@ echo "orthanc.sh: Orthanc $version with DICOMweb on 127.0.0.1:$http_port (storag
 
 export ORTHANC_URL="http://127.0.0.1:$http_port/dicom-web"
 export ORTHANC_PID="$server_pid"
-status=0
-"$@" || status=$?
-exit "$status"
+run_command "$@"

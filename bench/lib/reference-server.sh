@@ -62,3 +62,10 @@ print(json.load(urllib.request.urlopen(sys.argv[1], timeout=2))[sys.argv[2]])' "
   fi
   echo "$version"
 }
+
+# run_command COMMAND...: runs the benchmark and exits with its status (the EXIT trap cleans up).
+run_command() {
+  local status=0
+  "$@" || status=$?
+  exit "$status"
+}

@@ -51,10 +51,13 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
     if not files or not quota_of(institution):
         return [None] * len(files)
     used = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    stored = set(
+        Instance.objects.filter(sop_instance_uid__in=[uid for _size, uid, _sha in files]).values_list("sop_instance_uid", "sha256")
+    )
     refusals: list[str | None] = []
     for size, sop_instance_uid, sha256 in files:
         refusal = _refusal(institution, used, size)
-        if refusal and Instance.objects.filter(sop_instance_uid=sop_instance_uid, sha256=sha256).exists():
+        if refusal and (sop_instance_uid, sha256) in stored:
             refusal = None
         elif not refusal:
             used += size

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consults.models import Participant, Status
-from consults.services.bookings import _local
+from consults.services.notify import local_time
 from consults.services.sessions import session_opens_at
 from telemed import access
 from telemed.video.models import Invitation, Room
@@ -91,7 +91,7 @@ def check_window(room: Room, now: datetime | None = None) -> None:
     if opens is None:
         raise JoinRefused(_("This consult has no booked time yet."), CLOSE_TOO_EARLY)
     if now < opens:
-        raise JoinRefused(_("The room opens at %(time)s, 15 minutes before the consult begins.") % {"time": _local(opens)}, CLOSE_TOO_EARLY)
+        raise JoinRefused(_("The room opens at %(time)s, 15 minutes before the consult begins.") % {"time": local_time(opens)}, CLOSE_TOO_EARLY)
     if consult.status == Status.SCHEDULED and consult.ends_at and now >= consult.ends_at:
         raise JoinRefused(_("This consult's booked time is over and its session was never started."), CLOSE_ENDED)
 
