@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -21,7 +20,7 @@ from consults.services.experts import expert_directory, expert_refusal
 from telemed import access
 from telemed.accounts.models import User
 from telemed.audit.services import audit_record
-from telemed.web.forms import call_service
+from telemed.web.forms import NoFields, act_on, call_service, form_errors
 
 
 def _consult_or_404(request, consult_id):
@@ -90,21 +89,13 @@ def consult_detail(request, consult_id):
 
 def _act(request, consult_id, form_class, call, done_message):
     consult = _consult_or_404(request, consult_id)
-    form = form_class(request.POST)
-    if form.is_valid() and call_service(form, lambda: call(consult, form.cleaned_data)):
-        messages.success(request, done_message)
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    act_on(request, form_class, lambda data: call(consult, data), done_message)
     return redirect("consults:detail", consult_id=consult.pk)
-
-
-class _NoFields(django_forms.Form):
-    pass
 
 
 @require_POST
 def consult_triage(request, consult_id):
-    return _act(request, consult_id, _NoFields, lambda c, d: requests.consult_triage(by=request.user, consult=c), _("Accepted for booking."))
+    return _act(request, consult_id, NoFields, lambda c, d: requests.consult_triage(by=request.user, consult=c), _("Accepted for booking."))
 
 
 @require_POST
@@ -124,12 +115,12 @@ def consult_decline(request, consult_id):
 
 @require_POST
 def consult_offer(request, consult_id):
-    return _act(request, consult_id, _NoFields, lambda c, d: urgent.urgent_offer(by=request.user, consult=c), _("The expert on duty was paged."))
+    return _act(request, consult_id, NoFields, lambda c, d: urgent.urgent_offer(by=request.user, consult=c), _("The expert on duty was paged."))
 
 
 @require_POST
 def consult_accept_offer(request, consult_id):
-    return _act(request, consult_id, _NoFields, lambda c, d: urgent.consult_accept_offer(by=request.user, consult=c), _("You accepted the request; the coordinators will book it now."))
+    return _act(request, consult_id, NoFields, lambda c, d: urgent.consult_accept_offer(by=request.user, consult=c), _("You accepted the request; the coordinators will book it now."))
 
 
 @require_POST
@@ -265,10 +256,6 @@ def _editable_expert(request, user_id) -> User:
     return get_object_or_404(access.editable_experts(request.user), pk=user_id)
 
 
-def _form_errors(form) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
 @require_POST
 def hours_add(request, user_id):
     expert = _editable_expert(request, user_id)
@@ -276,7 +263,7 @@ def hours_add(request, user_id):
     if form.is_valid() and call_service(form, lambda: availability.availability_rule_add(by=request.user, expert=expert, **form.cleaned_data)):
         messages.success(request, _("The consult hours were added."))
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("consults:expert", user_id=expert.pk)
 
 
@@ -296,7 +283,7 @@ def exception_add(request, user_id):
     if form.is_valid() and call_service(form, lambda: availability.availability_exception_add(by=request.user, expert=expert, **form.cleaned_data)):
         messages.success(request, _("The change to the consult hours was saved."))
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("consults:expert", user_id=expert.pk)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -28,7 +28,7 @@ from imaging.services import studies
 from imaging.services.reading import assignment, critical, reports, requests, worklist
 from telemed import access
 from telemed.accounts.models import Institution, Role, User
-from telemed.web.forms import call_service
+from telemed.web.forms import NoFields, act_on, call_service, form_errors
 
 PAGE_SIZE = 25
 
@@ -112,16 +112,8 @@ def read_detail(request, read_id):
 def _act(request, read_id, form_class, call: Callable, done: str):
     """A button or small form on the read's page: a refusal becomes a message there, never a 500."""
     read = requests.read_get(by=request.user, read_id=read_id)
-    form = form_class(request.POST)
-    if form.is_valid() and call_service(form, lambda: call(read, form.cleaned_data)):
-        messages.success(request, done)
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    act_on(request, form_class, lambda data: call(read, data), done)
     return redirect("imaging:read", read_id=read.pk)
-
-
-class _NoFields(forms.Form):
-    pass
 
 
 @require_POST
@@ -133,13 +125,13 @@ def read_assign(request, read_id):
     if form.is_valid() and call_service(form, lambda: assignment.read_assign(by=request.user, read=read, radiologist=form.cleaned_data["radiologist"])):
         messages.success(request, _("%(name)s has the read now and is told.") % {"name": form.cleaned_data["radiologist"]})
     else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        messages.error(request, form_errors(form))
     return redirect("imaging:read", read_id=read.pk)
 
 
 @require_POST
 def read_claim(request, read_id):
-    return _act(request, read_id, _NoFields, lambda r, d: assignment.read_claim(by=request.user, read=r), _("The read is yours now."))
+    return _act(request, read_id, NoFields, lambda r, d: assignment.read_claim(by=request.user, read=r), _("The read is yours now."))
 
 
 @require_POST
@@ -286,13 +278,7 @@ def reading_settings(request):
     hospitals = access.reading_hospitals(request.user).order_by("name")
     if not hospitals.exists():
         raise PermissionDenied
-    from django.conf import settings
-
     return render(request, "imaging/reads/settings.html", {"hospitals": [_hospital_settings(h) for h in hospitals], "default_minutes": settings.READ_CRITICAL_ACK_MINUTES})
-
-
-def _form_errors(form) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 @require_POST
@@ -302,7 +288,7 @@ def reading_policy(request, institution_id):
     if form.is_valid() and call_service(form, lambda: assignment.policy_update(by=request.user, hospital=hospital, **form.cleaned_data)):
         messages.success(request, _("How %(hospital)s reads is saved.") % {"hospital": hospital})
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("imaging:reading_settings")
 
 
@@ -316,5 +302,5 @@ def reading_reader(request, user_id):
     if form.is_valid() and call_service(form, lambda: assignment.reader_profile_update(by=request.user, radiologist=radiologist, **form.cleaned_data)):
         messages.success(request, _("What %(name)s reads is saved.") % {"name": radiologist})
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("imaging:reading_settings")

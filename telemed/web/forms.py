@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 
 T = TypeVar("T")
@@ -20,3 +21,22 @@ def call_service(form: forms.Form, call: Callable[[], T]) -> T | None:
         else:
             form.add_error(None, exc.messages)
         return None
+
+
+def form_errors(form: forms.Form) -> str:
+    """Every error of a form in one line, for a message on the page the form came from."""
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+class NoFields(forms.Form):
+    """A button: a POST with nothing to validate."""
+
+
+def act_on(request, form_class: type[forms.Form], call: Callable[[dict], object], done: str) -> None:
+    """A button or small form on an object's page: validate, call the service, and leave a
+    success message or the refusal as an error message (never a 500)."""
+    form = form_class(request.POST)
+    if form.is_valid() and call_service(form, lambda: call(form.cleaned_data)):
+        messages.success(request, done)
+    else:
+        messages.error(request, form_errors(form))
