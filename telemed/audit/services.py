@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import reduce
 from uuid import UUID
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -88,12 +88,53 @@ def audit_record(
         outcome=outcome,
         detail=detail or {},
     )
-    with transaction.atomic():
+    connection = connections[router.db_for_write(AuditEvent)]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        event = _append_alone(connection, fields)
+        if event is not None:
+            return event
+    return _append(fields)
+
+
+def _append(fields: dict) -> AuditEvent:
+    with transaction.atomic(savepoint=False):
         head = _locked_head()
         fields.update(seq=head.seq + 1, prev_hash=head.hash)
         fields["hash"] = seal(fields)
         event = AuditEvent.objects.create(**fields)
         ChainHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+def _append_alone(connection, fields: dict) -> AuditEvent | None:
+    """The same three steps for an event that is not part of a change (a read, a denial), in two
+    round trips instead of five: most requests record one such event, and each round trip to the
+    database is a wait for a busy server. Its own transaction, opened and closed here. None when
+    the chain has no head yet."""
+    head_table, table = connection.ops.quote_name(ChainHead._meta.db_table), connection.ops.quote_name(AuditEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(f"BEGIN; SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE")
+            cursor.nextset()
+            head = cursor.fetchone()
+            if head is None:
+                cursor.execute("ROLLBACK")
+                return None
+            fields.update(seq=head[0] + 1, prev_hash=head[1])
+            fields["hash"] = seal(fields)
+            event = AuditEvent(**fields)
+            columns = AuditEvent._meta.concrete_fields
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))}); "
+                f"UPDATE {head_table} SET seq = %s, hash = %s WHERE id = 1; COMMIT",
+                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in columns] + [event.seq, event.hash],
+            )
+        except BaseException:
+            if connection.is_usable():
+                cursor.execute("ROLLBACK")
+            raise
+    event._state.adding, event._state.db = False, connection.alias
     return event
 
 

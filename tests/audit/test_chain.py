@@ -5,13 +5,16 @@ import threading
 from datetime import timedelta
 
 import pytest
+from psycopg.pq import TransactionStatus
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
+from telemed.accounts.models import Role
 from telemed.audit.chain import seal
-from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead
+from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead, Channel
+from telemed.audit.origin import Origin, origin_scope
 from telemed.audit.services import audit_record, audit_verify
 
 CHAIN_LENGTH = 3000
@@ -155,4 +158,35 @@ def test_concurrent_writers_do_not_fork_the_chain():
     assert not errors
     assert AuditEvent.objects.count() == writers * per_writer
     assert ChainHead.objects.get().seq == writers * per_writer
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_outside_any_transaction_is_stored_and_sealed_like_a_change(cast):
+    """Events that are not part of a change take a shorter way to the database (two round
+    trips); what lands must be what the sealing saw: addresses, UUIDs, JSON, times."""
+    doctor, patient = cast.north[Role.CLINIC_DOCTOR], cast.north.patient
+    with transaction.atomic():
+        audit_record(actor=doctor, action="test.change", patient_id=patient.pk, detail={"in": "transaction"})
+    with origin_scope(Origin(ip="2001:db8::1", user_agent="PACS/1.0 (中文)", channel=Channel.API)):
+        read = audit_record(actor=doctor, action="test.read", obj=patient, patient_id=patient.pk, detail={"uids": ["1.2.3"], "n": 2, "名": "张三"})
+    stored = AuditEvent.objects.get(seq=read.seq)
+    assert (stored.ip, stored.user_agent, stored.channel) == ("2001:db8::1", "PACS/1.0 (中文)", "api")
+    assert (stored.actor_id, stored.patient_id, stored.object_id) == (doctor.pk, patient.pk, str(patient.pk))
+    assert stored.detail == {"uids": ["1.2.3"], "n": 2, "名": "张三"} and stored.occurred_at == read.occurred_at
+    assert stored.institution_name == cast.north.clinic.name and stored.prev_hash == AuditEvent.objects.get(seq=read.seq - 1).hash
+    assert ChainHead.objects.get().seq == read.seq
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_that_cannot_be_stored_leaves_no_transaction_open_and_the_chain_whole():
+    audit_record(actor=None, action="test.first")
+    with pytest.raises(TypeError):
+        audit_record(actor=None, action="test.unstorable", detail={"not json": object()})
+    assert not connection.in_atomic_block and connection.get_autocommit()
+    # a transaction left open on the connection would still hold the chain head's lock
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    audit_record(actor=None, action="test.after")
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == ["test.first", "test.after"]
     assert audit_verify().ok
