@@ -265,6 +265,7 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         if series is None:
             series = series_of[r.fields["series"]["series_instance_uid"]] = Series(study=study, **r.fields["series"])
             new[Series].append(series)
+        series.study = study  # the response names each instance's study: no query per request for it
         instance = known[r.sop_uid] = Instance(series=series, file=r.key, size=r.size, sha256=r.sha256, metadata=r.metadata, received_by=by, source=source, **r.fields["instance"])
         new[Instance].append(instance)
         stored.setdefault(study, []).append(r.sop_uid)

@@ -144,3 +144,12 @@ def test_a_value_the_database_cannot_hold_refuses_that_file_alone(cast, values, 
     assert results[1].reason.startswith("a value cannot be indexed") and reason in results[1].reason
     assert Instance.objects.count() == 2 and len(_files_kept(cast)) == 2
     assert AuditEvent.objects.filter(action="imaging.store").count() == 2  # one a file, as each was indexed alone
+
+
+def test_the_stored_instances_name_their_study_without_a_query_per_file(cast, django_assert_num_queries):
+    """STOW-RS answers with each instance's study: the rows already hold it."""
+    files = ct_series(slices=4)
+    _together(cast, files[:1])
+    results = _together(cast, files[1:])
+    with django_assert_num_queries(0):
+        assert {r.instance.series.study.study_instance_uid for r in results} == {_uid(files[0], "StudyInstanceUID")}
