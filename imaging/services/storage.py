@@ -51,6 +51,8 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
     if not files or not quota_of(institution):
         return [None] * len(files)
     used = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    if _refusal(institution, used, sum(size for size, _uid, _sha in files)) is None:
+        return [None] * len(files)  # room for all: whether some are copies does not matter
     stored = set(
         Instance.objects.filter(sop_instance_uid__in=[uid for _size, uid, _sha in files]).values_list("sop_instance_uid", "sha256")
     )
