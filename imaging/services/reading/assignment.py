@@ -21,10 +21,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from consults.models import Urgency
-from consults.services.experts import MIN_PRACTICE_YEARS, verified_practice_years
+from consults.services.experts import practice_refusal
 from consults.services.notify import lazy_format, notify
 from imaging.models import READING_STATUSES, ReaderProfile, ReadingPolicy, ReadRequest, ReadStatus
 from imaging.services.reading.lifecycle import coordinators_of, locked, radiologists_of, read_label, read_link, record, status_label, transition
@@ -39,21 +39,15 @@ MODALITY_CODE = re.compile(r"[A-Z0-9]{1,16}")
 
 # --- Who may read ----------------------------------------------------------------------------------
 
+def _not_a_radiologist(person: User, hospital: Institution) -> str:
+    return _("%(name)s is not a radiologist of %(hospital)s.") % {"name": person, "hospital": hospital}
+
+
 def reader_refusal(person: User, hospital: Institution) -> str:
     """Why this person cannot read for the hospital, or "" if they can."""
-    name = str(person)
     if not (person.is_active and Membership.objects.filter(user=person, institution=hospital, role=Role.RADIOLOGIST, is_active=True, institution__is_active=True).exists()):
-        return _("%(name)s is not a radiologist of %(hospital)s.") % {"name": name, "hospital": hospital}
-    years = verified_practice_years(person)
-    if years is None:
-        return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
-    if years < MIN_PRACTICE_YEARS:
-        return ngettext(
-            "%(name)s has %(years)d year of independent practice; remote reads need at least %(min)d.",
-            "%(name)s has %(years)d years of independent practice; remote reads need at least %(min)d.",
-            years,
-        ) % {"name": name, "years": years, "min": MIN_PRACTICE_YEARS}
-    return ""
+        return _not_a_radiologist(person, hospital)
+    return practice_refusal(person, service="reads")
 
 
 def radiologists_of_hospital(hospital: Institution):
