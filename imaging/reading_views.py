@@ -261,14 +261,15 @@ def critical_banner(request):
 
 def _hospital_settings(hospital: Institution) -> dict:
     policy = assignment.policy_for(hospital)
-    radiologists = list(assignment.radiologists_of_hospital(hospital))
-    profiles = assignment.profiles_of(radiologists)
-    loads = assignment.open_loads(radiologists)
+    radiologists = assignment.radiologists_and_refusals(hospital)
+    people = [person for person, _refusal in radiologists]
+    profiles = assignment.profiles_of(people)
+    loads = assignment.open_loads(people)
     rows = []
-    for person in radiologists:
+    for person, refusal in radiologists:
         profile = profiles.get(person.pk)
         initial = {"modalities": ", ".join(profile.modalities) if profile else "", "accepts_automatic": profile.accepts_automatic if profile else True}
-        rows.append({"person": person, "refusal": assignment.reader_refusal(person, hospital), "load": loads.get(person.pk, 0), "form": rf.ReaderProfileForm(initial=initial, prefix=str(person.pk))})
+        rows.append({"person": person, "refusal": refusal, "load": loads.get(person.pk, 0), "form": rf.ReaderProfileForm(initial=initial, prefix=str(person.pk))})
     initial = {"assignment": policy.assignment, "requires_verification": policy.requires_verification, "critical_ack_minutes": policy.critical_ack_minutes}
     return {"hospital": hospital, "policy": policy, "form": rf.PolicyForm(initial=initial, prefix=str(hospital.pk)), "radiologists": rows}
 

@@ -5,17 +5,21 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from consults.models import Notification
 from imaging.models import ReaderProfile, ReadingPolicy, ReadRequest, ReadStatus
 from imaging.services.reading.assignment import (
+    automatic_candidates,
     policy_update,
     read_assign,
     read_claim,
     read_release,
     reader_profile_update,
     reader_refusal,
+    readers_of,
 )
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
@@ -168,6 +172,23 @@ def test_a_read_handed_back_goes_to_another_radiologist_by_the_rule(cast):
     assert read.radiologist == first
     read = read_release(by=first, read=read, reason="Conflict of interest.")
     assert (read.status, read.radiologist) == (ReadStatus.ASSIGNED, second)
+
+
+def _queries(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured)
+
+
+def test_choosing_among_the_radiologists_takes_as_many_queries_for_six_as_for_two(cast):
+    read = requested_read(cast.north)
+    hospital = cast.north.hospital
+    counts = {}
+    for total in (2, 6):
+        while len(readers_of(hospital)) < total:
+            second_radiologist(cast.north)
+        counts[total] = (_queries(lambda: readers_of(hospital)), _queries(lambda: automatic_candidates(read)))
+    assert counts[2] == counts[6]
 
 
 # --- Policy and reader profiles ------------------------------------------------------------------------

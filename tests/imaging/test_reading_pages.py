@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReadStatus, ReportTemplate
 from imaging.report_templates import install_shared_templates
@@ -262,3 +264,16 @@ def test_coordinator_sets_the_policy_and_a_radiologists_modalities(cast, client_
     assert radiologist.reader_profile.modalities == ["CT", "DX", "MR"] and not radiologist.reader_profile.accepts_automatic
     assert client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/settings/").status_code == 403
     assert client_for(cast.north[Role.COORDINATOR]).post(f"/imaging/reads/settings/readers/{cast.north[Role.SPECIALIST].pk}/", {}).status_code == 404
+
+
+def test_the_settings_page_takes_as_many_queries_for_six_radiologists_as_for_two(cast, client_for):
+    client = client_for(cast.north[Role.COORDINATOR])
+    counts = {}
+    for total, more in ((2, 1), (6, 4)):  # the cast's radiologist and `more` others
+        for _ in range(more):
+            second_radiologist(cast.north)
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/imaging/reads/settings/").content.decode()
+        assert page.count("North Hospital second radiologist") == total - 1
+        counts[total] = len(captured)
+    assert counts[2] == counts[6]

@@ -55,9 +55,21 @@ def radiologists_of_hospital(hospital: Institution):
     return radiologists_of(hospital.pk).prefetch_related("qualifications").order_by("full_name", "username")
 
 
+def radiologists_and_refusals(hospital: Institution) -> list[tuple[User, str]]:
+    """Everyone holding the radiologist role there, by name, each with `reader_refusal`'s answer.
+
+    Two queries however many there are: the list itself proves the role, the qualifications come
+    prefetched.
+    """
+    people = radiologists_of_hospital(hospital)
+    if not hospital.is_active:
+        return [(person, _not_a_radiologist(person, hospital)) for person in people]
+    return [(person, practice_refusal(person, service="reads")) for person in people]
+
+
 def readers_of(hospital: Institution) -> list[User]:
     """The hospital's radiologists who may read now, by name."""
-    return [person for person in radiologists_of_hospital(hospital) if not reader_refusal(person, hospital)]
+    return [person for person, refusal in radiologists_and_refusals(hospital) if not refusal]
 
 
 def profiles_of(people: list[User]) -> dict:

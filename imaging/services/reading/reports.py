@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy
 from consults.services.notify import lazy_format, notify
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Report, ReportAddendum, ReportTemplate
 from imaging.services.reading import critical
-from imaging.services.reading.assignment import policy_for, reader_refusal
-from imaging.services.reading.lifecycle import coordinators_of, locked, radiologists_of, read_label, read_link, record, status_label, transition
+from imaging.services.reading.assignment import policy_for, reader_refusal, readers_of
+from imaging.services.reading.lifecycle import coordinators_of, locked, read_label, read_link, record, status_label, transition
 from telemed import access
 from telemed.accounts.models import Qualification, User
 from telemed.audit.services import audit_record
@@ -168,7 +168,7 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
         return _finalise(read, report, by=by, action="sign", at=now)
     report.save(update_fields=["author", "submitted_at", "updated_at"])
     transition(read, to=ReadStatus.AWAITING_VERIFICATION, by=by, action="submit")
-    verifiers = [person for person in radiologists_of(read.hospital_id).exclude(pk=by.pk) if not reader_refusal(person, read.hospital)]
+    verifiers = [person for person in readers_of(read.hospital) if person.pk != by.pk]
     # With nobody else qualified to verify, the coordinators must find someone (or change the policy).
     notify(
         verifiers or coordinators_of(read), consult=None, link=read_link(read),
