@@ -17,11 +17,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from consults.services.notify import lazy_format, notify
+from consults.services.notify import lazy_format, local_minute, notify
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Report, ReportAddendum, ReportTemplate
 from imaging.services.reading import critical
 from imaging.services.reading.assignment import policy_for, reader_refusal, readers_of
@@ -32,10 +31,6 @@ from telemed.audit.services import audit_record
 
 WRITABLE = (ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS)
 TEXT_FIELDS = ("technique", "findings", "impression")
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
 # --- Templates -----------------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def _require_writer(by: User, read: ReadRequest) -> None:
     if read.status == ReadStatus.AWAITING_VERIFICATION:
         raise ValidationError(_("The report is handed in and waits for verification; it can be changed only if the verifier sends it back."))
     if read.status == ReadStatus.SIGNED:
-        raise ValidationError(_("The report was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": _local(read.signed_at)}, code="signed")
+        raise ValidationError(_("The report was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": local_minute(read.signed_at)}, code="signed")
     if read.status not in WRITABLE:
         raise ValidationError(_("This read is %(status)s; there is no report to write.") % {"status": status_label(read)})
 
