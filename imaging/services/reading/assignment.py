@@ -72,15 +72,17 @@ def readers_of(hospital: Institution) -> list[User]:
     return [person for person, refusal in radiologists_and_refusals(hospital) if not refusal]
 
 
-def profiles_of(people: list[User]) -> dict:
-    return {p.user_id: p for p in ReaderProfile.objects.filter(user__in=people)}
+def profiles_of(hospital: Institution, people: list[User]) -> dict:
+    """Their reader profiles for this hospital, by user id."""
+    return {p.user_id: p for p in ReaderProfile.objects.filter(hospital=hospital, user__in=people)}
 
 
 def automatic_candidates(read: ReadRequest, *, exclude: set = frozenset()) -> list[User]:
     """Who the automatic rule may give this read to: readers who take automatic assignments and
-    read its modality (without a profile: everything), ordered by user name for a stable turn."""
+    read its modality at the read's hospital (without a profile there: everything), ordered by user
+    name for a stable turn."""
     readers = [r for r in readers_of(read.hospital) if r.pk not in exclude]
-    profiles = profiles_of(readers)
+    profiles = profiles_of(read.hospital, readers)
     keep = [r for r in readers if r.pk not in profiles or (profiles[r.pk].accepts_automatic and profiles[r.pk].reads(read.modality))]
     return sorted(keep, key=lambda person: person.username)
 
@@ -130,15 +132,19 @@ def clean_modalities(raw: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def reader_profile_update(*, by: User, radiologist: User, modalities: list[str], accepts_automatic: bool) -> ReaderProfile:
-    """A coordinator sets what a radiologist of their hospital reads and whether the rule assigns to them."""
-    hospitals = access.reading_hospitals(by).filter(memberships__user=radiologist, memberships__role=Role.RADIOLOGIST, memberships__is_active=True)
-    if not hospitals.exists():
+def reader_profile_update(*, by: User, hospital: Institution, radiologist: User, modalities: list[str], accepts_automatic: bool) -> ReaderProfile:
+    """A coordinator sets what a radiologist reads for their hospital and whether its rule assigns to them."""
+    if not access.reading_hospitals(by).filter(pk=hospital.pk).exists():
         raise PermissionDenied(_("Only a coordinator or an administrator of the radiologist's hospital can change what they read."))
+    if not radiologists_of(hospital.pk).filter(pk=radiologist.pk).exists():
+        raise PermissionDenied(_not_a_radiologist(radiologist, hospital))
     profile, _created = ReaderProfile.objects.update_or_create(
-        user=radiologist, defaults={"modalities": clean_modalities(modalities), "accepts_automatic": accepts_automatic}
+        user=radiologist, hospital=hospital, defaults={"modalities": clean_modalities(modalities), "accepts_automatic": accepts_automatic}
     )
-    audit_record(actor=by, action="reading.reader_profile", obj=radiologist, detail={"modalities": profile.modalities, "accepts_automatic": accepts_automatic})
+    audit_record(
+        actor=by, action="reading.reader_profile", obj=radiologist,
+        detail={"hospital": str(hospital.pk), "modalities": profile.modalities, "accepts_automatic": accepts_automatic},
+    )
     return profile
 
 
