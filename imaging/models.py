@@ -225,11 +225,16 @@ class ReadingPolicy(models.Model):
 
 
 class ReaderProfile(models.Model):
-    """What a radiologist reads, for automatic assignment; without a profile: everything."""
+    """What a radiologist reads for one hospital, for its automatic assignment; without a profile
+    there: everything. Per hospital, since one radiologist may read CT for one and MR for another."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="reader_profile")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reader_profiles")
+    hospital = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="reader_profiles")
     modalities = models.JSONField(_("modalities"), default=list, blank=True, help_text=_("DICOM modality codes such as CT, MR, DX; empty: every modality."))
     accepts_automatic = models.BooleanField(_("receives automatic assignments"), default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "hospital"], name="one_reader_profile_per_hospital")]
 
     def reads(self, modality: str) -> bool:
         return not self.modalities or not modality or modality in self.modalities

@@ -27,7 +27,7 @@ from imaging.models import ReadStatus
 from imaging.services import studies
 from imaging.services.reading import assignment, critical, reports, requests, worklist
 from telemed import access
-from telemed.accounts.models import Institution, Role, User
+from telemed.accounts.models import Institution
 from telemed.web.forms import NoFields, act_on, call_service, form_errors
 
 PAGE_SIZE = 25
@@ -261,14 +261,15 @@ def critical_banner(request):
 
 def _hospital_settings(hospital: Institution) -> dict:
     policy = assignment.policy_for(hospital)
-    radiologists = list(assignment.radiologists_of_hospital(hospital))
-    profiles = assignment.profiles_of(radiologists)
-    loads = assignment.open_loads(radiologists)
+    radiologists = assignment.radiologists_and_refusals(hospital)
+    people = [person for person, _refusal in radiologists]
+    profiles = assignment.profiles_of(hospital, people)
+    loads = assignment.open_loads(people)
     rows = []
-    for person in radiologists:
+    for person, refusal in radiologists:
         profile = profiles.get(person.pk)
         initial = {"modalities": ", ".join(profile.modalities) if profile else "", "accepts_automatic": profile.accepts_automatic if profile else True}
-        rows.append({"person": person, "refusal": assignment.reader_refusal(person, hospital), "load": loads.get(person.pk, 0), "form": rf.ReaderProfileForm(initial=initial, prefix=str(person.pk))})
+        rows.append({"person": person, "refusal": refusal, "load": loads.get(person.pk, 0), "form": rf.ReaderProfileForm(initial=initial, prefix=f"{hospital.pk}-{person.pk}")})
     initial = {"assignment": policy.assignment, "requires_verification": policy.requires_verification, "critical_ack_minutes": policy.critical_ack_minutes}
     return {"hospital": hospital, "policy": policy, "form": rf.PolicyForm(initial=initial, prefix=str(hospital.pk)), "radiologists": rows}
 
@@ -293,13 +294,11 @@ def reading_policy(request, institution_id):
 
 
 @require_POST
-def reading_reader(request, user_id):
-    hospitals = access.reading_hospitals(request.user)
-    radiologist = get_object_or_404(
-        User.objects.filter(memberships__institution__in=hospitals, memberships__role=Role.RADIOLOGIST, memberships__is_active=True).distinct(), pk=user_id
-    )
-    form = rf.ReaderProfileForm(request.POST, prefix=str(radiologist.pk))
-    if form.is_valid() and call_service(form, lambda: assignment.reader_profile_update(by=request.user, radiologist=radiologist, **form.cleaned_data)):
+def reading_reader(request, institution_id, user_id):
+    hospital = get_object_or_404(access.reading_hospitals(request.user), pk=institution_id)
+    radiologist = get_object_or_404(assignment.radiologists_of_hospital(hospital), pk=user_id)
+    form = rf.ReaderProfileForm(request.POST, prefix=f"{hospital.pk}-{radiologist.pk}")
+    if form.is_valid() and call_service(form, lambda: assignment.reader_profile_update(by=request.user, hospital=hospital, radiologist=radiologist, **form.cleaned_data)):
         messages.success(request, _("What %(name)s reads is saved.") % {"name": radiologist})
     else:
         messages.error(request, form_errors(form))

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -21,7 +20,7 @@ from consults.models import Consult, Engagement, Participant, Reminder, Status
 from consults.services.availability import Span, covers, iter_free_slots, slot_minutes
 from consults.services.experts import expert_refusal
 from consults.services.lifecycle import transition
-from consults.services.notify import lazy_format, local_time, notify
+from consults.services.notify import lazy_format, local_minute, local_time, notify
 from consults.services.requests import _locked, _require_coordinator
 from telemed.accounts.models import Membership, Role, Specialty, User
 from telemed.patients.models import PatientGrant
@@ -36,10 +35,6 @@ class BookingConflict(ValidationError):
     def __init__(self, message: str, suggestions: list[Span]):
         super().__init__(message, code="conflict")
         self.suggestions = suggestions
-
-
-def _local(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
 def earliest_slots(*, experts: list[User], after: datetime | None = None, limit: int = 5, minutes: int | None = None) -> list[Span]:
@@ -89,7 +84,7 @@ def _clean_experts_and_time(consult: Consult, experts: list[User], span: Span) -
     for expert in experts:
         if not covers(expert, span):
             raise ValidationError(
-                {"starts_at": _("%(name)s does not hold consult hours from %(start)s to %(end)s.") % {"name": expert, "start": _local(span.starts_at), "end": _local(span.ends_at)}}
+                {"starts_at": _("%(name)s does not hold consult hours from %(start)s to %(end)s.") % {"name": expert, "start": local_minute(span.starts_at), "end": local_minute(span.ends_at)}}
             )
 
 
@@ -111,9 +106,9 @@ def _engage(consult: Consult, experts: list[User], span: Span) -> None:
 def _conflict(expert: User | None, experts: list[User], span: Span) -> BookingConflict:
     suggestions = earliest_slots(experts=experts, after=span.starts_at, minutes=int((span.ends_at - span.starts_at).total_seconds() // 60))
     who = str(expert) if expert else ", ".join(str(e) for e in experts)
-    listed = "; ".join(_local(s.starts_at) for s in suggestions) or _("none in the next four weeks")
+    listed = "; ".join(local_minute(s.starts_at) for s in suggestions) or _("none in the next four weeks")
     return BookingConflict(
-        _("%(who)s is already booked at %(start)s. Next free times: %(slots)s.") % {"who": who, "start": _local(span.starts_at), "slots": listed},
+        _("%(who)s is already booked at %(start)s. Next free times: %(slots)s.") % {"who": who, "start": local_minute(span.starts_at), "slots": listed},
         suggestions,
     )
 

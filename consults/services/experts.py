@@ -1,13 +1,14 @@
 """Who may give a remote consultation, and the directory clinics and coordinators search.
 
 The 2018 remote-medical-service rules: only a verified specialist with at least three years of
-independent practice may be booked or assigned. Every refusal names the reason.
+independent practice may be booked or assigned. Every refusal names the reason. Remote reads apply
+the same qualification rule to radiologists (`practice_refusal`, imaging/services/reading/assignment.py).
 """
 from __future__ import annotations
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 
 from consults.models import ExpertProfile
 from telemed import access
@@ -17,10 +18,35 @@ MIN_PRACTICE_YEARS = 3
 
 
 def verified_practice_years(person: User) -> int | None:
-    """Years of independent practice by the person's verified qualifications; None without one.
-    Remote reads apply the same rule to radiologists (imaging/services/reading/assignment.py)."""
+    """Years of independent practice by the person's verified qualifications; None without one."""
     verified = [q for q in person.qualifications.all() if q.is_verified]
     return max(q.years_of_practice() for q in verified) if verified else None
+
+
+# Each remote service names itself in the refusal; the rule is the same for all.
+_TOO_FEW_YEARS = {
+    "consultations": ngettext_lazy(
+        "%(name)s has %(years)d year of independent practice; remote consultations need at least %(min)d.",
+        "%(name)s has %(years)d years of independent practice; remote consultations need at least %(min)d.",
+        "years",
+    ),
+    "reads": ngettext_lazy(
+        "%(name)s has %(years)d year of independent practice; remote reads need at least %(min)d.",
+        "%(name)s has %(years)d years of independent practice; remote reads need at least %(min)d.",
+        "years",
+    ),
+}
+
+
+def practice_refusal(person: User, *, service: str) -> str:
+    """Why the person's qualification does not allow them to give the remote `service`
+    ("consultations" or "reads"), or "" if it does. Uses prefetched qualifications when there are."""
+    years = verified_practice_years(person)
+    if years is None:
+        return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": person}
+    if years < MIN_PRACTICE_YEARS:
+        return _TOO_FEW_YEARS[service] % {"name": str(person), "years": years, "min": MIN_PRACTICE_YEARS}
+    return ""
 
 
 def expert_refusal(expert: User, specialty: str | None = None) -> str:
@@ -30,19 +56,9 @@ def expert_refusal(expert: User, specialty: str | None = None) -> str:
         user=expert, role=Role.SPECIALIST, is_active=True, institution__kind="hospital", institution__is_active=True
     ).exists():
         return _("%(name)s is not a specialist of a designated hospital.") % {"name": name}
-    years = verified_practice_years(expert)
-    if years is None:
-        return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
-    if years < MIN_PRACTICE_YEARS:
-        return ngettext(
-            "%(name)s has %(years)d year of independent practice; remote consultations need at least %(min)d.",
-            "%(name)s has %(years)d years of independent practice; remote consultations need at least %(min)d.",
-            years,
-        ) % {
-            "name": name,
-            "years": years,
-            "min": MIN_PRACTICE_YEARS,
-        }
+    refusal = practice_refusal(expert, service="consultations")
+    if refusal:
+        return refusal
     if specialty and not any(specialty in q.specialties for q in expert.qualifications.all() if q.is_verified):
         return _("%(name)s is not qualified in %(specialty)s.") % {"name": name, "specialty": Specialty(specialty).label}
     return ""

@@ -38,8 +38,6 @@ def lazy_format(message, **values) -> Promise:
     return lazy(render, str)()
 
 
-
-
 class ConsoleSms:
     """The default SMS sender: writes to the log. A gateway is a class with the same `send`."""
 
@@ -87,9 +85,14 @@ def _zone(user: User):
         return zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
+def local_minute(moment: datetime) -> str:
+    """The moment to the minute in the active time zone, as refusals and notifications show it."""
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
 def local_time(moment: datetime) -> Promise:
-    """A time rendered in the time zone active when shown (the recipient's, inside notify())."""
-    return lazy(lambda: formats.date_format(timezone.localtime(moment), "Y-m-d H:i"), str)()
+    """`local_minute` rendered when shown, so in the recipient's time zone inside notify()."""
+    return lazy(local_minute, str)(moment)
 
 
 def unread_count(user: User) -> int:

@@ -18,13 +18,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consults.models import Addendum, Consult, Opinion, Participant, Status
 from consults.services.lifecycle import transition
-from consults.services.notify import notify
+from consults.services.notify import local_minute, notify
 from consults.services.requests import _locked
 from telemed import access
 from telemed.accounts.models import Qualification, User
@@ -40,10 +39,6 @@ class ReferralAdvice(models.TextChoices):
 
 
 WRITABLE_STATUSES = (Status.IN_SESSION, Status.OPINION_PENDING)
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
 # --- Who takes part --------------------------------------------------------------------------------
@@ -88,7 +83,7 @@ def _require_writable(consult: Consult) -> None:
 def _refuse_signed(opinion: Opinion) -> None:
     if opinion.signed_at is not None:
         raise ValidationError(
-            _("This opinion was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": _local(opinion.signed_at)},
+            _("This opinion was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": local_minute(opinion.signed_at)},
             code="signed",
         )
 

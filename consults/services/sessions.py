@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consults.models import Consult, Status
-from consults.services.bookings import _local, participants_of
+from consults.services.bookings import participants_of
 from consults.services.lifecycle import transition
-from consults.services.notify import notify
+from consults.services.notify import local_minute, notify
 from consults.services.opinions import complete_if_every_expert_signed, is_expert_participant
 from consults.services.requests import _locked
 from telemed import access
@@ -58,7 +58,7 @@ def consult_start_session(*, by: User, consult: Consult) -> Consult:
     opens = session_opens_at(consult)
     if opens is None or timezone.now() < opens:
         raise ValidationError(
-            _("The session can be started from %(time)s, 15 minutes before the consult begins.") % {"time": _local(opens) if opens else "—"}
+            _("The session can be started from %(time)s, 15 minutes before the consult begins.") % {"time": local_minute(opens) if opens else "—"}
         )
     transition(consult, to=Status.IN_SESSION, by=by, action="start_session")
     others = [person for person in participants_of(consult) if person.pk != by.pk]

@@ -5,21 +5,26 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from consults.models import Notification
 from imaging.models import ReaderProfile, ReadingPolicy, ReadRequest, ReadStatus
 from imaging.services.reading.assignment import (
+    automatic_candidates,
     policy_update,
     read_assign,
     read_claim,
     read_release,
     reader_profile_update,
     reader_refusal,
+    readers_of,
 )
-from telemed.accounts.models import Role
+from imaging.services.reading.requests import read_request
+from telemed.accounts.models import Pairing, Role
 from telemed.audit.models import AuditEvent
-from tests.accounts.factories import member
+from tests.accounts.factories import HospitalFactory, MembershipFactory, member
 from tests.imaging.reading_factories import assigned_read, ct_study, requested_read, second_radiologist
 from tests.patients.factories import PatientFactory
 
@@ -149,10 +154,10 @@ def test_least_loaded_gives_the_read_to_whoever_has_fewest_open_reads(cast):
 
 def test_automatic_assignment_respects_modalities_and_opting_out(cast):
     _automatic(cast, ReadingPolicy.Assignment.LEAST_LOADED)
-    ReaderProfile.objects.create(user=cast.north[Role.RADIOLOGIST], modalities=["MR", "US"])
+    ReaderProfile.objects.create(user=cast.north[Role.RADIOLOGIST], hospital=cast.north.hospital, modalities=["MR", "US"])
     ct_reader = second_radiologist(cast.north)
     assert requested_read(cast.north).radiologist == ct_reader
-    ReaderProfile.objects.create(user=ct_reader, accepts_automatic=False)
+    ReaderProfile.objects.create(user=ct_reader, hospital=cast.north.hospital, accepts_automatic=False)
     other = PatientFactory(institution=cast.north.clinic, registered_by=cast.north[Role.CLINIC_DOCTOR])
     read = requested_read(cast.north, study=ct_study(cast.north, patient=other))
     assert read.status == ReadStatus.REQUESTED and read.radiologist is None
@@ -168,6 +173,23 @@ def test_a_read_handed_back_goes_to_another_radiologist_by_the_rule(cast):
     assert read.radiologist == first
     read = read_release(by=first, read=read, reason="Conflict of interest.")
     assert (read.status, read.radiologist) == (ReadStatus.ASSIGNED, second)
+
+
+def _queries(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured)
+
+
+def test_choosing_among_the_radiologists_takes_as_many_queries_for_six_as_for_two(cast):
+    read = requested_read(cast.north)
+    hospital = cast.north.hospital
+    counts = {}
+    for total in (2, 6):
+        while len(readers_of(hospital)) < total:
+            second_radiologist(cast.north)
+        counts[total] = (_queries(lambda: readers_of(hospital)), _queries(lambda: automatic_candidates(read)))
+    assert counts[2] == counts[6]
 
 
 # --- Policy and reader profiles ------------------------------------------------------------------------
@@ -188,12 +210,55 @@ def test_coordinator_or_administrator_sets_the_policy_others_cannot(cast):
 
 def test_coordinator_sets_what_a_radiologist_reads(cast):
     radiologist = cast.north[Role.RADIOLOGIST]
-    profile = reader_profile_update(by=cast.north[Role.COORDINATOR], radiologist=radiologist, modalities=["ct", " MR ", "ct"], accepts_automatic=False)
+    hospital = cast.north.hospital
+    profile = reader_profile_update(by=cast.north[Role.COORDINATOR], hospital=hospital, radiologist=radiologist, modalities=["ct", " MR ", "ct"], accepts_automatic=False)
     assert (profile.modalities, profile.accepts_automatic) == (["CT", "MR"], False)
     with pytest.raises(ValidationError, match="not DICOM modality codes"):
-        reader_profile_update(by=cast.north[Role.COORDINATOR], radiologist=radiologist, modalities=["C/T"], accepts_automatic=True)
+        reader_profile_update(by=cast.north[Role.COORDINATOR], hospital=hospital, radiologist=radiologist, modalities=["C/T"], accepts_automatic=True)
     with pytest.raises(PermissionDenied):
-        reader_profile_update(by=cast.south[Role.COORDINATOR], radiologist=radiologist, modalities=[], accepts_automatic=True)
+        reader_profile_update(by=cast.south[Role.COORDINATOR], hospital=hospital, radiologist=radiologist, modalities=[], accepts_automatic=True)
+    with pytest.raises(PermissionDenied, match="South radiologist is not a radiologist of North Hospital"):
+        reader_profile_update(by=cast.north[Role.COORDINATOR], hospital=hospital, radiologist=cast.south[Role.RADIOLOGIST], modalities=[], accepts_automatic=True)
+
+
+# A radiologist of two hospitals: North Hospital and a second hospital of the same alliance, each
+# with its own coordinator and its own idea of what they read.
+
+def _second_hospital(cast):
+    hospital = HospitalFactory(alliance=cast.north.hospital.alliance, name="North Second Hospital")
+    Pairing.objects.create(hospital=hospital, clinic=cast.north.clinic)
+    MembershipFactory(user=cast.north[Role.RADIOLOGIST], institution=hospital, role=Role.RADIOLOGIST)
+    coordinator = member(hospital, Role.COORDINATOR, full_name="Second coordinator")
+    return hospital, coordinator
+
+
+def _ct_read_for(cast, hospital):
+    other = PatientFactory(institution=cast.north.clinic, registered_by=cast.north[Role.CLINIC_DOCTOR])
+    return read_request(by=cast.north[Role.CLINIC_DOCTOR], study=ct_study(cast.north, patient=other), hospital=hospital, question="Pneumonia?")
+
+
+def test_a_radiologist_of_two_hospitals_gets_automatic_reads_by_each_hospitals_profile(cast):
+    second, coordinator = _second_hospital(cast)
+    radiologist = cast.north[Role.RADIOLOGIST]
+    for hospital, by, modalities in ((cast.north.hospital, cast.north[Role.COORDINATOR], ["MR"]), (second, coordinator, ["CT"])):
+        ReadingPolicy.objects.create(hospital=hospital, assignment=ReadingPolicy.Assignment.LEAST_LOADED)
+        reader_profile_update(by=by, hospital=hospital, radiologist=radiologist, modalities=modalities, accepts_automatic=True)
+    assert _ct_read_for(cast, second).radiologist == radiologist
+    north_read = _ct_read_for(cast, cast.north.hospital)
+    assert north_read.radiologist is None and north_read.timeline.last().action == "auto_assign_none"
+
+
+def test_each_hospitals_coordinator_sets_what_the_radiologist_reads_there_only(cast):
+    second, coordinator = _second_hospital(cast)
+    radiologist = cast.north[Role.RADIOLOGIST]
+    reader_profile_update(by=cast.north[Role.COORDINATOR], hospital=cast.north.hospital, radiologist=radiologist, modalities=["MR"], accepts_automatic=True)
+    reader_profile_update(by=coordinator, hospital=second, radiologist=radiologist, modalities=["CT", "DX"], accepts_automatic=False)
+    profiles = {p.hospital: (p.modalities, p.accepts_automatic) for p in radiologist.reader_profiles.all()}
+    assert profiles == {cast.north.hospital: (["MR"], True), second: (["CT", "DX"], False)}
+    for by, hospital in ((coordinator, cast.north.hospital), (cast.north[Role.COORDINATOR], second)):
+        with pytest.raises(PermissionDenied):
+            reader_profile_update(by=by, hospital=hospital, radiologist=radiologist, modalities=[], accepts_automatic=True)
+    assert AuditEvent.objects.get(action="reading.reader_profile", actor=coordinator).detail["hospital"] == str(second.pk)
 
 
 def test_reader_refusal_names_the_reason(cast):

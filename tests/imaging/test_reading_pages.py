@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReadStatus, ReportTemplate
 from imaging.report_templates import install_shared_templates
@@ -13,6 +15,7 @@ from imaging.services.reading.critical import critical_raise
 from imaging.services.reading.reports import report_submit
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
+from tests.accounts.factories import HospitalFactory, MembershipFactory
 from tests.imaging.reading_factories import (
     FINDINGS,
     IMPRESSION,
@@ -257,8 +260,42 @@ def test_coordinator_sets_the_policy_and_a_radiologists_modalities(cast, client_
     response = client.post(f"/imaging/reads/settings/hospitals/{prefix}/", {f"{prefix}-assignment": "least_loaded", f"{prefix}-critical_ack_minutes": "0"}, follow=True)
     assert "Give between 1 and 1440 minutes" in _messages(response)
     radiologist = cast.north[Role.RADIOLOGIST]
-    response = client.post(f"/imaging/reads/settings/readers/{radiologist.pk}/", {f"{radiologist.pk}-modalities": "ct, mr，DX"}, follow=True)
+    url = f"/imaging/reads/settings/hospitals/{prefix}/readers/{radiologist.pk}/"
+    response = client.post(url, {f"{prefix}-{radiologist.pk}-modalities": "ct, mr，DX"}, follow=True)
     assert "What North radiologist reads is saved." in _messages(response)
-    assert radiologist.reader_profile.modalities == ["CT", "DX", "MR"] and not radiologist.reader_profile.accepts_automatic
+    profile = radiologist.reader_profiles.get(hospital=cast.north.hospital)
+    assert profile.modalities == ["CT", "DX", "MR"] and not profile.accepts_automatic
     assert client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/settings/").status_code == 403
-    assert client_for(cast.north[Role.COORDINATOR]).post(f"/imaging/reads/settings/readers/{cast.north[Role.SPECIALIST].pk}/", {}).status_code == 404
+    assert client.post(f"/imaging/reads/settings/hospitals/{prefix}/readers/{cast.north[Role.SPECIALIST].pk}/", {}).status_code == 404
+    assert client.post(f"/imaging/reads/settings/hospitals/{cast.south.hospital.pk}/readers/{cast.south[Role.RADIOLOGIST].pk}/", {}).status_code == 404
+
+
+def test_an_administrator_of_two_hospitals_sets_a_shared_radiologists_profile_for_each(cast, client_for):
+    second = HospitalFactory(alliance=cast.north.hospital.alliance, name="North Second Hospital")
+    radiologist, administrator = cast.north[Role.RADIOLOGIST], cast.north[Role.ADMINISTRATOR]
+    MembershipFactory(user=radiologist, institution=second, role=Role.RADIOLOGIST)
+    MembershipFactory(user=administrator, institution=second, role=Role.ADMINISTRATOR)
+    client = client_for(administrator)
+    page = client.get("/imaging/reads/settings/").content.decode()
+    for hospital in (cast.north.hospital, second):
+        assert f'action="/imaging/reads/settings/hospitals/{hospital.pk}/readers/{radiologist.pk}/"' in page
+        assert f'name="{hospital.pk}-{radiologist.pk}-modalities"' in page
+    base = "/imaging/reads/settings/hospitals"
+    client.post(f"{base}/{second.pk}/readers/{radiologist.pk}/", {f"{second.pk}-{radiologist.pk}-modalities": "CT", f"{second.pk}-{radiologist.pk}-accepts_automatic": "on"})
+    client.post(f"{base}/{cast.north.hospital.pk}/readers/{radiologist.pk}/", {f"{cast.north.hospital.pk}-{radiologist.pk}-modalities": "MR"})
+    assert {p.hospital: (p.modalities, p.accepts_automatic) for p in radiologist.reader_profiles.all()} == {second: (["CT"], True), cast.north.hospital: (["MR"], False)}
+    page = client.get("/imaging/reads/settings/").content.decode()
+    assert f'name="{second.pk}-{radiologist.pk}-modalities" value="CT"' in page
+
+
+def test_the_settings_page_takes_as_many_queries_for_six_radiologists_as_for_two(cast, client_for):
+    client = client_for(cast.north[Role.COORDINATOR])
+    counts = {}
+    for total, more in ((2, 1), (6, 4)):  # the cast's radiologist and `more` others
+        for _ in range(more):
+            second_radiologist(cast.north)
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/imaging/reads/settings/").content.decode()
+        assert page.count("North Hospital second radiologist") == total - 1
+        counts[total] = len(captured)
+    assert counts[2] == counts[6]

@@ -21,10 +21,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from consults.models import Urgency
-from consults.services.experts import MIN_PRACTICE_YEARS, verified_practice_years
+from consults.services.experts import practice_refusal
 from consults.services.notify import lazy_format, notify
 from imaging.models import READING_STATUSES, ReaderProfile, ReadingPolicy, ReadRequest, ReadStatus
 from imaging.services.reading.lifecycle import coordinators_of, locked, radiologists_of, read_label, read_link, record, status_label, transition
@@ -39,21 +39,15 @@ MODALITY_CODE = re.compile(r"[A-Z0-9]{1,16}")
 
 # --- Who may read ----------------------------------------------------------------------------------
 
+def _not_a_radiologist(person: User, hospital: Institution) -> str:
+    return _("%(name)s is not a radiologist of %(hospital)s.") % {"name": person, "hospital": hospital}
+
+
 def reader_refusal(person: User, hospital: Institution) -> str:
     """Why this person cannot read for the hospital, or "" if they can."""
-    name = str(person)
     if not (person.is_active and Membership.objects.filter(user=person, institution=hospital, role=Role.RADIOLOGIST, is_active=True, institution__is_active=True).exists()):
-        return _("%(name)s is not a radiologist of %(hospital)s.") % {"name": name, "hospital": hospital}
-    years = verified_practice_years(person)
-    if years is None:
-        return _("%(name)s has no verified qualification yet; an administrator must verify their licence first.") % {"name": name}
-    if years < MIN_PRACTICE_YEARS:
-        return ngettext(
-            "%(name)s has %(years)d year of independent practice; remote reads need at least %(min)d.",
-            "%(name)s has %(years)d years of independent practice; remote reads need at least %(min)d.",
-            years,
-        ) % {"name": name, "years": years, "min": MIN_PRACTICE_YEARS}
-    return ""
+        return _not_a_radiologist(person, hospital)
+    return practice_refusal(person, service="reads")
 
 
 def radiologists_of_hospital(hospital: Institution):
@@ -61,20 +55,34 @@ def radiologists_of_hospital(hospital: Institution):
     return radiologists_of(hospital.pk).prefetch_related("qualifications").order_by("full_name", "username")
 
 
+def radiologists_and_refusals(hospital: Institution) -> list[tuple[User, str]]:
+    """Everyone holding the radiologist role there, by name, each with `reader_refusal`'s answer.
+
+    Two queries however many there are: the list itself proves the role, the qualifications come
+    prefetched.
+    """
+    people = radiologists_of_hospital(hospital)
+    if not hospital.is_active:
+        return [(person, _not_a_radiologist(person, hospital)) for person in people]
+    return [(person, practice_refusal(person, service="reads")) for person in people]
+
+
 def readers_of(hospital: Institution) -> list[User]:
     """The hospital's radiologists who may read now, by name."""
-    return [person for person in radiologists_of_hospital(hospital) if not reader_refusal(person, hospital)]
+    return [person for person, refusal in radiologists_and_refusals(hospital) if not refusal]
 
 
-def profiles_of(people: list[User]) -> dict:
-    return {p.user_id: p for p in ReaderProfile.objects.filter(user__in=people)}
+def profiles_of(hospital: Institution, people: list[User]) -> dict:
+    """Their reader profiles for this hospital, by user id."""
+    return {p.user_id: p for p in ReaderProfile.objects.filter(hospital=hospital, user__in=people)}
 
 
 def automatic_candidates(read: ReadRequest, *, exclude: set = frozenset()) -> list[User]:
     """Who the automatic rule may give this read to: readers who take automatic assignments and
-    read its modality (without a profile: everything), ordered by user name for a stable turn."""
+    read its modality at the read's hospital (without a profile there: everything), ordered by user
+    name for a stable turn."""
     readers = [r for r in readers_of(read.hospital) if r.pk not in exclude]
-    profiles = profiles_of(readers)
+    profiles = profiles_of(read.hospital, readers)
     keep = [r for r in readers if r.pk not in profiles or (profiles[r.pk].accepts_automatic and profiles[r.pk].reads(read.modality))]
     return sorted(keep, key=lambda person: person.username)
 
@@ -124,15 +132,19 @@ def clean_modalities(raw: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def reader_profile_update(*, by: User, radiologist: User, modalities: list[str], accepts_automatic: bool) -> ReaderProfile:
-    """A coordinator sets what a radiologist of their hospital reads and whether the rule assigns to them."""
-    hospitals = access.reading_hospitals(by).filter(memberships__user=radiologist, memberships__role=Role.RADIOLOGIST, memberships__is_active=True)
-    if not hospitals.exists():
+def reader_profile_update(*, by: User, hospital: Institution, radiologist: User, modalities: list[str], accepts_automatic: bool) -> ReaderProfile:
+    """A coordinator sets what a radiologist reads for their hospital and whether its rule assigns to them."""
+    if not access.reading_hospitals(by).filter(pk=hospital.pk).exists():
         raise PermissionDenied(_("Only a coordinator or an administrator of the radiologist's hospital can change what they read."))
+    if not radiologists_of(hospital.pk).filter(pk=radiologist.pk).exists():
+        raise PermissionDenied(_not_a_radiologist(radiologist, hospital))
     profile, _created = ReaderProfile.objects.update_or_create(
-        user=radiologist, defaults={"modalities": clean_modalities(modalities), "accepts_automatic": accepts_automatic}
+        user=radiologist, hospital=hospital, defaults={"modalities": clean_modalities(modalities), "accepts_automatic": accepts_automatic}
     )
-    audit_record(actor=by, action="reading.reader_profile", obj=radiologist, detail={"modalities": profile.modalities, "accepts_automatic": accepts_automatic})
+    audit_record(
+        actor=by, action="reading.reader_profile", obj=radiologist,
+        detail={"hospital": str(hospital.pk), "modalities": profile.modalities, "accepts_automatic": accepts_automatic},
+    )
     return profile
 
 

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from consults.services.notify import lazy_format, notify
+from consults.services.notify import lazy_format, local_minute, notify
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Report
 from imaging.services.reading.assignment import critical_ack_minutes, reader_refusal
 from imaging.services.reading.lifecycle import clinic_doctors_of, coordinators_of, locked, read_label, read_link, record, status_label
@@ -70,10 +69,6 @@ def critical_raise(*, by: User, read: ReadRequest, finding: str) -> CriticalAler
     return alert
 
 
-def _ack_time(alert: CriticalAlert) -> str:
-    return date_format(timezone.localtime(alert.acknowledged_at), "Y-m-d H:i")
-
-
 @transaction.atomic
 def critical_acknowledge(*, by: User, read: ReadRequest, note: str = "") -> CriticalAlert:
     """A doctor of the clinic confirms they have read the critical finding; the radiologist is told."""
@@ -85,7 +80,7 @@ def critical_acknowledge(*, by: User, read: ReadRequest, note: str = "") -> Crit
         last = CriticalAlert.objects.filter(read=read).select_related("acknowledged_by").order_by("-raised_at").first()
         if last is None:
             raise ValidationError(_("This read has no critical finding to acknowledge."))
-        raise ValidationError(_("%(name)s already acknowledged it at %(time)s.") % {"name": last.acknowledged_by, "time": _ack_time(last)})
+        raise ValidationError(_("%(name)s already acknowledged it at %(time)s.") % {"name": last.acknowledged_by, "time": local_minute(last.acknowledged_at)})
     alert.acknowledged_by, alert.acknowledged_at, alert.acknowledgement_note = by, timezone.now(), note.strip()[:500]
     alert.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
     record(read, by=by, action="critical_acknowledge", note=alert.acknowledgement_note, obj=alert)

@@ -17,25 +17,20 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from consults.services.notify import lazy_format, notify
+from consults.services.notify import lazy_format, local_minute, notify
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Report, ReportAddendum, ReportTemplate
 from imaging.services.reading import critical
-from imaging.services.reading.assignment import policy_for, reader_refusal
-from imaging.services.reading.lifecycle import coordinators_of, locked, radiologists_of, read_label, read_link, record, status_label, transition
+from imaging.services.reading.assignment import policy_for, reader_refusal, readers_of
+from imaging.services.reading.lifecycle import coordinators_of, locked, read_label, read_link, record, status_label, transition
 from telemed import access
 from telemed.accounts.models import Qualification, User
 from telemed.audit.services import audit_record
 
 WRITABLE = (ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS)
 TEXT_FIELDS = ("technique", "findings", "impression")
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
 # --- Templates -----------------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def _require_writer(by: User, read: ReadRequest) -> None:
     if read.status == ReadStatus.AWAITING_VERIFICATION:
         raise ValidationError(_("The report is handed in and waits for verification; it can be changed only if the verifier sends it back."))
     if read.status == ReadStatus.SIGNED:
-        raise ValidationError(_("The report was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": _local(read.signed_at)}, code="signed")
+        raise ValidationError(_("The report was signed on %(time)s and can no longer be changed; add an addendum instead.") % {"time": local_minute(read.signed_at)}, code="signed")
     if read.status not in WRITABLE:
         raise ValidationError(_("This read is %(status)s; there is no report to write.") % {"status": status_label(read)})
 
@@ -168,7 +163,7 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
         return _finalise(read, report, by=by, action="sign", at=now)
     report.save(update_fields=["author", "submitted_at", "updated_at"])
     transition(read, to=ReadStatus.AWAITING_VERIFICATION, by=by, action="submit")
-    verifiers = [person for person in radiologists_of(read.hospital_id).exclude(pk=by.pk) if not reader_refusal(person, read.hospital)]
+    verifiers = [person for person in readers_of(read.hospital) if person.pk != by.pk]
     # With nobody else qualified to verify, the coordinators must find someone (or change the policy).
     notify(
         verifiers or coordinators_of(read), consult=None, link=read_link(read),
