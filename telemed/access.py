@@ -191,13 +191,22 @@ def visible_consults(user):
 
 def can_coordinate(user, consult) -> bool:
     """A coordinator of the consult's hospital, or of a hospital paired with its clinic before booking."""
-    hospitals = coordinated_hospitals(user)
-    if consult.hospital_id:
-        return hospitals.filter(pk=consult.hospital_id).exists()
-    return Pairing.objects.filter(hospital__in=hospitals, clinic_id=consult.clinic_id, ended_on__isnull=True).exists() or (
-        consult.named_expert_id is not None
-        and Membership.objects.filter(institution__in=hospitals, user_id=consult.named_expert_id, is_active=True).exists()
+    return _is_active(user) and user.pk in coordinators_among([user], consult)
+
+
+def coordinators_among(users, consult) -> set:
+    """The ids of those of `users` who may coordinate the consult (`can_coordinate`), in one query:
+    before booking, a hospital paired with its clinic or one its named expert works at."""
+    coordinating = Membership.objects.filter(
+        user__in=[u for u in users if _is_active(u)], role=Role.COORDINATOR, is_active=True, institution__is_active=True
     )
+    if consult.hospital_id:
+        coordinating = coordinating.filter(institution_id=consult.hospital_id)
+    else:
+        paired = Pairing.objects.filter(clinic_id=consult.clinic_id, ended_on__isnull=True).values("hospital_id")
+        named_experts = Membership.objects.filter(user_id=consult.named_expert_id, is_active=True).values("institution_id")
+        coordinating = coordinating.filter(Q(institution_id__in=paired) | Q(institution_id__in=named_experts))
+    return set(coordinating.values_list("user_id", flat=True))
 
 
 def bookable_experts_for(user) -> QuerySet[User]:

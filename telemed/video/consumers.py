@@ -20,7 +20,7 @@ from telemed.video import protocol
 from telemed.rtc import errors as relay_errors
 from telemed.video.events import room_group
 from telemed.video.media import media_link, seat_group
-from telemed.video.models import Attendance, Invitation, Room
+from telemed.video.models import Attendance, Room
 from telemed.video.services import chat, recordings, records, seats
 from telemed.video.services.admission import (
     CLOSE_FORBIDDEN,
@@ -29,30 +29,16 @@ from telemed.video.services.admission import (
     CLOSE_REPLACED,
     JoinRefused,
     Person,
-    is_host,
+    person_for,
+    room_get,
 )
-from telemed.video.services.ice import ice_servers
-from telemed.video.services.recordings import person_lacks_consent
-from telemed.video.services.roster import expert_presence, roster
+from telemed.video.services.roster import room_state, welcome
 from telemed.video.services.tokens import check_join_token, join_token
 
 logger = logging.getLogger(__name__)
 
 CLOSE_TOO_BIG = 1009
 GUEST_SESSION_KEY = "video_invitation"
-
-
-def _load_room(room_id) -> Room | None:
-    return Room.objects.select_related("consult").filter(pk=room_id).first()
-
-
-def _person(scope) -> Person | None:
-    user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        return Person(user=user)
-    invitation_id = scope.get("session", {}).get(GUEST_SESSION_KEY)
-    invitation = Invitation.objects.filter(pk=invitation_id, redeemed_at__isnull=False).first() if invitation_id else None
-    return Person(invitation=invitation) if invitation else None
 
 
 def _language(scope, person: Person) -> str:
@@ -63,15 +49,6 @@ def _language(scope, person: Person) -> str:
     return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
-def _take_seat(room: Room, person: Person, token, channel_name: str) -> seats.Seat:
-    check_join_token(token, room, person)
-    return seats.seat_take(room=room, person=person, channel_name=channel_name)
-
-
-def _room_state(room: Room) -> dict:
-    return {"people": roster(room), "experts": expert_presence(room)}
-
-
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     room: Room | None = None
     person: Person | None = None
@@ -80,8 +57,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     media_started = False
 
     async def connect(self):
-        self.room = await database_sync_to_async(_load_room)(self.scope["url_route"]["kwargs"]["room_id"])
-        self.person = await database_sync_to_async(_person)(self.scope)
+        self.room = await database_sync_to_async(room_get)(self.scope["url_route"]["kwargs"]["room_id"])
+        invitation_id = self.scope.get("session", {}).get(GUEST_SESSION_KEY)
+        self.person = await database_sync_to_async(person_for)(self.scope.get("user"), invitation_id)
         if self.person is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
@@ -100,7 +78,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             if left is not None:
                 if self.media_started:
                     await media_link().leave(str(self.room.pk), str(self.seat.pk))
-                if await database_sync_to_async(_is_empty)(self.room.pk):
+                if await database_sync_to_async(recordings.recording_left_running)(self.room):
                     await self._stop_recording_for("")
                 await self._announce_roster()
 
@@ -146,15 +124,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def on_join(self, token):
         if self.seat is not None:
             raise protocol.BadMessage(_("You have already joined this room."))
-        seat = await database_sync_to_async(_take_seat)(self.room, self.person, token, self.channel_name)
+        check_join_token(token, self.room, self.person)
+        seat = await database_sync_to_async(seats.seat_take)(room=self.room, person=self.person, channel_name=self.channel_name)
         self.seat = seat.attendance
         if seat.replaced_channel:
             await self.channel_layer.send(seat.replaced_channel, {"type": "seat.replaced"})
         await self.channel_layer.group_add(room_group(self.room.pk), self.channel_name)
         await self.channel_layer.group_add(seat_group(self.seat.pk), self.channel_name)
         self.watch = asyncio.create_task(self._watch_access())
-        await self._send_welcome()
-        await self._announce_roster()
+        state = await self._send_welcome()
+        await self._to_room({"type": "room.roster", "state": state})
         if self.seat.state == Attendance.State.IN_ROOM:
             await self._stop_recording_unless_everyone_consents()
 
@@ -196,25 +175,29 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._announce_roster()
 
     async def on_record(self, on):
-        if on:
-            await database_sync_to_async(recordings.recording_may_start)(by=self.person.user, room=self.room)
+        if not on:
+            if await database_sync_to_async(recordings.recording_may_stop)(by=self.person.user, room=self.room):
+                await self._stop_recording_for("")
+            return
+        await database_sync_to_async(recordings.recording_may_start)(by=self.person.user, room=self.room)
+        # The relay records first; if it cannot, or the room cannot be marked recording (a consent
+        # withdrawn meanwhile), it stops again, and the files of that start are not kept.
+        try:
             await media_link().start_recording(str(self.room.pk))
-            await database_sync_to_async(recordings.recording_started)(by=self.person.user, room=self.room)
-            await self._to_room({"type": "room.recording", "on": True, "reason": ""})
-        else:
-            if not await database_sync_to_async(is_host)(self.person.user, self.room):
-                raise JoinRefused(_("Only the host can record."))
-            await self._stop_recording_for("")
+            await database_sync_to_async(recordings.recording_start)(by=self.person.user, room=self.room)
+        except BaseException:
+            await media_link().stop_recording(str(self.room.pk))
+            raise
+        await self._to_room({"type": "room.recording", "on": True, "reason": ""})
 
     async def _stop_recording_unless_everyone_consents(self) -> None:
-        missing = await database_sync_to_async(recordings.without_consent)(self.room)
-        if missing:
-            await self._stop_recording_for(missing[0])
+        missing = await database_sync_to_async(recordings.unconsented_while_recording)(self.room)
+        if missing is not None:
+            await self._stop_recording_for(missing)
 
     async def _stop_recording_for(self, reason_name: str) -> None:
-        """Stop a recording under way (the host asked, or someone withdrew or lacks consent)."""
-        if not await database_sync_to_async(_is_recording)(self.room.pk):
-            return
+        """Stop the recording under way (the host asked, the room emptied, or someone withdrew or
+        lacks consent); the process holding the relay stores its files and marks the room not recording."""
         await media_link().stop_recording(str(self.room.pk))
         await self._to_room({"type": "room.recording", "on": False, "reason": reason_name})
 
@@ -263,7 +246,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def room_admitted(self, event):
         if self.seat is not None and event["seat"] == str(self.seat.pk):
-            self.seat = await database_sync_to_async(Attendance.objects.select_related("user", "invitation").get)(pk=self.seat.pk)
+            self.seat = await database_sync_to_async(seats.seat_get)(attendance_id=self.seat.pk)
             await self._send_welcome()
             await self._stop_recording_unless_everyone_consents()
 
@@ -318,39 +301,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 since_token = 0.0
                 await self.send_json({"kind": "token", "token": await database_sync_to_async(join_token)(self.room, self.person)})
 
-    async def _send_welcome(self):
-        welcome = await database_sync_to_async(_welcome)(self.room, self.person, self.seat)
-        await self.send_json(welcome)
+    async def _send_welcome(self) -> dict:
+        """Welcome this person; returns the room's state built for it, for announcing."""
+        message, state = await database_sync_to_async(welcome)(self.room, self.person, self.seat)
+        await self.send_json(message)
+        return state
 
     async def _announce_roster(self):
-        state = await database_sync_to_async(_room_state)(self.room)
+        state = await database_sync_to_async(room_state)(self.room)
         await self.channel_layer.group_send(room_group(self.room.pk), {"type": "room.roster", "state": state})
 
     async def _to_room(self, event: dict):
         await self.channel_layer.group_send(room_group(self.room.pk), event)
-
-
-def _is_empty(room_id) -> bool:
-    return not Attendance.objects.filter(room_id=room_id, state=Attendance.State.IN_ROOM).exists()
-
-
-def _is_recording(room_id) -> bool:
-    return Room.objects.filter(pk=room_id, recording_by__isnull=False).exists()
-
-
-def _welcome(room: Room, person: Person, seat: Attendance) -> dict:
-    if seat.state == Attendance.State.WAITING:
-        return {"kind": "lobby", "seat": str(seat.pk), "experts": expert_presence(room)}
-    return {
-        "kind": "joined",
-        "seat": str(seat.pk),
-        "host": person.user is not None and is_host(person.user, room),
-        "ice_servers": ice_servers(person.key),
-        "chat": chat.chat_history(room=room, reader=seat),
-        "recording": _is_recording(room.pk),
-        "consented": not person_lacks_consent(room, person),
-        **_room_state(room),
-    }
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,23 +58,73 @@ def room_for(consult) -> Room:
     return room
 
 
-def is_host(user, room: Room) -> bool:
-    """The lead expert hosts; the hospital's coordinators can act as host (a lead who dropped out)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
+def room_get(room_id) -> Room | None:
+    """The room with what its roster shows of the consult (its clinic and hospital)."""
+    return Room.objects.select_related("consult__clinic", "consult__hospital").filter(pk=room_id).first()
+
+
+def person_for(user, invitation_id) -> Person | None:
+    """Who is knocking: the signed-in account holder, else the guest whose redeemed invitation
+    the browser session holds; None for anyone else."""
+    if user is not None and user.is_authenticated:
+        return Person(user=user)
+    invitation = Invitation.objects.filter(pk=invitation_id, redeemed_at__isnull=False).first() if invitation_id else None
+    return Person(invitation=invitation) if invitation else None
+
+
+def _active(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
+class Standing:
+    """Where someone with an account stands in a room's consult: the rules of `is_host` and
+    `participant_role`, over their participation (None if they take no part) and over whether
+    they coordinate the consult (asked only when needed, unless `standings` loaded it for many)."""
+
+    def __init__(self, user, consult, participation: Participant | None, coordinators: set | None = None):
+        self.user, self.consult, self.participation = user, consult, participation
+        self._coordinators = coordinators
+
+    @cached_property
+    def coordinates(self) -> bool:
+        if self._coordinators is not None:
+            return self.user.pk in self._coordinators
+        return access.can_coordinate(self.user, self.consult)
+
+    @property
+    def hosts(self) -> bool:
+        """The lead expert hosts; the hospital's coordinators can act as host (a lead who dropped out)."""
+        if not _active(self.user):
+            return False
+        return (self.participation is not None and self.participation.role == Participant.Role.LEAD_EXPERT) or self.coordinates
+
+    @property
+    def role(self) -> str | None:
+        """The label the others see on this person's tile."""
+        if self.participation is not None:
+            return self.participation.get_role_display()
+        return str(Participant.Role.COORDINATOR.label) if self.coordinates else None
+
+
+def _standing(user, room: Room) -> Standing:
+    return Standing(user, room.consult, room.consult.participants.filter(user=user, removed_at__isnull=True).first())
+
+
+def standings(room: Room, users, participations) -> dict:
+    """The standing of many people at once, by user id, in one query (whether they coordinate);
+    `participations` holds the consult's participants among them (removed ones too)."""
     consult = room.consult
-    lead = consult.participants.filter(user=user, role=Participant.Role.LEAD_EXPERT, removed_at__isnull=True).exists()
-    return lead or access.can_coordinate(user, consult)
+    current = {p.user_id: p for p in participations if p.removed_at is None}
+    coordinators = access.coordinators_among(users, consult)
+    return {user.pk: Standing(user, consult, current.get(user.pk), coordinators) for user in users}
+
+
+def is_host(user, room: Room) -> bool:
+    return _active(user) and _standing(user, room).hosts
 
 
 def participant_role(user, room: Room) -> str | None:
-    """The label the others see on this person's tile."""
-    found = room.consult.participants.filter(user=user, removed_at__isnull=True).first()
-    if found is not None:
-        return found.get_role_display()
-    if access.can_coordinate(user, room.consult):
-        return str(Participant.Role.COORDINATOR.label)
-    return None
+    return _standing(user, room).role
 
 
 def live_invitation(room: Room, user) -> Invitation | None:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from telemed.audit.services import audit_record
 from telemed.video.models import Attendance, Recording, RecordingConsent, Room
 from telemed.video.services.admission import JoinRefused, Person, is_host
+from telemed.video.services.seats import room_is_empty
 
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,11 @@ def _consent_filter(person: Person) -> dict:
     return {"user": person.user} if person.user is not None else {"invitation": person.invitation}
 
 
+@transaction.atomic
 def consent_set(*, room: Room, person: Person, given: bool) -> None:
+    # The room's lock orders this with `recording_start`: a recording is either refused for want
+    # of this consent or already marked started when the caller checks whether to stop it.
+    Room.objects.select_for_update().get(pk=room.pk)
     if given:
         RecordingConsent.objects.get_or_create(consult=room.consult, **_consent_filter(person))
     else:
@@ -52,6 +57,22 @@ def without_consent(room: Room) -> list[str]:
     return [s.display_name for s in seats if (s.user_id not in users if s.user_id else s.invitation_id not in guests)]
 
 
+def is_recording(room: Room) -> bool:
+    return Room.objects.filter(pk=room.pk, recording_by__isnull=False).exists()
+
+
+def recording_left_running(room: Room) -> bool:
+    """Everyone has left and the room still records: the last to leave stops it."""
+    return room_is_empty(room) and is_recording(room)
+
+
+def unconsented_while_recording(room: Room) -> str | None:
+    """The name of someone in the room without consent while a recording is under way: it must stop."""
+    if not is_recording(room):
+        return None
+    return next(iter(without_consent(room)), None)
+
+
 def recording_may_start(*, by, room: Room) -> None:
     if not is_host(by, room):
         raise JoinRefused(_("Only the host can record."))
@@ -60,9 +81,26 @@ def recording_may_start(*, by, room: Room) -> None:
         raise JoinRefused(_("Everyone must consent before recording. Not yet: %(names)s.") % {"names": ", ".join(missing)})
 
 
-def recording_started(*, by, room: Room) -> None:
+@transaction.atomic
+def recording_start(*, by, room: Room) -> None:
+    """Mark the room recording, once the relay records (the caller starts it first, and stops it
+    again if this refuses or fails, so the room never records while the database says it does not).
+
+    1. Lock the room: consent changes and newcomers (`consent_set`, `seat_take`) wait, or went first.
+    2. Check again that the host asks and that everyone in the room has consented.
+    3. Record who started it, and audit.
+    """
+    Room.objects.select_for_update().get(pk=room.pk)
+    recording_may_start(by=by, room=room)
     Room.objects.filter(pk=room.pk).update(recording_by=by)
     audit_record(actor=by, action="video.recording_start", obj=room.consult, patient_id=room.consult.patient_id)
+
+
+def recording_may_stop(*, by, room: Room) -> bool:
+    """Only the host stops a recording at will; True if there is one to stop."""
+    if not is_host(by, room):
+        raise JoinRefused(_("Only the host can record."))
+    return is_recording(room)
 
 
 def recording_directory(room_id) -> str:
@@ -82,9 +120,16 @@ def recordings_store(*, room_id, files) -> list[Recording]:
 
     A file lands in storage before its row; if the row cannot be written the stored copy is
     removed. One file that fails does not cost the others: it stays where the relay wrote it
-    (logged, for an administrator to recover) and its temporary directory is kept.
+    (logged, for an administrator to recover) and its temporary directory is kept. The files of
+    a recording the room was never marked as making (`recording_start` refused or failed after
+    the relay began) are deleted: someone in them may not have consented.
     """
     room = Room.objects.select_related("consult").get(pk=room_id)
+    if room.recording_by_id is None:
+        if files:
+            logger.warning("room %s: %d files of a recording never marked started are deleted", room.pk, len(files))
+        _remove_directories(files)
+        return []
     stored, kept = [], set()
     for recorded in files:
         try:
@@ -93,9 +138,13 @@ def recordings_store(*, room_id, files) -> list[Recording]:
             logger.exception("recording file %s of room %s could not be stored; left in place", recorded.path, room.pk)
             kept.add(Path(recorded.path).parent)
     Room.objects.filter(pk=room.pk).update(recording_by=None)
-    for directory in {Path(f.path).parent for f in files} - kept:
-        shutil.rmtree(directory, ignore_errors=True)
+    _remove_directories(files, keep=kept)
     return stored
+
+
+def _remove_directories(files, keep=frozenset()) -> None:
+    for directory in {Path(f.path).parent for f in files} - keep:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _store_one(room: Room, recorded) -> Recording:

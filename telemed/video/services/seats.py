@@ -119,6 +119,9 @@ def _host_seat_action(by, room: Room, attendance_id) -> Attendance:
 
 @transaction.atomic
 def seat_admit(*, by, room: Room, attendance_id) -> Attendance:
+    # As a newcomer's `seat_take` does, lock the room: a recording starting meanwhile either sees
+    # this guest in the room (and asks for their consent) or is marked started before their check.
+    Room.objects.select_for_update().get(pk=room.pk)
     seat = _host_seat_action(by, room, attendance_id)
     if seat.state == Attendance.State.WAITING:
         seat.state, seat.joined_at = Attendance.State.IN_ROOM, timezone.now()
@@ -143,6 +146,15 @@ def seat_remove(*, by, room: Room, attendance_id) -> Attendance:
         seat.invitation.save(update_fields=["revoked_at"])
     _audit("video.remove", seat, actor=by, detail={"seconds": _duration(seat), "from": "room" if was_in else "lobby"})
     return seat
+
+
+def seat_get(*, attendance_id) -> Attendance:
+    """The seat as it is now (a connection's copy is as it was when it joined)."""
+    return Attendance.objects.select_related("user", "invitation").get(pk=attendance_id)
+
+
+def room_is_empty(room: Room) -> bool:
+    return not room.attendances.filter(state=Attendance.State.IN_ROOM).exists()
 
 
 def seat_still_allowed(attendance: Attendance) -> bool:
