@@ -181,7 +181,8 @@ class OutboundPath:
 
     def push(self, packet: RtpPacket, codec: Codec) -> None:
         """Everything here runs once per packet and subscriber: the checks are ordered so the
-        common case (synced, same codec, in order) does the least."""
+        common case (synced, same codec, in order) does the least. Sequence numbers compare
+        across the 16-bit wrap: `a` is before `b` when (a - b) mod 2^16 is 2^15 or more."""
         if self.paused or self.closed:
             return
         writer = self.writer
