@@ -338,30 +338,16 @@ class JanusTarget:
         await self.client.request(self.handle, {"request": "destroy", "room": room})
 
 
-class LoopTrack(MediaStreamTrack):
-    """Pre-encoded VP8 (a keyframe every second), sent as packets: a publisher that costs this
-    machine no encoding, to load the relay with 7 more publishers."""
+class FrameTrack(MediaStreamTrack):
+    """Encoded video frames, sent over and over at `fps` as packets (aiortc's sender packetizes
+    them, encoding nothing): a publisher that costs this machine no encoding."""
 
     kind = "video"
 
-    def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
+    def __init__(self, frames: list[bytes], fps: int) -> None:
         super().__init__()
-        self.fps = fps
-        codec = av.CodecContext.create("libvpx", "w")
-        codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-        codec.bit_rate = bitrate
-        codec.time_base = fractions.Fraction(1, fps)
-        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-        rng = np.random.default_rng(width)
-        texture = rng.integers(16, 235, (height, width), dtype=np.uint8)
-        self.packets = []
-        for n in range(LOOP_FRAMES):
-            frame = av.VideoFrame.from_ndarray(np.roll(texture, n * 4, axis=1), format="gray").reformat(format="yuv420p")
-            frame.pts = n
-            if n % fps == 0:
-                frame.pict_type = av.video.frame.PictureType.I
-            self.packets.extend(bytes(p) for p in codec.encode(frame))
-        self._sent = 0
+        self.frames, self.fps = frames, fps
+        self.sent = 0
         self._start: float | None = None
 
     async def recv(self) -> av.Packet:
@@ -370,12 +356,33 @@ class LoopTrack(MediaStreamTrack):
         if self._start is None:
             self._start = time.monotonic()
         else:
-            await asyncio.sleep(max(0.0, self._start + self._sent / self.fps - time.monotonic()))
-        packet = av.Packet(self.packets[self._sent % len(self.packets)])
-        packet.pts = self._sent * 90000 // self.fps
+            await asyncio.sleep(max(0.0, self._start + self.sent / self.fps - time.monotonic()))
+        packet = av.Packet(self.frames[self.sent % len(self.frames)])
+        packet.pts = self.sent * 90000 // self.fps
         packet.time_base = fractions.Fraction(1, 90000)
-        self._sent += 1
+        self.sent += 1
         return packet
+
+
+class LoopTrack(FrameTrack):
+    """Pre-encoded VP8 (a keyframe every second), to load the relay with 7 more publishers."""
+
+    def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+        codec.bit_rate = bitrate
+        codec.time_base = fractions.Fraction(1, fps)
+        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        rng = np.random.default_rng(width)
+        texture = rng.integers(16, 235, (height, width), dtype=np.uint8)
+        frames = []
+        for n in range(LOOP_FRAMES):
+            frame = av.VideoFrame.from_ndarray(np.roll(texture, n * 4, axis=1), format="gray").reformat(format="yuv420p")
+            frame.pts = n
+            if n % fps == 0:
+                frame.pict_type = av.video.frame.PictureType.I
+            frames.extend(bytes(p) for p in codec.encode(frame))
+        super().__init__(frames, fps)
 
 
 def live_publisher(name: str, size: tuple[int, int], fps: int) -> Peer:

@@ -22,7 +22,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpTransceiver
 
 from telemed.rtc import internals
 from telemed.rtc.internals import RtpPacket
-from telemed.rtc.packets import codec_key, seq_newer, starts_keyframe
+from telemed.rtc.packets import codec_key, starts_keyframe
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ class Codec:
 def media_codecs(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
     """The negotiated codecs without the retransmission (RTX) entries."""
     return [c for c in codecs if c.name.lower() != "rtx"]
+
+
+def retransmission_type(codecs: list[RTCRtpCodecParameters], payload_type: int) -> int | None:
+    """The RTX payload type paired with this codec's (aiortc pairs RTX with the first
+    negotiated codec only, the one its own encoder would use)."""
+    return next((c.payloadType for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") == payload_type), None)
 
 
 class Sink(Protocol):
@@ -114,6 +120,8 @@ class OutboundPath:
         self.packets = 0
         self.octets = 0
         self.bandwidth_estimate: tuple[int, float] | None = None  # (bit/s, when)
+        self._codec: Codec | None = None  # the last packet's codec, and the payload type it maps to
+        self._payload_type: int | None = None
         self._synced = False
         self._base_in_seq = 0
         self._seq_offset = 0
@@ -128,12 +136,15 @@ class OutboundPath:
     def bind(self, transceiver: RTCRtpTransceiver) -> None:
         self.transceiver = transceiver
         self.writer = None
-        internals.take_over_sender(transceiver.sender, self._subscriber_wants_keyframe, self._subscriber_estimate)
+        internals.take_over_sender(
+            transceiver.sender, self._subscriber_wants_keyframe, self._subscriber_estimate, self._subscriber_lost
+        )
 
     def negotiated(self) -> list[RTCRtpCodecParameters]:
         """Record the codecs the subscriber accepted; returns them in its order of preference."""
         codecs = internals.negotiated_codecs(self.transceiver)
         self.payload_types = {codec_key(c.mimeType, c.parameters): c.payloadType for c in media_codecs(codecs)}
+        self._codec = None
         return media_codecs(codecs)
 
     def attach(self, source: Source) -> None:
@@ -169,36 +180,40 @@ class OutboundPath:
     # -- the forward path ----------------------------------------------------------------
 
     def push(self, packet: RtpPacket, codec: Codec) -> None:
-        if self.paused or self.closed or self.transceiver is None:
+        """Everything here runs once per packet and subscriber: the checks are ordered so the
+        common case (synced, same codec, in order) does the least. Sequence numbers compare
+        across the 16-bit wrap: `a` is before `b` when (a - b) mod 2^16 is 2^15 or more."""
+        if self.paused or self.closed:
             return
-        payload_type = self.payload_types.get(codec.key)
-        if payload_type is None or not self._ready():
+        writer = self.writer
+        if writer is None or not writer.ready():
+            if not self._ready():
+                return
+            writer = self.writer
+        if codec is not self._codec:
+            self._codec, self._payload_type = codec, self.payload_types.get(codec.key)
+        if self._payload_type is None:
             return
         if not self._synced:
             if not starts_keyframe(codec.mime_type, packet.payload):
                 self._wish_keyframe()
                 return
             self._rebase(packet, codec)
-        elif packet.sequence_number != self._base_in_seq and not seq_newer(packet.sequence_number, self._base_in_seq):
+        elif (packet.sequence_number - self._base_in_seq) & 0xFFFF >= 0x8000:
             return  # from before this path (re)started: the subscriber has no use for it
-        out = RtpPacket(
-            payload_type=payload_type,
-            marker=packet.marker,
-            sequence_number=(packet.sequence_number + self._seq_offset) & 0xFFFF,
-            timestamp=(packet.timestamp + self._ts_offset) & 0xFFFFFFFF,
-            ssrc=self.writer.ssrc,
-            payload=packet.payload,
-        )
-        out.padding_size = packet.padding_size
-        if seq_newer(out.sequence_number, self._next_seq) or out.sequence_number == self._next_seq:
-            self._next_seq = (out.sequence_number + 1) & 0xFFFF
-            self._last_ts = out.timestamp
+        sequence_number = (packet.sequence_number + self._seq_offset) & 0xFFFF
+        timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        if (sequence_number - self._next_seq) & 0xFFFF < 0x8000:  # the newest so far
+            self._next_seq = (sequence_number + 1) & 0xFFFF
+            self._last_ts = timestamp
             self._last_sent = time.monotonic()
-        self.writer.write(out, packet.extensions.audio_level)
+        writer.write(packet, self._payload_type, sequence_number, timestamp)
         self.packets += 1
         self.octets += len(packet.payload)
 
     def _ready(self) -> bool:
+        if self.transceiver is None:
+            return False
         if self.writer is None:
             if self.transceiver.mid is None:
                 return False
@@ -209,8 +224,7 @@ class OutboundPath:
         """Map this packet onto the next sequence number, and its timestamp onto the time that
         has passed since the last packet this subscriber got (its jitter buffer and lip sync
         follow RTP time, so a pause must look like a pause)."""
-        codecs = internals.negotiated_codecs(self.transceiver)
-        internals.use_retransmission_for(self.transceiver.sender, codecs, self.payload_types[codec.key])
+        self.writer.rtx_payload_type = retransmission_type(internals.negotiated_codecs(self.transceiver), self._payload_type)
         if self._last_ts is None:
             out_ts = random.randint(0, 0xFFFFFFFF)
         else:
@@ -232,6 +246,11 @@ class OutboundPath:
     def _subscriber_wants_keyframe(self) -> None:
         if self.source is not None and not self.paused:
             self.source.request_keyframe()
+
+    def _subscriber_lost(self, sequence_numbers: list[int]) -> None:
+        if self.writer is not None:
+            for sequence_number in sequence_numbers:
+                self.writer.retransmit(sequence_number)
 
     def _subscriber_estimate(self, bitrate: int) -> None:
         self.bandwidth_estimate = (bitrate, time.monotonic())

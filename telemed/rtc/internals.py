@@ -13,16 +13,18 @@ each assumption below by name and fails loudly when an upgrade moves one of them
    receiver's `__rtcp_ssrc`.
 3. Sending: each subscriber gets an ordinary `RTCRtpSender` whose track never yields a frame;
    the relay packs the rewritten header itself (the extension block from the sender's
-   `__rtp_header_extensions_map`), encrypts with the DTLS transport's `_tx_srtp` session and
+   `__rtp_header_extensions_map`), encrypts with the DTLS transport's `_tx_srtp` session
+   (libsrtp's `srtp_protect` called on the pylibsrtp session's own `_srtp` context and
+   `_cdata`/`_buffer`, as its `Session.protect` does, without its checks and allocation) and
    writes to the ICE connection's nominated pair (`RTCIceTransport._connection._nominated`,
    straight to the socket for an aioice `StunProtocol`), counting in the DTLS transport's
-   `__tx_bytes`/`__tx_packets`; each packet is stored in `__rtp_history` so aiortc's own NACK
-   handling retransmits it (RTX when negotiated) and counted in the fields its sender reports
-   are built from. aiortc's own send path (`_send_rtp`) does the same work through four
-   coroutine layers and two datetime clock reads a packet: most of the relay's CPU per
-   subscriber, measured with bench/relay.py.
-4. Feedback from subscribers: the sender's `_handle_rtcp_packet` is wrapped so PLI/FIR and REMB
-   reach the relay; receiver reports and NACKs still go to aiortc.
+   `__tx_bytes`/`__tx_packets` and in the sender's fields its sender reports are built from.
+   aiortc's own send path (`_send_rtp`) does the same work through four coroutine layers, two
+   datetime clock reads and an `RtpPacket` kept per packet: most of the relay's CPU per
+   subscriber, measured with bench/relay.py. The relay keeps what it sent, packed, in a ring
+   of its own and answers NACKs from it (RTX with the sender's `_rtx_ssrc` where negotiated).
+4. Feedback from subscribers: the sender's `_handle_rtcp_packet` is wrapped so PLI/FIR, REMB
+   and NACKs reach the relay; receiver reports still go to aiortc.
 5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
    `_offerDirection` (what the remote side offered to send) and `RTCRtpSender._stream_id` (the
    msid stream a subscriber's browser groups the track under).
@@ -36,10 +38,11 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from struct import pack
+from struct import Struct, pack
 
 import aiortc
 from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -51,14 +54,17 @@ from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
-    RTP_HISTORY_SIZE,
+    RTCP_RTPFB_NACK,
     HeaderExtensions,
     RtcpPsfbPacket,
+    RtcpRtpfbPacket,
     RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
 )
 from aioice.ice import StunProtocol
+from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
+from pylibsrtp._binding import ffi as srtp_ffi, lib as srtp_lib
 from aiortc.sdp import candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
@@ -174,9 +180,11 @@ def take_over_sender(
     sender: RTCRtpSender,
     on_keyframe_request: Callable[[], None],
     on_bandwidth_estimate: Callable[[int], None],
+    on_lost: Callable[[list[int]], None],
 ) -> None:
-    """Route a subscriber's keyframe requests (PLI, FIR) and bandwidth estimates (REMB) for this
-    sender to the relay; receiver reports and NACKs stay with aiortc (RTT, retransmission)."""
+    """Route a subscriber's keyframe requests (PLI, FIR), bandwidth estimates (REMB) and NACKs
+    (`on_lost`: the sequence numbers it lacks) for this sender to the relay; receiver reports
+    stay with aiortc (round-trip time, statistics)."""
     handle = sender._handle_rtcp_packet
 
     async def handle_rtcp(packet) -> None:
@@ -192,6 +200,9 @@ def take_over_sender(
                 if sender._ssrc in ssrcs:
                     on_bandwidth_estimate(bitrate)
                 return
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            on_lost(packet.lost)
+            return
         await handle(packet)
 
     sender._handle_rtcp_packet = handle_rtcp
@@ -203,14 +214,9 @@ def group_under(sender: RTCRtpSender, stream_id: str) -> None:
     sender._stream_id = stream_id
 
 
-def use_retransmission_for(sender: RTCRtpSender, codecs: list[RTCRtpCodecParameters], payload_type: int) -> None:
-    """Retransmit with the RTX payload type paired to the codec actually forwarded (aiortc pairs
-    RTX with the first negotiated codec, which is the one its own encoder would use)."""
-    rtx = next((c.payloadType for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") == payload_type), None)
-    sender._RTCRtpSender__rtx_payload_type = rtx
-
-
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900 (NTP's epoch) to 1970
+HISTORY_SIZE = 512  # packets kept per subscriber for its NACKs: 2-3 s of 720p video
+_HEADER = Struct("!BBHLL").pack  # V=2, P, X; M, PT; sequence number; timestamp; SSRC
 
 
 def ntp_now() -> int:
@@ -221,18 +227,22 @@ def ntp_now() -> int:
 
 class PacketWriter:
     """The way out for one forwarding sender: rewritten packets to the subscriber, encrypted by
-    aiortc's SRTP session, kept for NACKs and counted for sender reports (see 3. above)."""
+    aiortc's SRTP session, kept (packed, before encryption) for the subscriber's NACKs and
+    counted for sender reports (see 3. above)."""
 
     def __init__(self, sender: RTCRtpSender, mid: str) -> None:
         self.sender = sender
         self.mid = mid
         self.ssrc = sender._ssrc
+        self.rtx_payload_type: int | None = None  # retransmit as RTX with this type; None: as sent
+        self._rtx_seq = random.randint(0, 0x7FFF)
         self._dtls = sender.transport
-        self._history = sender._RTCRtpSender__rtp_history
         self._templates: dict[bool, ExtensionTemplate] = {}
-        self._srtp = None
+        self._history: list[bytes | None] = [None] * HISTORY_SIZE
+        self._protect: SrtpProtect | None = None
         self._nominated: dict = {}
         self._pair = None
+        self._address: tuple | None = None
         self._to_socket: Callable[[bytes, tuple], None] | None = None
 
     def ready(self) -> bool:
@@ -247,50 +257,99 @@ class PacketWriter:
         self._pair = self._nominated.get(1)
         if self._pair is None:
             return False
-        self._srtp = self._dtls._tx_srtp
+        self._protect = SrtpProtect(self._dtls._tx_srtp)
+        self._address = self._pair.remote_addr  # a property building a tuple at each call
         if type(self._pair.protocol) is StunProtocol:  # a TURN allocation wraps what it sends
             self._to_socket = self._pair.protocol.transport.sendto
         return True
 
-    def write(self, packet: RtpPacket, audio_level: tuple[bool, int] | None) -> None:
-        """Send a packet already rewritten for this subscriber, SSRC included (`ready()` must
-        be true). The packet is kept for retransmission: do not change it afterwards."""
+    def write(self, packet: RtpPacket, payload_type: int, sequence_number: int, timestamp: int) -> None:
+        """Send `packet` as this subscriber's: its marker, payload, padding and audio level with
+        this payload type, sequence number and timestamp, and this sender's SSRC and header
+        extensions (`ready()` must be true)."""
         now = ntp_now()
-        template = self._templates.get(audio_level is not None)
-        if template is None:
-            template = self._templates[audio_level is not None] = ExtensionTemplate(
-                self.sender._RTCRtpSender__rtp_header_extensions_map, self.mid, audio_level is not None
-            )
-        extension = template.fill((now >> 14) & 0x00FFFFFF, audio_level)
+        level = packet.extensions.audio_level
+        template = self._templates.get(level is not None) or self._template(level is not None)
         padding = packet.padding_size
         data = b"".join((
-            pack(
-                "!BBHLL",
-                0x80 | (padding > 0) << 5 | bool(extension) << 4,
-                packet.marker << 7 | packet.payload_type,
-                packet.sequence_number,
-                packet.timestamp,
-                packet.ssrc,
-            ),
-            extension,
+            _HEADER(0x80 | (padding > 0) << 5 | template.flag, packet.marker << 7 | payload_type, sequence_number, timestamp, self.ssrc),
+            template.fill((now >> 14) & 0x00FFFFFF, level),
             packet.payload,
             bytes(padding - 1) + bytes((padding,)) if padding else b"",
         ))
-        packet.extensions = template.extensions  # what a retransmission carries
-        self._history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-        protected = self._srtp.protect(data)
-        if self._to_socket is not None:
-            self._to_socket(protected, self._pair.remote_addr)
-        else:  # through a TURN allocation: its send is a coroutine; tasks keep the order
-            task = asyncio.ensure_future(self._pair.protocol.send_data(protected, self._pair.remote_addr))
-            task.add_done_callback(_drop_send_failure)
-        sender, dtls = self.sender, self._dtls
-        dtls._RTCDtlsTransport__tx_bytes += len(protected)
-        dtls._RTCDtlsTransport__tx_packets += 1
+        self._history[sequence_number % HISTORY_SIZE] = data
+        self._send(data)
+        sender = self.sender
         sender._RTCRtpSender__ntp_timestamp = now
-        sender._RTCRtpSender__rtp_timestamp = packet.timestamp
+        sender._RTCRtpSender__rtp_timestamp = timestamp
         sender._RTCRtpSender__octet_count += len(packet.payload)
         sender._RTCRtpSender__packet_count += 1
+
+    def retransmit(self, sequence_number: int) -> None:
+        """Send a packet again from the history (as RTX where negotiated), if it is still there.
+        Like aiortc's own retransmission: no padding, and not counted in sender reports."""
+        data = self._history[sequence_number % HISTORY_SIZE]
+        if data is None or data[2:4] != sequence_number.to_bytes(2, "big") or not self.ready():
+            return
+        start = 12 + (4 + (int.from_bytes(data[14:16], "big") << 2) if data[0] & 0x10 else 0)
+        end = len(data) - data[-1] if data[0] & 0x20 else len(data)
+        marker_type = data[1]
+        if self.rtx_payload_type is not None:
+            marker_type = marker_type & 0x80 | self.rtx_payload_type
+            sequence_number, self._rtx_seq = self._rtx_seq, (self._rtx_seq + 1) & 0xFFFF
+        template = self._templates.get(False) or self._template(False)
+        self._send(b"".join((
+            _HEADER(0x80 | template.flag, marker_type, sequence_number, int.from_bytes(data[4:8], "big"),
+                    self.sender._rtx_ssrc if self.rtx_payload_type is not None else self.ssrc),
+            template.fill((ntp_now() >> 14) & 0x00FFFFFF, None),
+            data[2:4] if self.rtx_payload_type is not None else b"",
+            data[start:end],
+        )))
+
+    def _template(self, audio_level: bool) -> ExtensionTemplate:
+        template = self._templates[audio_level] = ExtensionTemplate(
+            self.sender._RTCRtpSender__rtp_header_extensions_map, self.mid, audio_level
+        )
+        return template
+
+    def _send(self, data: bytes) -> None:
+        protected = self._protect(data)
+        if protected is None:
+            return
+        if self._to_socket is not None:
+            self._to_socket(protected, self._address)
+        else:  # through a TURN allocation: its send is a coroutine; tasks keep the order
+            task = asyncio.ensure_future(self._pair.protocol.send_data(protected, self._address))
+            task.add_done_callback(_drop_send_failure)
+        dtls = self._dtls
+        dtls._RTCDtlsTransport__tx_bytes += len(protected)
+        dtls._RTCDtlsTransport__tx_packets += 1
+
+
+class SrtpProtect:
+    """pylibsrtp's `Session.protect` without its per-call checks and allocation: its C
+    function on the session's own context and buffer. Half the cost of encrypting a forwarded
+    packet was pylibsrtp's Python around libsrtp's."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session  # holds the context
+        self._context = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._length = srtp_ffi.new("int *")
+        self._longest = len(session._cdata) - SRTP_MAX_TRAILER_LEN
+
+    def __call__(self, packet: bytes) -> bytes | None:
+        """The packet encrypted and authenticated; None if libsrtp refuses it (too long, or a
+        sequence number too far behind its window): then it is lost, as on the wire."""
+        length = len(packet)
+        if length > self._longest:
+            return None
+        self._buffer[0:length] = packet
+        self._length[0] = length
+        if srtp_lib.srtp_protect(self._context, self._cdata, self._length):
+            return None
+        return self._buffer[0 : self._length[0]]
 
 
 def _drop_send_failure(task: asyncio.Task) -> None:
@@ -311,18 +370,21 @@ class ExtensionTemplate:
 
         quiet = (False, 0) if audio_level else None
         self.block = block(0, quiet)
+        self.flag = 0x10 if self.block else 0  # the header's X bit
         self.send_time_at = _changed_at(self.block, block(0xFFFFFF, quiet))
         self.level_at = _changed_at(self.block, block(0, (True, 0x7F))) if audio_level else None
-        self.extensions = HeaderExtensions(mid=mid)
+        at = self.send_time_at if self.send_time_at is not None else len(self.block)
+        self._before, self._after = self.block[:at], self.block[at + 3 :]
 
     def fill(self, send_time: int, level: tuple[bool, int] | None) -> bytes:
-        if self.send_time_at is None and self.level_at is None:
-            return self.block
+        if self.level_at is None or level is None:  # only the send time changes (video)
+            if self.send_time_at is None:
+                return self.block
+            return self._before + send_time.to_bytes(3, "big") + self._after
         block = bytearray(self.block)
         if self.send_time_at is not None:
             block[self.send_time_at : self.send_time_at + 3] = send_time.to_bytes(3, "big")
-        if self.level_at is not None and level is not None:
-            block[self.level_at] = (0x80 if level[0] else 0) | (level[1] & 0x7F)
+        block[self.level_at] = (0x80 if level[0] else 0) | (level[1] & 0x7F)
         return bytes(block)
 
 

@@ -6,11 +6,6 @@ frames as the depayloader gives them (H.264 in the Annex B byte-stream format).
 from __future__ import annotations
 
 
-def seq_newer(a: int, b: int) -> bool:
-    """Whether 16-bit sequence number `a` comes after `b`, across the wrap."""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000
-
-
 def codec_key(mime_type: str, parameters: dict | None = None) -> str:
     """What must match for a payload to be decodable as-is: the codec, and for H.264 the
     packetization mode (profiles differ only in the tools a decoder must support, and every

@@ -12,10 +12,11 @@ import aiortc
 import aioice
 import pytest
 import pytest_asyncio
+from pylibsrtp import Policy, Session
 from aiortc import RTCPeerConnection, RTCRtpHeaderExtensionParameters, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import RTCP_RTPFB_NACK, HeaderExtensions, HeaderExtensionsMap, RtcpPacket, RtcpRtpfbPacket, RtpPacket
 
 from telemed.rtc import internals
 from telemed.rtc.testing import Peer, until
@@ -23,8 +24,6 @@ from telemed.rtc.testing import Peer, until
 RECEIVER = ["_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__rtcp_ssrc", "_send_rtcp", "_send_rtcp_pli", "_handle_rtp_packet"]
 SENDER = [
     "_RTCRtpSender__started",
-    "_RTCRtpSender__rtp_history",
-    "_RTCRtpSender__rtx_payload_type",
     "_RTCRtpSender__encoder",
     "_RTCRtpSender__ntp_timestamp",
     "_RTCRtpSender__rtp_timestamp",
@@ -33,6 +32,7 @@ SENDER = [
     "_RTCRtpSender__rtp_header_extensions_map",
     "_handle_rtcp_packet",
     "_ssrc",
+    "_rtx_ssrc",
     "_stream_id",
 ]
 TRANSCEIVER = ["_codecs", "_offerDirection"]
@@ -86,6 +86,19 @@ async def test_the_ice_connection_still_has_its_nominated_pairs(transceiver):
     assert DtlsState.CONNECTED.name == "CONNECTED"
 
 
+def test_srtp_protection_without_pylibsrtps_wrapper_gives_the_same_packets():
+    policy = Policy(key=bytes(range(30)), ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+    policy.allow_repeat_tx = True  # as aiortc's sending policy
+    ours, theirs = Session(policy), Session(policy)
+    for name in ("_srtp", "_cdata", "_buffer"):
+        assert hasattr(ours, name), f"pylibsrtp's Session no longer has {name}"
+    protect = internals.SrtpProtect(ours)
+    for seq in (1, 2, 2, 700):  # a repeat: a retransmission without RTX
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000, ssrc=11, payload=bytes(1100)).serialize()
+        assert protect(packet) == theirs.protect(packet)
+    assert protect(bytes(1500)) is None, "too long for the session's buffer: dropped, not raised"
+
+
 def test_the_ntp_clock_agrees_with_aiortcs():
     before, ours, after = clock.current_ntp_time(), internals.ntp_now(), clock.current_ntp_time()
     assert before - (1 << 28) <= ours <= after + (1 << 28)  # within 1/16 s either way
@@ -115,8 +128,9 @@ def test_the_methods_the_relay_wraps_keep_their_signatures():
     # The tap stands in for the jitter buffer: aiortc must still call add() and unpack a pair.
     assert "self.__jitter_buffer.add(packet)" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "pli_flag, encoded_frame =" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
-    # Retransmission reads the history the relay fills, keyed the same way.
-    assert "self.__rtp_history.get(sequence_number % RTP_HISTORY_SIZE)" in inspect.getsource(RTCRtpSender._retransmit)
+    # NACKs reach the wrapper as aiortc parses them: the lost sequence numbers in `lost`.
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=2, lost=[7, 9])
+    assert RtcpPacket.parse(bytes(nack))[0].lost == [7, 9]
 
 
 @pytest.mark.asyncio
