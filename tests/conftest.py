@@ -68,7 +68,7 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_daphne(django_db_setup, django_db_blocker):
+def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     """daphne serving the whole ASGI app over the test database and real Redis, in a subprocess.
 
     Tests that use it create their data with `transactional_db` so the server can see it.
@@ -89,15 +89,22 @@ def live_daphne(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CHANNELS_PREFIX": f"telemed-test-{port}",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # Its log goes to a file: a pipe nobody reads fills up over a session of browser tests, and
+    # then every write to it, the relay's warnings included, blocks the server's event loop.
+    log = tmp_path_factory.mktemp("live-daphne") / "daphne.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base + "/healthz", timeout=60, process=process)
+        try:
+            wait_for_http(base + "/healthz", timeout=60, process=process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends:\n{log.read_text(errors='replace')[-3000:]}") from None
         yield base
     finally:
         process.terminate()

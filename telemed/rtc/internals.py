@@ -248,19 +248,21 @@ class PacketWriter:
     def ready(self) -> bool:
         """Negotiated, started and connected: a packet written now reaches the subscriber. aioice
         forgets the nominated pair before it closes the pair's socket, so a closing connection
-        is seen here first."""
-        if self._pair is not None:
-            return self._nominated.get(1) is self._pair and self._dtls._state is DtlsState.CONNECTED
+        is seen here first. The browser, which controls ICE, may nominate another pair at any
+        time (a second network is checked later, or a better one appears): the writer follows."""
+        if self._pair is not None and self._nominated.get(1) is self._pair:
+            return self._dtls._state is DtlsState.CONNECTED
         if not (self.sender._RTCRtpSender__started and self._dtls._state is DtlsState.CONNECTED):
             return False
         self._nominated = self._dtls.transport._connection._nominated
-        self._pair = self._nominated.get(1)
-        if self._pair is None:
+        pair = self._nominated.get(1)
+        if pair is None:
             return False
-        self._protect = SrtpProtect(self._dtls._tx_srtp)
-        self._address = self._pair.remote_addr  # a property building a tuple at each call
-        if type(self._pair.protocol) is StunProtocol:  # a TURN allocation wraps what it sends
-            self._to_socket = self._pair.protocol.transport.sendto
+        if self._protect is None:
+            self._protect = SrtpProtect(self._dtls._tx_srtp)
+        self._pair, self._address = pair, pair.remote_addr  # a property building a tuple at each call
+        # a TURN allocation wraps what it sends: no plain socket then
+        self._to_socket = pair.protocol.transport.sendto if type(pair.protocol) is StunProtocol else None
         return True
 
     def write(self, packet: RtpPacket, payload_type: int, sequence_number: int, timestamp: int) -> None:

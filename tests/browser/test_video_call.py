@@ -46,12 +46,30 @@ def _received(page, kind, field):
     )
 
 
+def _rtp_stats(page) -> list:
+    """The page's RTP statistics, for a failure message: what arrived, what was asked again."""
+    return page.evaluate(
+        """async () => {
+            const pc = window.telemedCall && window.telemedCall.pc;
+            if (!pc) return [];
+            const keep = ["type", "kind", "packetsReceived", "packetsLost", "framesReceived", "framesDecoded", "framesDropped",
+                          "keyFramesDecoded", "nackCount", "pliCount", "firCount", "framesEncoded", "framesSent",
+                          "targetBitrate", "qualityLimitationReason", "retransmittedPacketsSent"];
+            const out = [];
+            (await pc.getStats()).forEach((s) => {
+                if (s.type === "inbound-rtp" || s.type === "outbound-rtp") out.push(Object.fromEntries(keep.filter((k) => k in s).map((k) => [k, s[k]])));
+            });
+            return out;
+        }"""
+    )
+
+
 def _decoding(page, kind, minimum=10, timeout=30):
     """Wait until the page has decoded `minimum` frames (video) or received samples (audio) through the relay."""
     field = "framesDecoded" if kind == "video" else "totalSamplesReceived"
     deadline = time.monotonic() + timeout
     while (seen := _received(page, kind, field)) < minimum:
-        assert time.monotonic() < deadline, f"only {seen} {field} of {kind} after {timeout} s"
+        assert time.monotonic() < deadline, f"only {seen} {field} of {kind} after {timeout} s; {_rtp_stats(page)}"
         page.wait_for_timeout(200)
     return seen
 
