@@ -397,7 +397,7 @@ def _daphne(processes: int, log: Path) -> Iterator[tuple[str, list[int]]]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
-    command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "telemed.asgi:application"]
+    command = [sys.executable, "-m", "telemed.web.server", "--fd", str(listener.fileno()), "telemed.asgi:application"]
     with log.open("wb") as out:
         children = [subprocess.Popen(command, pass_fds=(listener.fileno(),), stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]) for _ in range(processes)]
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"

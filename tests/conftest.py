@@ -94,7 +94,7 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("live-daphne") / "daphne.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
+            [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=out,

@@ -49,7 +49,7 @@ def deployment(django_db_blocker):
     try:
         for _ in range(2):
             port = free_port()
-            servers.append(_start(["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"], env))
+            servers.append(_start(["-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"], env))
             bases.append(f"http://127.0.0.1:{port}")
         for base, process in zip(bases, servers):
             wait_for_http(base + "/healthz", timeout=60, process=process)

@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_worker, **options):
         python = sys.executable
-        commands = [[python, "-m", "daphne", "-b", host, "-p", str(port), "telemed.asgi:application"]]
+        commands = [[python, "-m", "telemed.web.server", "-b", host, "-p", str(port), "telemed.asgi:application"]]
         if not no_worker:
             commands.append(
                 [python, "-m", "celery", "-A", "telemed", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",

@@ -1,0 +1,71 @@
+"""daphne with back-pressure: sending a streamed response body waits while the client's socket is full.
+
+    python -m telemed.web.server [daphne's options] telemed.asgi:application
+
+daphne hands every body message to Twisted at once and lets the application go on, so a WADO-RS
+series (hundreds of MB) sent to a clinic on a 2 Mbit/s link was read from storage into the
+server's memory as fast as the disk allowed, and sat there for minutes. Twisted tells a
+registered push producer when a connection's buffer fills and when it has drained: each streamed
+response registers one here, and the application's `send` of the next block waits for it, so
+Django reads a block from storage only when the client has taken the one before.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from daphne.cli import CommandLineInterface
+from daphne.http_protocol import WebRequest
+from daphne.server import Server
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response waits
+
+
+@implementer(IPushProducer)
+class _Writable:
+    """Whether the client's connection can take more: paused and resumed by Twisted."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.event.set()
+
+    def pauseProducing(self) -> None:
+        self.event.clear()
+
+    def resumeProducing(self) -> None:
+        self.event.set()
+
+    def stopProducing(self) -> None:  # the connection is gone: nothing is worth waiting for
+        self.event.set()
+
+
+class BackPressureServer(Server):
+    async def handle_reply(self, protocol, message):
+        body = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
+        if not body:
+            return await super().handle_reply(protocol, message)
+        writable: _Writable | None = getattr(protocol, "_writable", None)
+        more = message.get("more_body", False)
+        open_ = not protocol.finished and protocol.channel is not None
+        if more and writable is None and open_:
+            # Before the first block is written, so the buffer is not already full when it registers.
+            writable = protocol._writable = _Writable()
+            protocol.registerProducer(writable, True)
+            # Twisted pauses above 64 KB and resumes only once its buffer is empty: with 1 MB
+            # blocks the client would wait for each next block to be read from storage.
+            protocol.channel.transport.bufferSize = HIGH_WATER
+        elif not more and writable is not None and open_:
+            protocol.unregisterProducer()  # before daphne finishes the request, which expects none
+        await super().handle_reply(protocol, message)
+        if more and writable is not None:
+            await writable.event.wait()
+
+
+def main() -> None:
+    CommandLineInterface.server_class = BackPressureServer
+    CommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""A client that reads slowly (a clinic on a weak link fetching a CT series) holds back the
+server: the series is read from storage as the client takes it, not into the server's memory."""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pydicom
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from imaging.services.ingest import instances_ingest
+from telemed.accounts.models import Role
+from telemed.accounts.services.tokens import token_create
+from tests.conftest import _test_database_url, free_port, wait_for_http
+from tests.imaging.corpus import ct_series
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def server(django_db_blocker):
+    """Our server (`python -m telemed.web.server`) on the test database: its address and pid."""
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(settings.DATA_DIR), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, process=process)
+        yield port, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _resident_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def _get(port: int, path: str, token: str) -> socket.socket:
+    """A GET from a client with a small receive window, so the kernel's buffers hold little."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    client.connect(("127.0.0.1", port))
+    client.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        'Accept: multipart/related; type="application/dicom"; transfer-syntax=*\r\nConnection: close\r\n\r\n'.encode()
+    )
+    return client
+
+
+def test_a_slow_client_holds_back_the_series_instead_of_filling_the_servers_memory(server, cast):
+    port, pid = server
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    files = ct_series(slices=100, size=512)  # 100 × 0.5 MB
+    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
+    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
+    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
+    path = f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    series_mb = sum(map(len, files)) / MB
+
+    before = _resident_mb(pid)
+    client = _get(port, path, token)
+    first = client.recv(64 * 1024)
+    assert first.startswith(b"HTTP/1.1 200"), first[:200]
+    time.sleep(3)  # the client reads nothing: the server must stop reading the series too
+    grown = _resident_mb(pid) - before
+    assert grown < series_mb / 3, f"the server took {grown:.0f} MB for a {series_mb:.0f} MB series its client is not reading"
+
+    received = len(first)
+    while chunk := client.recv(MB):
+        received += len(chunk)
+    client.close()
+    assert received > sum(map(len, files)), "the whole series arrives once the client reads again"
