@@ -7,11 +7,12 @@ first broken link.
 from __future__ import annotations
 
 import ipaddress
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import reduce
 from uuid import UUID
 
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -131,7 +132,10 @@ def _append_alone(connection, fields: dict) -> AuditEvent | None:
                 [f.get_db_prep_save(getattr(event, f.attname), connection) for f in columns] + [event.seq, event.hash],
             )
         except BaseException:
-            if connection.is_usable():
+            # Always: an aborted transaction would keep the chain head's lock, and every writer
+            # in every process would wait on it. A connection too broken for this ends its
+            # transaction by closing.
+            with suppress(DatabaseError):
                 cursor.execute("ROLLBACK")
             raise
     event._state.adding, event._state.db = False, connection.alias

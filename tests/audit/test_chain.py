@@ -187,6 +187,9 @@ def test_an_event_that_cannot_be_stored_leaves_no_transaction_open_and_the_chain
     assert not connection.in_atomic_block and connection.get_autocommit()
     # a transaction left open on the connection would still hold the chain head's lock
     assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    with pytest.raises(DatabaseError):  # refused by the database itself: its transaction aborts
+        audit_record(actor=None, action="test." + "x" * 80)
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
     audit_record(actor=None, action="test.after")
     assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == ["test.first", "test.after"]
     assert audit_verify().ok
