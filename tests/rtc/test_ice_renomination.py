@@ -33,3 +33,5 @@ async def test_forwarding_follows_a_pair_the_subscriber_nominates_later(conferen
 
     before = _frames(doctor, "expert")
     await until(lambda: _frames(doctor, "expert") >= before + 30, timeout=10)
+    assert connection._nominated[1] is renominated  # the relay kept the pair the subscriber chose
+    assert _frames(doctor, "expert") >= before + 30, "video stopped at the renomination"
