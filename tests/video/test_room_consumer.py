@@ -93,6 +93,7 @@ async def _joined(room, user):
     socket = await Socket(room, user=user).open()
     welcome = await socket.join()
     assert welcome["kind"] == "joined", welcome
+    socket.welcome = welcome
     return socket
 
 
@@ -105,6 +106,7 @@ async def test_the_consults_expert_and_clinic_doctor_join_and_see_each_other(cas
             roster = await expert.next("roster")
         names = {p["name"]: p for p in roster["people"]}
         assert names[str(cast.north[Role.SPECIALIST])]["host"] is True
+        assert expert.welcome["host"] is True and doctor.welcome["host"] is False  # each is told whether they host
         assert names[str(cast.north[Role.CLINIC_DOCTOR])]["institution"] == cast.north.clinic.name
         assert await database_sync_to_async(lambda: Consult.objects.get(pk=room.consult_id).status)() == Status.IN_SESSION
     finally:
