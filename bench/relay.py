@@ -51,7 +51,7 @@ from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
 from _setup import percentile  # noqa: E402
 from telemed.rtc.events import TrackInfo  # noqa: E402
-from telemed.rtc.testing import Peer, until  # noqa: E402
+from telemed.rtc.testing import Pacer, Peer, until  # noqa: E402
 
 LOOP_FRAMES = 60
 
@@ -347,20 +347,19 @@ class FrameTrack(MediaStreamTrack):
     def __init__(self, frames: list[bytes], fps: int) -> None:
         super().__init__()
         self.frames, self.fps = frames, fps
-        self.sent = 0
-        self._start: float | None = None
+        self._pacer = Pacer(fps)
+
+    @property
+    def sent(self) -> int:
+        return self._pacer.count
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self.sent / self.fps - time.monotonic()))
-        packet = av.Packet(self.frames[self.sent % len(self.frames)])
-        packet.pts = self.sent * 90000 // self.fps
+        number = await self._pacer.next()
+        packet = av.Packet(self.frames[number % len(self.frames)])
+        packet.pts = number * 90000 // self.fps
         packet.time_base = fractions.Fraction(1, 90000)
-        self.sent += 1
         return packet
 
 

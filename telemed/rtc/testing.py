@@ -47,6 +47,23 @@ def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return round(y), round(u), round(v)
 
 
+class Pacer:
+    """Frame n is due at start + n / fps, the clock a camera keeps whatever the work between
+    frames; `next()` waits for the next one and returns its number."""
+
+    def __init__(self, fps: int) -> None:
+        self.fps, self.count = fps, 0
+        self._start: float | None = None
+
+    async def next(self) -> int:
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self.count / self.fps - time.monotonic()))
+        self.count += 1
+        return self.count - 1
+
+
 class PatternTrack(VideoStreamTrack):
     """A colour field with a moving textured band and, on top, the send time as a bar code."""
 
@@ -59,27 +76,22 @@ class PatternTrack(VideoStreamTrack):
         self._u = np.full((height // 2, width // 2), u, dtype=np.uint8)
         self._v = np.full((height // 2, width // 2), v, dtype=np.uint8)
         self._texture = np.random.default_rng(len(colour) + sum(colour)).integers(16, 235, (height // 4, width), dtype=np.uint8)
-        self._frame = 0
-        self._start: float | None = None
+        self._pacer = Pacer(fps)
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._frame / self.fps - time.monotonic()))
+        number = await self._pacer.next()
         luma = self._y.copy()
         band = self.height // 4
         top = self.height - band
-        luma[top:, :] = np.roll(self._texture, self._frame * 4, axis=1)
+        luma[top:, :] = np.roll(self._texture, number * 4, axis=1)
         paint_barcode(luma, now_ms())
         frame = VideoFrame(width=self.width, height=self.height, format="yuv420p")
         for plane, data in zip(frame.planes, (luma, self._u, self._v)):
             plane.update(data.tobytes())
-        frame.pts = int(self._frame * 90000 / self.fps)
+        frame.pts = int(number * 90000 / self.fps)
         frame.time_base = fractions.Fraction(1, 90000)
-        self._frame += 1
         return frame
 
 
