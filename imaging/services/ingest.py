@@ -13,9 +13,8 @@ upload and C-STORE send one file at a time through the same code.
 """
 from __future__ import annotations
 
-import logging
-
 import hashlib
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from telemed.patients.models import Patient
 
 PREAMBLE = 128
 CHUNK = 1024 * 1024
-
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +108,9 @@ def _receive(stream: BinaryIO, study_uid: str | None) -> _Received | IngestResul
     except HeaderError as exc:
         spooled.close()
         return IngestResult(Status.INVALID, str(exc))
+    except BaseException:  # a stream that fails to read, a full disk: no spooled file left behind
+        spooled.close()
+        raise
     sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
     refusal = None
     if problems := uid_problems(dataset):

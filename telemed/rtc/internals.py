@@ -62,10 +62,10 @@ from aiortc.rtp import (
     pack_remb_fci,
     unpack_remb_fci,
 )
+from aiortc.sdp import candidate_from_sdp
 from aioice.ice import StunProtocol
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp._binding import ffi as srtp_ffi, lib as srtp_lib
-from aiortc.sdp import candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
 

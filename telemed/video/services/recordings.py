@@ -24,8 +24,8 @@ from telemed.video.models import Attendance, Recording, RecordingConsent, Room
 from telemed.video.services.admission import JoinRefused, Person, is_host
 from telemed.video.services.seats import room_is_empty
 
-
 logger = logging.getLogger(__name__)
+
 
 def _consent_filter(person: Person) -> dict:
     return {"user": person.user} if person.user is not None else {"invitation": person.invitation}
