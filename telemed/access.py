@@ -310,6 +310,16 @@ def visible_studies(user):
     return Study.objects.filter(rule)
 
 
+def study_visible(user, study) -> bool:
+    """Whether `visible_studies(user)` holds `study`. A study of one of the user's own clinics (a
+    clinic's uploads and viewer, the common case) is settled without a query."""
+    if not _is_active(user):
+        return False
+    if any(study.institution_id == institution and role == Role.CLINIC_DOCTOR for institution, role in _roles_at(user)):
+        return True
+    return visible_studies(user).filter(pk=study.pk).exists()
+
+
 def manageable_dicom_nodes(user):
     """The modalities and PACS an administrator registers: those of the alliance's institutions."""
     from imaging.models import DicomNode

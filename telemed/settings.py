@@ -81,6 +81,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "telemed.urls"
 ASGI_APPLICATION = "telemed.asgi.application"
+# Threads of a server process that run requests' synchronous code, one request each at a time
+# (telemed/web/handler.py); a request beyond them waits for one to be free.
+HTTP_WORKER_THREADS = env_int("HTTP_WORKER_THREADS", 16, minimum=1)
 WSGI_APPLICATION = "telemed.wsgi.application"
 
 TEMPLATES = [
@@ -115,10 +118,11 @@ if _database_url:
     ):
         raise ImproperlyConfigured("DATABASE_URL must name PostgreSQL (postgres://…) or SQLite (sqlite:///…).")
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # daphne runs each request's sync code on a thread of its own, so a persistent
-        # connection is never reused and every request would start a PostgreSQL backend
-        # process (bench/dicomweb.py: about 5 ms a request); a pool per process keeps them (with
-        # CONN_HEALTH_CHECKS, Django has the pool check a connection before lending it).
+        # One pool per process, shared by the HTTP worker threads (telemed/web/handler.py) and
+        # the threads Channels consumers run their database code on: a request takes a
+        # connection and gives it back when it ends, so the process holds at most max_size
+        # whatever its thread count (with CONN_HEALTH_CHECKS, Django has the pool check a
+        # connection before lending it).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,

@@ -1,6 +1,7 @@
 """QIDO-RS matching (PS3.18 8.3.4) as querysets over the archive's index.
 
-Every query starts from the studies the user may see; the caller passes that queryset in.
+Every query starts from the studies the user may see, or from one study the caller has already
+checked; the caller passes it in.
 """
 from __future__ import annotations
 
@@ -139,22 +140,24 @@ def studies(visible: QuerySet[Study], query: Query) -> list[Study]:
     return page
 
 
-def series(visible: QuerySet[Study], query: Query, *, study_uid: str | None = None) -> list[Series]:
-    studies_q = visible.filter(study_instance_uid=study_uid) if study_uid else visible
+def _under(scope: QuerySet[Study] | Study, path: str) -> Q:
+    """Rows below `scope`: the studies the user may see, or one study whose access is settled."""
+    return Q(**{path: scope}) if isinstance(scope, Study) else Q(**{f"{path}__in": scope})
+
+
+def series(scope: QuerySet[Study] | Study, query: Query) -> list[Series]:
     condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
     found = (
-        Series.objects.filter(study__in=studies_q).filter(condition).select_related("study")
+        Series.objects.filter(_under(scope, "study")).filter(condition).select_related("study")
         .annotate(instance_count=Count("instances")).order_by("study__study_instance_uid", "series_number", "series_instance_uid")
     )
     return list(found[query.offset:query.offset + query.limit])
 
 
-def instances(visible: QuerySet[Study], query: Query, *, study_uid: str | None = None, series_uid: str | None = None) -> list[Instance]:
-    found = Instance.objects.filter(series__study__in=visible).select_related("series__study")
+def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str | None = None) -> list[Instance]:
+    found = Instance.objects.filter(_under(scope, "series__study")).select_related("series__study")
     if not query.include:  # the stored header is needed only for includefield
         found = found.defer("metadata")
-    if study_uid:
-        found = found.filter(series__study__study_instance_uid=study_uid)
     if series_uid:
         found = found.filter(series__series_instance_uid=series_uid)
     found = found.filter(_matching(query, INSTANCE_KEYS) & _matching(query, SERIES_KEYS, "series__") & _matching(query, _STUDY_KEYS_BELOW, "series__study__"))

@@ -29,10 +29,10 @@ from imaging.dicomweb.multipart import (
     read_parts,
     write_parts,
 )
-from imaging.dicomweb.streaming import ThreadedStreamingResponse, file_chunks
+from imaging.dicomweb.streaming import file_chunks
 from imaging.models import Instance, Study
 from imaging.services import ingest, pixels
-from telemed.access import storing_institutions, visible_studies
+from telemed.access import storing_institutions, study_visible, visible_studies
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
 from telemed.audit.services import audit_record
@@ -77,8 +77,8 @@ class DicomWebView(APIView):
         return visible_studies(self.request.user)
 
     def study(self, study_uid: str) -> Study:
-        study = self.visible.filter(study_instance_uid=study_uid).first()
-        if study is None:
+        study = Study.objects.filter(study_instance_uid=study_uid).first()
+        if study is None or not study_visible(self.request.user, study):
             raise Http404
         return study
 
@@ -99,20 +99,19 @@ class QidoView(DicomWebView):
             parsed = query.parse(request.query_params, keys=query.keys_for(self.level))
         except query.QueryError as exc:
             return _error(str(exc), 400)
-        visible = self.visible
-        if study_uid is not None:  # access to the study is settled here, once
-            visible = Study.objects.filter(pk=self.study(study_uid).pk)
+        # Below a study, access is settled by looking the study up, once.
+        visible = self.visible if study_uid is None else self.study(study_uid)
         base = self.base_url()
         if self.level == "study":
             rows = query.studies(visible, parsed)
             answer = [dicomjson.study_attributes(s, base_url=base) for s in rows]
             patients = {s.patient_id for s in rows}
         elif self.level == "series":
-            rows = query.series(visible, parsed, study_uid=study_uid)
+            rows = query.series(visible, parsed)
             answer = [dicomjson.series_attributes(s, base_url=base) for s in rows]
             patients = {s.study.patient_id for s in rows}
         else:
-            rows = query.instances(visible, parsed, study_uid=study_uid, series_uid=series_uid)
+            rows = query.instances(visible, parsed, series_uid=series_uid)
             answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include) for i in rows]
             patients = {i.series.study.patient_id for i in rows}
         self.audit("imaging.qido", patient_id=patients.pop() if len(patients) == 1 else None, detail={
@@ -216,7 +215,7 @@ def _pixel_parts(name: str, produce) -> Iterator[bytes]:
 
 def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> StreamingHttpResponse:
     boundary = boundary or new_boundary()
-    return ThreadedStreamingResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+    return StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
 
 
 def _not_acceptable_pixels(instance: Instance) -> HttpResponse:

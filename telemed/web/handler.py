@@ -1,0 +1,130 @@
+"""Django's HTTP handling under ASGI, with each request's synchronous work on one reused thread.
+
+Django's own ASGIHandler serves a synchronous view by starting a new thread for every request
+(asgiref's ThreadSensitiveContext), and crosses between that thread and the event loop four
+times: into the middleware, back out to the async handler core, into the view, and out again;
+a streamed body over a plain iterator is then read whole into a list before its first byte
+leaves. On this project's development machine that framework overhead was about half of a small
+DICOMweb request's server CPU (bench/http_floor.py).
+
+Here a request borrows one long-lived worker thread and keeps it until its response has been
+sent: the signals, the synchronous middleware chain and the view run there in one call, and a
+streamed body is read there a block at a time, as the client takes them (the back-pressure
+server makes each send wait). Everything Django promises a synchronous view holds: one thread
+for the request's database connection and transactions (an audit export streams a queryset
+over it), `async_to_sync` inside a view runs on the server's event loop (as the in-memory
+channel layer requires), and a client that leaves stops the response.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponse
+from django.urls import set_script_prefix
+
+logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
+BLOCK = 1024 * 1024
+
+
+class _Workers:
+    """Single-thread executors lent to one request at a time; a request beyond them waits."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._idle: asyncio.Queue[ThreadPoolExecutor] | None = None
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[ThreadPoolExecutor]:
+        if self._idle is None:  # made in the server's loop, on the first request
+            self._idle = asyncio.Queue()
+            for n in range(self.count):
+                self._idle.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"http-{n}"))
+        worker = await self._idle.get()
+        try:
+            yield worker
+        finally:
+            self._idle.put_nowait(worker)
+
+
+def _next_block(parts: Iterator[bytes]) -> bytes:
+    """The next parts joined until about BLOCK bytes; empty only at the end. Daphne's cost is
+    per message rather than per byte, so small parts (multipart headers) travel with data."""
+    block, size = [], 0
+    for part in parts:
+        block.append(part)
+        size += len(part)
+        if size >= BLOCK:
+            break
+    return block[0] if len(block) == 1 else b"".join(block)
+
+
+class PooledASGIHandler(ASGIHandler):
+    chunk_size = BLOCK
+
+    def __init__(self) -> None:
+        super(ASGIHandler, self).__init__()  # BaseHandler: the synchronous chain is loaded below
+        self.load_middleware(is_async=False)
+        self.workers = _Workers(settings.HTTP_WORKER_THREADS)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        try:
+            body = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            async with self.workers.lease() as worker:
+                def run(function: Callable[..., Result], *args) -> asyncio.Future[Result]:
+                    return sync_to_async(function, thread_sensitive=False, executor=worker)(*args)
+
+                await self._serve(run, scope, body, receive, send)
+        finally:
+            body.close()
+
+    async def _serve(self, run, scope, body, receive, send) -> None:
+        """1. respond on the worker; 2. send, stopping if the client leaves; 3. close on the worker
+        (request_finished: the worker's database connection goes back to the pool)."""
+        response = await run(self._respond, scope, body)
+        if response.streaming and not response.is_async:
+            response.streaming_content = self._blocks(run, response.streaming_content)
+        sending = asyncio.ensure_future(self.send_response(response, send))
+        leaving = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((sending, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (leaving, sending):
+                task.cancel()
+            sent, _ = await asyncio.gather(sending, leaving, return_exceptions=True)
+            await run(response.close)
+        if isinstance(sent, Exception):
+            raise sent
+
+    def _respond(self, scope, body) -> HttpResponse:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error = self.create_request(scope, body)
+        if request is None:
+            return error
+        response = self.get_response(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        return response
+
+    @staticmethod
+    async def _blocks(run, parts: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """A streamed body read on the request's worker, a block when the one before has gone."""
+        while block := await run(_next_block, parts):
+            yield block

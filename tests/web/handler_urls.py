@@ -1,0 +1,62 @@
+"""Views that report where the handler ran them (tests/web/test_handler.py)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from asgiref.sync import async_to_sync
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import path
+
+seen: dict = {}  # what the views saw, read by the tests
+gate = threading.Event()  # `held` waits on it
+
+
+def _where() -> tuple[int, int]:
+    """This thread, and the database connection it uses."""
+    connection.ensure_connection()
+    return threading.get_ident(), id(connection.connection)
+
+
+@login_not_required
+def where(request):
+    seen.setdefault("views", []).append(_where())
+    return JsonResponse({})
+
+
+@login_not_required
+def streamed(request):
+    seen["view"] = _where()
+    seen["blocks"] = []
+    count = int(request.GET.get("blocks", "3"))
+
+    def blocks():
+        try:
+            for n in range(count):
+                seen["blocks"].append(_where())
+                yield b"x" * (1024 * 1024)
+        finally:
+            seen["closed"] = True
+
+    return StreamingHttpResponse(blocks())
+
+
+@login_not_required
+def loop(request):
+    async def running_loop():
+        return asyncio.get_running_loop()
+
+    seen["loop"] = async_to_sync(running_loop)()
+    return HttpResponse(b"ok")
+
+
+@login_not_required
+def held(request):
+    seen.setdefault("held", []).append(request.GET["n"])
+    gate.wait(10)
+    return HttpResponse(request.GET["n"])
+
+
+urlpatterns = [path("where", where), path("streamed", streamed), path("loop", loop), path("held", held)]
