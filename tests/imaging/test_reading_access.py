@@ -77,3 +77,23 @@ def test_another_clinic_of_the_same_hospital_sees_neither_the_read_nor_its_banne
     assert 'class="critical-banner"' not in sibling.get("/imaging/reads/critical-banner/").content.decode()
     assert sibling.post(f"/imaging/reads/{read.pk}/acknowledge/", {"note": "x"}).status_code == 404
     assert read.patient.name not in sibling.get("/imaging/reads/?view=all").content.decode()
+
+
+def test_study_visible_answers_as_visible_studies_does_for_every_person_and_study(cast, django_assert_num_queries):
+    read = requested_read(cast.north)
+    studies = {
+        "sent for reading": read.study,
+        "north clinic's own": ct_study(cast.north, patient=cast.patient_n1b),
+        "south clinic's": ct_study(cast.south),
+    }
+    answers = set()
+    for label, person in _people(cast).items():
+        for name, study in studies.items():
+            expected = access.visible_studies(person).filter(pk=study.pk).exists()
+            assert access.study_visible(person, study) == expected, (label, name)
+            answers.add(expected)
+    assert answers == {True, False}
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    access.roles(doctor)  # read once a request
+    with django_assert_num_queries(0):  # the clinic's own study needs no query
+        assert access.study_visible(doctor, studies["north clinic's own"])
