@@ -52,7 +52,7 @@ class BackPressureServer(Server):
             # Before the first block is written, so the buffer is not already full when it registers.
             writable = protocol._writable = _Writable()
             protocol.registerProducer(writable, True)
-            # Twisted pauses above 64 KB and resumes only once its buffer is empty: with 1 MB
+            # Twisted pauses above 64 KB and resumes only once its buffer is empty: with 2 MB
             # blocks the client would wait for each next block to be read from storage.
             protocol.channel.transport.bufferSize = HIGH_WATER
         elif not more and writable is not None and open_:
