@@ -8,10 +8,13 @@ socket by this process, which plays the participants with aiortc peers:
 
 - one *live* publisher paints the send time into each frame as a bar code (telemed.rtc.testing);
 - one *probe* receiver decodes that video and reads the bar code: latency = now - painted;
-- the other receivers only count packets and frames (decoding them all would measure this
-  machine's decoders, not the relay);
+- the other receivers only count packets and frames, from the RTP headers past each stream's
+  first packet (decoding them all, or even aiortc's receiver bookkeeping for each packet, would
+  measure this machine, not the relay); they send no receiver reports, NACKs or REMB, to either
+  server;
 - in a room of 8 publishers, the 7 others send a pre-encoded VP8 loop (keyframe every second)
-  and every publisher also receives the other 7, as in a ward round.
+  and a pre-encoded Opus tone, and every publisher also receives the other 7, as in a ward
+  round.
 
 Added latency is the probe's latency through the relay minus a direct publisher -> probe
 connection in the same conditions (both include aiortc's one-frame jitter buffer). CPU per
@@ -238,7 +241,7 @@ class JanusClient:
         others = [name for name in publishers if name != peer.name]
         if not others:
             return None
-        receiving = Peer(f"{peer.name}-receiving", colour=None, tone=None, decode=False)
+        receiving = Peer(f"{peer.name}-receiving", colour=None, tone=None, decode=False, headers_only=True)
         await self._subscribe(room, receiving, others)
         return receiving
 
@@ -343,6 +346,7 @@ class FrameTrack(MediaStreamTrack):
     them, encoding nothing): a publisher that costs this machine no encoding."""
 
     kind = "video"
+    clock_rate = 90000
 
     def __init__(self, frames: list[bytes], fps: int) -> None:
         super().__init__()
@@ -358,8 +362,8 @@ class FrameTrack(MediaStreamTrack):
             raise MediaStreamError
         number = await self._pacer.next()
         packet = av.Packet(self.frames[number % len(self.frames)])
-        packet.pts = number * 90000 // self.fps
-        packet.time_base = fractions.Fraction(1, 90000)
+        packet.pts = number * self.clock_rate // self.fps
+        packet.time_base = fractions.Fraction(1, self.clock_rate)
         return packet
 
 
@@ -384,14 +388,36 @@ class LoopTrack(FrameTrack):
         super().__init__(frames, fps)
 
 
+class ToneLoopTrack(FrameTrack):
+    """Pre-encoded Opus, a 440 Hz tone in 20 ms packets: a publisher's audio, encoding nothing."""
+
+    kind = "audio"
+    clock_rate = 48000
+
+    def __init__(self) -> None:
+        codec = av.CodecContext.create("libopus", "w")
+        codec.sample_rate, codec.layout, codec.format, codec.bit_rate = 48000, "stereo", "s16", 64000
+        codec.time_base = fractions.Fraction(1, 48000)
+        tone = (np.sin(2 * np.pi * 440 * np.arange(48000) / 48000) * 8000).astype(np.int16)
+        packets = []
+        for n in range(50):
+            frame = av.AudioFrame.from_ndarray(np.repeat(tone[n * 960 : (n + 1) * 960], 2).reshape(1, -1), format="s16", layout="stereo")
+            frame.sample_rate, frame.pts = 48000, n * 960
+            packets.extend(bytes(p) for p in codec.encode(frame))
+        super().__init__(packets, fps=50)
+
+
+# Every peer but the probe's decoding counts what it receives from RTP headers: hundreds of
+# packets a second through aiortc's receiver (statistics, NACK and bandwidth bookkeeping)
+# loaded this machine's two cores more than the relay did in a room of 8.
 def live_publisher(name: str, size: tuple[int, int], fps: int) -> Peer:
-    return Peer(name, colour=(200, 40, 40), tone=440, size=size, fps=fps, decode=False)
+    return Peer(name, colour=(200, 40, 40), tone=440, size=size, fps=fps, decode=False, headers_only=True)
 
 
 def probe(name: str, decode: bool | set[str] = frozenset({"live"})) -> Peer:
     """Decodes the live publisher's media only (in a room of 8, decoding all would load the
     benchmark's processes, not the relay)."""
-    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True)
+    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True, headers_only=True)
 
 
 def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
@@ -400,10 +426,11 @@ def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
     if role == "probe":
         return probe(name)
     if role == "loop":
-        peer = Peer(name, colour=None, tone=440, decode=False)
+        peer = Peer(name, colour=None, tone=None, decode=False, headers_only=True)
+        peer.pc.addTrack(ToneLoopTrack())
         peer.pc.addTrack(LoopTrack(*size, fps, bitrate=1_000_000 if size[0] <= 640 else 1_500_000))
         return peer
-    return Peer(name, colour=None, tone=None, decode=False)
+    return Peer(name, colour=None, tone=None, decode=False, headers_only=True)
 
 
 def receives_live(name: str, target: str, publishers: list[str]) -> bool:
@@ -473,12 +500,15 @@ async def _peers(target: str, endpoint: str, room, specs, publishers: list[str],
 
 class PeerProcesses:
     """A room's participants spread over processes: the live publisher alone in one (its encoder
-    must keep up), the others round-robin in the rest."""
+    must keep up), the probe alone in another (a decoder sharing a busy process falls behind,
+    and its latency would be the process's), the others round-robin in the rest."""
 
     def __init__(self, target: str, endpoint: str, room, specs, size, fps: int, processes: int) -> None:
         publishers = [name for name, role in specs if role in ("live", "loop")]
-        live, others = specs[:1], specs[1:]
-        groups = [live] + [others[i :: max(processes - 1, 1)] for i in range(max(processes - 1, 1))]
+        alone = [[spec] for spec in specs if spec[1] in ("live", "probe")]
+        others = [spec for spec in specs if spec[1] not in ("live", "probe")]
+        shared = max(processes - len(alone), 1)
+        groups = alone + [others[i::shared] for i in range(shared)]
         context = multiprocessing.get_context("spawn")
         self.pipes, self.workers = [], []
         for group in filter(None, groups):

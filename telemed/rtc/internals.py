@@ -28,8 +28,10 @@ each assumption below by name and fails loudly when an upgrade moves one of them
 5. Negotiation details: `RTCRtpTransceiver._codecs` (the negotiated codecs),
    `_offerDirection` (what the remote side offered to send) and `RTCRtpSender._stream_id` (the
    msid stream a subscriber's browser groups the track under).
-6. Tests only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a packet, and the
-   `__encoder` of a test peer's sender, to read the bitrate REMB set.
+6. Tests and benchmarks only: `_handle_rtp_packet` of a test peer's receiver, wrapped to lose a
+   packet; the `__encoder` of a test peer's sender, to read the bitrate REMB set; and the DTLS
+   transport's `_handle_rtp_data` (called with each decrypted RTP packet), wrapped so the
+   benchmark's listeners count packets from their headers (`count_from_headers`).
 7. Frame assembly for transcoding and recording: `aiortc.jitterbuffer.JitterBuffer`,
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
 8. Modules aiortc does not export at its top level: `aiortc.rtp` (RTP/RTCP packets),
@@ -118,6 +120,26 @@ def tap_receiver(
 
     receiver._send_rtcp = intercept_remb
     receiver._telemed_send_rtcp = send_rtcp
+
+
+_TIMESTAMP_SSRC = Struct("!LL")
+
+
+def count_from_headers(transport, on_header: Callable[[int, int, bool], bool]) -> None:
+    """Show each decrypted RTP packet's SSRC, timestamp and marker bit to `on_header` first; a
+    packet it claims (returns True) goes no further: no parsing, statistics, NACKs or bandwidth
+    estimates. For the benchmark's listeners, which would otherwise load the machine more than
+    the relay they measure (`transport` is an RTCDtlsTransport)."""
+    handle = transport._handle_rtp_data
+
+    async def counted(data: bytes, arrival_time_ms: int) -> None:
+        if len(data) >= 12:
+            timestamp, ssrc = _TIMESTAMP_SSRC.unpack_from(data, 4)
+            if on_header(ssrc, timestamp, bool(data[1] & 0x80)):
+                return
+        await handle(data, arrival_time_ms)
+
+    transport._handle_rtp_data = counted
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

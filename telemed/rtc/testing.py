@@ -160,7 +160,9 @@ class Reception:
 class Peer:
     """A participant's browser, played by aiortc. `decode=False` only counts packets and frames
     (the benchmark's receivers that must not spend the machine's CPU on decoding); a set of
-    participant ids decodes only their media."""
+    participant ids decodes only their media. `headers_only` (with `decode=False`) counts them
+    from their RTP headers past the first packet of each stream, as the benchmark's listeners
+    do: such a peer sends no NACKs, receiver reports or bandwidth estimates."""
 
     def __init__(
         self,
@@ -172,9 +174,13 @@ class Peer:
         fps: int = 15,
         decode: bool | set[str] = True,
         measure_latency: bool = False,
+        headers_only: bool = False,
     ) -> None:
         self.name = name
         self.decode = decode
+        self.headers_only = headers_only
+        self._by_ssrc: dict[int, Reception] = {}
+        self._counting_headers = False
         self.measure_latency = measure_latency
         # max-bundle: with aiortc's default (balanced), an offer bringing several video m-lines
         # at once leaves all but the first on a transport that bundling has just stopped.
@@ -230,13 +236,27 @@ class Peer:
             self._readers.append(asyncio.ensure_future(self._read(track, reception)))
         else:
             internals.tap_receiver(transceiver.receiver, partial(self._count, reception), lambda bitrate: None)
+            if self.headers_only and not self._counting_headers:  # one hook for the connection
+                self._counting_headers = True
+                internals.count_from_headers(transceiver.receiver.transport, self._count_header)
+
+    def _count(self, reception: Reception, packet) -> None:
+        self._tally(reception, packet.timestamp, packet.marker)
+        if self.headers_only:
+            self._by_ssrc[packet.ssrc] = reception  # its next packets are counted from headers
+
+    def _count_header(self, ssrc: int, timestamp: int, marker: bool) -> bool:
+        reception = self._by_ssrc.get(ssrc)
+        if reception is not None:
+            self._tally(reception, timestamp, marker)
+        return reception is not None
 
     @staticmethod
-    def _count(reception: Reception, packet) -> None:
+    def _tally(reception: Reception, timestamp: int, marker: bool) -> None:
         reception.packets += 1
         # The last packet of a frame, once (a retransmitted one carries the marker again).
-        if reception.kind == "video" and packet.marker and packet.timestamp != reception.last_marked:
-            reception.last_marked = packet.timestamp
+        if reception.kind == "video" and marker and timestamp != reception.last_marked:
+            reception.last_marked = timestamp
             reception.frames += 1
 
     async def _read(self, track: MediaStreamTrack, reception: Reception) -> None:

@@ -15,7 +15,7 @@ import pytest_asyncio
 from pylibsrtp import Policy, Session
 from aiortc import RTCPeerConnection, RTCRtpHeaderExtensionParameters, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State as DtlsState
 from aiortc.rtp import RTCP_RTPFB_NACK, HeaderExtensions, HeaderExtensionsMap, RtcpPacket, RtcpRtpfbPacket, RtpPacket
 
 from telemed.rtc import internals
@@ -36,7 +36,7 @@ SENDER = [
     "_stream_id",
 ]
 TRANSCEIVER = ["_codecs", "_offerDirection"]
-DTLS_TRANSPORT = ["_state", "_tx_srtp", "_transport", "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets"]
+DTLS_TRANSPORT = ["_state", "_tx_srtp", "_transport", "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets", "_handle_rtp_data"]
 
 
 def test_the_installed_aiortc_is_the_pinned_one():
@@ -125,6 +125,9 @@ def test_the_methods_the_relay_wraps_keep_their_signatures():
     assert list(inspect.signature(RTCRtpReceiver._send_rtcp).parameters) == ["self", "packet"]
     assert list(inspect.signature(RTCRtpReceiver._send_rtcp_pli).parameters) == ["self", "media_ssrc"]
     assert list(inspect.signature(RTCRtpSender._handle_rtcp_packet).parameters) == ["self", "packet"]
+    # Benchmark listeners replace the transport's handler on the instance: aiortc must call it so.
+    assert list(inspect.signature(RTCDtlsTransport._handle_rtp_data).parameters) == ["self", "data", "arrival_time_ms"]
+    assert "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)" in inspect.getsource(RTCDtlsTransport._recv_next)
     # The tap stands in for the jitter buffer: aiortc must still call add() and unpack a pair.
     assert "self.__jitter_buffer.add(packet)" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "pli_flag, encoded_frame =" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
@@ -147,6 +150,26 @@ async def test_a_tapped_receiver_hands_over_every_packet_and_decodes_nothing():
             await asyncio.wait_for(video.receiver.track.recv(), timeout=0.5)
     finally:
         await asyncio.gather(sender.close(), receiver.close())
+
+
+@pytest.mark.asyncio
+async def test_a_listener_counting_headers_counts_every_packet_past_aiortcs_receiver():
+    sender, listener = Peer("publisher", size=(160, 120), fps=15), Peer("listener", colour=None, tone=None, decode=False, headers_only=True)
+    try:
+        listener.pc.addTransceiver("video", direction="recvonly")
+        await sender.accept(await listener.answer(await sender.offer()))
+        video = next(t for t in listener.pc.getTransceivers() if t.kind == "video" and t.mid in listener.receptions)
+        handled = []
+        handle = video.receiver._handle_rtp_packet
+        video.receiver._handle_rtp_packet = lambda packet, arrival_time_ms: (handled.append(packet), handle(packet, arrival_time_ms))[1]
+
+        reception = listener.receptions[video.mid]
+        await until(lambda: reception.frames > 15 and reception.packets > 30, timeout=20)
+
+        assert len(handled) <= 2  # at most the first, which names the stream, and a straggler
+        assert reception.packets >= reception.frames
+    finally:
+        await asyncio.gather(sender.close(), listener.close())
 
 
 @pytest.mark.asyncio
