@@ -146,23 +146,30 @@ def _under(scope: QuerySet[Study] | Study, path: str) -> Q:
 
 
 def series(scope: QuerySet[Study] | Study, query: Query) -> list[Series]:
+    one = isinstance(scope, Study)  # its row is at hand: no join to read it again, nor to group by
     condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
-    found = (
-        Series.objects.filter(_under(scope, "study")).filter(condition).select_related("study")
-        .annotate(instance_count=Count("instances")).order_by("study__study_instance_uid", "series_number", "series_instance_uid")
-    )
-    return list(found[query.offset:query.offset + query.limit])
+    found = Series.objects.filter(_under(scope, "study")).filter(condition)
+    found = (found if one else found.select_related("study")).annotate(instance_count=Count("instances"))
+    order = ("series_number", "series_instance_uid") if one else ("study__study_instance_uid", "series_number", "series_instance_uid")
+    rows = list(found.order_by(*order)[query.offset:query.offset + query.limit])
+    for row in rows if one else ():
+        row.study = scope
+    return rows
 
 
 def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str | None = None) -> list[Instance]:
-    found = Instance.objects.filter(_under(scope, "series__study")).select_related("series__study")
+    one = isinstance(scope, Study)
+    found = Instance.objects.filter(_under(scope, "series__study")).select_related("series" if one else "series__study")
     if not query.include:  # the stored header is needed only for includefield
         found = found.defer("metadata")
     if series_uid:
         found = found.filter(series__series_instance_uid=series_uid)
     found = found.filter(_matching(query, INSTANCE_KEYS) & _matching(query, SERIES_KEYS, "series__") & _matching(query, _STUDY_KEYS_BELOW, "series__study__"))
-    found = found.order_by("series__study__study_instance_uid", "series__series_instance_uid", "instance_number", "sop_instance_uid")
-    return list(found[query.offset:query.offset + query.limit])
+    order = ("series__series_instance_uid", "instance_number", "sop_instance_uid")
+    rows = list(found.order_by(*order if one else ("series__study__study_instance_uid", *order))[query.offset:query.offset + query.limit])
+    for row in rows if one else ():
+        row.series.study = scope
+    return rows
 
 
 def keys_for(level: str) -> dict:

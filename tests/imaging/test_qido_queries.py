@@ -1,0 +1,42 @@
+"""QIDO-RS below one study: the study, already looked up and checked, is not read again."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+
+from imaging.dicomweb import query
+from tests.imaging.reading_factories import ct_study
+
+pytestmark = pytest.mark.django_db
+
+
+def _parsed(level: str, params: str = ""):
+    return query.parse(QueryDict(params), keys=query.keys_for(level))
+
+
+def test_the_series_of_a_study_are_found_in_one_query_that_does_not_read_the_study_again(cast):
+    study = ct_study(cast.north, slices=3)
+    with CaptureQueriesContext(connection) as captured:
+        rows = query.series(study, _parsed("series"))
+    assert len(captured) == 1 and '"imaging_study"' not in captured[0]["sql"]
+    assert [row.study for row in rows] == [study]
+    assert rows[0].instance_count == 3
+
+
+def test_the_instances_of_a_series_are_found_in_one_query_that_does_not_read_the_study_again(cast):
+    study = ct_study(cast.north, slices=3)
+    series_uid = study.series.get().series_instance_uid
+    with CaptureQueriesContext(connection) as captured:
+        rows = query.instances(study, _parsed("instance"), series_uid=series_uid)
+    assert len(captured) == 1 and '"imaging_study"' not in captured[0]["sql"]
+    assert len(rows) == 3
+    assert {row.series.study for row in rows} == {study}
+    assert [row.instance_number for row in rows] == sorted(row.instance_number for row in rows)
+
+
+def test_a_search_below_a_study_still_matches_on_the_studys_keys(cast):
+    study = ct_study(cast.north)
+    assert query.series(study, _parsed("series", f"PatientID={study.dicom_patient_id}"))
+    assert not query.series(study, _parsed("series", "PatientID=someone-else"))
