@@ -238,7 +238,7 @@ class RetrieveView(DicomWebView):
     in the transfer syntax the Accept header asks for (transfer.py has the rules)."""
 
     def instances(self, study: Study, series_uid: str | None, instance_uid: str | None, *, metadata: bool = False):
-        found = Instance.objects.filter(series__study=study).select_related("series__study")
+        found = Instance.objects.filter(series__study=study).select_related("series")
         if not metadata:  # the stored header is large and only the metadata resource needs it
             found = found.defer("metadata")
         if series_uid is not None:
@@ -248,11 +248,21 @@ class RetrieveView(DicomWebView):
         found = list(found.order_by("series__series_number", "series__series_instance_uid", "instance_number", "sop_instance_uid"))
         if not found:
             raise Http404
+        for instance in found:
+            instance.series.study = study  # checked already: not read again
         return found
 
     def one(self, study_uid: str, series_uid: str, instance_uid: str) -> tuple[Study, Instance]:
-        study = self.study(study_uid)
-        return study, self.instances(study, series_uid, instance_uid)[0]
+        """An instance named by its three UIDs, read with its series and study in one query (a
+        viewer asks for hundreds of frames and rendered images, one request each)."""
+        instance = (
+            Instance.objects.defer("metadata").select_related("series__study")
+            .filter(sop_instance_uid=instance_uid, series__series_instance_uid=series_uid, series__study__study_instance_uid=study_uid)
+            .first()
+        )
+        if instance is None or not study_visible(self.request.user, instance.series.study):
+            raise Http404
+        return instance.series.study, instance
 
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
         """A lone instance that must be transcoded is transcoded before the answer starts, so a
@@ -380,9 +390,12 @@ class RenderedView(RetrieveView):
     thumbnail = False
 
     def get(self, request, study_uid: str, series_uid: str, instance_uid: str | None = None, frames: str = "1"):
-        study = self.study(study_uid)
-        found = self.instances(study, series_uid, instance_uid)
-        instance = found[len(found) // 2]  # a series is shown by its middle image
+        if instance_uid is None:
+            study = self.study(study_uid)
+            found = self.instances(study, series_uid, None)
+            instance = found[len(found) // 2]  # a series is shown by its middle image
+        else:
+            study, instance = self.one(study_uid, series_uid, instance_uid)
         number = int(frames.split(",")[0])
         if not 1 <= number <= instance.number_of_frames:
             return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)

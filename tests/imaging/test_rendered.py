@@ -52,3 +52,16 @@ def test_another_clinic_cannot_render_the_study(cast, client_for):
     instance = _store(cast, ct_series(slices=1)[0])
     assert client_for(cast.doc_n2).get(_url(instance, "rendered")).status_code == 404
     assert client_for(cast.doc_n2).get(_url(instance, "thumbnail")).status_code == 404
+
+
+def test_the_hospitals_radiologist_renders_a_study_sent_for_reading_and_no_other(cast, client_for):
+    from tests.imaging.reading_factories import ct_study, requested_read
+
+    read = requested_read(cast.north)
+    sent = read.study.series.get().instances.first()
+    kept = ct_study(cast.north, patient=cast.patient_n1b).series.get().instances.first()
+    radiologist = client_for(cast.north[Role.RADIOLOGIST])
+    assert radiologist.get(_url(sent, "rendered")).status_code == 200
+    assert radiologist.get(_url(kept, "rendered")).status_code == 404
+    wrong_series = _url(sent, "rendered").replace(sent.series.series_instance_uid, kept.series.series_instance_uid)
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(wrong_series).status_code == 404
