@@ -215,7 +215,9 @@ def _pixel_parts(name: str, produce) -> Iterator[bytes]:
 
 def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> StreamingHttpResponse:
     boundary = boundary or new_boundary()
-    return StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+    response = StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+    response.reads_no_database = True  # stored files only: the server sends it without holding a thread (telemed/web/handler.py)
+    return response
 
 
 def _not_acceptable_pixels(instance: Instance) -> HttpResponse:

@@ -60,3 +60,22 @@ def held(request):
 
 
 urlpatterns = [path("where", where), path("streamed", streamed), path("loop", loop), path("held", held)]
+
+
+@login_not_required
+def from_files(request):
+    """A body read from files only, as WADO-RS marks it; its client reads slowly."""
+    seen["view"] = _where()
+    seen["blocks"] = []
+
+    def blocks():
+        for n in range(3):
+            seen["blocks"].append(threading.get_ident())
+            yield b"x" * (1024 * 1024)
+
+    response = StreamingHttpResponse(blocks())
+    response.reads_no_database = True
+    return response
+
+
+urlpatterns.append(path("from-files", from_files))

@@ -96,6 +96,27 @@ async def test_a_client_that_leaves_stops_a_streamed_body():
     assert handler_urls.seen["closed"] is True
 
 
+@override_settings(HTTP_WORKER_THREADS=1)
+async def test_a_slow_download_of_files_holds_no_worker_thread():
+    handler = PooledASGIHandler()
+    taken = asyncio.Event()
+
+    class SlowClient(Client):
+        async def send(self, message: dict) -> None:
+            self.messages.append(message)
+            if message["type"] == "http.response.body":
+                await taken.wait()  # a clinic on a weak link, still reading the first block
+
+    download = asyncio.ensure_future(_get(handler, "/from-files", client=SlowClient()))
+    await asyncio.sleep(0.3)
+    other = await asyncio.wait_for(_get(handler, "/where"), timeout=5)  # the only worker is free
+    assert other.status == 200
+    assert handler_urls.seen["view"][0] == handler_urls.seen["views"][0][0]
+    taken.set()
+    assert len((await asyncio.wait_for(download, timeout=10)).body) == 3 * MB
+    assert handler_urls.seen["view"][0] not in handler_urls.seen["blocks"]
+
+
 async def test_async_to_sync_in_a_view_runs_on_the_servers_event_loop():
     handler = PooledASGIHandler()
     assert (await _get(handler, "/loop")).status == 200
