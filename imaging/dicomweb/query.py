@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
 
 from imaging.models import Instance, Series, Study
@@ -63,7 +64,9 @@ def parse(params: QueryDict, *, keys: dict) -> Query:
             continue
         keyword = _keyword(name)
         if keyword not in keys:
-            raise QueryError(f"cannot match on '{name}' at this level")
+            raise QueryError(_("This search cannot match on '%(name)s' at this level.") % {"name": name[:64]})
+        if any("\x00" in value for value in values):
+            raise QueryError(_("The value of '%(name)s' holds a NUL character, which no DICOM value has.") % {"name": name[:64]})
         query.filters[keyword] = values[-1]
     for value in params.getlist("includefield"):
         for item in value.split(","):
@@ -80,7 +83,7 @@ def _integer(params: QueryDict, name: str, default: int) -> int:
     if raw in (None, ""):
         return default
     if not raw.isdigit():
-        raise QueryError(f"'{name}' must be a whole number")
+        raise QueryError(_("'%(name)s' must be a whole number.") % {"name": name})
     return int(raw)
 
 
@@ -93,7 +96,7 @@ def _condition(path: str, kind: str, value: str) -> Q:
         return _date_condition(path, value)
     if kind == "number":
         if not value.lstrip("-").isdigit():
-            raise QueryError(f"'{value}' is not a number")
+            raise QueryError(_("'%(value)s' is not a number.") % {"value": value[:64]})
         return Q(**{path: int(value)})
     if "*" in value or "?" in value:
         pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
@@ -103,7 +106,7 @@ def _condition(path: str, kind: str, value: str) -> Q:
 
 def _date_condition(path: str, value: str) -> Q:
     if not re.fullmatch(r"\d{8}|\d{8}-|-\d{8}|\d{8}-\d{8}", value):
-        raise QueryError(f"'{value}' is not a date (YYYYMMDD) or a range of dates")
+        raise QueryError(_("'%(value)s' is not a date (YYYYMMDD) or a range of dates (YYYYMMDD-YYYYMMDD).") % {"value": value[:64]})
     if "-" not in value:
         return Q(**{path: value})
     start, end = value.split("-")

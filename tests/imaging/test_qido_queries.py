@@ -7,6 +7,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from imaging.dicomweb import query
+from telemed.accounts.models import Role
 from tests.imaging.reading_factories import ct_study
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +41,20 @@ def test_a_search_below_a_study_still_matches_on_the_studys_keys(cast):
     study = ct_study(cast.north)
     assert query.series(study, _parsed("series", f"PatientID={study.dicom_patient_id}"))
     assert not query.series(study, _parsed("series", "PatientID=someone-else"))
+
+
+@pytest.mark.parametrize("search", ["studies?PatientID=%00", "studies?PatientName=a%00*", "series?Modality=CT%00", "instances?SOPInstanceUID=%00", "studies?StudyDate=2020%00"])
+def test_a_search_value_holding_a_nul_gets_a_400_with_its_reason_at_every_level(cast, client_for, search):
+    ct_study(cast.north)
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/dicomweb/{search}", HTTP_ACCEPT="application/dicom+json")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+def test_a_search_refused_below_a_study_is_explained_in_the_users_language(cast, client_for):
+    study = ct_study(cast.north)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    response = client.get(f"/dicomweb/studies/{study.study_instance_uid}/series?Modality=%00", HTTP_ACCEPT="application/dicom+json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"] and "Modality" in response.json()["detail"]
+    assert "DICOM" in response.json()["detail"] and "holds a" not in response.json()["detail"]
