@@ -577,8 +577,8 @@ async def through_relay(
         rates = [rate for report in reports for rate in report["fps"]]
         received = sent = 0
         if before is not None and after is not None:
-            received = _live_video(after, "publishing") - _live_video(before, "publishing")
-            sent = [_live_video(after, "receiving", p) - _live_video(before, "receiving", p) for p in after if p != "live"]
+            received = video_packets(after, "publishing") - video_packets(before, "publishing")
+            sent = [video_packets(after, "receiving", p) - video_packets(before, "receiving", p) for p in after if p != "live"]
         return {
             "forwarded": sum(sent) / len(sent) / received if received else 0.0,
             "relay_in_pps": received / elapsed,
@@ -596,11 +596,11 @@ async def through_relay(
         await target.close_room(room)
 
 
-def _live_video(stats: dict, side: str, participant: str = "live") -> int:
-    """Packets of the live publisher's video the relay received (publishing) or sent to one
+def video_packets(stats: dict, side: str, participant: str = "live", publisher: str = "live") -> int:
+    """Packets of a publisher's video the relay received from it (publishing) or sent to one
     participant (receiving), from `Room.stats()`."""
     figures = stats.get(participant, {}).get(side, {})
-    return (figures.get("video") or figures.get("live/video") or {}).get("packets", 0)
+    return (figures.get("video") or figures.get(f"{publisher}/video") or {}).get("packets", 0)
 
 
 async def _or_failure(measurement, label: str) -> dict | None:

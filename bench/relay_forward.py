@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relay import FrameTrack, RelayClient, relay_process  # noqa: E402  (bench/relay.py)
+from relay import FrameTrack, RelayClient, relay_process, video_packets  # noqa: E402  (bench/relay.py)
 from telemed.rtc.testing import Peer, until  # noqa: E402
 
 PUBLISHER = "publisher"
@@ -57,16 +57,13 @@ async def measure(client: RelayClient, room: str, receivers: int, args) -> dict:
         end = track.sent + args.frames
         await until(lambda: track.sent >= end, timeout=args.frames / args.fps + 30)
         after, cpu = await client.request("stats", room=room), (await client.request("cpu"))["cpu"] - cpu
-        sent = sum(_video(after, p.name) - _video(before, p.name) for p in listeners)
-        return {"cpu": cpu, "forwarded": sent, "received": _video(after, PUBLISHER, "publishing") - _video(before, PUBLISHER, "publishing")}
+        before, after = before["stats"], after["stats"]
+        sent = sum(video_packets(after, "receiving", p.name, PUBLISHER) - video_packets(before, "receiving", p.name, PUBLISHER) for p in listeners)
+        received = video_packets(after, "publishing", PUBLISHER, PUBLISHER) - video_packets(before, "publishing", PUBLISHER, PUBLISHER)
+        return {"cpu": cpu, "forwarded": sent, "received": received}
     finally:
         await asyncio.gather(publisher.close(), *(p.close() for p in listeners))
         await client.request("close_room", room=room)
-
-
-def _video(stats: dict, participant: str, side: str = "receiving") -> int:
-    figures = stats["stats"].get(participant, {}).get(side, {})
-    return (figures.get("video") or figures.get(f"{PUBLISHER}/video") or {}).get("packets", 0)
 
 
 async def run(args) -> None:

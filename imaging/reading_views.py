@@ -296,7 +296,7 @@ def reading_policy(request, institution_id):
 @require_POST
 def reading_reader(request, institution_id, user_id):
     hospital = get_object_or_404(access.reading_hospitals(request.user), pk=institution_id)
-    radiologist = get_object_or_404(assignment.radiologists_of_hospital(hospital), pk=user_id)
+    radiologist = get_object_or_404(assignment.radiologists_of(hospital.pk), pk=user_id)
     form = rf.ReaderProfileForm(request.POST, prefix=f"{hospital.pk}-{radiologist.pk}")
     if form.is_valid() and call_service(form, lambda: assignment.reader_profile_update(by=request.user, hospital=hospital, radiologist=radiologist, **form.cleaned_data)):
         messages.success(request, _("What %(name)s reads is saved.") % {"name": radiologist})

@@ -50,6 +50,11 @@ def _roles_at(user) -> list[tuple]:
     return cached
 
 
+def _ids_with_role(user, role: str) -> list:
+    """The ids of the institutions where the user holds `role`, from the request's cache."""
+    return [institution for institution, held in _roles_at(user) if held == role]
+
+
 def roles(user) -> set[str]:
     """The user's roles anywhere."""
     if not _is_active(user):
@@ -301,8 +306,7 @@ def visible_studies(user):
 
     if not _is_active(user):
         return Study.objects.none()
-    clinics = [institution for institution, role in _roles_at(user) if role == Role.CLINIC_DOCTOR]
-    hospitals = [institution for institution, role in _roles_at(user) if role == Role.RADIOLOGIST]
+    clinics, hospitals = _ids_with_role(user, Role.CLINIC_DOCTOR), _ids_with_role(user, Role.RADIOLOGIST)
     rule = Q(institution_id__in=clinics) | Q(patient__in=_patients_seen(user, clinics))
     if hospitals:
         sent_for_reading = ReadRequest.objects.filter(hospital_id__in=hospitals, status__in=(*OPEN_READ_STATUSES, ReadStatus.SIGNED))
@@ -315,7 +319,7 @@ def study_visible(user, study) -> bool:
     clinic's uploads and viewer, the common case) is settled without a query."""
     if not _is_active(user):
         return False
-    if any(study.institution_id == institution and role == Role.CLINIC_DOCTOR for institution, role in _roles_at(user)):
+    if study.institution_id in _ids_with_role(user, Role.CLINIC_DOCTOR):
         return True
     return visible_studies(user).filter(pk=study.pk).exists()
 

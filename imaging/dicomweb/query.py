@@ -155,8 +155,9 @@ def series(scope: QuerySet[Study] | Study, query: Query) -> list[Series]:
     found = (found if one else found.select_related("study")).annotate(instance_count=Count("instances"))
     order = ("series_number", "series_instance_uid") if one else ("study__study_instance_uid", "series_number", "series_instance_uid")
     rows = list(found.order_by(*order)[query.offset:query.offset + query.limit])
-    for row in rows if one else ():
-        row.study = scope
+    if one:
+        for row in rows:
+            row.study = scope
     return rows
 
 
@@ -170,8 +171,9 @@ def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str |
     found = found.filter(_matching(query, INSTANCE_KEYS) & _matching(query, SERIES_KEYS, "series__") & _matching(query, _STUDY_KEYS_BELOW, "series__study__"))
     order = ("series__series_instance_uid", "instance_number", "sop_instance_uid")
     rows = list(found.order_by(*order if one else ("series__study__study_instance_uid", *order))[query.offset:query.offset + query.limit])
-    for row in rows if one else ():
-        row.series.study = scope
+    if one:
+        for row in rows:
+            row.series.study = scope
     return rows
 
 

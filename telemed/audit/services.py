@@ -100,11 +100,17 @@ def audit_record(
 def _append(fields: dict) -> AuditEvent:
     with transaction.atomic(savepoint=False):
         head = _locked_head()
-        fields.update(seq=head.seq + 1, prev_hash=head.hash)
-        fields["hash"] = seal(fields)
-        event = AuditEvent.objects.create(**fields)
+        event = _linked(fields, head.seq, head.hash)
+        event.save(force_insert=True)
         ChainHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
     return event
+
+
+def _linked(fields: dict, head_seq: int, head_hash: str) -> AuditEvent:
+    """The event that follows the chain's head, sealed over its fields and that link."""
+    fields.update(seq=head_seq + 1, prev_hash=head_hash)
+    fields["hash"] = seal(fields)
+    return AuditEvent(**fields)
 
 
 def _append_alone(connection, fields: dict) -> AuditEvent | None:
@@ -121,9 +127,7 @@ def _append_alone(connection, fields: dict) -> AuditEvent | None:
             if head is None:
                 cursor.execute("ROLLBACK")
                 return None
-            fields.update(seq=head[0] + 1, prev_hash=head[1])
-            fields["hash"] = seal(fields)
-            event = AuditEvent(**fields)
+            event = _linked(fields, *head)
             columns = AuditEvent._meta.concrete_fields
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
