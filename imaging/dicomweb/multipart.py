@@ -1,15 +1,15 @@
-"""multipart/related without Django: read parts to temporary files, write parts as a stream.
+"""multipart/related without Django: read parts into files, write parts as a stream.
 
-Reading never keeps more than one chunk in memory; every part goes to its own temporary file,
-and the whole body is read before any part is used, so a malformed body stores nothing.
+Reading never keeps more than one chunk in memory; every part goes to its own file (STOW-RS
+hands the ingest service's spool, so a part is written to disk once), and the whole body is
+read before any part is used, so a malformed body stores nothing.
 """
 from __future__ import annotations
 
-import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -22,7 +22,7 @@ class MultipartError(ValueError):
 @dataclass
 class Part:
     headers: dict[str, str]  # lower-case names
-    file: BinaryIO  # positioned at the start of the body
+    file: Any  # what `open_part` made, at the start of the body
     too_large: bool = False  # longer than the limit: the rest was read and dropped
 
     @property
@@ -45,8 +45,9 @@ class _Reader:
         return True
 
 
-def read_parts(stream: BinaryIO, boundary: str, *, part_limit: int) -> list[Part]:
-    """Every part of the body, each in a temporary file; the caller closes them.
+def read_parts(stream: BinaryIO, boundary: str, *, part_limit: int, open_part: Callable[[], Any]) -> list[Part]:
+    """Every part of the body, each written to a new `open_part()` (anything with write, seek
+    and close); the caller closes them.
 
     A part longer than `part_limit` keeps only its first bytes and is marked too large, so a
     huge body cannot fill the disk.
@@ -59,7 +60,7 @@ def read_parts(stream: BinaryIO, boundary: str, *, part_limit: int) -> list[Part
         _skip_to(reader, delimiter)
         while _after_delimiter(reader):
             headers = _headers(reader)
-            body = tempfile.TemporaryFile(prefix="stow-")  # noqa: SIM115 (handed to the caller, who closes it)
+            body = open_part()
             parts.append(Part(headers, body))
             parts[-1].too_large = _copy_to(reader, delimiter, body, part_limit)
             body.seek(0)
@@ -117,7 +118,7 @@ def _copy_to(reader: _Reader, delimiter: bytes, out: BinaryIO, limit: int) -> bo
     """Copy the part's body up to the next delimiter; True if it was longer than `limit`."""
     written, too_large = 0, False
 
-    def write(data: bytes) -> None:
+    def write(data: memoryview) -> None:
         nonlocal written, too_large
         if written + len(data) > limit:
             too_large = True
@@ -128,12 +129,12 @@ def _copy_to(reader: _Reader, delimiter: bytes, out: BinaryIO, limit: int) -> bo
     while True:
         at = reader.buffer.find(delimiter)
         if at >= 0:
-            write(reader.buffer[:at])
+            write(memoryview(reader.buffer)[:at])  # a view: a part is not copied on its way out
             reader.buffer = reader.buffer[at + len(delimiter):]
             return too_large
         keep = len(delimiter) - 1  # the start of a delimiter split across two chunks
         if len(reader.buffer) > keep:
-            write(reader.buffer[:-keep])
+            write(memoryview(reader.buffer)[:-keep])
             reader.buffer = reader.buffer[-keep:]
         if not reader.fill():
             raise MultipartError("the body ends inside a part (no closing boundary)")

@@ -142,7 +142,7 @@ class StudiesView(QidoView):
         if media_type.lower() != "multipart/related" or params.get("type", "application/dicom").lower() != "application/dicom":
             return _error(_('Send multipart/related; type="application/dicom".'), 415)
         try:
-            parts = read_parts(request._request, params.get("boundary", ""), part_limit=settings.DICOM_MAX_INSTANCE_BYTES)
+            parts = read_parts(request._request, params.get("boundary", ""), part_limit=settings.DICOM_MAX_INSTANCE_BYTES, open_part=ingest.Spool)
         except MultipartError as exc:
             return _error(_("The multipart body cannot be read: %(reason)s") % {"reason": exc}, 400)
         try:

@@ -1,7 +1,7 @@
 """One ingest service behind every path (browser, STOW-RS, C-STORE).
 
 A file and its rows land together or not at all: the bytes are spooled to a temporary file
-(never held whole in memory), checked, saved to storage under a server-made key, and indexed
+(never held whole in memory, written once: see `Spool`), checked, saved to storage under a server-made key, and indexed
 in one transaction; if anything fails after the save, the stored file is deleted again. On the
 filesystem storage the spooled file is moved into place rather than copied.
 
@@ -63,13 +63,54 @@ class IngestResult:
         return self.status in (Status.STORED, Status.DUPLICATE)
 
 
+class Spool:
+    """A file being received, written to disk as it comes: its preamble zeroed (no
+    executable-in-DICOM polyglot survives), hashed and counted on the way. A sender's bytes are
+    written once: STOW-RS's multipart reader writes each part straight into one of these, and it
+    is then moved into storage.
+
+    Beyond `DICOM_MAX_INSTANCE_BYTES` nothing more is kept and the file is refused as too large.
+    """
+
+    def __init__(self) -> None:
+        self.file = TemporaryUploadedFile("instance.dcm", "application/dicom", 0, None)
+        self._digest, self.size, self.too_large = hashlib.sha256(), 0, False
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self.too_large or self.size + len(chunk) > settings.DICOM_MAX_INSTANCE_BYTES:
+            self.too_large = True
+            return
+        if self.size < PREAMBLE:
+            zeroed = min(PREAMBLE - self.size, len(chunk))
+            self._append(b"\0" * zeroed)
+            chunk = memoryview(chunk)[zeroed:]
+        self._append(chunk)
+
+    def _append(self, data: bytes | memoryview) -> None:
+        self.size += len(data)
+        self._digest.update(data)
+        self.file.write(data)
+
+    def fill(self, stream: BinaryIO) -> None:
+        while not self.too_large and (chunk := stream.read(CHUNK)):
+            self.write(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def seek(self, offset: int) -> None:
+        self.file.seek(offset)
+
+    def close(self) -> None:
+        self.file.close()  # deletes it, unless the storage moved it
+
+
 @dataclass
 class _Received:
     """A file spooled and checked, on its way to storage and the index."""
 
-    spooled: TemporaryUploadedFile
-    sha256: str
-    size: int
+    spool: Spool
     fields: dict
     metadata: dict
     key: str = ""  # its storage key, once saved
@@ -78,38 +119,34 @@ class _Received:
     def sop_uid(self) -> str:
         return self.fields["instance"]["sop_instance_uid"]
 
+    @property
+    def size(self) -> int:
+        return self.spool.size
+
+    @property
+    def sha256(self) -> str:
+        return self.spool.sha256
+
     def result(self, status: str, reason: str = "", instance: Instance | None = None) -> IngestResult:
         return IngestResult(status, reason, self.sop_uid, self.fields["instance"]["sop_class_uid"], instance)
 
 
-def _spool(stream: BinaryIO, out: BinaryIO) -> tuple[str, int]:
-    """Copy to disk with the preamble zeroed (no executable-in-DICOM polyglot survives); hash it."""
-    digest, size = hashlib.sha256(), 0
-    limit = settings.DICOM_MAX_INSTANCE_BYTES
-    while chunk := stream.read(CHUNK):
-        if size < PREAMBLE:
-            keep = max(0, PREAMBLE - size)
-            chunk = b"\0" * min(keep, len(chunk)) + chunk[keep:]
-        size += len(chunk)
-        if size > limit:
-            raise HeaderError(f"the file is larger than the {limit // (1024 * 1024)} MB allowed for one instance")
-        digest.update(chunk)
-        out.write(chunk)
-    out.flush()
-    return digest.hexdigest(), size
-
-
-def _receive(stream: BinaryIO, study_uid: str | None) -> _Received | IngestResult:
-    """Spool one file and read its header: what indexing needs, or why it is refused."""
-    spooled = TemporaryUploadedFile("instance.dcm", "application/dicom", 0, None)
+def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | IngestResult:
+    """Spool one file (unless it came spooled) and read its header: what indexing needs, or why
+    it is refused."""
+    spool = stream if isinstance(stream, Spool) else Spool()
     try:
-        sha256, size = _spool(stream, spooled)
-        dataset = read_header(Path(spooled.temporary_file_path()))
+        if spool is not stream:
+            spool.fill(stream)
+        spool.file.flush()
+        if spool.too_large:
+            raise HeaderError(f"the file is larger than the {settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)} MB allowed for one instance")
+        dataset = read_header(Path(spool.file.temporary_file_path()))
     except HeaderError as exc:
-        spooled.close()
+        spool.close()
         return IngestResult(Status.INVALID, str(exc))
     except BaseException:  # a stream that fails to read, a full disk: no spooled file left behind
-        spooled.close()
+        spool.close()
         raise
     sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
     refusal = None
@@ -119,10 +156,10 @@ def _receive(stream: BinaryIO, study_uid: str | None) -> _Received | IngestResul
         refusal = IngestResult(Status.WRONG_STUDY, "the Study Instance UID differs from the study in the URL", sop_uid, sop_class)
     else:
         try:
-            return _Received(spooled, sha256, size, index_fields(dataset), json_metadata(dataset))
+            return _Received(spool, index_fields(dataset), json_metadata(dataset))
         except Exception as exc:  # pydicom raises many kinds for a malformed value
             refusal = IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
-    spooled.close()
+    spool.close()
     return refusal
 
 
@@ -132,11 +169,11 @@ def instance_ingest(*, stream: BinaryIO, institution: Institution, by: User, sou
 
 
 def instances_ingest(
-    *, streams: Iterable[BinaryIO], institution: Institution, by: User, source: str, study_uid: str | None = None
+    *, streams: Iterable[BinaryIO | Spool], institution: Institution, by: User, source: str, study_uid: str | None = None
 ) -> list[IngestResult]:
     """Store DICOM Part 10 objects sent together by `institution`: one result each, in order.
 
-    1. Spool and hash each; read the header only; check the UIDs, and that it is of `study_uid`
+    1. Spool and hash each (unless it came spooled); read the header only; check the UIDs, and that it is of `study_uid`
        when the sender named a study.
     2. Check that the institution's quota has room for them (a duplicate always has); save the
        bytes of each to storage under a new key.
@@ -155,12 +192,12 @@ def instances_ingest(
         for n, refusal in zip(received, refusals):
             r = results[n]
             if refusal:
-                r.spooled.close()
+                r.spool.close()
                 results[n] = r.result(Status.OVER_QUOTA, refusal)
                 continue
-            r.spooled.size = r.size
-            r.spooled.seek(0)
-            r.key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", r.spooled)
+            r.spool.file.size = r.size
+            r.spool.seek(0)
+            r.key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", r.spool.file)
     except BaseException:
         for r in results:
             if isinstance(r, _Received) and r.key:
@@ -169,7 +206,7 @@ def instances_ingest(
     finally:
         for r in results:
             if isinstance(r, _Received):
-                r.spooled.close()  # deletes the spooled file unless the storage moved it
+                r.spool.close()
     saved = [r for r in results if isinstance(r, _Received)]
     if saved:
         indexed = iter(_index(saved, institution=institution, by=by, source=source))

@@ -12,6 +12,8 @@ Django reads a block from storage only when the client has taken the one before.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import WebRequest
@@ -62,7 +64,29 @@ class BackPressureServer(Server):
             await writable.event.wait()
 
 
+# glibc's mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+BUFFERS_FROM_HEAP = 8 * 1024 * 1024
+HEAP_KEPT = 32 * 1024 * 1024
+
+
+def keep_large_buffers_in_the_heap() -> None:
+    """The server handles buffers of 0.5–2 MB all day (DICOM instances, WADO-RS blocks). glibc
+    maps each from the kernel and unmaps it when freed, so every one costs a page fault per 4 KB
+    touched: copying a 512 KB instance took ten times as long as with the buffer taken from the
+    heap, and STOW-RS at batch 50 ran about a quarter slower. Taking buffers up to 8 MB from the
+    heap, and keeping up to 32 MB of freed heap per arena, ends that. No-op off glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(M_MMAP_THRESHOLD, BUFFERS_FROM_HEAP)
+        libc.mallopt(M_TRIM_THRESHOLD, HEAP_KEPT)
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): its allocator's own defaults
+        pass
+
+
 def main() -> None:
+    keep_large_buffers_in_the_heap()
     CommandLineInterface.server_class = BackPressureServer
     CommandLineInterface.entrypoint()
 
