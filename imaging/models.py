@@ -35,6 +35,11 @@ class Study(models.Model):
     study_id = models.CharField(max_length=16, blank=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
     referring_physician = models.CharField(max_length=200, blank=True)
+    # Kept by the ingest service as instances arrive (none is ever deleted): a study list or a
+    # QIDO-RS search reads them from the row instead of counting every instance of every study.
+    series_count = models.PositiveIntegerField(default=0)
+    instance_count = models.PositiveIntegerField(default=0)
+    modalities = models.JSONField(default=list)  # of its series, sorted
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +60,7 @@ class Series(models.Model):
     series_number = models.IntegerField(null=True)
     description = models.CharField(max_length=200, blank=True)
     body_part = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)  # kept by the ingest service, like the study's
 
     class Meta:
         ordering = ["series_number", "series_instance_uid"]

@@ -15,13 +15,13 @@ def element(vr: str, *values) -> dict:
 
 
 def study_attributes(study: Study, *, base_url: str) -> dict:
-    """Study-level keys; `study` is annotated with series_count, instance_count and modalities."""
+    """Study-level keys."""
     return {
         "00080005": element("CS", "ISO_IR 192"),
         "00080020": element("DA", study.study_date),
         "00080030": element("TM", study.study_time),
         "00080050": element("SH", study.accession_number),
-        "00080061": element("CS", *sorted(m for m in (getattr(study, "modalities", None) or []) if m)),
+        "00080061": element("CS", *study.modalities),
         "00080090": element("PN", study.referring_physician),
         "00081030": element("LO", study.description),
         RETRIEVE_URL: element("UR", f"{base_url}/studies/{study.study_instance_uid}"),
@@ -31,13 +31,13 @@ def study_attributes(study: Study, *, base_url: str) -> dict:
         "00100040": element("CS", study.patient_sex),
         "0020000D": element("UI", study.study_instance_uid),
         "00200010": element("SH", study.study_id),
-        "00201206": element("IS", getattr(study, "series_count", None)),
-        "00201208": element("IS", getattr(study, "instance_count", None)),
+        "00201206": element("IS", study.series_count),
+        "00201208": element("IS", study.instance_count),
     }
 
 
 def series_attributes(series: Series, *, base_url: str) -> dict:
-    """Series-level keys with the study's identifying keys; annotated with instance_count."""
+    """Series-level keys with the study's identifying keys."""
     study = series.study
     return {
         "00080005": element("CS", "ISO_IR 192"),
@@ -51,7 +51,7 @@ def series_attributes(series: Series, *, base_url: str) -> dict:
         "0020000D": element("UI", study.study_instance_uid),
         "0020000E": element("UI", series.series_instance_uid),
         "00200011": element("IS", series.series_number),
-        "00201209": element("IS", getattr(series, "instance_count", None)),
+        "00201209": element("IS", series.instance_count),
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
@@ -27,7 +27,7 @@ STUDY_KEYS = {
     "StudyID": ("study_id", "text"),
     "StudyInstanceUID": ("study_instance_uid", "uid"),
     "ReferringPhysicianName": ("referring_physician", "name"),
-    "ModalitiesInStudy": ("series__modality", "list"),
+    "ModalitiesInStudy": ("modality", "series"),
 }
 SERIES_KEYS = {"Modality": ("modality", "list"), "SeriesInstanceUID": ("series_instance_uid", "uid"), "SeriesNumber": ("series_number", "number")}
 # Study keys a series or instance query may also match on (Modality replaces ModalitiesInStudy).
@@ -90,6 +90,8 @@ def _integer(params: QueryDict, name: str, default: int) -> int:
 def _condition(path: str, kind: str, value: str) -> Q:
     if value == "":
         return Q()  # universal matching: the key is returned, not matched
+    if kind == "series":  # a study with a matching series: a subquery, so no study comes twice
+        return Q(pk__in=Series.objects.filter(_condition(path, "list", value)).values("study_id"))
     if kind in ("uid", "list"):
         return Q(**{f"{path}__in": [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]})
     if kind == "date":
@@ -128,19 +130,8 @@ def _matching(query: Query, keys: dict, prefix: str = "") -> Q:
 
 
 def studies(visible: QuerySet[Study], query: Query) -> list[Study]:
-    matched = visible.filter(_matching(query, STUDY_KEYS)).values("pk").distinct()
-    found = (
-        Study.objects.filter(pk__in=matched)
-        .annotate(series_count=Count("series", distinct=True), instance_count=Count("series__instances", distinct=True))
-        .order_by("-study_date", "study_instance_uid")
-    )
-    page = list(found[query.offset:query.offset + query.limit])
-    modalities = {}
-    for study_id, modality in Series.objects.filter(study__in=[s.pk for s in page]).values_list("study_id", "modality").distinct():
-        modalities.setdefault(study_id, []).append(modality)
-    for study in page:
-        study.modalities = modalities.get(study.pk, [])
-    return page
+    found = visible.filter(_matching(query, STUDY_KEYS)).order_by("-study_date", "study_instance_uid")
+    return list(found[query.offset:query.offset + query.limit])
 
 
 def _under(scope: QuerySet[Study] | Study, path: str) -> Q:
@@ -152,7 +143,7 @@ def series(scope: QuerySet[Study] | Study, query: Query) -> list[Series]:
     one = isinstance(scope, Study)  # its row is at hand: no join to read it again, nor to group by
     condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
     found = Series.objects.filter(_under(scope, "study")).filter(condition)
-    found = (found if one else found.select_related("study")).annotate(instance_count=Count("instances"))
+    found = found if one else found.select_related("study")
     order = ("series_number", "series_instance_uid") if one else ("study__study_instance_uid", "series_number", "series_instance_uid")
     rows = list(found.order_by(*order)[query.offset:query.offset + query.limit])
     if one:

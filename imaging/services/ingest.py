@@ -270,6 +270,7 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
     series_of = {s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=uids("series", "series_instance_uid"))}
     new: dict[type, list] = {Study: [], Series: [], Instance: [], RejectedInstance: []}
     stored: dict[Study, list[str]] = {}
+    grown: set[Study | Series] = set()  # whose counts this request changes
     results, unkept = [], []
     for r in received:
         existing = known.get(r.sop_uid)
@@ -303,13 +304,18 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         if series is None:
             series = series_of[r.fields["series"]["series_instance_uid"]] = Series(study=study, **r.fields["series"])
             new[Series].append(series)
+            _count_series(study, series)
         series.study = study  # the response names each instance's study: no query per request for it
         instance = known[r.sop_uid] = Instance(series=series, file=r.key, size=r.size, sha256=r.sha256, metadata=r.metadata, received_by=by, source=source, **r.fields["instance"])
         new[Instance].append(instance)
+        series.instance_count += 1
+        study.instance_count += 1
+        grown.update((study, series))
         stored.setdefault(study, []).append(r.sop_uid)
         results.append(r.result(Status.STORED, "", instance))
     for model, rows in new.items():
         model.objects.bulk_create(rows)
+    _save_counts(grown - set(new[Study]) - set(new[Series]))
     usage.save()
     for study, instances in stored.items():
         audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={
@@ -317,6 +323,22 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
             "instances": instances[:AUDITED_UIDS],  # an event stays small however large the study
         })
     return results, unkept
+
+
+def _count_series(study: Study, series: Series) -> None:
+    study.series_count += 1
+    if series.modality and series.modality not in study.modalities:
+        study.modalities = sorted([*study.modalities, series.modality])
+
+
+def _save_counts(rows: set[Study | Series]) -> None:
+    """The counts of studies and series that were stored before and grew. Every writer of a
+    study's rows holds its institution's usage lock, so counts read under it cannot be stale."""
+    studies = [r for r in rows if isinstance(r, Study)]
+    if studies:
+        Study.objects.bulk_update(studies, ["series_count", "instance_count", "modalities"])
+    if series := [r for r in rows if isinstance(r, Series)]:
+        Series.objects.bulk_update(series, ["instance_count"])
 
 
 def _new_study(fields: dict, institution: Institution) -> Study:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from imaging.models import Study
@@ -17,7 +17,7 @@ def study_list(*, by: User, unmatched: bool = False) -> QuerySet[Study]:
     studies = access.visible_studies(by)
     if unmatched:
         studies = Study.objects.filter(institution__in=access.storing_institutions(by), patient__isnull=True)
-    return studies.select_related("patient", "institution").annotate(series_count=Count("series", distinct=True), instance_count=Count("series__instances"))
+    return studies.select_related("patient", "institution")
 
 
 def study_list_record(*, by: User, shown: list[Study]) -> None:

@@ -5,7 +5,7 @@ from collections import Counter
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -40,7 +40,7 @@ def paired_hospitals(clinic: Institution) -> QuerySet[Institution]:
 def study_examination(study: Study) -> tuple[str, str]:
     """The study's modality and body part: those of most of its images (non-image series left out)."""
     counts: Counter = Counter()
-    for modality, body_part, images in study.series.annotate(images=Count("instances")).values_list("modality", "body_part", "images"):
+    for modality, body_part, images in study.series.values_list("modality", "body_part", "instance_count"):
         if modality.upper() not in NON_IMAGE_MODALITIES:
             counts[(modality.upper(), body_part.upper())] += images or 1
     if not counts:
