@@ -1,0 +1,45 @@
+"""STOW-RS ingest on our server alone, steadier than bench/dicomweb.py's short STOW-RS rows.
+
+    bash scripts/with-services.sh .venv/bin/python bench/stow.py [--instances 300] [--batch 50] [--processes 1]
+
+The full comparison stores 200 instances a row (four requests at batch 50), so one slow request
+moves its figure by a quarter; this stores more, after a warm-up of 20 requests, one client at a
+time, and prints instances/s with the server's CPU an instance (daphne's share apart from
+PostgreSQL's). The instances are bench/dicomweb.py's 512×512 CT slices, 50 to a study.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date
+
+from dicomweb import ct_instance, multipart, ours, series_slices
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=1, help="daphne processes of our server")
+    args = parser.parse_args()
+    files = [
+        ct_instance(s, patient=9000 + k, study_date=date(2025, 1, 1), size=512)
+        for k in range(-(-args.instances // 50))
+        for s in series_slices(f"stow-{k}", "1", 50)
+    ][:args.instances]
+    bodies = [multipart(files[i:i + args.batch]) for i in range(0, len(files), args.batch)]
+    warm_up = [multipart([ct_instance(s, patient=1, study_date=date(2025, 1, 1), size=512)]) for s in series_slices("warm-up", "1", 20)]
+    with ours(args.processes) as client:
+        for body in warm_up:
+            client.stow(*body)
+        cpu_before, began = client.server_cpu(), time.perf_counter()
+        for body in bodies:
+            client.stow(*body)
+        wall, cpu = time.perf_counter() - began, client.server_cpu() - cpu_before
+    print(f"STOW-RS, {len(files)} instances at batch {args.batch}, 1 client, {args.processes} daphne process(es): "
+          f"{len(files) / wall:.0f} instances/s, {wall * 1000 / len(bodies):.0f} ms a request, "
+          f"server CPU {cpu * 1000 / len(files):.1f} ms an instance (database included)")
+
+
+if __name__ == "__main__":
+    main()
