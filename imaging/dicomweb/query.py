@@ -1,7 +1,8 @@
 """QIDO-RS matching (PS3.18 8.3.4) as querysets over the archive's index.
 
-Every query starts from the studies the user may see, or from one study the caller has already
-checked; the caller passes it in.
+Every query starts from the studies the user may see, or from one study: for series, named by
+its UID, the caller settling access on the study row read with the answer; for instances, a
+study the caller has already read and checked.
 """
 from __future__ import annotations
 
@@ -134,25 +135,29 @@ def studies(visible: QuerySet[Study], query: Query) -> list[Study]:
     return list(found[query.offset:query.offset + query.limit])
 
 
-def _under(scope: QuerySet[Study] | Study, path: str) -> Q:
-    """Rows below `scope`: the studies the user may see, or one study whose access is settled."""
+def _under(scope: QuerySet[Study] | Study | str, path: str) -> Q:
+    """Rows below `scope`: the studies the user may see, one study whose access is settled, or
+    the study of a Study Instance UID, whose access the caller settles on the study read with
+    the rows."""
+    if isinstance(scope, str):
+        return Q(**{f"{path}__study_instance_uid": scope})
     return Q(**{path: scope}) if isinstance(scope, Study) else Q(**{f"{path}__in": scope})
 
 
-def series(scope: QuerySet[Study] | Study, query: Query) -> list[Series]:
-    one = isinstance(scope, Study)  # its row is at hand: no join to read it again, nor to group by
+def series(scope: QuerySet[Study] | str, query: Query) -> list[Series]:
+    """The matching series under `scope`, each with its study read in the same query (a study has
+    a few series, so its row is built a few times); below one study (its UID), ordered by number."""
+    one = isinstance(scope, str)
     condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
-    found = Series.objects.filter(_under(scope, "study")).filter(condition)
-    found = found if one else found.select_related("study")
+    found = Series.objects.filter(_under(scope, "study")).filter(condition).select_related("study")
     order = ("series_number", "series_instance_uid") if one else ("study__study_instance_uid", "series_number", "series_instance_uid")
-    rows = list(found.order_by(*order)[query.offset:query.offset + query.limit])
-    if one:
-        for row in rows:
-            row.study = scope
-    return rows
+    return list(found.order_by(*order)[query.offset:query.offset + query.limit])
 
 
 def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str | None = None) -> list[Instance]:
+    """The matching instances under `scope`, each with its series and study. Below one study,
+    the caller reads and checks the study first: read with every instance, its row would be
+    built 125 times for a 125-slice series (2.7 ms more than the query it saves)."""
     one = isinstance(scope, Study)
     found = Instance.objects.filter(_under(scope, "series__study")).select_related("series" if one else "series__study")
     if not query.include:  # the stored header is needed only for includefield

@@ -94,24 +94,35 @@ class DicomWebView(APIView):
 class QidoView(DicomWebView):
     level = "study"
 
+    def _settle(self, study_uid: str | None, found: Study | None) -> None:
+        """404 unless the user may see the study named in the URL (`found`: its row, if read)."""
+        if study_uid is None:
+            return
+        if found is None:
+            self.study(study_uid)
+        elif not study_visible(self.request.user, found):
+            raise Http404
+
     def get(self, request, study_uid: str | None = None, series_uid: str | None = None):
         try:
             parsed = query.parse(request.query_params, keys=query.keys_for(self.level))
         except query.QueryError as exc:
             return _error(str(exc), 400)
-        # Below a study, access is settled by looking the study up, once.
-        visible = self.visible if study_uid is None else self.study(study_uid)
+        # Below a study, access is settled on that study before anything is answered: read with
+        # the series (a study without matches is looked up on its own), before the instances.
+        scope = self.visible if study_uid is None else study_uid
         base = self.base_url()
         if self.level == "study":
-            rows = query.studies(visible, parsed)
+            rows = query.studies(scope, parsed)
             answer = [dicomjson.study_attributes(s, base_url=base) for s in rows]
             patients = {s.patient_id for s in rows}
         elif self.level == "series":
-            rows = query.series(visible, parsed)
+            rows = query.series(scope, parsed)
+            self._settle(study_uid, rows[0].study if rows else None)
             answer = [dicomjson.series_attributes(s, base_url=base) for s in rows]
             patients = {s.study.patient_id for s in rows}
         else:
-            rows = query.instances(visible, parsed, series_uid=series_uid)
+            rows = query.instances(scope if study_uid is None else self.study(study_uid), parsed, series_uid=series_uid)
             answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include) for i in rows]
             patients = {i.series.study.patient_id for i in rows}
         self.audit("imaging.qido", patient_id=patients.pop() if len(patients) == 1 else None, detail={

@@ -61,7 +61,7 @@ def test_qido_answers_the_stored_counts_and_matches_modalities_in_study_without_
     found = query.studies(visible_studies(doctor), query.Query(filters={"ModalitiesInStudy": "CT,MR"}))
     assert [(s.series_count, s.instance_count, s.modalities) for s in found] == [(2, 3, ["CT", "MR"])]
     assert query.studies(visible_studies(doctor), query.Query(filters={"ModalitiesInStudy": "US"})) == []
-    series = query.series(found[0], query.Query())
+    series = query.series(found[0].study_instance_uid, query.Query())
     assert sorted((s.modality, s.instance_count) for s in series) == [("CT", 2), ("MR", 1)]
 
 
