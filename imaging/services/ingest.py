@@ -1,9 +1,10 @@
 """One ingest service behind every path (browser, STOW-RS, C-STORE).
 
 A file and its rows land together or not at all: the bytes are spooled to a temporary file
-(never held whole in memory, written once: see `Spool`), checked, saved to storage under a server-made key, and indexed
-in one transaction; if anything fails after the save, the stored file is deleted again. On the
-filesystem storage the spooled file is moved into place rather than copied.
+(never held whole in memory, and written once: see `Spool`), checked, saved to storage under a
+server-made key, and indexed in one transaction; if anything fails after the save, the stored
+file is deleted again. On the filesystem storage the spooled file is moved into place rather
+than copied.
 
 The files of one STOW-RS request are indexed together, in one transaction with a few statements
 for the whole request (not ten for each file), and one audit event per study lists the instances
@@ -173,8 +174,8 @@ def instances_ingest(
 ) -> list[IngestResult]:
     """Store DICOM Part 10 objects sent together by `institution`: one result each, in order.
 
-    1. Spool and hash each (unless it came spooled); read the header only; check the UIDs, and that it is of `study_uid`
-       when the sender named a study.
+    1. Spool and hash each (unless it came spooled); read the header only; check the UIDs, and
+       that it is of `study_uid` when the sender named a study.
     2. Check that the institution's quota has room for them (a duplicate always has); save the
        bytes of each to storage under a new key.
     3. In one transaction, each in the order sent: an identical instance (stored before, or
