@@ -36,15 +36,20 @@ each assumption below by name and fails loudly when an upgrade moves one of them
    `aiortc.codecs.depayload`, `get_decoder`, `get_encoder`.
 8. Modules aiortc does not export at its top level: `aiortc.rtp` (RTP/RTCP packets),
    `aiortc.clock`, `aiortc.sdp.candidate_from_sdp`, `aiortc.exceptions.OperationError`.
+9. aioice's `StunProtocol.datagram_received`, wrapped so a datagram it cannot parse is dropped
+   (see `drop_unparsable_stun`).
 """
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from struct import Struct, pack
+from struct import error as StructError
 
 import aiortc
 from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -70,6 +75,7 @@ from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp._binding import ffi as srtp_ffi, lib as srtp_lib
 
 AIORTC_VERSION = "1.16.0"
+logger = logging.getLogger(__name__)
 
 
 def check_version() -> None:
@@ -79,6 +85,27 @@ def check_version() -> None:
             f"telemed.rtc relies on aiortc {AIORTC_VERSION} internals, found {aiortc.__version__}: "
             "re-run tests/rtc/test_internals.py and update telemed/rtc/internals.py"
         )
+
+
+def drop_unparsable_stun() -> None:
+    """aioice parses every datagram that reaches a relay port as STUN before anything
+    authenticates it, and a truncated attribute (a 2-byte PRIORITY, say) raises struct.error out
+    of `datagram_received`: asyncio logged a traceback for each, so anyone who could reach the
+    ports could fill the relay's log. Such a datagram is dropped. By its first byte it can only
+    be STUN (RFC 7983), so nothing else is lost. Idempotent."""
+    if getattr(StunProtocol.datagram_received, "drops_unparsable", False):
+        return
+    received = StunProtocol.datagram_received
+
+    @functools.wraps(received)
+    def datagram_received(self, data, addr) -> None:
+        try:
+            received(self, data, addr)
+        except StructError:
+            logger.debug("dropped a STUN datagram that cannot be parsed, from %s", addr)
+
+    datagram_received.drops_unparsable = True
+    StunProtocol.datagram_received = datagram_received
 
 
 # --- receiving ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class Relay:
 
     def __init__(self, config: RelayConfig | None = None) -> None:
         internals.check_version()
+        internals.drop_unparsable_stun()
         self.config = config or RelayConfig()
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.rooms: dict[str, Room] = {}

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import socket
+import struct
 
 import aiortc
 import aioice
@@ -189,3 +192,38 @@ async def test_forwarded_packets_count_in_the_subscribers_sender_reports(confere
     outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
     assert outbound.packetsSent >= 20
     assert outbound.bytesSent > 0
+
+
+def test_aioice_still_parses_datagrams_where_the_guard_wraps_them():
+    from aioice.ice import StunProtocol
+
+    aioices = inspect.unwrap(StunProtocol.datagram_received)  # the relay may have wrapped it already
+    assert list(inspect.signature(aioices).parameters) == ["self", "data", "addr"]
+    assert "message = stun.parse_message(data)" in inspect.getsource(aioices)
+
+
+@pytest.mark.asyncio
+async def test_a_truncated_stun_attribute_sprayed_at_a_peer_is_dropped_without_a_logged_error(caplog):
+    internals.drop_unparsable_stun()
+    internals.drop_unparsable_stun()  # a second relay in the process wraps nothing twice
+    offerer, answerer = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        offerer.addTransceiver("audio")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await offerer.setRemoteDescription(answerer.localDescription)
+        await until(lambda: answerer.connectionState == "connected", timeout=10)
+        candidate = next(line for line in answerer.localDescription.sdp.splitlines() if line.startswith("a=candidate")).split()
+        # A STUN binding response whose PRIORITY attribute holds 2 bytes instead of 4.
+        attribute = struct.pack("!HH", 0x0024, 2) + b"\x00\x01\x00\x00"
+        datagram = struct.pack("!HHI12s", 0x0101, len(attribute), 0x2112A442, b"transaction1") + attribute
+        with caplog.at_level(logging.ERROR), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sprayer:
+            for _ in range(20):
+                sprayer.sendto(datagram, (candidate[4], int(candidate[5])))
+            await asyncio.sleep(0.3)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert answerer.connectionState == "connected"
+    finally:
+        await offerer.close()
+        await answerer.close()
