@@ -246,6 +246,15 @@ class Corpus:
 STOW_ROWS = ((1, 1), (50, 1), (1, 4), (50, 4))
 
 
+def stow_files(prefix: str, count: int) -> list[bytes]:
+    """`count` fresh 512×512 CT slices to store, 50 to a study (one patient each)."""
+    return [
+        ct_instance(s, patient=9000 + k, study_date=date(2025, 1, 1), size=512)
+        for k in range(-(-count // 50))
+        for s in series_slices(f"{prefix}-{k}", "1", 50)
+    ][:count]
+
+
 def build_corpus(filler: int, stow_instances: int) -> Corpus:
     began = time.perf_counter()
     bodies = [multipart(batch) for batch in filler_batches(filler, 50)]
@@ -253,11 +262,7 @@ def build_corpus(filler: int, stow_instances: int) -> Corpus:
     viewer_files = [ct_instance(s, patient=1, study_date=date(2024, 3, 15), size=512, series_number=3) for s in viewer]
     stow = {}
     for batch, clients in STOW_ROWS:
-        files = []
-        for k in range(-(-stow_instances // 50)):
-            for s in series_slices(f"stow-{batch}-{clients}-{k}", "1", 50):
-                files.append(ct_instance(s, patient=9000 + k, study_date=date(2025, 1, 1), size=512))
-        files = files[:stow_instances]
+        files = stow_files(f"stow-{batch}-{clients}", stow_instances)
         stow[batch, clients] = ([multipart(files[i:i + batch]) for i in range(0, len(files), batch)], len(files), sum(map(len, files)))
     count = sum(body.count(b"Content-Type: application/dicom") for body, _ in bodies)
     print(f"corpus: {count:,} filler instances of 64×64, {VIEWER_SLICES} viewer slices and "

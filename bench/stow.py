@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date
 
-from dicomweb import ct_instance, multipart, ours, series_slices
+from dicomweb import multipart, ours, stow_files
 
 
 def main() -> None:
@@ -22,13 +21,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--processes", type=int, default=1, help="daphne processes of our server")
     args = parser.parse_args()
-    files = [
-        ct_instance(s, patient=9000 + k, study_date=date(2025, 1, 1), size=512)
-        for k in range(-(-args.instances // 50))
-        for s in series_slices(f"stow-{k}", "1", 50)
-    ][:args.instances]
+    files = stow_files("stow", args.instances)
     bodies = [multipart(files[i:i + args.batch]) for i in range(0, len(files), args.batch)]
-    warm_up = [multipart([ct_instance(s, patient=1, study_date=date(2025, 1, 1), size=512)]) for s in series_slices("warm-up", "1", 20)]
+    warm_up = [multipart([f]) for f in stow_files("warm-up", 20)]
     with ours(args.processes) as client:
         for body in warm_up:
             client.stow(*body)

@@ -5,25 +5,22 @@ Who sends: the north clinic doctor, for the north clinic.
 """
 from __future__ import annotations
 
-import io
+import importlib
 
 import pytest
 from django.apps import apps
 
 from imaging.dicomweb import query
 from imaging.models import Series, Study
-from imaging.services.ingest import Status, instances_ingest
+from imaging.services.ingest import Status
 from telemed.access import visible_studies
 from telemed.accounts.models import Role
-from tests.imaging.test_ingest_together import _changed, _uid
+from tests.imaging.corpus import ct_series
+from tests.imaging.test_ingest_together import _changed, _together as _send, _uid
 
 pytestmark = pytest.mark.django_db
 
-count_what_is_stored = __import__("imaging.migrations.0006_stored_counts", fromlist=["count_what_is_stored"]).count_what_is_stored
-
-
-def _send(cast, files: list[bytes]):
-    return instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
+count_what_is_stored = importlib.import_module("imaging.migrations.0006_stored_counts").count_what_is_stored
 
 
 def _counts(study_uid: str) -> tuple[int, int, list[str], dict[str, int]]:
@@ -36,8 +33,6 @@ def _another_series(data: bytes, modality: str, n: int) -> bytes:
 
 
 def test_counts_grow_with_each_request_and_a_resend_or_a_conflict_changes_nothing(cast):
-    from imaging.dicom.synthetic import ct_series
-
     ct = ct_series(slices=3)
     study_uid = _uid(ct[0], "StudyInstanceUID")
     assert [r.status for r in _send(cast, ct[:2])] == [Status.STORED, Status.STORED]
@@ -53,8 +48,6 @@ def test_counts_grow_with_each_request_and_a_resend_or_a_conflict_changes_nothin
 
 
 def test_qido_answers_the_stored_counts_and_matches_modalities_in_study_without_repeating_a_study(cast):
-    from imaging.dicom.synthetic import ct_series
-
     ct = ct_series(slices=2)
     _send(cast, [*ct, _another_series(ct[0], "MR", 1)])
     doctor = cast.north[Role.CLINIC_DOCTOR]
@@ -66,8 +59,6 @@ def test_qido_answers_the_stored_counts_and_matches_modalities_in_study_without_
 
 
 def test_the_migration_counts_what_was_stored_before_it(cast):
-    from imaging.dicom.synthetic import ct_series
-
     ct = ct_series(slices=2)
     _send(cast, [*ct, _another_series(ct[0], "MR", 1)])
     empty_study = Study.objects.create(institution=cast.north.clinic, study_instance_uid="1.2.3.4")
