@@ -6,8 +6,10 @@
 The relay runs in a process of its own (so its CPU is measured alone), driven over a Unix
 socket by this process, which plays the participants with aiortc peers:
 
-- one *live* publisher paints the send time into each frame as a bar code (telemed.rtc.testing);
-- one *probe* receiver decodes that video and reads the bar code: latency = now - painted;
+- one *live* publisher sends a loop of frames encoded once, each with its number in the loop
+  painted in as a bar code, and notes when it sends each number (`StampedTrack`);
+- one *probe* receiver decodes that video and reads the bar code: latency = now - when that
+  frame was sent;
 - the other receivers only count packets and frames, from the RTP headers past each stream's
   first packet (decoding them all, or even aiortc's receiver bookkeeping for each packet, would
   measure this machine, not the relay); they send no receiver reports, NACKs or REMB, to either
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
+import functools
 import json
 import multiprocessing
 import os
@@ -54,9 +57,11 @@ from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
 from _setup import percentile  # noqa: E402
 from telemed.rtc.events import TrackInfo  # noqa: E402
-from telemed.rtc.testing import Pacer, Peer, until  # noqa: E402
+from telemed.rtc.testing import Pacer, PatternTrack, Peer, now_ms, until  # noqa: E402
 
-LOOP_FRAMES = 60
+LOOP_FRAMES = 150
+STAMPED_FRAMES = 510  # 17 s at 30 fps: a frame's number names one sending, however late it comes
+LIVE_COLOUR = (200, 40, 40)
 
 
 # --- the relay's process ------------------------------------------------------------------
@@ -367,25 +372,67 @@ class FrameTrack(MediaStreamTrack):
         return packet
 
 
-class LoopTrack(FrameTrack):
-    """Pre-encoded VP8 (a keyframe every second), to load the relay with 7 more publishers."""
+def vp8(pictures: list[av.VideoFrame], size: tuple[int, int], fps: int) -> list[bytes]:
+    """Pictures encoded once, one packet each, a keyframe every second (a publisher that cannot
+    answer a keyframe request; the loop restarts on one), at about what a browser sends under
+    the relay's cap: 1.3-1.5 Mbit/s at 1280x720, 0.8-1 Mbit/s at 640x480. libvpx overshoots
+    its target by a quarter on these pictures, and keyframes are held to 3 frames' worth
+    (max-intra-rate): unbounded, the noise picture's were 0.5 MB and doubled the bitrate. A
+    negative cpu-used fixes the encoder's speed: with a positive one libvpx trades quality for
+    speed when the machine is busy, and the live video encoded by a room of 8's processes, all
+    starting together, came out a third smaller than when encoded alone."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = *size, "yuv420p"
+    codec.bit_rate = 750_000 if size[0] <= 640 else 1_150_000
+    codec.time_base = fractions.Fraction(1, fps)
+    codec.options = {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "max-intra-rate": "300"}
+    packets = []
+    for n, picture in enumerate(pictures):
+        picture.pts, picture.time_base = n, codec.time_base
+        if n % fps == 0:
+            picture.pict_type = av.video.frame.PictureType.I
+        packets.extend(bytes(p) for p in codec.encode(picture))
+    if len(packets) != len(pictures):
+        raise RuntimeError(f"libvpx gave {len(packets)} packets for {len(pictures)} pictures")
+    return packets
 
-    def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
-        codec = av.CodecContext.create("libvpx", "w")
-        codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-        codec.bit_rate = bitrate
-        codec.time_base = fractions.Fraction(1, fps)
-        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-        rng = np.random.default_rng(width)
-        texture = rng.integers(16, 235, (height, width), dtype=np.uint8)
-        frames = []
-        for n in range(LOOP_FRAMES):
-            frame = av.VideoFrame.from_ndarray(np.roll(texture, n * 4, axis=1), format="gray").reformat(format="yuv420p")
-            frame.pts = n
-            if n % fps == 0:
-                frame.pict_type = av.video.frame.PictureType.I
-            frames.extend(bytes(p) for p in codec.encode(frame))
+
+@functools.cache
+def loop_frames(size: tuple[int, int], fps: int) -> list[bytes]:
+    """The 7 other publishers' video: a moving noise picture, encoded once per process."""
+    texture = np.random.default_rng(size[0]).integers(16, 235, size[::-1], dtype=np.uint8)
+    return vp8([av.VideoFrame.from_ndarray(np.roll(texture, n * 4, axis=1), format="gray").reformat(format="yuv420p") for n in range(LOOP_FRAMES)], size, fps)
+
+
+@functools.cache
+def stamped_frames(size: tuple[int, int], fps: int) -> list[bytes]:
+    """The live publisher's video, encoded once: PatternTrack's picture with each frame's number
+    in the loop painted in as the bar code."""
+    pattern = PatternTrack(LIVE_COLOUR, width=size[0], height=size[1], fps=fps)
+    return vp8([pattern.picture(n, n) for n in range(STAMPED_FRAMES)], size, fps)
+
+
+class StampedTrack(FrameTrack):
+    """The live publisher's video: `stamped_frames`, noting in `sent_ms` (shared with the probe's
+    process) when each frame number was last sent. The probe reads the number from the decoded
+    picture and looks up the send time, so latency is measured as with a send time painted in,
+    without a 1280x720 encoder in the room: it took two thirds of this machine's second core, and
+    a room of 8 then measured the benchmark's own processes."""
+
+    def __init__(self, frames: list[bytes], fps: int, sent_ms) -> None:
         super().__init__(frames, fps)
+        self.sent_ms = sent_ms
+
+    async def recv(self) -> av.Packet:
+        packet = await super().recv()
+        self.sent_ms[(self.sent - 1) % len(self.frames)] = now_ms()
+        return packet
+
+
+def sent_at(sent_ms):
+    """The probe's lookup: when the frame whose number it decoded was sent (None: never, or a
+    number misread)."""
+    return lambda number: (sent_ms[number] or None) if number < len(sent_ms) else None
 
 
 class ToneLoopTrack(FrameTrack):
@@ -410,25 +457,27 @@ class ToneLoopTrack(FrameTrack):
 # Every peer but the probe's decoding counts what it receives from RTP headers: hundreds of
 # packets a second through aiortc's receiver (statistics, NACK and bandwidth bookkeeping)
 # loaded this machine's two cores more than the relay did in a room of 8.
-def live_publisher(name: str, size: tuple[int, int], fps: int) -> Peer:
-    return Peer(name, colour=(200, 40, 40), tone=440, size=size, fps=fps, decode=False, headers_only=True)
+def live_publisher(name: str, size: tuple[int, int], fps: int, sent_ms) -> Peer:
+    peer = Peer(name, colour=None, tone=440, decode=False, headers_only=True)
+    peer.pc.addTrack(StampedTrack(stamped_frames(size, fps), fps, sent_ms))
+    return peer
 
 
-def probe(name: str, decode: bool | set[str] = frozenset({"live"})) -> Peer:
+def probe(name: str, sent_ms, decode: bool | set[str] = frozenset({"live"})) -> Peer:
     """Decodes the live publisher's media only (in a room of 8, decoding all would load the
     benchmark's processes, not the relay)."""
-    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True, headers_only=True)
+    return Peer(name, colour=None, tone=None, decode=decode, measure_latency=True, sent_at=sent_at(sent_ms), headers_only=True)
 
 
-def make_peer(name: str, role: str, size: tuple[int, int], fps: int) -> Peer:
+def make_peer(name: str, role: str, size: tuple[int, int], fps: int, sent_ms) -> Peer:
     if role == "live":
-        return live_publisher(name, size, fps)
+        return live_publisher(name, size, fps, sent_ms)
     if role == "probe":
-        return probe(name)
+        return probe(name, sent_ms)
     if role == "loop":
         peer = Peer(name, colour=None, tone=None, decode=False, headers_only=True)
         peer.pc.addTrack(ToneLoopTrack())
-        peer.pc.addTrack(LoopTrack(*size, fps, bitrate=1_000_000 if size[0] <= 640 else 1_500_000))
+        peer.pc.addTrack(FrameTrack(loop_frames(size, fps), fps))
         return peer
     return Peer(name, colour=None, tone=None, decode=False, headers_only=True)
 
@@ -450,11 +499,11 @@ def reset(peers: list[Peer]) -> None:
 # --- the participants' processes ------------------------------------------------------------
 
 
-def peers_process(target: str, endpoint: str, room, specs: list[tuple[str, str]], publishers: list[str], size, fps: int, conn) -> None:
-    asyncio.run(_peers(target, endpoint, room, specs, publishers, tuple(size), fps, conn))
+def peers_process(target: str, endpoint: str, room, specs: list[tuple[str, str]], publishers: list[str], size, fps: int, sent_ms, conn) -> None:
+    asyncio.run(_peers(target, endpoint, room, specs, publishers, tuple(size), fps, sent_ms, conn))
 
 
-async def _peers(target: str, endpoint: str, room, specs, publishers: list[str], size, fps: int, conn) -> None:
+async def _peers(target: str, endpoint: str, room, specs, publishers: list[str], size, fps: int, sent_ms, conn) -> None:
     """Some of a room's participants, driven by the parent through `conn`: status (frames of the
     live video so far, per receiver), reset, report (rates, latencies, this process's CPU), close."""
     if target == "janus":
@@ -463,7 +512,7 @@ async def _peers(target: str, endpoint: str, room, specs, publishers: list[str],
     else:
         client = RelayClient()
         await client.connect(endpoint)
-    peers = [make_peer(name, role, size, fps) for name, role in specs]
+    peers = [make_peer(name, role, size, fps, sent_ms) for name, role in specs]
     # At once: in Janus a publisher's subscription waits for publishers joining after it here.
     joined = await asyncio.gather(*(client.join(room, peer, publishers) for peer in peers))
     peers += [receiving for receiving in joined if receiving is not None]
@@ -510,10 +559,11 @@ class PeerProcesses:
         shared = max(processes - len(alone), 1)
         groups = alone + [others[i::shared] for i in range(shared)]
         context = multiprocessing.get_context("spawn")
+        sent_ms = context.Array("q", STAMPED_FRAMES, lock=False)  # the live publisher's, read by the probe
         self.pipes, self.workers = [], []
         for group in filter(None, groups):
             parent, child = context.Pipe()
-            worker = context.Process(target=peers_process, args=(target, endpoint, room, group, publishers, size, fps, child), daemon=True)
+            worker = context.Process(target=peers_process, args=(target, endpoint, room, group, publishers, size, fps, sent_ms, child), daemon=True)
             worker.start()
             self.pipes.append(parent)
             self.workers.append(worker)
@@ -532,7 +582,8 @@ class PeerProcesses:
 
 async def direct(size: tuple[int, int], fps: int, seconds: float) -> list[int]:
     """The baseline: publisher straight to the probe, no relay, in this process."""
-    sender, receiver = live_publisher("direct-sender", size, fps), probe("direct-probe", decode=True)
+    sent_ms = [0] * STAMPED_FRAMES
+    sender, receiver = live_publisher("direct-sender", size, fps, sent_ms), probe("direct-probe", sent_ms, decode=True)
     try:
         await sender.accept(await receiver.answer(await sender.offer()))
         await until(lambda: any(r.kind == "video" and r.frames > fps for r in receiver.receptions.values()), timeout=30)

@@ -82,11 +82,15 @@ class PatternTrack(VideoStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         number = await self._pacer.next()
+        return self.picture(number, now_ms())
+
+    def picture(self, number: int, barcode: int) -> VideoFrame:
+        """Frame `number`: the band moved on, `barcode` painted in."""
         luma = self._y.copy()
         band = self.height // 4
         top = self.height - band
         luma[top:, :] = np.roll(self._texture, number * 4, axis=1)
-        paint_barcode(luma, now_ms())
+        paint_barcode(luma, barcode)
         frame = VideoFrame(width=self.width, height=self.height, format="yuv420p")
         for plane, data in zip(frame.planes, (luma, self._u, self._v)):
             plane.update(data.tobytes())
@@ -162,7 +166,9 @@ class Peer:
     (the benchmark's receivers that must not spend the machine's CPU on decoding); a set of
     participant ids decodes only their media. `headers_only` (with `decode=False`) counts them
     from their RTP headers past the first packet of each stream, as the benchmark's listeners
-    do: such a peer sends no NACKs, receiver reports or bandwidth estimates."""
+    do: such a peer sends no NACKs, receiver reports or bandwidth estimates. `measure_latency`
+    reads the bar code of each decoded frame and asks `sent_at` when that frame was sent (by
+    default the bar code is the send time itself, as `PatternTrack` paints it)."""
 
     def __init__(
         self,
@@ -174,6 +180,7 @@ class Peer:
         fps: int = 15,
         decode: bool | set[str] = True,
         measure_latency: bool = False,
+        sent_at: Callable[[int], int | None] = lambda painted: painted,
         headers_only: bool = False,
     ) -> None:
         self.name = name
@@ -182,6 +189,7 @@ class Peer:
         self._by_ssrc: dict[int, Reception] = {}
         self._counting_headers = False
         self.measure_latency = measure_latency
+        self.sent_at = sent_at  # the send time (now_ms) of a frame, from what is painted into it
         # max-bundle: with aiortc's default (balanced), an offer bringing several video m-lines
         # at once leaves all but the first on a transport that bundling has just stopped.
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
@@ -277,9 +285,9 @@ class Peer:
     def _look_at(self, frame: VideoFrame, reception: Reception) -> None:
         if self.measure_latency:
             luma = frame.to_ndarray(format="gray")
-            sent = read_barcode(luma)
-            latency = (now_ms() - sent) & 0xFFFFFFFF
-            if latency < 10_000:
+            sent = self.sent_at(read_barcode(luma))
+            latency = None if sent is None else (now_ms() - sent) & 0xFFFFFFFF
+            if latency is not None and latency < 10_000:
                 reception.latencies_ms.append(latency)
         if reception.frames % 5 == 1:
             rgb = frame.to_ndarray(format="rgb24")
