@@ -489,7 +489,7 @@ def main() -> None:
     parser.add_argument("--target", choices=("ours", "orthanc", "both"), default="both")
     parser.add_argument("--processes", type=int, default=2, help="daphne processes of our server")
     parser.add_argument("--filler", type=int, default=19000, help="small instances stored before measuring")
-    parser.add_argument("--stow-instances", type=int, default=200, help="512×512 instances per STOW-RS row")
+    parser.add_argument("--stow-instances", type=int, default=600, help="512×512 instances per STOW-RS row (200 until run 10: 4 requests a batch-50 row)")
     parser.add_argument("--repeats", type=int, default=50, help="requests per QIDO-RS row")
     parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
