@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from consults.models import Attachment, Consult, Notification, Status
+from consults.services.availability import slot_minutes
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent, Outcome
 from tests.consults.factories import ConsultFactory, booked_consult, next_slot_start, weekday_hours
@@ -138,9 +139,12 @@ def test_booking_page_offers_the_earliest_free_times_and_books(cast, client_for)
     weekday_hours(cast.north[Role.SPECIALIST])
     consult = ConsultFactory(patient=cast.north.patient)
     client = client_for(cast.north[Role.COORDINATOR])
+    # The first slot of the expert's 9-12 hours (Shanghai) not yet begun: during those hours a
+    # later one of today's, after them tomorrow's 9:00.
+    length = timedelta(minutes=slot_minutes(cast.north[Role.SPECIALIST]))
+    starts = (day + k * length for day in (next_slot_start(days_ahead=0), next_slot_start()) for k in range(int(timedelta(hours=3) / length)))
+    start = next(s for s in starts if s >= timezone.now())
     page = client.get(f"/consults/{consult.pk}/book/").content.decode()
-    # Today's 9:00 in Shanghai until it has passed (UTC 16:00 to 01:00), tomorrow's after.
-    start = next(s for s in (next_slot_start(days_ahead=0), next_slot_start()) if s > timezone.now())
     assert f'data-start="{timezone.localtime(start).strftime("%Y-%m-%dT%H:%M")}"' in page
     expert = cast.north[Role.SPECIALIST]
     response = client.post(
