@@ -84,6 +84,9 @@ ASGI_APPLICATION = "telemed.asgi.application"
 # Threads of a server process that run requests' synchronous code, one request each at a time
 # (telemed/web/handler.py); a request beyond them waits for one to be free.
 HTTP_WORKER_THREADS = env_int("HTTP_WORKER_THREADS", 16, minimum=1)
+# The largest request body the server takes (telemed/web/server.py): larger ones are refused with
+# 413 and never written anywhere. STOW-RS of a whole study in one request needs it large.
+HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_MB", 4096, minimum=1) * 1024 * 1024
 WSGI_APPLICATION = "telemed.wsgi.application"
 
 TEMPLATES = [

@@ -1,23 +1,35 @@
-"""daphne with back-pressure: sending a streamed response body waits while the client's socket is full.
+"""daphne with back-pressure and a bounded request body.
 
     python -m telemed.web.server [daphne's options] telemed.asgi:application
 
-daphne hands every body message to Twisted at once and lets the application go on, so a WADO-RS
-series (hundreds of MB) sent to a clinic on a 2 Mbit/s link was read from storage into the
-server's memory as fast as the disk allowed, and sat there for minutes. Twisted tells a
-registered push producer when a connection's buffer fills and when it has drained: each streamed
-response registers one here, and the application's `send` of the next block waits for it, so
-Django reads a block from storage only when the client has taken the one before.
+Back-pressure: daphne hands every body message to Twisted at once and lets the application go
+on, so a WADO-RS series (hundreds of MB) sent to a clinic on a 2 Mbit/s link was read from
+storage into the server's memory as fast as the disk allowed, and sat there for minutes. Twisted
+tells a registered push producer when a connection's buffer fills and when it has drained: each
+streamed response registers one here, and the application's `send` of the next block waits for
+it, so Django reads a block from storage only when the client has taken the one before.
+
+A bounded body: Twisted writes a request's whole body to a temporary file before daphne passes
+it on, whoever sends it and however large it is, so anyone could fill the server's disk; and it
+read a whole multipart/form-data body into memory to parse form arguments daphne never uses. A
+body beyond HTTP_MAX_BODY_MB is now read and dropped as it comes, and refused with 413 and a
+reason in the client's language (`BoundedRequest`).
 """
 from __future__ import annotations
 
 import asyncio
 import ctypes
 import ctypes.util
+import json
 
+import daphne.server
 from daphne.cli import CommandLineInterface
-from daphne.http_protocol import WebRequest
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import translation
+from django.utils.translation import gettext as _
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
@@ -43,6 +55,138 @@ class _Writable:
         self.event.set()
 
 
+class _Dropped:
+    """Where a refused body goes: nowhere (Twisted still measures and rewinds it once it has all
+    come)."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def seek(self, offset: int, whence: int = 0) -> None:
+        pass
+
+    def tell(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+class _Span:
+    """A stretch of a request's body, read only when the application receives it."""
+
+    __slots__ = ("file", "offset", "length")
+
+    def __init__(self, file, offset: int, length: int) -> None:
+        self.file, self.offset, self.length = file, offset, length
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class _BodyFile:
+    """A request's body as daphne reads it to queue the application's messages. daphne reads the
+    whole body into messages before the application takes the first: a 300 MB STOW-RS body grew
+    the server by 300 MB. Here a sized read gives a `_Span` instead of the bytes, and
+    `_receiving_bodies` reads it when the application asks for that message."""
+
+    def __init__(self, file) -> None:
+        self.file, self.position = file, 0
+        self.size = file.seek(0, 2)
+
+    @property
+    def closed(self) -> bool:
+        return self.file.closed
+
+    def seek(self, offset: int, whence: int = 0) -> None:
+        self.position = offset if whence == 0 else self.size + offset if whence == 2 else self.position + offset
+
+    def read(self, size: int = -1) -> bytes | _Span:
+        if size is None or size < 0:  # all of it at once (a WebSocket upgrade's request)
+            self.file.seek(self.position)
+            data = self.file.read()
+            self.position += len(data)
+            return data
+        span = _Span(self.file, self.position, max(0, min(size, self.size - self.position)))
+        self.position += span.length
+        return span
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _receiving_bodies(application):
+    """The application, with a `receive` that reads each queued `_Span`: one block of a body in
+    memory at a time, however large the body."""
+
+    async def app(scope, receive, send):
+        async def receive_read():
+            message = await receive()
+            body = message.get("body")
+            if isinstance(body, _Span):
+                if body.file.closed:  # the request ended (the client left) before its body was read
+                    return {"type": "http.disconnect"}
+                body.file.seek(body.offset)
+                message = {**message, "body": body.file.read(body.length)}
+            return message
+
+        return await application(scope=scope, receive=receive_read, send=send)
+
+    return app
+
+
+class BoundedRequest(WebRequest):
+    """A request whose body, declared or counted as it comes (chunked), is larger than
+    HTTP_MAX_BODY_BYTES: the rest of the body is read and dropped, so the client finishes
+    sending and reads the answer, and the connection stays usable; the application never sees
+    the request."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._parsePOSTFormSubmission = False  # Twisted's form arguments: daphne never reads them
+        self.body_bytes, self.too_large = 0, False
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > settings.HTTP_MAX_BODY_BYTES:
+            self._drop_body()
+        else:
+            super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self.body_bytes += len(data)
+        if not self.too_large and self.body_bytes > settings.HTTP_MAX_BODY_BYTES:
+            self.content.close()  # the temporary file, with what came so far
+            self._drop_body()
+        self.content.write(data)
+
+    def _drop_body(self) -> None:
+        self.too_large, self.content = True, _Dropped()
+
+    def process(self):
+        if not self.too_large:
+            self.content = _BodyFile(self.content)
+            return super().process()
+        self.handle_reply({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+        self.handle_reply({"type": "http.response.body", "body": json.dumps({"detail": self._too_large_reason()}, ensure_ascii=False).encode()})
+        return None
+
+    def _too_large_reason(self) -> str:
+        asked = HttpRequest()
+        asked.META["HTTP_ACCEPT_LANGUAGE"] = (self.getHeader(b"accept-language") or b"").decode("latin-1")
+        with translation.override(translation.get_language_from_request(asked)):
+            return _(
+                "The request is larger than the %(limit)d MB this server accepts at once (HTTP_MAX_BODY_MB). "
+                "Send it in smaller requests: DICOM instances in several STOW-RS requests, a file in parts."
+            ) % {"limit": settings.HTTP_MAX_BODY_BYTES // (1024 * 1024)}
+
+
+class BoundedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BoundedRequest
+        return protocol
+
+
 class BackPressureServer(Server):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,6 +194,7 @@ class BackPressureServer(Server):
         # told, and its command line cannot tell it): a 25 MB STOW-RS body made 3,200 messages,
         # each awaited and written on its own. It has read the whole body before the first.
         self.request_buffer_size = REQUEST_BLOCK
+        self.application = _receiving_bodies(self.application)
 
     async def handle_reply(self, protocol, message):
         body = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
@@ -96,6 +241,7 @@ def keep_large_buffers_in_the_heap() -> None:
 def main() -> None:
     keep_large_buffers_in_the_heap()
     CommandLineInterface.server_class = BackPressureServer
+    daphne.server.HTTPFactory = BoundedHTTPFactory  # Server.run builds its factory from this name
     CommandLineInterface.entrypoint()
 
 

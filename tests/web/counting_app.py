@@ -1,5 +1,9 @@
-"""An ASGI application that answers how many messages a request's body came in."""
+"""An ASGI application that answers how many messages a request's body came in and its size."""
 from __future__ import annotations
+
+import django
+
+django.setup()  # as a real application does: the server's own refusals are translated
 
 
 async def application(scope, receive, send):

@@ -1,0 +1,115 @@
+"""Our server refuses a request body beyond HTTP_MAX_BODY_MB (telemed/web/server.py) without
+keeping it anywhere, and says why in the client's language; a body within the limit reaches the
+application whole, and is not held in the server's memory on the way.
+
+The server runs `counting_app`, which answers how many messages a body came in and its size: a
+refused body never reaches it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port, wait_for_http
+
+MB = 1024 * 1024
+LIMIT_MB = 8
+
+
+@contextmanager
+def _server() -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "HTTP_MAX_BODY_MB": str(LIMIT_MB)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "tests.web.counting_app:application"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout=60, process=process)
+        yield f"http://127.0.0.1:{port}/", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _server() as running:
+        yield running
+
+
+def _proc(pid: int, name: str, field: str) -> int:
+    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/{name}")
+
+
+def _written(pid: int) -> int:
+    """Bytes the server has handed to write-like system calls so far: files and sockets."""
+    return _proc(pid, "io", "wchar")
+
+
+def test_a_body_within_the_limit_reaches_the_application_whole(server):
+    base, _pid = server
+    response = requests.post(base, data=b"x" * (LIMIT_MB * MB), timeout=30)
+    assert response.status_code == 200
+    assert int(response.text.split()[1]) == LIMIT_MB * MB
+
+
+def test_a_body_declared_beyond_the_limit_is_refused_with_a_reason_and_written_nowhere(server):
+    base, pid = server
+    before = _written(pid)
+    response = requests.post(base, data=b"x" * (5 * LIMIT_MB * MB), timeout=60)
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert f"larger than the {LIMIT_MB} MB" in detail and "HTTP_MAX_BODY_MB" in detail and "smaller requests" in detail
+    assert _written(pid) - before < 64 * 1024  # the answer and a log line: none of the 40 MB
+
+
+def test_a_chunked_body_is_refused_once_it_grows_beyond_the_limit(server):
+    base, pid = server
+    before = _written(pid)
+    response = requests.post(base, data=(b"x" * MB for _ in range(5 * LIMIT_MB)), timeout=60)
+    assert response.status_code == 413 and "HTTP_MAX_BODY_MB" in response.json()["detail"]
+    assert _written(pid) - before < (LIMIT_MB + 2) * MB  # what came before it was known to be too large
+
+
+def test_the_reason_comes_in_the_clients_language(server):
+    base, _pid = server
+    response = requests.post(base, data=b"x" * (LIMIT_MB * MB + 1), headers={"Accept-Language": "zh-CN,zh;q=0.9"}, timeout=30)
+    assert response.status_code == 413
+    assert "请求" in response.json()["detail"] and "HTTP_MAX_BODY_MB" in response.json()["detail"]
+
+
+def test_the_connection_serves_the_next_request_after_a_refusal(server):
+    base, _pid = server
+    with requests.Session() as session:
+        assert session.post(base, data=b"x" * (2 * LIMIT_MB * MB), timeout=30).status_code == 413
+        after = session.post(base, data=b"fine", timeout=30)
+    assert after.status_code == 200 and after.text.split()[1] == "4"
+
+
+@pytest.mark.parametrize("upload", ["stow", "form"])
+def test_a_body_is_not_held_in_the_servers_memory(upload):
+    """daphne read a whole body into messages before the application took the first, and
+    Twisted read a whole multipart/form-data body to parse form arguments daphne never uses: a
+    7 MB body grew the server by 7 MB, a 300 MB one by 300 MB."""
+    payload = os.urandom(LIMIT_MB * MB - MB)
+    sent = {"data": payload, "headers": {"Content-Type": "multipart/related; type=application/dicom"}} if upload == "stow" else {
+        "files": {"attachment": ("scan.pdf", payload, "application/pdf")}
+    }
+    with _server() as (base, pid):
+        requests.get(base, timeout=30)
+        before = _proc(pid, "status", "VmHWM")
+        response = requests.post(base, timeout=30, **sent)
+        grown = _proc(pid, "status", "VmHWM") - before
+    assert response.status_code == 200 and int(response.text.split()[1]) >= len(payload)
+    assert grown < 3 * 1024  # kB: a 1 MB block or two at a time, not the body
