@@ -10,10 +10,12 @@ streamed response registers one here, and the application's `send` of the next b
 it, so Django reads a block from storage only when the client has taken the one before.
 
 A bounded body: Twisted writes a request's whole body to a temporary file before daphne passes
-it on, whoever sends it and however large it is, so anyone could fill the server's disk; and it
-read a whole multipart/form-data body into memory to parse form arguments daphne never uses. A
-body beyond HTTP_MAX_BODY_MB is now read and dropped as it comes, and refused with 413 and a
-reason in the client's language (`BoundedRequest`).
+it on, whoever sends it and however large it is, so anyone could fill the server's disk; it read
+a whole multipart/form-data body into memory to parse form arguments daphne never uses; and
+daphne then read the whole body into messages for the application at once. A body beyond
+HTTP_MAX_BODY_MB is now read and dropped as it comes, and refused with 413 and a reason in the
+client's language (`BoundedRequest`); a body within it reaches the application a block at a
+time, as the application reads (`_BodyFile`).
 """
 from __future__ import annotations
 
@@ -139,7 +141,7 @@ class BoundedRequest(WebRequest):
     """A request whose body, declared or counted as it comes (chunked), is larger than
     HTTP_MAX_BODY_BYTES: the rest of the body is read and dropped, so the client finishes
     sending and reads the answer, and the connection stays usable; the application never sees
-    the request."""
+    the request. Any other request's body is handed to daphne as a `_BodyFile`."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

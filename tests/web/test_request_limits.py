@@ -24,7 +24,8 @@ LIMIT_MB = 8
 
 
 @contextmanager
-def _server() -> Iterator[tuple[str, int]]:
+def counting_server() -> Iterator[tuple[str, int]]:
+    """Our server running `counting_app`, with a body limit of LIMIT_MB: its URL and process id."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "HTTP_MAX_BODY_MB": str(LIMIT_MB)}
     process = subprocess.Popen(
@@ -41,7 +42,7 @@ def _server() -> Iterator[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def server():
-    with _server() as running:
+    with counting_server() as running:
         yield running
 
 
@@ -106,7 +107,7 @@ def test_a_body_is_not_held_in_the_servers_memory(upload):
     sent = {"data": payload, "headers": {"Content-Type": "multipart/related; type=application/dicom"}} if upload == "stow" else {
         "files": {"attachment": ("scan.pdf", payload, "application/pdf")}
     }
-    with _server() as (base, pid):
+    with counting_server() as (base, pid):
         requests.get(base, timeout=30)
         before = _proc(pid, "status", "VmHWM")
         response = requests.post(base, timeout=30, **sent)
