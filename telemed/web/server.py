@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import io
 import json
+import os
 
 import daphne.server
 from daphne.cli import CommandLineInterface
@@ -34,6 +36,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
+
+from telemed.web.handler import BODY_FILE
 
 HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response waits
 REQUEST_BLOCK = 1024 * 1024
@@ -77,20 +81,25 @@ class _Dropped:
 class _Span:
     """A stretch of a request's body, read only when the application receives it."""
 
-    __slots__ = ("file", "offset", "length")
+    __slots__ = ("body", "offset", "length")
 
-    def __init__(self, file, offset: int, length: int) -> None:
-        self.file, self.offset, self.length = file, offset, length
+    def __init__(self, body: _BodyFile, offset: int, length: int) -> None:
+        self.body, self.offset, self.length = body, offset, length
 
     def __len__(self) -> int:
         return self.length
+
+    def read(self) -> bytes:
+        self.body.file.seek(self.offset)
+        return self.body.file.read(self.length)
 
 
 class _BodyFile:
     """A request's body as daphne reads it to queue the application's messages. daphne reads the
     whole body into messages before the application takes the first: a 300 MB STOW-RS body grew
     the server by 300 MB. Here a sized read gives a `_Span` instead of the bytes, and
-    `_receiving_bodies` reads it when the application asks for that message."""
+    `_receiving_bodies` reads it when the application asks for that message, or hands the
+    application the whole body as a file of its own (`region`)."""
 
     def __init__(self, file) -> None:
         self.file, self.position = file, 0
@@ -109,29 +118,98 @@ class _BodyFile:
             data = self.file.read()
             self.position += len(data)
             return data
-        span = _Span(self.file, self.position, max(0, min(size, self.size - self.position)))
+        span = _Span(self, self.position, max(0, min(size, self.size - self.position)))
         self.position += span.length
         return span
 
     def close(self) -> None:
         self.file.close()
 
+    def region(self) -> io.RawIOBase:
+        """The whole body, read without a copy from Twisted's temporary file through a descriptor
+        of its own (Twisted closes its file when the request ends, maybe before the reader is
+        done); a small body Twisted kept in memory, as bytes."""
+        try:
+            descriptor = self.file.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            return io.BytesIO(self.file.getvalue())
+        return _Region(os.dup(descriptor), self.size)
+
+
+class _Region(io.RawIOBase):
+    """A read-only file over a descriptor, read at its own position (os.pread), so nothing else
+    reading the same file moves it."""
+
+    def __init__(self, descriptor: int, size: int) -> None:
+        super().__init__()
+        self.descriptor, self.size, self.position = descriptor, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.size - self.position
+        data = os.pread(self.descriptor, min(size, max(0, self.size - self.position)), self.position)
+        self.position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = max(0, {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence] + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.descriptor)
+        super().close()
+
 
 def _receiving_bodies(application):
     """The application, with a `receive` that reads each queued `_Span`: one block of a body in
-    memory at a time, however large the body."""
+    memory at a time, however large the body. An HTTP application may instead take the whole
+    body as a file (scope["extensions"][BODY_FILE], telemed/web/handler.py): no copy of it, and
+    nothing read or written on the event loop; its body messages are then not delivered."""
 
     async def app(scope, receive, send):
-        async def receive_read():
-            message = await receive()
-            body = message.get("body")
-            if isinstance(body, _Span):
-                if body.file.closed:  # the request ended (the client left) before its body was read
-                    return {"type": "http.disconnect"}
-                body.file.seek(body.offset)
-                message = {**message, "body": body.file.read(body.length)}
-            return message
+        taken = False
 
+        async def receive_read():
+            while True:
+                message = await receive()
+                body = message.get("body")
+                if not isinstance(body, _Span):
+                    return message
+                if taken:
+                    continue
+                if body.body.closed:  # the request ended (the client left) before its body was read
+                    return {"type": "http.disconnect"}
+                return {**message, "body": body.read()}
+
+        async def take_body():
+            """The body as a file once it has all come; None if the client left first."""
+            nonlocal taken
+            message = await receive()
+            if message["type"] == "http.disconnect" or message["body"].body.closed:
+                return None
+            taken = True
+            return message["body"].body.region()  # every body message of a BoundedRequest is a _Span
+
+        if scope["type"] == "http":
+            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), BODY_FILE: take_body}}
         return await application(scope=scope, receive=receive_read, send=send)
 
     return app
