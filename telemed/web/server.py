@@ -81,17 +81,17 @@ class _Dropped:
 class _Span:
     """A stretch of a request's body, read only when the application receives it."""
 
-    __slots__ = ("body", "offset", "length")
+    __slots__ = ("source", "offset", "length")
 
-    def __init__(self, body: _BodyFile, offset: int, length: int) -> None:
-        self.body, self.offset, self.length = body, offset, length
+    def __init__(self, source: _BodyFile, offset: int, length: int) -> None:
+        self.source, self.offset, self.length = source, offset, length
 
     def __len__(self) -> int:
         return self.length
 
     def read(self) -> bytes:
-        self.body.file.seek(self.offset)
-        return self.body.file.read(self.length)
+        self.source.file.seek(self.offset)
+        return self.source.file.read(self.length)
 
 
 class _BodyFile:
@@ -157,14 +157,6 @@ class _Region(io.RawIOBase):
         self.position += len(data)
         return data
 
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self.position = max(0, {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence] + offset)
         return self.position
@@ -195,7 +187,7 @@ def _receiving_bodies(application):
                     return message
                 if taken:
                     continue
-                if body.body.closed:  # the request ended (the client left) before its body was read
+                if body.source.closed:  # the request ended (the client left) before its body was read
                     return {"type": "http.disconnect"}
                 return {**message, "body": body.read()}
 
@@ -203,10 +195,10 @@ def _receiving_bodies(application):
             """The body as a file once it has all come; None if the client left first."""
             nonlocal taken
             message = await receive()
-            if message["type"] == "http.disconnect" or message["body"].body.closed:
+            if message["type"] == "http.disconnect" or message["body"].source.closed:
                 return None
             taken = True
-            return message["body"].body.region()  # every body message of a BoundedRequest is a _Span
+            return message["body"].source.region()  # every body message of a BoundedRequest is a _Span
 
         if scope["type"] == "http":
             scope = {**scope, "extensions": {**(scope.get("extensions") or {}), BODY_FILE: take_body}}
