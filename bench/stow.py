@@ -2,10 +2,9 @@
 
     bash scripts/with-services.sh .venv/bin/python bench/stow.py [--instances 300] [--batch 50] [--processes 1]
 
-The full comparison stores 200 instances a row (four requests at batch 50), so one slow request
-moves its figure by a quarter; this stores more, after a warm-up of 20 requests, one client at a
-time, and prints instances/s with the server's CPU an instance (daphne's share apart from
-PostgreSQL's). The instances are bench/dicomweb.py's 512×512 CT slices, 50 to a study.
+The full comparison stores 600 instances a row (twelve requests at batch 50) on two processes
+and four clients at most; this measures one process and one client alone, after a warm-up of 20
+requests, and prints instances/s with the server's CPU an instance (database included). The instances are bench/dicomweb.py's 512×512 CT slices, 50 to a study.
 """
 from __future__ import annotations
 

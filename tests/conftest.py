@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -12,6 +14,33 @@ def pytest_configure(config):
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         pytest.exit("The tests run on PostgreSQL and Redis: use `make test`, which starts both.", returncode=2)
+
+
+@contextmanager
+def serving(application: str, env: dict[str, str], *, ready_path: str = "/") -> Iterator[tuple[str, int]]:
+    """Our server (`python -m telemed.web.server`) running `application` in a subprocess with
+    `env` added to this one's: its base URL and pid, until the block ends."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), application],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + ready_path, timeout=60, process=process)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def proc_figure(pid: int, name: str, field: str) -> int:
+    """A figure of a process from /proc/<pid>/<name> (status: "VmHWM", "VmRSS" in kB; io: "wchar"...)."""
+    with open(f"/proc/{pid}/{name}") as figures:
+        return next(int(line.split()[1]) for line in figures if line.startswith(field + ":"))
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ server: the series is read from storage as the client takes it, not into the ser
 from __future__ import annotations
 
 import io
-import os
 import socket
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -18,7 +15,7 @@ from django.utils import timezone
 from imaging.services.ingest import instances_ingest
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
-from tests.conftest import _test_database_url, free_port, wait_for_http
+from tests.conftest import _test_database_url, proc_figure, serving
 from tests.imaging.corpus import ct_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,23 +28,13 @@ def server(django_db_blocker):
     """Our server (`python -m telemed.web.server`) on the test database: its address and pid."""
     with django_db_blocker.unblock():
         database_url = _test_database_url()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(settings.DATA_DIR), "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, process=process)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(settings.DATA_DIR), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    with serving("telemed.asgi:application", env, ready_path="/healthz") as (base, pid):
+        yield int(base.rsplit(":", 1)[1]), pid
 
 
 def _resident_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    return proc_figure(pid, "status", "VmRSS") / 1024
 
 
 def _get(port: int, path: str, token: str) -> socket.socket:

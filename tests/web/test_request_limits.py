@@ -8,16 +8,13 @@ refused body never reaches it.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import proc_figure, serving
 
 MB = 1024 * 1024
 LIMIT_MB = 8
@@ -26,18 +23,8 @@ LIMIT_MB = 8
 @contextmanager
 def counting_server() -> Iterator[tuple[str, int]]:
     """Our server running `counting_app`, with a body limit of LIMIT_MB: its URL and process id."""
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "HTTP_MAX_BODY_MB": str(LIMIT_MB)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "tests.web.counting_app:application"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/", timeout=60, process=process)
-        yield f"http://127.0.0.1:{port}/", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving("tests.web.counting_app:application", {"DJANGO_SETTINGS_MODULE": "tests.settings", "HTTP_MAX_BODY_MB": str(LIMIT_MB)}) as (base, pid):
+        yield base + "/", pid
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +33,9 @@ def server():
         yield running
 
 
-def _proc(pid: int, name: str, field: str) -> int:
-    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"{field} not in /proc/{pid}/{name}")
-
-
 def _written(pid: int) -> int:
     """Bytes the server has handed to write-like system calls so far: files and sockets."""
-    return _proc(pid, "io", "wchar")
+    return proc_figure(pid, "io", "wchar")
 
 
 def test_a_body_within_the_limit_reaches_the_application_whole(server):
@@ -109,8 +89,8 @@ def test_a_body_is_not_held_in_the_servers_memory(upload):
     }
     with counting_server() as (base, pid):
         requests.get(base, timeout=30)
-        before = _proc(pid, "status", "VmHWM")
+        before = proc_figure(pid, "status", "VmHWM")
         response = requests.post(base, timeout=30, **sent)
-        grown = _proc(pid, "status", "VmHWM") - before
+        grown = proc_figure(pid, "status", "VmHWM") - before
     assert response.status_code == 200 and int(response.text.split()[1]) >= len(payload)
     assert grown < 3 * 1024  # kB: a 1 MB block or two at a time, not the body
