@@ -225,7 +225,7 @@ if _storage_backend == "s3":
     }
 else:
     _default_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "telemed.storage.DurableFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "file_permissions_mode": 0o640},
     }
 STORAGES = {

@@ -33,6 +33,7 @@ from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
 from telemed.audit.services import audit_record
 from telemed.patients.models import Patient
+from telemed.storage import directories_synced_once, written_out
 
 PREAMBLE = 128
 CHUNK = 1024 * 1024
@@ -103,7 +104,16 @@ class Spool:
     def seek(self, offset: int) -> None:
         self.file.seek(offset)
 
+    def write_out(self) -> None:
+        """The whole file is here: where the storage can, its data starts going to disk now,
+        while the next file's header is read, rather than when it is saved."""
+        if start := getattr(default_storage, "write_out", None):
+            start(self.file)
+        else:
+            self.file.flush()
+
     def close(self) -> None:
+        written_out(self.file)
         self.file.close()  # deletes it, unless the storage moved it
 
 
@@ -139,9 +149,9 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
     try:
         if spool is not stream:
             spool.fill(stream)
-        spool.file.flush()
         if spool.too_large:
             raise HeaderError(f"the file is larger than the {settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)} MB allowed for one instance")
+        spool.write_out()
         dataset = read_header(Path(spool.file.temporary_file_path()))
     except HeaderError as exc:
         spool.close()
@@ -190,15 +200,16 @@ def instances_ingest(
             results.append(_receive(stream, study_uid))
         received = [n for n, r in enumerate(results) if isinstance(r, _Received)]
         refusals = usage_precheck(institution=institution, files=[(results[n].size, results[n].sop_uid, results[n].sha256) for n in received])
-        for n, refusal in zip(received, refusals):
-            r = results[n]
-            if refusal:
-                r.spool.close()
-                results[n] = r.result(Status.OVER_QUOTA, refusal)
-                continue
-            r.spool.file.size = r.size
-            r.spool.seek(0)
-            r.key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", r.spool.file)
+        with directories_synced_once():
+            for n, refusal in zip(received, refusals):
+                r = results[n]
+                if refusal:
+                    r.spool.close()
+                    results[n] = r.result(Status.OVER_QUOTA, refusal)
+                    continue
+                r.spool.file.size = r.size
+                r.spool.seek(0)
+                r.key = default_storage.save(f"dicom/{institution.pk}/{uuid.uuid4().hex}.dcm", r.spool.file)
     except BaseException:
         for r in results:
             if isinstance(r, _Received) and r.key:

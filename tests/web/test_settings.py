@@ -29,7 +29,7 @@ def test_embedded_default_needs_no_external_service(tmp_path):
         "django.db.backends.sqlite3",
         "channels.layers.InMemoryChannelLayer",
         "filesystem",
-        "django.core.files.storage.FileSystemStorage",
+        "telemed.storage.DurableFileSystemStorage",
         "False",
         "False",
     ]
