@@ -37,8 +37,10 @@ from django.urls import set_script_prefix
 Result = TypeVar("Result")
 # Daphne and Twisted cost about as much per message as per megabyte: on bench/dicomweb.py's
 # 125-slice series, 1 MB messages that Django sliced again went at about 700 MB/s, whole 2 MB
-# ones at about 950 MB/s.
-BLOCK = 2 * 1024 * 1024
+# ones at about 950 MB/s; since server.py sends each block straight to the socket, 2 MB blocks
+# went at about 1,300 MB/s and 4 MB ones at 1,500. 8 MB ones fell to 700: buffers that large are
+# mapped from the kernel for each block (server.py, keep_large_buffers_in_the_heap).
+BLOCK = 4 * 1024 * 1024
 BODY_FILE = "telemed.body_file"  # the ASGI extension by which our server (server.py) offers a request's body as a file
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pydicom
 import pytest
+import requests
 from django.conf import settings
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from imaging.services.ingest import instances_ingest
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from tests.conftest import _test_database_url, proc_figure, serving
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, zeroed_preamble
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -72,3 +73,28 @@ def test_a_slow_client_holds_back_the_series_instead_of_filling_the_servers_memo
         received += len(chunk)
     client.close()
     assert received > sum(map(len, files)), "the whole series arrives once the client reads again"
+
+
+def test_a_series_sent_straight_to_the_socket_arrives_whole_on_a_reused_connection(server, cast):
+    """The server writes a streamed body's blocks to the socket itself once its headers have gone
+    (telemed/web/server.py): the bytes, the framing and the connection's next requests must hold."""
+    port, _pid = server
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    files = ct_series(slices=20, size=512)
+    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
+    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
+    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
+    url = f"http://127.0.0.1:{port}/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    expected = sorted(zeroed_preamble(f) for f in files)
+    with requests.Session() as session:
+        session.headers.update({"Authorization": f"Bearer {token}", "Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
+        for _ in range(2):
+            response = session.get(url, timeout=60)
+            assert response.status_code == 200
+            assert int(response.headers["Content-Length"]) == len(response.content)
+            boundary = response.headers["Content-Type"].split("boundary=")[1].encode()
+            parts = response.content.split(b"--" + boundary)[1:-1]
+            assert sorted(part.split(b"\r\n\r\n", 1)[1][:-2] for part in parts) == expected
+        head = session.head(url, timeout=60)
+        assert head.status_code == 200 and head.content == b""
+        assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
