@@ -193,3 +193,27 @@ def test_an_event_that_cannot_be_stored_leaves_no_transaction_open_and_the_chain
     audit_record(actor=None, action="test.after")
     assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == ["test.first", "test.after"]
     assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_inside_a_change_is_sealed_with_it_and_rolled_back_with_it(cast):
+    """Inside a change's transaction an event takes the same two round trips, in that transaction."""
+    doctor, patient = cast.north[Role.CLINIC_DOCTOR], cast.north.patient
+    before = audit_record(actor=None, action="test.first").seq
+    with transaction.atomic():
+        kept = audit_record(actor=doctor, action="test.change", obj=patient, patient_id=patient.pk, detail={"名": "张三"})
+    stored = AuditEvent.objects.get(seq=kept.seq)
+    assert (stored.action, stored.patient_id, stored.detail, stored.hash) == ("test.change", patient.pk, {"名": "张三"}, kept.hash)
+    assert kept.seq == before + 1 and ChainHead.objects.get().hash == kept.hash
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(actor=doctor, action="test.undone", patient_id=patient.pk)
+        raise RuntimeError("the change fails after its event")
+    assert not AuditEvent.objects.filter(action="test.undone").exists()
+    assert ChainHead.objects.get().seq == kept.seq
+
+    with pytest.raises(DatabaseError), transaction.atomic():  # refused by the database: the change goes with it
+        audit_record(actor=None, action="test." + "x" * 80)
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    after = audit_record(actor=None, action="test.after")
+    assert after.seq == kept.seq + 1 and audit_verify().ok
