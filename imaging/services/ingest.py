@@ -346,11 +346,18 @@ def _count_series(study: Study, series: Series) -> None:
 def _save_counts(rows: set[Study | Series]) -> None:
     """The counts of studies and series that were stored before and grew. Every writer of a
     study's rows holds its institution's usage lock, so counts read under it cannot be stale."""
-    studies = [r for r in rows if isinstance(r, Study)]
-    if studies:
-        Study.objects.bulk_update(studies, ["series_count", "instance_count", "modalities"])
-    if series := [r for r in rows if isinstance(r, Series)]:
-        Series.objects.bulk_update(series, ["instance_count"])
+    _save([r for r in rows if isinstance(r, Study)], ["series_count", "instance_count", "modalities"])
+    _save([r for r in rows if isinstance(r, Series)], ["instance_count"])
+
+
+def _save(rows: list[Study] | list[Series], fields: list[str]) -> None:
+    """One UPDATE for these rows. A single row (a request adding to one stored series) is
+    updated by its key: bulk_update's CASE per field made a one-instance STOW-RS cost 13.7 ms of
+    server CPU instead of 12.5 (bench/stow.py --batch 1)."""
+    if len(rows) == 1:
+        type(rows[0]).objects.filter(pk=rows[0].pk).update(**{field: getattr(rows[0], field) for field in fields})
+    elif rows:
+        type(rows[0]).objects.bulk_update(rows, fields)
 
 
 def _new_study(fields: dict, institution: Institution) -> Study:
