@@ -300,24 +300,47 @@ class BackPressureServer(Server):
     @staticmethod
     async def _sent_directly(protocol: WebRequest, writable: _Writable, body: bytes) -> bool:
         """A block of a streamed body with a known length, over plain TCP, goes from the block to
-        the socket once Twisted has sent what it holds (the status line and headers): Twisted
-        would copy most blocks once more, joining one to the rest of the one before (a seventh of
-        a WADO-RS series' CPU). False where Twisted must write it (TLS, a chunked body, HEAD)."""
+        the socket once Twisted has sent what it holds (the status line and headers, the rest of
+        the block before): Twisted would copy most blocks once more, joining one to the rest of
+        the one before (a seventh of a WADO-RS series' CPU). What the socket does not take at
+        once is left to Twisted, which sends it as the client reads, so only Twisted ever watches
+        the socket (an asyncio writer on it outlived the connection when a client left, and
+        broke the next connection given the same descriptor). False where Twisted must write the
+        block (TLS, a chunked body, HEAD)."""
         Request.write(protocol, b"")  # the status line and headers, if they are not out yet
         transport = protocol.channel.transport
         if protocol.chunked or protocol.method == b"HEAD" or protocol.code in NO_BODY_CODES or not isinstance(transport, tcp.Connection):
             return False
-        if transport._tempDataLen or len(transport.dataBuffer) > transport.offset:
-            # Paused as Twisted pauses a producer when its buffer is full; resumed once it is empty.
-            transport.producerPaused = True
-            transport.producer.pauseProducing()
-            await writable.event.wait()
+        _pause_until_sent(transport)
+        await writable.event.wait()
+        if protocol.finished or protocol.channel is None:  # the client left meanwhile
+            return True
         try:
-            await asyncio.get_running_loop().sock_sendall(transport.socket, body)
-            protocol.sentLength += len(body)
+            sent = transport.socket.send(body)
+        except BlockingIOError:
+            sent = 0
         except OSError:  # the client has gone: Twisted learns of it when it next reads
             transport.abortConnection()
+            return True
+        protocol.sentLength += len(body)
+        if sent < len(body):
+            # The rest goes in Twisted's buffer as it stands, the block and how far it was sent
+            # (its write() would want a copy of the rest), and the next block waits until it has
+            # gone. Twisted's buffer is empty here: it was waited for above.
+            transport.dataBuffer, transport.offset = body, sent
+            transport.startWriting()
+            _pause_until_sent(transport)
+            await writable.event.wait()
         return True
+
+
+def _pause_until_sent(transport: tcp.Connection) -> None:
+    """Pause the response, as Twisted pauses a producer when its buffer is full, until Twisted
+    has sent every byte it holds for the connection (it resumes a paused producer then). Its
+    bufferSize cannot be lowered for this: it is also how much a read asks of the socket."""
+    if transport._tempDataLen or len(transport.dataBuffer) > transport.offset:
+        transport.producerPaused = True
+        transport.producer.pauseProducing()
 
 
 def freeze_what_starting_made() -> None:

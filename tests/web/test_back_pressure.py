@@ -98,3 +98,24 @@ def test_a_series_sent_straight_to_the_socket_arrives_whole_on_a_reused_connecti
         head = session.head(url, timeout=60)
         assert head.status_code == 200 and head.content == b""
         assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
+
+
+def test_a_client_that_leaves_mid_series_leaves_the_server_serving(server, cast):
+    port, _pid = server
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    files = ct_series(slices=60, size=512)
+    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
+    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
+    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
+    path = f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    for _ in range(3):
+        client = _get(port, path, token)
+        assert client.recv(64 * 1024).startswith(b"HTTP/1.1 200")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # leave with a reset
+        client.close()
+    time.sleep(1)
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {token}"
+        whole = session.get(f"http://127.0.0.1:{port}{path}", headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}, timeout=60)
+        assert whole.status_code == 200 and len(whole.content) == int(whole.headers["Content-Length"])
+        assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
