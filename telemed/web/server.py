@@ -279,6 +279,10 @@ class BackPressureServer(Server):
         body = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
         if not body:
             return await super().handle_reply(protocol, message)
+        if message.get("body") and (protocol.method == b"HEAD" or protocol.code in NO_BODY_CODES):
+            # Twisted drops only the first write of such a response, and daphne writes the rest:
+            # a HEAD of a series sent the series after its headers, as the next response.
+            message = {**message, "body": b""}
         writable: _Writable | None = getattr(protocol, "_writable", None)
         more = message.get("more_body", False)
         open_ = not protocol.finished and protocol.channel is not None
@@ -306,10 +310,10 @@ class BackPressureServer(Server):
         once is left to Twisted, which sends it as the client reads, so only Twisted ever watches
         the socket (an asyncio writer on it outlived the connection when a client left, and
         broke the next connection given the same descriptor). False where Twisted must write the
-        block (TLS, a chunked body, HEAD)."""
+        block (TLS, a chunked body)."""
         Request.write(protocol, b"")  # the status line and headers, if they are not out yet
         transport = protocol.channel.transport
-        if protocol.chunked or protocol.method == b"HEAD" or protocol.code in NO_BODY_CODES or not isinstance(transport, tcp.Connection):
+        if protocol.chunked or not isinstance(transport, tcp.Connection):
             return False
         _pause_until_sent(transport)
         await writable.event.wait()

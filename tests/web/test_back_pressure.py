@@ -38,26 +38,36 @@ def _resident_mb(pid: int) -> float:
     return proc_figure(pid, "status", "VmRSS") / 1024
 
 
+def _stored_series(cast, *, slices: int) -> tuple[list[bytes], str, str]:
+    """A 512×512 CT series stored by the north clinic: its files, its WADO-RS path and a token to read it."""
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    files = ct_series(slices=slices, size=512)
+    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
+    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
+    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
+    return files, f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}", token
+
+
+def _request(method: str, path: str, token: str, *, close: bool = True) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {token}",
+             'Accept: multipart/related; type="application/dicom"; transfer-syntax=*']
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def _get(port: int, path: str, token: str) -> socket.socket:
     """A GET from a client with a small receive window, so the kernel's buffers hold little."""
     client = socket.socket()
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     client.connect(("127.0.0.1", port))
-    client.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-        'Accept: multipart/related; type="application/dicom"; transfer-syntax=*\r\nConnection: close\r\n\r\n'.encode()
-    )
+    client.sendall(_request("GET", path, token))
     return client
 
 
 def test_a_slow_client_holds_back_the_series_instead_of_filling_the_servers_memory(server, cast):
     port, pid = server
-    doctor = cast.north[Role.CLINIC_DOCTOR]
-    files = ct_series(slices=100, size=512)  # 100 × 0.5 MB
-    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
-    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
-    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
-    path = f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    files, path, token = _stored_series(cast, slices=100)  # 100 × 0.5 MB
     series_mb = sum(map(len, files)) / MB
 
     before = _resident_mb(pid)
@@ -79,12 +89,8 @@ def test_a_series_sent_straight_to_the_socket_arrives_whole_on_a_reused_connecti
     """The server writes a streamed body's blocks to the socket itself once its headers have gone
     (telemed/web/server.py): the bytes, the framing and the connection's next requests must hold."""
     port, _pid = server
-    doctor = cast.north[Role.CLINIC_DOCTOR]
-    files = ct_series(slices=20, size=512)
-    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
-    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
-    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
-    url = f"http://127.0.0.1:{port}/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    files, path, token = _stored_series(cast, slices=20)
+    url = f"http://127.0.0.1:{port}{path}"
     expected = sorted(zeroed_preamble(f) for f in files)
     with requests.Session() as session:
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
@@ -98,16 +104,21 @@ def test_a_series_sent_straight_to_the_socket_arrives_whole_on_a_reused_connecti
         head = session.head(url, timeout=60)
         assert head.status_code == 200 and head.content == b""
         assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
+    # On the wire: a HEAD's answer ends with its headers (a series after them would be read as
+    # the answer to the next request on the connection).
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(_request("HEAD", path, token, close=False) + _request("GET", "/healthz", token))
+        client.settimeout(30)
+        answers = b""
+        while chunk := client.recv(MB):
+            answers += chunk
+    head, _, rest = answers.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest.startswith(b"HTTP/1.1 200"), rest[:80]
 
 
 def test_a_client_that_leaves_mid_series_leaves_the_server_serving(server, cast):
     port, _pid = server
-    doctor = cast.north[Role.CLINIC_DOCTOR]
-    files = ct_series(slices=60, size=512)
-    instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
-    token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
-    header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
-    path = f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}"
+    _files, path, token = _stored_series(cast, slices=60)
     for _ in range(3):
         client = _get(port, path, token)
         assert client.recv(64 * 1024).startswith(b"HTTP/1.1 200")
