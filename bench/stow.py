@@ -4,7 +4,8 @@
 
 The full comparison stores 600 instances a row (twelve requests at batch 50) on two processes
 and four clients at most; this measures one process and one client alone, after a warm-up of 20
-requests, and prints instances/s with the server's CPU an instance (database included). The instances are bench/dicomweb.py's 512×512 CT slices, 50 to a study.
+requests, and prints instances/s with the server's CPU an instance (database included). The
+instances are bench/dicomweb.py's 512×512 CT slices, 50 to a study.
 """
 from __future__ import annotations
 

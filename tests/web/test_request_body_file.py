@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from pathlib import Path
 
 import pytest
 import requests
@@ -62,5 +63,5 @@ def test_a_stow_rs_of_several_mb_through_the_server_is_stored_byte_for_byte(live
         headers={"Authorization": f"Bearer {_token(cast.north[Role.CLINIC_DOCTOR])}", "Content-Type": content_type},
     )
     assert response.status_code == 200, response.text
-    stored = {default_storage.open(i.file.name).read()[128:] for i in Instance.objects.all()}
+    stored = {Path(default_storage.path(i.file.name)).read_bytes()[128:] for i in Instance.objects.all()}
     assert stored == {f[128:] for f in files}  # as sent, past the preamble the ingest zeroes
