@@ -9,23 +9,27 @@ took 2.54 ms of server CPU that way and takes 0.98 ms here: the difference was a
 small DICOMweb request's CPU (README, Performance).
 
 Here a request borrows one long-lived worker thread and keeps it until its response has been
-sent: the signals, the synchronous middleware chain and the view run there in one call, and a
-streamed body is read there a block at a time, as the client takes them (the back-pressure
-server makes each send wait). A body read from files only gives the worker back first and is
-read on a thread of its own. Everything Django promises a synchronous view holds: one thread
-for the request's database connection and transactions (an audit export streams a queryset
-over it), `async_to_sync` inside a view runs on the server's event loop (as the in-memory
-channel layer requires), and a client that leaves stops the response.
+sent: the signals, the synchronous middleware chain and the view run there in one call. A body
+held in memory (most answers) is closed there too, so the request crosses to the worker and back
+once. A streamed body is read there a block at a time, as the client takes them (the
+back-pressure server makes each send wait); a body read from files only gives the worker back
+first and is read on a thread of its own. Everything Django promises a synchronous view holds:
+one thread for the request's database connection and transactions (an audit export streams a
+queryset over it), `async_to_sync` inside a view runs on the server's event loop (as the
+in-memory channel layer requires), what the view set in context variables (the active language)
+is still set while its body is streamed, and a client that leaves stops the response.
 """
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -44,12 +48,20 @@ BLOCK = 4 * 1024 * 1024
 BODY_FILE = "telemed.body_file"  # the ASGI extension by which our server (server.py) offers a request's body as a file
 
 
-def _runner(executor: ThreadPoolExecutor) -> Callable[..., asyncio.Future]:
-    """Runs a function on `executor`, where `async_to_sync` still finds the server's event loop."""
+def _runner(executor: ThreadPoolExecutor, context: contextvars.Context) -> Callable[..., asyncio.Future]:
+    """Runs a function on `executor` in the request's `context` (asgiref moves the context's
+    thread-bound values to that thread), where `async_to_sync` still finds the server's loop."""
     def run(function: Callable[..., Result], *args) -> asyncio.Future[Result]:
-        return sync_to_async(function, thread_sensitive=False, executor=executor)(*args)
+        return sync_to_async(function, thread_sensitive=False, executor=executor, context=context)(*args)
 
     return run
+
+
+def _on_the_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """A worker thread's start: where asgiref's `async_to_sync` looks for the loop to run on
+    (sync_to_async sets the same before every call; a worker's one-hop call does not go through it)."""
+    SyncToAsync.threadlocal.main_event_loop = loop
+    SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
 
 
 def _reads_no_database(response: HttpResponse) -> bool:
@@ -68,8 +80,11 @@ class _Workers:
     async def lease(self) -> AsyncIterator[ThreadPoolExecutor]:
         if self._idle is None:  # made in the server's loop, on the first request
             self._idle = asyncio.Queue()
+            loop = asyncio.get_running_loop()
             for n in range(self.count):
-                self._idle.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"http-{n}"))
+                self._idle.put_nowait(ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"http-{n}", initializer=_on_the_server_loop, initargs=(loop,),
+                ))
         worker = await self._idle.get()
         try:
             yield worker
@@ -130,7 +145,6 @@ class PooledASGIHandler(ASGIHandler):
             body = await self._body(scope, receive)
         except RequestAborted:
             return
-        set_script_prefix(get_script_prefix(scope))
         try:
             await self._serve(scope, body, receive, send)
         finally:
@@ -149,17 +163,22 @@ class PooledASGIHandler(ASGIHandler):
 
     async def _serve(self, scope, body, receive, send) -> None:
         """1. respond on a borrowed worker; 2. send; 3. close (request_finished: the database
-        connection goes back to the pool). A body read from files only (a WADO-RS series, a
-        recording) gives the worker and its connection back before it is sent: a clinic on a
-        slow link may take half an hour over a series, and must not hold either that long."""
+        connection goes back to the pool). A body in memory was closed on the worker in step 1,
+        so only its bytes are left. A body read from files only (a WADO-RS series, a recording)
+        gives the worker and its connection back before it is sent: a clinic on a slow link may
+        take half an hour over a series, and must not hold either that long."""
+        context = contextvars.copy_context()
         async with self.workers.lease() as worker:
-            run = _runner(worker)
-            response = await run(self._respond, scope, body)
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(worker, context.run, self._respond, scope, body)
+            if not response.streaming:
+                await self.send_response(response, send)
+                return
             if not _reads_no_database(response):
-                await self._send(run, response, receive, send)
+                await self._send(_runner(worker, context), response, receive, send)
                 return
         async with self.senders.lease() as sender:
-            await self._send(_runner(sender), response, receive, send)
+            await self._send(_runner(sender, context), response, receive, send)
 
     async def _send(self, run, response: HttpResponse, receive, send) -> None:
         """Send, stopping if the client leaves; then close the response where `run` runs."""
@@ -178,6 +197,7 @@ class PooledASGIHandler(ASGIHandler):
             raise sent
 
     def _respond(self, scope, body) -> HttpResponse:
+        set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error = self.create_request(scope, body)
         if request is None:
@@ -186,7 +206,9 @@ class PooledASGIHandler(ASGIHandler):
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = BLOCK
-        if _reads_no_database(response):
+        if not response.streaming:
+            response.close()  # its body is bytes by now; closing ends the request (request_finished)
+        elif _reads_no_database(response):
             close_old_connections()  # as request_finished will, on whichever thread sends it
         return response
 

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
+from django.utils import translation
 
 seen: dict = {}  # what the views saw, read by the tests
 gate = threading.Event()  # `held` waits on it
@@ -79,3 +80,19 @@ def from_files(request):
 
 
 urlpatterns.append(path("from-files", from_files))
+
+
+@login_not_required
+def spoken(request):
+    """Chooses a language, then streams the active one: from its worker, or from files only."""
+    translation.activate("zh-hans")
+
+    def blocks():
+        yield translation.get_language().encode()
+
+    response = StreamingHttpResponse(blocks())
+    response.reads_no_database = "files" in request.GET
+    return response
+
+
+urlpatterns.append(path("spoken", spoken))

@@ -3,8 +3,10 @@ its middleware to the last block of a streamed body."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
+from django.core import signals
 from django.test import override_settings
 
 from telemed.web.handler import BLOCK, PooledASGIHandler
@@ -86,6 +88,30 @@ async def test_a_streamed_body_is_read_on_the_thread_that_ran_the_view():
     assert len(client.body) == 3 * MB
     assert handler_urls.seen["blocks"] == [handler_urls.seen["view"]] * 3  # thread and connection
     assert handler_urls.seen["closed"] is True
+
+
+@override_settings(HTTP_WORKER_THREADS=1)
+async def test_a_body_in_memory_ends_its_request_on_the_worker_before_it_is_sent():
+    handler = PooledASGIHandler()
+    client = Client()
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append((threading.get_ident(), len(client.messages)))
+
+    signals.request_finished.connect(on_finished)
+    try:
+        await _get(handler, "/where", client=client)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert client.status == 200
+    assert finished == [(handler_urls.seen["views"][0][0], 0)]  # the view's thread; nothing sent yet
+
+
+@pytest.mark.parametrize("query", ["", "files=1"])
+async def test_the_language_a_view_chose_still_holds_while_its_body_streams(query):
+    client = await _get(PooledASGIHandler(), "/spoken", query)
+    assert client.body == b"zh-hans"
 
 
 async def test_a_client_that_leaves_stops_a_streamed_body():
