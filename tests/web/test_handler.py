@@ -70,8 +70,8 @@ async def _get(handler, path: str, query: str = "", client: Client | None = None
     return client
 
 
-@override_settings(HTTP_WORKER_THREADS=1)
-async def test_requests_reuse_the_worker_thread():
+@override_settings(HTTP_WORKER_THREADS=4)
+async def test_requests_one_after_another_keep_to_one_worker_thread():
     handler = PooledASGIHandler()
     for _ in range(3):
         assert (await _get(handler, "/where")).status == 200
