@@ -1,8 +1,11 @@
 """Rendering a frame to JPEG or PNG (WADO-RS rendered, thumbnails, the viewer).
 
-A frame is decoded once into a `Frame` (modality LUT applied, colour made 8-bit RGB); windowing
-and encoding then run on it as often as asked, so dragging the window in the viewer costs no new
-decoding. Pure functions over a file-like object holding a DICOM file: pydicom reads only the
+A frame is decoded once into a `Frame` (colour made 8-bit RGB); windowing and encoding then run on
+it as often as asked, so dragging the window in the viewer costs no new decoding. Greyscale stored
+as 8 or 16-bit integers (CT, MR, CR: nearly all) is kept as stored, with its rescale: a window is
+one lookup table over every stored value (modality rescale and window in one), which saves the
+two whole-frame float copies (3 MB for a 512 × 512 slice, each in fresh pages) that applying the
+rescale first made on every first render, and keeps a cached frame a quarter of the size. Pure functions over a file-like object holding a DICOM file: pydicom reads only the
 asked frame of a multi-frame file, and decodes compressed syntaxes with its plugins (pylibjpeg
 with libjpeg, openjpeg and RLE; Pillow).
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import BinaryIO
 
 import numpy as np
@@ -28,12 +32,14 @@ class RenderError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame, ready for windowing: greyscale values after the modality LUT
-    (float32) with the file's default window, or 8-bit RGB (window=None)."""
+    """One decoded frame, ready for windowing, with the file's default window: greyscale as
+    stored (8 or 16-bit integers, `rescale` = slope, intercept still to apply) or after a modality
+    LUT (float32), or 8-bit RGB (window=None)."""
 
     values: np.ndarray
     window: tuple[float, float] | None
     invert: bool = False  # MONOCHROME1: high values are dark
+    rescale: tuple[float, float] = (1.0, 0.0)
 
     @property
     def nbytes(self) -> int:
@@ -56,8 +62,22 @@ def _prepare(header: Dataset, pixels: np.ndarray) -> Frame:
         pixels = apply_color_lut(pixels, header)
     if pixels.ndim == 3:
         return Frame(values=_eight_bit(pixels, header), window=None)
+    invert = photometric == "MONOCHROME1"
+    if pixels.dtype in _STORED_VALUES and not header.get("ModalityLUTSequence"):
+        rescale = _rescale(header)
+        return Frame(values=pixels, window=_default_window(header, pixels, rescale), invert=invert, rescale=rescale)
     values = np.asarray(apply_modality_lut(pixels, header), dtype=np.float32)
-    return Frame(values=values, window=_default_window(header, values), invert=photometric == "MONOCHROME1")
+    return Frame(values=values, window=_default_window(header, values), invert=invert)
+
+
+def _rescale(header: Dataset) -> tuple[float, float]:
+    """Rescale Slope and Intercept, applied (as pydicom does) only when both are given."""
+    if "RescaleSlope" not in header or "RescaleIntercept" not in header:
+        return 1.0, 0.0
+    try:
+        return float(header.RescaleSlope), float(header.RescaleIntercept)
+    except (TypeError, ValueError):
+        raise RenderError("Rescale Slope or Rescale Intercept is not a number.") from None
 
 
 def _eight_bit(rgb: np.ndarray, header: Dataset) -> np.ndarray:
@@ -73,15 +93,33 @@ def _first(value) -> float:
     return float(value[0]) if hasattr(value, "__len__") and not isinstance(value, str) else float(value)
 
 
-def _default_window(header: Dataset, values: np.ndarray) -> tuple[float, float]:
+def _default_window(header: Dataset, values: np.ndarray, rescale: tuple[float, float] = (1.0, 0.0)) -> tuple[float, float]:
     center, width = header.get("WindowCenter"), header.get("WindowWidth")
     if center is not None and width is not None:
         try:
             return _first(center), _first(width)
         except (TypeError, ValueError, IndexError):
             pass
-    low, high = float(values.min()), float(values.max())
+    slope, intercept = rescale
+    ends = [float(np.float32(v * slope + intercept)) for v in (float(values.min()), float(values.max()))]
+    low, high = min(ends), max(ends)
     return (low + high) / 2, max(high - low, 1.0)
+
+
+# Every value each stored type can hold, in the order of its bit patterns read as unsigned: a
+# table built over them is indexed by the stored frame viewed as unsigned, with no copy.
+_STORED_VALUES = {
+    np.dtype(kind): np.arange(2 ** (8 * np.dtype(kind).itemsize), dtype=np.uint64)
+    .astype(np.dtype(kind).str.replace("i", "u")).view(kind).astype(np.float64)
+    for kind in ("<u2", "<i2", "u1", "i1")
+}
+
+
+@lru_cache(maxsize=16)
+def _modality_values(kind: np.dtype, slope: float, intercept: float) -> np.ndarray:
+    """Every stored value of `kind` rescaled, in float32 after float64 arithmetic, as pydicom's
+    modality LUT gives them (a series shares one rescale: a few tables serve a whole reading)."""
+    return (_STORED_VALUES[kind] * slope + intercept).astype(np.float32)
 
 
 def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -93,10 +131,17 @@ def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
     return grey.astype(np.uint8)
 
 
+def _windowed(frame: Frame, center: float, width: float) -> np.ndarray:
+    if frame.values.dtype not in _STORED_VALUES:
+        return _window(frame.values, center, width)
+    table = _window(_modality_values(frame.values.dtype, *frame.rescale), center, width)
+    return np.take(table, frame.values.view(frame.values.dtype.str.replace("i", "u")))  # twice as fast as table[...]
+
+
 def to_image(frame: Frame, *, window: tuple[float, float] | None = None) -> Image.Image:
     if frame.window is None:
         return Image.fromarray(frame.values, mode="RGB")
-    grey = _window(frame.values, *(window or frame.window))
+    grey = _windowed(frame, *(window or frame.window))
     if frame.invert:
         grey = 255 - grey
     return Image.fromarray(grey, mode="L")
