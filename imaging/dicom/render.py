@@ -1,13 +1,14 @@
 """Rendering a frame to JPEG or PNG (WADO-RS rendered, thumbnails, the viewer).
 
-A frame is decoded once into a `Frame` (colour made 8-bit RGB); windowing and encoding then run on
-it as often as asked, so dragging the window in the viewer costs no new decoding. Greyscale stored
-as 8 or 16-bit integers (CT, MR, CR: nearly all) is kept as stored, with its rescale: a window is
-one lookup table over every stored value (modality rescale and window in one), which saves the
-two whole-frame float copies (3 MB for a 512 × 512 slice, each in fresh pages) that applying the
-rescale first made on every first render, and keeps a cached frame a quarter of the size. Pure functions over a file-like object holding a DICOM file: pydicom reads only the
-asked frame of a multi-frame file, and decodes compressed syntaxes with its plugins (pylibjpeg
-with libjpeg, openjpeg and RLE; Pillow).
+A frame is decoded once into a `Frame` (colour made 8-bit RGB); windowing and encoding then run
+on it as often as asked, so dragging the window in the viewer costs no new decoding. Greyscale
+stored as 8 or 16-bit integers (CT, MR, CR: nearly all) is kept as stored, with its rescale: a
+window is one lookup table over every stored value (modality rescale and window in one). That
+saves the two whole-frame float copies (3 MB for a 512 × 512 slice, each in fresh pages) that
+applying the rescale first made on every first render, and keeps a cached frame a quarter of the
+size. Pure functions over a file-like object holding a DICOM file: pydicom reads only the asked
+frame of a multi-frame file, and decodes compressed syntaxes with its plugins (pylibjpeg with
+libjpeg, openjpeg and RLE; Pillow).
 """
 from __future__ import annotations
 

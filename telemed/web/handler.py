@@ -64,6 +64,18 @@ def _on_the_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
 
 
+async def _finished_on(worker: ThreadPoolExecutor, function: Callable[..., Result], *args) -> Result:
+    """`function(*args)` run on `worker`. A request cancelled meanwhile (its client left) still
+    waits for the call to end before it gives the worker back, as asgiref's sync_to_async does,
+    so a worker never runs two requests at once."""
+    call = asyncio.get_running_loop().run_in_executor(worker, function, *args)
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        await asyncio.wait([call])
+        raise
+
+
 def _reads_no_database(response: HttpResponse) -> bool:
     """A body streamed from a file: a FileResponse, or a response a view marked so."""
     return response.streaming and (isinstance(response, FileResponse) or getattr(response, "reads_no_database", False))
@@ -172,8 +184,7 @@ class PooledASGIHandler(ASGIHandler):
         take half an hour over a series, and must not hold either that long."""
         context = contextvars.copy_context()
         async with self.workers.lease() as worker:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(worker, context.run, self._respond, scope, body)
+            response = await _finished_on(worker, context.run, self._respond, scope, body)
             if not response.streaming:
                 await self.send_response(response, send)
                 return

@@ -162,6 +162,21 @@ async def test_a_request_beyond_the_workers_waits_for_one_to_be_free():
     assert handler_urls.seen["held"] == ["1", "2"]
 
 
+@override_settings(HTTP_WORKER_THREADS=1)
+async def test_a_request_cancelled_while_its_view_runs_keeps_its_worker_until_the_view_ends():
+    handler = PooledASGIHandler()
+    first = asyncio.ensure_future(_get(handler, "/held", "n=1"))
+    await asyncio.sleep(0.3)
+    first.cancel()
+    second = asyncio.ensure_future(_get(handler, "/held", "n=2"))
+    await asyncio.sleep(0.3)
+    assert not first.done() and handler_urls.seen["held"] == ["1"]  # the worker is still the first's
+    handler_urls.gate.set()
+    assert (await asyncio.wait_for(second, timeout=10)).body == b"2"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
 async def test_a_request_the_server_cannot_read_is_answered_400_without_reaching_a_view():
     handler = PooledASGIHandler()
     scope = _scope("/where")
