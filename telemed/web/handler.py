@@ -68,11 +68,11 @@ async def _finished_on(worker: ThreadPoolExecutor, function: Callable[..., Resul
     """`function(*args)` run on `worker`. A request cancelled meanwhile (its client left) still
     waits for the call to end before it gives the worker back, as asgiref's sync_to_async does,
     so a worker never runs two requests at once."""
-    call = asyncio.get_running_loop().run_in_executor(worker, function, *args)
+    call = worker.submit(function, *args)
     try:
-        return await asyncio.shield(call)
-    except asyncio.CancelledError:
-        await asyncio.wait([call])
+        return await asyncio.wrap_future(call)
+    except asyncio.CancelledError:  # the call could not be cancelled once running: wait for its end
+        await asyncio.wait([asyncio.wrap_future(call)])
         raise
 
 
