@@ -9,7 +9,9 @@ tells a registered push producer when a connection's buffer fills and when it ha
 streamed response registers one here, and the application's `send` of the next block waits for
 it, so Django reads a block from storage only when the client has taken the one before. Over
 plain TCP a block of a body with a known length goes from the application's message straight to
-the socket (`_sent_directly`), where the kernel's buffer gives the same back-pressure.
+the socket (`_sent_directly`), where the kernel's buffer gives the same back-pressure; our
+handler (the ASGI extension BODY_BLOCKS) gives it a block as the parts it was read in, which go
+out with one sendmsg instead of being joined first.
 
 A bounded body: Twisted writes a request's whole body to a temporary file before daphne passes
 it on, whoever sends it and however large it is, so anyone could fill the server's disk; it read
@@ -43,7 +45,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.web.http import NO_BODY_CODES, Request
 from zope.interface import implementer
 
-from telemed.web.handler import BODY_FILE
+from telemed.web.handler import BODY_BLOCKS, BODY_FILE, Block
 
 HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response waits
 REQUEST_BLOCK = 1024 * 1024
@@ -207,7 +209,7 @@ def _receiving_bodies(application):
             return message["body"].source.region()  # every body message of a BoundedRequest is a _Span
 
         if scope["type"] == "http":
-            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), BODY_FILE: take_body}}
+            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), BODY_FILE: take_body, BODY_BLOCKS: {}}}
         return await application(scope=scope, receive=receive_read, send=send)
 
     return app
@@ -297,12 +299,14 @@ class BackPressureServer(Server):
             protocol.unregisterProducer()  # before daphne finishes the request, which expects none
         if more and open_ and message.get("body") and await self._sent_directly(protocol, writable, message["body"]):
             return
+        if isinstance(message.get("body"), Block):  # Twisted writes bytes only (TLS, a chunked body)
+            message = {**message, "body": bytes(message["body"])}
         await super().handle_reply(protocol, message)
         if more and writable is not None:
             await writable.event.wait()
 
     @staticmethod
-    async def _sent_directly(protocol: WebRequest, writable: _Writable, body: bytes) -> bool:
+    async def _sent_directly(protocol: WebRequest, writable: _Writable, body: bytes | Block) -> bool:
         """A block of a streamed body with a known length, over plain TCP, goes from the block to
         the socket once Twisted has sent what it holds (the status line and headers, the rest of
         the block before): Twisted would copy most blocks once more, joining one to the rest of
@@ -320,7 +324,7 @@ class BackPressureServer(Server):
         if protocol.finished or protocol.channel is None:  # the client left meanwhile
             return True
         try:
-            sent = transport.socket.send(body)
+            sent = transport.socket.sendmsg(body.parts) if isinstance(body, Block) else transport.socket.send(body)
         except BlockingIOError:
             sent = 0
         except OSError:  # the client has gone: Twisted learns of it when it next reads
@@ -331,11 +335,26 @@ class BackPressureServer(Server):
             # The rest goes in Twisted's buffer as it stands, the block and how far it was sent
             # (its write() would want a copy of the rest), and the next block waits until it has
             # gone. Twisted's buffer is empty here: it was waited for above.
-            transport.dataBuffer, transport.offset = body, sent
+            transport.dataBuffer, transport.offset = _unsent(body, sent)
             transport.startWriting()
             _pause_until_sent(transport)
             await writable.event.wait()
         return True
+
+
+def _unsent(body: bytes | Block, sent: int) -> tuple[bytes, int]:
+    """What is left of `body` after its first `sent` bytes, as a buffer and an offset into it: a
+    Block's unsent parts are joined (the socket usually takes most of a block at once)."""
+    if not isinstance(body, Block):
+        return body, sent
+    rest, skip = [], sent
+    for part in body.parts:
+        if skip >= len(part):
+            skip -= len(part)
+            continue
+        rest.append(memoryview(part)[skip:] if skip else part)
+        skip = 0
+    return b"".join(rest), 0
 
 
 def _pause_until_sent(transport: tcp.Connection) -> None:

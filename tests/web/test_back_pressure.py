@@ -7,17 +7,20 @@ import socket
 import time
 from datetime import timedelta
 
+import numpy as np
 import pydicom
 import pytest
 import requests
 from django.conf import settings
 from django.utils import timezone
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
 from imaging.services.ingest import instances_ingest
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from tests.conftest import _test_database_url, proc_figure, serving
 from tests.imaging.corpus import ct_series, zeroed_preamble
+from tests.imaging.test_dicomweb import _parts
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,14 +41,25 @@ def _resident_mb(pid: int) -> float:
     return proc_figure(pid, "status", "VmRSS") / 1024
 
 
-def _stored_series(cast, *, slices: int) -> tuple[list[bytes], str, str]:
-    """A 512×512 CT series stored by the north clinic: its files, its WADO-RS path and a token to read it."""
+def _stored_series(cast, *, slices: int, size: int = 512, rle: bool = False) -> tuple[list[bytes], str, str]:
+    """A CT series stored by the north clinic (RLE compressed if asked): its files, its WADO-RS
+    path and a token to read it."""
     doctor = cast.north[Role.CLINIC_DOCTOR]
-    files = ct_series(slices=slices, size=512)
+    files = ct_series(slices=slices, size=size)
+    if rle:
+        files = [_rle(f) for f in files]
     instances_ingest(streams=[io.BytesIO(f) for f in files], institution=cast.north.clinic, by=doctor, source="test")
     token = token_create(owner=doctor, by=doctor, name="viewer", scopes=["dicom:read"], expires_at=timezone.now() + timedelta(days=1))[1]
     header = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
     return files, f"/dicomweb/studies/{header.StudyInstanceUID}/series/{header.SeriesInstanceUID}", token
+
+
+def _rle(data: bytes) -> bytes:
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    dataset.compress(RLELossless)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def _request(method: str, path: str, token: str, *, close: bool = True) -> bytes:
@@ -130,3 +144,18 @@ def test_a_client_that_leaves_mid_series_leaves_the_server_serving(server, cast)
         whole = session.get(f"http://127.0.0.1:{port}{path}", headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}, timeout=60)
         assert whole.status_code == 200 and len(whole.content) == int(whole.headers["Content-Length"])
         assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
+
+
+def test_a_series_streamed_without_a_length_arrives_whole_in_chunks(server, cast):
+    """Decoded on the way (stored as RLE, asked in Explicit VR Little Endian), a series has no
+    Content-Length: Twisted writes each block as a chunk, and needs it as bytes."""
+    port, _pid = server
+    files, path, token = _stored_series(cast, slices=12, size=256, rle=True)
+    answer = requests.get(f"http://127.0.0.1:{port}{path}", timeout=60, headers={
+        "Authorization": f"Bearer {token}", "Accept": f'multipart/related; type="application/dicom"; transfer-syntax={ExplicitVRLittleEndian}',
+    })
+    assert answer.status_code == 200 and answer.headers["Transfer-Encoding"] == "chunked"
+    received = sorted((pydicom.dcmread(io.BytesIO(part)) for part in _parts(answer)), key=lambda d: d.InstanceNumber)
+    sent = sorted((pydicom.dcmread(io.BytesIO(f)) for f in files), key=lambda d: d.InstanceNumber)
+    assert [d.file_meta.TransferSyntaxUID for d in received] == [ExplicitVRLittleEndian] * 12
+    assert all(np.array_equal(r.pixel_array, s.pixel_array) for r, s in zip(received, sent))

@@ -9,7 +9,7 @@ import pytest
 from django.core import signals
 from django.test import override_settings
 
-from telemed.web.handler import BLOCK, PooledASGIHandler
+from telemed.web.handler import BLOCK, BODY_BLOCKS, Block, PooledASGIHandler
 from tests.web import handler_urls
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.web.handler_urls")]
@@ -112,6 +112,16 @@ async def test_a_body_in_memory_ends_its_request_on_the_worker_before_it_is_sent
 async def test_the_language_a_view_chose_still_holds_while_its_body_streams(query):
     client = await _get(PooledASGIHandler(), "/spoken", query)
     assert client.body == b"zh-hans"
+
+
+async def test_a_server_that_takes_blocks_gets_each_block_as_its_parts_unjoined():
+    scope = _scope("/streamed", "blocks=3")
+    scope["extensions"] = {BODY_BLOCKS: {}}
+    client = Client()
+    await PooledASGIHandler()(scope, client.receive, client.send)
+    blocks = [m["body"] for m in client.messages[1:] if m.get("body")]
+    assert [type(b) for b in blocks] == [Block] and len(blocks[0].parts) == 3  # three 1 MB parts, one message
+    assert bytes(blocks[0]) == b"x" * (3 * MB) and len(blocks[0]) == 3 * MB
 
 
 async def test_a_client_that_leaves_stops_a_streamed_body():

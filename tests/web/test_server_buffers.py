@@ -1,11 +1,14 @@
-"""The server takes its large buffers from the heap, and hides what starting made from the
-collector (see telemed/web/server.py)."""
+"""The server takes its large buffers from the heap, keeps only the unsent rest of a block it
+sent unjoined, and hides what starting made from the collector (see telemed/web/server.py)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from telemed.web.handler import BLOCK_PARTS, Block, _next_block
+from telemed.web.server import _unsent
 
 FAULTS_OF_COPIES = """
 import resource, sys
@@ -48,3 +51,17 @@ def test_what_starting_made_is_out_of_the_collectors_sight(tmp_path):
     frozen, tracked = map(int, out.stdout.split())
     assert frozen > 100_000  # Django, every view, pydicom's dictionaries
     assert tracked < frozen / 20  # what a full collection still walks
+
+
+def test_the_unsent_rest_of_a_block_is_what_follows_its_sent_bytes():
+    block = Block([b"abc", b"defg", b"hi"])
+    assert _unsent(block, 0) == (b"abcdefghi", 0)
+    assert _unsent(block, 3) == (b"defghi", 0)
+    assert _unsent(block, 5) == (b"fghi", 0)
+    assert _unsent(b"abcdefghi", 5) == (b"abcdefghi", 5)  # bytes stay as they are, with an offset
+
+
+def test_a_block_holds_no_more_parts_than_one_sendmsg_may_send():
+    parts = iter([b"p"] * (3 * BLOCK_PARTS))
+    block = _next_block(parts, unjoined=True)
+    assert len(block.parts) == BLOCK_PARTS and len(_next_block(parts)) == BLOCK_PARTS
