@@ -143,6 +143,37 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
             process.kill()
 
 
+@pytest.fixture(autouse=True)
+def live_daphne_done_before_the_flush(request):
+    """After a test that drove the live server, the database is emptied (TRUNCATE) only once the
+    server has finished what the browser last asked (a page's last request, a WebSocket closing):
+    a TRUNCATE and a write still in flight can each hold a lock the other waits for (PostgreSQL
+    then ends one as a deadlock, and the test errors at teardown)."""
+    if "live_daphne" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so its flush comes after the wait below
+    yield
+    _wait_until_no_other_connection_is_busy()
+
+
+def _wait_until_no_other_connection_is_busy(timeout: float = 10) -> None:
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+
+
 CHROMIUM_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
