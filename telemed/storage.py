@@ -55,6 +55,13 @@ def written_out(file) -> None:
         wait([pending])
 
 
+def _moved_here(content, path: str) -> bool:
+    """Whether the saved file is `content`'s own, renamed into place. Django copies a temporary
+    file instead when the rename fails (its temporary folder on another filesystem, a tmpfs /tmp
+    say): what was written out early is then not what was stored."""
+    return os.path.samestat(os.fstat(content.fileno()), os.stat(path))
+
+
 class DurableFileSystemStorage(FileSystemStorage):
     def write_out(self, file) -> None:
         """Start putting a finished temporary file's data on disk in the background; saving the
@@ -74,7 +81,7 @@ class DurableFileSystemStorage(FileSystemStorage):
             directory = os.path.dirname(directory)
         name = super()._save(name, content)
         path = self.path(name)
-        if pending is None:
+        if pending is None or not _moved_here(content, path):
             _sync(path, data_only=True)
         changed = [os.path.dirname(path), *(os.path.dirname(d) for d in new_directories)]
         later = getattr(_batch, "directories", None)

@@ -1,6 +1,7 @@
 """A file saved on disk is synced, with the directory entries naming it, before the save returns."""
 from __future__ import annotations
 
+import errno
 import io
 import os
 
@@ -104,3 +105,22 @@ def test_a_file_written_out_early_is_saved_without_a_second_sync(tmp_path, setti
     spooled.close()
     assert _identity(storage.path(name)) not in synced
     assert synced == [_identity(tmp_path / "store"), _identity(tmp_path)]  # the folder is new: its parent gained it
+
+
+def test_a_file_written_out_early_but_copied_into_place_is_synced_where_it_lands(tmp_path, settings, synced, monkeypatch):
+    """A spool on another filesystem than the storage (a tmpfs /tmp) cannot be renamed into place:
+    Django copies it, and the copy is what must reach the disk."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    storage = DurableFileSystemStorage(location=tmp_path / "store")
+
+    def across_filesystems(source, destination):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr("django.core.files.move.os.rename", across_filesystems)
+    spooled = TemporaryUploadedFile("slice.dcm", "application/dicom", 0, None)
+    spooled.write(b"\2" * 4096)
+    storage.write_out(spooled)
+    name = storage.save("slice.dcm", spooled)
+    spooled.close()
+    assert (tmp_path / "store" / name).read_bytes() == b"\2" * 4096
+    assert _identity(storage.path(name)) in synced
