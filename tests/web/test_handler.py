@@ -197,6 +197,23 @@ async def test_a_request_the_server_cannot_read_is_answered_400_without_reaching
     assert "views" not in handler_urls.seen
 
 
+async def test_a_request_the_server_cannot_read_still_ends_as_a_request():
+    scope = _scope("/where")
+    scope["query_string"] = b"a=\xff"  # not UTF-8
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(True)
+
+    signals.request_finished.connect(on_finished)
+    try:
+        client = Client()
+        await PooledASGIHandler()(scope, client.receive, client.send)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert client.status == 400 and finished == [True]  # its database connection went back
+
+
 async def test_the_server_application_uses_the_pooled_handler():
     from telemed.asgi import django_asgi_app
 
