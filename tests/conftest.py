@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -17,24 +18,33 @@ def pytest_configure(config):
 
 
 @contextmanager
-def serving(application: str, env: dict[str, str], *, ready_path: str = "/") -> Iterator[tuple[str, int]]:
+def serving(application: str, env: dict[str, str], *, ready_path: str = "/", log: Path | None = None) -> Iterator[tuple[str, int]]:
     """Our server (`python -m telemed.web.server`) running `application` in a subprocess with
-    `env` added to this one's: its base URL and pid, until the block ends."""
+    `env` added to this one's: its base URL and pid, until the block ends. Its messages go to
+    `log` if given (a pipe nobody reads fills up, and then every write to it, the relay's warnings
+    included, blocks the server's event loop), and a server that does not start shows their end."""
     import subprocess
     import sys
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), application],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    with (log.open("wb") if log else open(os.devnull, "wb")) as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), application],
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=out,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base + ready_path, timeout=60, process=process)
+        try:
+            wait_for_http(base + ready_path, timeout=60, process=process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends:\n{log.read_text(errors='replace')[-3000:]}" if log else str(exc)) from None
         yield base, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def proc_figure(pid: int, name: str, field: str) -> int:
@@ -102,45 +112,20 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
 
     Tests that use it create their data with `transactional_db` so the server can see it.
     """
-    import subprocess
-    import sys
-
     from django.conf import settings
 
     with django_db_blocker.unblock():
         database_url = _test_database_url()
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ["REDIS_URL"],
         "DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "CHANNELS_PREFIX": f"telemed-test-{port}",
+        "CHANNELS_PREFIX": f"telemed-test-{free_port()}",
     }
-    # Its log goes to a file: a pipe nobody reads fills up over a session of browser tests, and
-    # then every write to it, the relay's warnings included, blocks the server's event loop.
     log = tmp_path_factory.mktemp("live-daphne") / "daphne.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_for_http(base + "/healthz", timeout=60, process=process)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; its log ends:\n{log.read_text(errors='replace')[-3000:]}") from None
+    with serving("telemed.asgi:application", env, ready_path="/healthz", log=log) as (base, _pid):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(autouse=True)

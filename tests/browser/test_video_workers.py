@@ -13,22 +13,10 @@ from django.conf import settings
 from telemed.accounts.models import Role
 from telemed.video.models import RelayWorker, Room
 from tests.browser.test_video_call import _decoding, _join, _page_as, _until_everyone_left
-from tests.conftest import _test_database_url, free_port, wait_for_http
+from tests.conftest import _test_database_url, free_port, serving
 from tests.consults.factories import booked_consult, starting_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _start(args, env):
-    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(process):
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture
@@ -37,27 +25,22 @@ def deployment(django_db_blocker):
     with django_db_blocker.unblock():
         database_url = _test_database_url()
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CHANNELS_PREFIX": f"telemed-workers-{free_port()}",
         "VIDEO_RELAY": "workers",
     }
-    worker = _start(["manage.py", "runrelay", "--name", "relay-test"], env)
-    servers, bases = [], []
+    worker = subprocess.Popen([sys.executable, "manage.py", "runrelay", "--name", "relay-test"], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(2):
-            port = free_port()
-            servers.append(_start(["-m", "telemed.web.server", "-b", "127.0.0.1", "-p", str(port), "telemed.asgi:application"], env))
-            bases.append(f"http://127.0.0.1:{port}")
-        for base, process in zip(bases, servers):
-            wait_for_http(base + "/healthz", timeout=60, process=process)
-        yield bases
+        with serving("telemed.asgi:application", env, ready_path="/healthz") as (first, _), serving("telemed.asgi:application", env, ready_path="/healthz") as (second, _):
+            yield first, second
     finally:
-        for process in (*servers, worker):
-            _stop(process)
-
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def test_a_call_works_across_two_servers_through_one_relay_worker(deployment, chromium, cast):
