@@ -332,9 +332,9 @@ class BackPressureServer(Server):
             return True
         protocol.sentLength += len(body)
         if sent < len(body):
-            # The rest goes in Twisted's buffer as it stands, the block and how far it was sent
-            # (its write() would want a copy of the rest), and the next block waits until it has
-            # gone. Twisted's buffer is empty here: it was waited for above.
+            # The rest goes in Twisted's buffer directly (_unsent: a bytes block as it stands,
+            # with how far it was sent; a Block's unsent parts joined), and the next block waits
+            # until it has gone. Twisted's buffer is empty here: it was waited for above.
             transport.dataBuffer, transport.offset = _unsent(body, sent)
             transport.startWriting()
             _pause_until_sent(transport)
