@@ -135,11 +135,27 @@ def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
     return grey.astype(np.uint8)
 
 
+# Stored values looked up at a time. np.take first copies its indices to 8-byte integers: for a
+# whole 512 × 512 frame that copy was 2 MB of fresh pages, a page fault every 4 KB, and made the
+# lookup of a first render take 1.5 ms instead of 0.2; a 256 KB copy stays in the cache.
+LOOKED_UP_AT_ONCE = 32 * 1024
+
+
+def _looked_up(table: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """table[stored], `stored` read as unsigned; mode="clip" (an unsigned value of the table's
+    width is always in range) spares np.take the buffering its default mode does with `out`."""
+    indices = stored.view(stored.dtype.str.replace("i", "u")).reshape(-1)
+    grey = np.empty(indices.shape, np.uint8)
+    for start in range(0, indices.size, LOOKED_UP_AT_ONCE):
+        end = start + LOOKED_UP_AT_ONCE
+        np.take(table, indices[start:end], out=grey[start:end], mode="clip")
+    return grey.reshape(stored.shape)
+
+
 def _windowed(frame: Frame, center: float, width: float) -> np.ndarray:
     if frame.values.dtype not in _STORED_VALUES:
         return _window(frame.values, center, width)
-    table = _window(_modality_values(frame.values.dtype, *frame.rescale), center, width)
-    return np.take(table, frame.values.view(frame.values.dtype.str.replace("i", "u")))  # twice as fast as table[...]
+    return _looked_up(_window(_modality_values(frame.values.dtype, *frame.rescale), center, width), frame.values)
 
 
 def to_image(frame: Frame, *, window: tuple[float, float] | None = None) -> Image.Image:
