@@ -1,9 +1,30 @@
-"""What the viewer needs of a study, from the index alone (no file is opened to draw the page)."""
+"""Reads of the index: a study or an instance by its UIDs, and what the viewer needs of a study
+(from the index alone: no file is opened to draw the page)."""
 from __future__ import annotations
 
 from django.db.models import Prefetch
 
 from imaging.models import Instance, Study
+from telemed.compiled import CompiledQuery
+
+# A viewer's every frame and image is a request that reads its instance, or its study, by UID:
+# their SQL is built once (see telemed/compiled.py).
+_study_by_uid = CompiledQuery(lambda uid: Study.objects.filter(study_instance_uid=uid).order_by("pk")[:1])
+_instance_by_uids = CompiledQuery(lambda study_uid, series_uid, instance_uid: (
+    Instance.objects.defer("metadata").select_related("series__study")
+    .filter(series__study__study_instance_uid=study_uid, series__series_instance_uid=series_uid, sop_instance_uid=instance_uid)
+    .order_by("pk")[:1]
+))
+
+
+def study_by_uid(uid: str) -> Study | None:
+    return next(iter(_study_by_uid(uid)), None)
+
+
+def instance_by_uids(study_uid: str, series_uid: str, instance_uid: str) -> Instance | None:
+    """An instance named by its three UIDs, read with its series and study in one query. Its
+    stored header (metadata) is left unread: it is large and a frame or an image does not need it."""
+    return next(iter(_instance_by_uids(study_uid, series_uid, instance_uid)), None)
 
 SPACING, POSITION, ORIENTATION, FRAME_OF_REFERENCE = "00280030", "00200032", "00200037", "00200052"
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
 
 from imaging.models import Instance, Series, Study
+from telemed.compiled import CompiledQuery
 
 CONTROL = {"limit", "offset", "includefield", "fuzzymatching"}
 MAX_LIMIT = 1000
@@ -146,12 +147,22 @@ def _under(scope: QuerySet[Study] | Study | str, path: str) -> Q:
 
 def series(scope: QuerySet[Study] | str, query: Query) -> list[Series]:
     """The matching series under `scope`, each with its study read in the same query (a study has
-    a few series, so its row is built a few times); below one study (its UID), ordered by number."""
+    a few series, so its row is built a few times); below one study (its UID), ordered by number.
+    All the series of one study, what a viewer asks for as it opens a study, by SQL built once."""
+    if isinstance(scope, str) and query == Query():
+        return _all_series_of_study(scope)
+    return list(_series(scope, query))
+
+
+def _series(scope: QuerySet[Study] | str, query: Query) -> QuerySet[Series]:
     one = isinstance(scope, str)
     condition = _matching(query, SERIES_KEYS) & _matching(query, _STUDY_KEYS_BELOW, "study__")
     found = Series.objects.filter(_under(scope, "study")).filter(condition).select_related("study")
     order = ("series_number", "series_instance_uid") if one else ("study__study_instance_uid", "series_number", "series_instance_uid")
-    return list(found.order_by(*order)[query.offset:query.offset + query.limit])
+    return found.order_by(*order)[query.offset:query.offset + query.limit]
+
+
+_all_series_of_study = CompiledQuery(lambda study_uid: _series(study_uid, Query()))
 
 
 def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str | None = None) -> list[Instance]:

@@ -31,6 +31,7 @@ from imaging.dicomweb.multipart import (
 )
 from imaging.dicomweb.streaming import file_chunks
 from imaging.models import Instance, Study
+from imaging.selectors import instance_by_uids, study_by_uid
 from imaging.services import ingest, pixels
 from telemed.access import storing_institutions, study_visible, visible_studies
 from telemed.accounts.models import AccessToken
@@ -77,7 +78,7 @@ class DicomWebView(APIView):
         return visible_studies(self.request.user)
 
     def study(self, study_uid: str) -> Study:
-        study = Study.objects.filter(study_instance_uid=study_uid).first()
+        study = study_by_uid(study_uid)
         if study is None or not study_visible(self.request.user, study):
             raise Http404
         return study
@@ -268,11 +269,7 @@ class RetrieveView(DicomWebView):
     def one(self, study_uid: str, series_uid: str, instance_uid: str) -> tuple[Study, Instance]:
         """An instance named by its three UIDs, read with its series and study in one query (a
         viewer asks for hundreds of frames and rendered images, one request each)."""
-        instance = (
-            Instance.objects.defer("metadata").select_related("series__study")
-            .filter(sop_instance_uid=instance_uid, series__series_instance_uid=series_uid, series__study__study_instance_uid=study_uid)
-            .first()
-        )
+        instance = instance_by_uids(study_uid, series_uid, instance_uid)
         if instance is None or not study_visible(self.request.user, instance.series.study):
             raise Http404
         return instance.series.study, instance

@@ -1,0 +1,75 @@
+"""Querysets of a fixed shape whose SQL Django builds once per process.
+
+Django builds a queryset's SQL afresh each time it is evaluated: it resolves the lookups, the
+joins of `select_related`, the columns and the ordering. For the few lookups that a viewer or
+an archive client makes at every request (an instance by its three UIDs, one request for each
+frame and image), building took 0.36 ms of the 0.89 ms the whole lookup cost.
+
+`CompiledQuery` has Django build the SQL once, from stand-in values whose places among the
+parameters it notes, and from then on runs that SQL with the values given. Rows become models
+through Django's own `ModelIterable`, exactly as the queryset's would.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+from django.db.models.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    compiler: SQLCompiler  # after as_sql: its select and klass_info say how rows become models
+    sql: str
+    params: tuple
+    places: tuple[int, ...]  # where each value goes among `params`
+
+
+class _Prepared:
+    """What `ModelIterable` reads of a queryset, with the compiled SQL as its query's."""
+
+    _known_related_objects: dict = {}
+
+    def __init__(self, model: type[Model], db: str, compiler: SQLCompiler) -> None:
+        self.model, self.db, self.query, self._compiler = model, db, self, compiler
+
+    def get_compiler(self, using: str | None = None) -> SQLCompiler:
+        return self._compiler
+
+
+class CompiledQuery:
+    """`build(*values)` → a queryset whose shape does not depend on the values (strings, each
+    compared once, as in `filter(uid=value)`); calling this runs it for `values`. Compiled at the
+    first call, for the database the queryset reads from then."""
+
+    def __init__(self, build: Callable[..., QuerySet]) -> None:
+        self._build = build
+        self._compiled: _Compiled | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *values: str) -> list[Model]:
+        compiled = self._compiled or self._compile(len(values))
+        params = list(compiled.params)
+        for place, value in zip(compiled.places, values, strict=True):
+            params[place] = value
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection = connections[compiler.using]  # this thread's connection
+        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, tuple(params))
+        return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
+
+    def _compile(self, count: int) -> _Compiled:
+        stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
+        with self._lock:
+            if self._compiled is None:
+                queryset = self._build(*stand_ins)
+                compiler = queryset.query.get_compiler(using=queryset.db)
+                sql, params = compiler.as_sql()
+                if any(list(params).count(stand_in) != 1 for stand_in in stand_ins):
+                    raise ValueError("a compiled query must use each of its values once, as a parameter")
+                self._compiled = _Compiled(compiler, sql, tuple(params), tuple(list(params).index(s) for s in stand_ins))
+            return self._compiled

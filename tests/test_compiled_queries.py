@@ -1,0 +1,89 @@
+"""A compiled query gives the rows and models its queryset gives, from SQL Django built once."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from imaging.models import Instance
+from telemed.compiled import CompiledQuery
+from tests.imaging.reading_factories import ct_study
+
+
+def _instance_by_uids(series_uid: str, instance_uid: str):
+    return Instance.objects.defer("metadata").select_related("series__study").filter(
+        series__series_instance_uid=series_uid, sop_instance_uid=instance_uid,
+    )
+
+
+def _loaded(instance: Instance) -> dict:
+    """Every field read from the database, of the instance and of the related rows read with it."""
+    series, study = instance.series, instance.series.study
+    return {
+        name: {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields if f.attname in row.__dict__}
+        for name, row in (("instance", instance), ("series", series), ("study", study))
+    }
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_gives_the_models_its_queryset_gives_with_their_related_rows(cast):
+    study = ct_study(cast.north, slices=3)
+    series = study.series.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    for instance in series.instances.all():
+        [expected] = _instance_by_uids(series.series_instance_uid, instance.sop_instance_uid)
+        with CaptureQueriesContext(connection) as captured:
+            [found] = compiled(series.series_instance_uid, instance.sop_instance_uid)
+            loaded = _loaded(found)
+        assert len(captured) == 1  # the series and the study came with it
+        assert loaded == _loaded(expected)
+        assert "metadata" not in found.__dict__  # deferred, as the queryset says
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_builds_its_sql_once_and_finds_nothing_for_values_that_match_nothing(cast):
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    built = []
+    compiled = CompiledQuery(lambda *values: built.append(values) or _instance_by_uids(*values))
+    uids = list(series.instances.values_list("sop_instance_uid", flat=True))
+    assert [compiled(series.series_instance_uid, uid)[0].sop_instance_uid for uid in uids] == uids
+    assert compiled(series.series_instance_uid, "1.2.3.4") == []
+    assert compiled("1.2.3.4", uids[0]) == []
+    assert len(built) == 1
+
+
+def test_a_query_that_does_not_take_each_value_once_as_a_parameter_is_refused_when_compiled(db):
+    twice = CompiledQuery(lambda uid: Instance.objects.filter(sop_instance_uid=uid, series__series_instance_uid=uid))
+    with pytest.raises(ValueError, match="each of its values once"):
+        twice("1.2.3")
+    unused = CompiledQuery(lambda uid: Instance.objects.all())
+    with pytest.raises(ValueError, match="each of its values once"):
+        unused("1.2.3")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_compiled_query_runs_on_the_connection_of_the_thread_that_calls_it(cast):
+    study = ct_study(cast.north, slices=1)
+    series = study.series.get()
+    instance = series.instances.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    assert compiled(series.series_instance_uid, instance.sop_instance_uid)[0].pk == instance.pk  # compiled on this thread
+    found, used = [], []
+
+    def other_thread() -> None:
+        try:
+            with CaptureQueriesContext(connections["default"]) as captured:
+                found.extend(compiled(series.series_instance_uid, instance.sop_instance_uid))
+            used.append((connections["default"], len(captured)))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert [row.pk for row in found] == [instance.pk]
+    [(its_connection, queries)] = used
+    assert its_connection is not connection and queries == 1
