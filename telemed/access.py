@@ -291,8 +291,10 @@ def editable_experts(user) -> QuerySet[User]:
 # --- Imaging --------------------------------------------------------------------------------------
 
 def storing_institutions(user) -> QuerySet[Institution]:
-    """Where the user may send DICOM studies: their clinic (doctors) or the device's institution."""
-    return institutions_with_role(user, Role.CLINIC_DOCTOR, Role.DEVICE)
+    """Where the user may send DICOM studies: their clinic (doctors) or the device's institution.
+    By the ids in the request's cache of roles: every STOW-RS request asks this first, and the
+    memberships subquery made it cost 1 ms of CPU."""
+    return Institution.objects.filter(pk__in=[i for i, role in _roles_at(user) if role in (Role.CLINIC_DOCTOR, Role.DEVICE)])
 
 
 def visible_studies(user):

@@ -43,17 +43,22 @@ class _Prepared:
 
 
 class CompiledQuery:
-    """`build(*values)` → a queryset whose shape does not depend on the values (strings, each
-    compared once, as in `filter(uid=value)`); calling this runs it for `values`. Compiled at the
-    first call, for the database the queryset reads from then."""
+    """`build(*values)` → a queryset whose shape depends on how many values there are, not on
+    what they are (strings, each compared once: `filter(uid=value)`, `filter(uid__in=values)`);
+    calling this runs it for `values`. Each shape is compiled at its first call, for the database
+    the queryset reads from then; past `SHAPES_KEPT` shapes, the queryset is run as it is."""
+
+    SHAPES_KEPT = 64
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self._build = build
-        self._compiled: _Compiled | None = None
+        self._compiled: dict[int, _Compiled] = {}  # by the number of values
         self._lock = threading.Lock()
 
     def __call__(self, *values: str) -> list[Model]:
-        compiled = self._compiled or self._compile(len(values))
+        compiled = self._compiled.get(len(values)) or self._compile(len(values))
+        if compiled is None:
+            return list(self._build(*values))
         params = list(compiled.params)
         for place, value in zip(compiled.places, values, strict=True):
             params[place] = value
@@ -62,14 +67,17 @@ class CompiledQuery:
         compiler.as_sql = lambda *args, **kwargs: (compiled.sql, tuple(params))
         return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
 
-    def _compile(self, count: int) -> _Compiled:
+    def _compile(self, count: int) -> _Compiled | None:
         stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
         with self._lock:
-            if self._compiled is None:
+            if count not in self._compiled:
+                if len(self._compiled) >= self.SHAPES_KEPT:
+                    return None
                 queryset = self._build(*stand_ins)
                 compiler = queryset.query.get_compiler(using=queryset.db)
                 sql, params = compiler.as_sql()
-                if any(list(params).count(stand_in) != 1 for stand_in in stand_ins):
+                params = list(params)
+                if any(params.count(stand_in) != 1 for stand_in in stand_ins):
                     raise ValueError("a compiled query must use each of its values once, as a parameter")
-                self._compiled = _Compiled(compiler, sql, tuple(params), tuple(list(params).index(s) for s in stand_ins))
-            return self._compiled
+                self._compiled[count] = _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in stand_ins))
+            return self._compiled[count]

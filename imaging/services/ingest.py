@@ -32,6 +32,7 @@ from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
 from telemed.audit.services import audit_record
+from telemed.compiled import CompiledQuery
 from telemed.patients.models import Patient
 from telemed.storage import directories_synced_once, written_out
 
@@ -266,20 +267,26 @@ def _index_one_by_one(received: list[_Received], *, institution: Institution, by
     return results
 
 
+# The rows a request's files may join or repeat, looked up by UID (see telemed/compiled.py: a
+# sender of one file at a time spent 0.6 ms of CPU building each of these for each file).
+_instances_by_uid = CompiledQuery(lambda *uids: Instance.objects.select_related("series__study").defer("metadata").filter(sop_instance_uid__in=uids))
+_studies_by_uid = CompiledQuery(lambda *uids: Study.objects.filter(study_instance_uid__in=uids))
+_series_by_uid = CompiledQuery(lambda *uids: Series.objects.filter(series_instance_uid__in=uids))
+
+
 def _index_once(received: list[_Received], institution: Institution, by: User, source: str) -> tuple[list[IngestResult], list[str]]:
     """The rules of step 3 over rows looked up once for the whole request; the planned rows
     join the lookups as they are decided, so a later file sees the earlier ones. The usage lock
     comes first: a concurrent sender of the same institution has then committed all its rows, or
     none, when they are looked up."""
-    def uids(level: str, name: str) -> set[str]:
-        return {r.fields[level][name] for r in received}
+    def uids(level: str, name: str) -> list[str]:
+        return sorted({r.fields[level][name] for r in received})
 
     usage = usage_lock(institution=institution)
 
-    known = {i.sop_instance_uid: i for i in Instance.objects.select_related("series__study").defer("metadata")
-             .filter(sop_instance_uid__in=uids("instance", "sop_instance_uid"))}
-    studies = {s.study_instance_uid: s for s in Study.objects.filter(study_instance_uid__in=uids("study", "study_instance_uid"))}
-    series_of = {s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=uids("series", "series_instance_uid"))}
+    known = {i.sop_instance_uid: i for i in _instances_by_uid(*uids("instance", "sop_instance_uid"))}
+    studies = {s.study_instance_uid: s for s in _studies_by_uid(*uids("study", "study_instance_uid"))}
+    series_of = {s.series_instance_uid: s for s in _series_by_uid(*uids("series", "series_instance_uid"))}
     new: dict[type, list] = {Study: [], Series: [], Instance: [], RejectedInstance: []}
     stored: dict[Study, list[str]] = {}
     grown: set[Study | Series] = set()  # whose counts this request changes
