@@ -325,6 +325,8 @@ LOGGING = {
 
 # The largest single DICOM instance accepted on any path.
 DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_MB", 1024, minimum=1) * 1024 * 1024
+# Run by each server process as it starts, before its first request (telemed/web/server.py).
+SERVER_WARM_UP = ["imaging.services.pixels.warm_up"]
 # Decoded frames kept per server process for rendering (window drags, low then full quality).
 IMAGING_FRAME_CACHE_BYTES = env_int("IMAGING_FRAME_CACHE_MB", 128, minimum=0) * 1024 * 1024
 # How much DICOM one institution may keep, unless an administrator sets its own quota; 0: no limit.

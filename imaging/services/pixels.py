@@ -6,10 +6,12 @@ so the reason is given again at the next ask.
 """
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from imaging.dicom import render
+from imaging.dicom import render, synthetic
 from imaging.dicom.cache import FrameCache
 from imaging.models import Instance
 
@@ -24,3 +26,11 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
             return render.decode_frame(handle, number)
 
     return frames.get((instance.sha256, number), decode)
+
+
+def warm_up() -> None:
+    """Render a small synthetic CT slice once, as a server process starts (SERVER_WARM_UP): the
+    first render of each process otherwise paid for starting pydicom's pixel decoders, numpy's
+    lookup and libjpeg, about 4 ms more than the next one."""
+    [data] = synthetic.ct_series(slices=1, size=16, seed="warm-up")
+    render.encode(render.to_image(render.decode_frame(io.BytesIO(data), 1)))

@@ -1,14 +1,19 @@
 """The server takes its large buffers from the heap, keeps only the unsent rest of a block it
-sent unjoined, and hides what starting made from the collector (see telemed/web/server.py)."""
+sent unjoined, warms up as it starts, and hides what starting made from the collector (see
+telemed/web/server.py)."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings as django_settings
+
+from imaging.services import pixels
 from telemed.web.handler import BLOCK_PARTS, Block, _next_block
-from telemed.web.server import _unsent
+from telemed.web.server import _unsent, freeze_what_starting_made
 
 FAULTS_OF_COPIES = """
 import resource, sys
@@ -65,3 +70,28 @@ def test_a_block_holds_no_more_parts_than_one_sendmsg_may_send():
     parts = iter([b"p"] * (3 * BLOCK_PARTS))
     block = _next_block(parts, unjoined=True)
     assert len(block.parts) == BLOCK_PARTS and len(_next_block(parts)) == BLOCK_PARTS
+
+
+WARMED_UP: list[str] = []
+
+
+def _record_warm_up() -> None:
+    WARMED_UP.append("warmed")
+
+
+def test_a_starting_server_runs_each_warm_up_its_settings_name(settings):
+    settings.SERVER_WARM_UP = [f"{__name__}._record_warm_up"]
+    WARMED_UP.clear()
+    try:
+        freeze_what_starting_made()
+    finally:
+        gc.unfreeze()
+    assert WARMED_UP == ["warmed"]
+
+
+def test_the_render_warm_up_renders_without_the_database_or_the_frame_cache():
+    # No django_db mark: a query would fail the test.
+    before = (pixels.frames.size, pixels.frames.hits, pixels.frames.misses)
+    pixels.warm_up()
+    assert (pixels.frames.size, pixels.frames.hits, pixels.frames.misses) == before
+    assert "imaging.services.pixels.warm_up" in django_settings.SERVER_WARM_UP
