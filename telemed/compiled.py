@@ -3,7 +3,8 @@
 Django builds a queryset's SQL afresh each time it is evaluated: it resolves the lookups, the
 joins of `select_related`, the columns and the ordering. For the few lookups that a viewer or
 an archive client makes at every request (an instance by its three UIDs, one request for each
-frame and image), building took 0.36 ms of the 0.89 ms the whole lookup cost.
+frame and image), building the queryset and its SQL took 0.46 ms of the 0.87 ms the whole
+lookup cost; compiled once, the lookup costs 0.19 ms.
 
 `CompiledQuery` has Django build the SQL once, from stand-in values whose places among the
 parameters it notes, and from then on runs that SQL with the values given. Rows become models

@@ -3,7 +3,6 @@ sent unjoined, warms up as it starts, and hides what starting made from the coll
 telemed/web/server.py)."""
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
@@ -13,7 +12,8 @@ from django.conf import settings as django_settings
 
 from imaging.services import pixels
 from telemed.web.handler import BLOCK_PARTS, Block, _next_block
-from telemed.web.server import _unsent, freeze_what_starting_made
+from telemed.web import server
+from telemed.web.server import _unsent, warm_up
 
 FAULTS_OF_COPIES = """
 import resource, sys
@@ -80,13 +80,18 @@ def _record_warm_up() -> None:
 
 
 def test_a_starting_server_runs_each_warm_up_its_settings_name(settings):
-    settings.SERVER_WARM_UP = [f"{__name__}._record_warm_up"]
+    settings.SERVER_WARM_UP = [f"{__name__}._record_warm_up", f"{__name__}._record_warm_up"]
     WARMED_UP.clear()
-    try:
-        freeze_what_starting_made()
-    finally:
-        gc.unfreeze()
-    assert WARMED_UP == ["warmed"]
+    warm_up()
+    assert WARMED_UP == ["warmed", "warmed"]
+
+
+def test_a_server_process_warms_up_before_it_freezes_what_starting_made(monkeypatch):
+    started = []
+    monkeypatch.setattr(server, "warm_up", lambda: started.append("warm up"))
+    monkeypatch.setattr(server, "freeze_what_starting_made", lambda: started.append("freeze"))
+    server.BackPressureServer(endpoints=["tcp:port=0:interface=127.0.0.1"], application=lambda scope, receive, send: None)
+    assert started == ["warm up", "freeze"]
 
 
 def test_the_render_warm_up_renders_without_the_database_or_the_frame_cache():
