@@ -87,3 +87,17 @@ def test_a_compiled_query_runs_on_the_connection_of_the_thread_that_calls_it(cas
     assert [row.pk for row in found] == [instance.pk]
     [(its_connection, queries)] = used
     assert its_connection is not connection and queries == 1
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_past_its_kept_shapes_runs_its_queryset_as_it_is(cast, monkeypatch):
+    study = ct_study(cast.north, slices=3)
+    uids = sorted(study.series.get().instances.values_list("sop_instance_uid", flat=True))
+    built = []
+    compiled = CompiledQuery(lambda *values: built.append(len(values)) or Instance.objects.filter(sop_instance_uid__in=values))
+    monkeypatch.setattr(CompiledQuery, "SHAPES_KEPT", 1)
+    assert [i.sop_instance_uid for i in compiled(uids[0])] == uids[:1]  # compiled: one value
+    assert sorted(i.sop_instance_uid for i in compiled(*uids)) == uids  # a second shape: not kept
+    assert sorted(i.sop_instance_uid for i in compiled(*uids)) == uids
+    assert [i.sop_instance_uid for i in compiled(uids[1])] == uids[1:2]
+    assert built == [1, 3, 3]  # the one-value shape was built once; three values each time
