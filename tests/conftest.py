@@ -40,11 +40,18 @@ def serving(application: str, env: dict[str, str], *, ready_path: str = "/", log
             raise RuntimeError(f"{exc}; its log ends:\n{log.read_text(errors='replace')[-3000:]}" if log else str(exc)) from None
         yield base, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def stop(process) -> None:
+    """End a server or worker subprocess: asked first, killed if it will not go in 10 s."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def proc_figure(pid: int, name: str, field: str) -> int:

@@ -228,8 +228,8 @@ class PooledASGIHandler(ASGIHandler):
             await self._send(_runner(sender, context), response, receive, send, unjoined)
 
     async def _send(self, run, response: HttpResponse, receive, send, unjoined: bool) -> None:
-        """Send, stopping if the client leaves; then close the response where `run` runs."""
-        if response.streaming and not response.is_async:
+        """Send a streamed response, stopping if the client leaves; then close it where `run` runs."""
+        if not response.is_async:
             response.streaming_content = self._blocks(run, response.streaming_content, unjoined)
             if unjoined:  # Django would copy each Block into bytes on its way to `send`
                 response.make_bytes = _as_given

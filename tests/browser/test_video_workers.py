@@ -13,7 +13,7 @@ from django.conf import settings
 from telemed.accounts.models import Role
 from telemed.video.models import RelayWorker, Room
 from tests.browser.test_video_call import _decoding, _join, _page_as, _until_everyone_left
-from tests.conftest import _test_database_url, free_port, serving
+from tests.conftest import _test_database_url, free_port, serving, stop
 from tests.consults.factories import booked_consult, starting_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,11 +36,7 @@ def deployment(django_db_blocker):
         with serving("telemed.asgi:application", env, ready_path="/healthz") as (first, _), serving("telemed.asgi:application", env, ready_path="/healthz") as (second, _):
             yield first, second
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
 
 
 def test_a_call_works_across_two_servers_through_one_relay_worker(deployment, chromium, cast):

@@ -20,7 +20,7 @@ from telemed.video.models import RelayWorker, Room
 from telemed.video.services import placement
 from telemed.video.services.admission import room_for
 from telemed.video.workers import WorkerMedia
-from tests.conftest import _test_database_url
+from tests.conftest import _test_database_url, stop
 from tests.consults.factories import booked_consult
 
 
@@ -38,8 +38,7 @@ def worker_process(django_db_blocker):
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(settings.DATA_DIR), "DJANGO_SETTINGS_MODULE": "tests.settings"}
     process = subprocess.Popen([sys.executable, "manage.py", "runrelay", "--name", "worker-test"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield process
-    process.terminate()
-    process.wait(timeout=10)
+    stop(process)
 
 
 def _rooms(cast, count):

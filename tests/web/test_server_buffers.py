@@ -11,8 +11,8 @@ from pathlib import Path
 from django.conf import settings as django_settings
 
 from imaging.services import pixels
-from telemed.web.handler import BLOCK_PARTS, Block, _next_block
 from telemed.web import server
+from telemed.web.handler import BLOCK_PARTS, Block, _next_block
 from telemed.web.server import _unsent, warm_up
 
 FAULTS_OF_COPIES = """
