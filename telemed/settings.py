@@ -87,6 +87,9 @@ HTTP_WORKER_THREADS = env_int("HTTP_WORKER_THREADS", 16, minimum=1)
 # The largest request body the server takes (telemed/web/server.py): larger ones are refused with
 # 413 and never written anywhere. STOW-RS of a whole study in one request needs it large.
 HTTP_MAX_BODY_BYTES = env_int("HTTP_MAX_BODY_MB", 4096, minimum=1) * 1024 * 1024
+# Request bodies a server process may hold in memory at once (telemed/web/server.py); one body
+# takes at most a quarter of it, and a body that does not fit goes to a temporary file. 0: none.
+HTTP_BODY_MEMORY_BYTES = env_int("HTTP_BODY_MEMORY_MB", 256, minimum=0) * 1024 * 1024
 WSGI_APPLICATION = "telemed.wsgi.application"
 
 TEMPLATES = [

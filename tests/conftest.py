@@ -113,25 +113,40 @@ def _test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
-    """daphne serving the whole ASGI app over the test database and real Redis, in a subprocess.
-
-    Tests that use it create their data with `transactional_db` so the server can see it.
-    """
-    from django.conf import settings
+@contextmanager
+def _whole_app_served(django_db_blocker, tmp_path_factory, **settings: str) -> Iterator[str]:
+    from django.conf import settings as django_settings
 
     with django_db_blocker.unblock():
         database_url = _test_database_url()
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ["REDIS_URL"],
-        "DATA_DIR": str(settings.DATA_DIR),
+        "DATA_DIR": str(django_settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CHANNELS_PREFIX": f"telemed-test-{free_port()}",
+        **settings,
     }
     log = tmp_path_factory.mktemp("live-daphne") / "daphne.log"
     with serving("telemed.asgi:application", env, ready_path="/healthz", log=log) as (base, _pid):
+        yield base
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
+    """daphne serving the whole ASGI app over the test database and real Redis, in a subprocess.
+
+    Tests that use it create their data with `transactional_db` so the server can see it.
+    """
+    with _whole_app_served(django_db_blocker, tmp_path_factory) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def live_daphne_spooling_bodies(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The same, keeping no request body in memory (HTTP_BODY_MEMORY_MB=0): each goes to a
+    temporary file, as a body beyond the process's budget does."""
+    with _whole_app_served(django_db_blocker, tmp_path_factory, HTTP_BODY_MEMORY_MB="0") as base:
         yield base
 
 
@@ -141,7 +156,7 @@ def live_daphne_done_before_the_flush(request):
     server has finished what the browser last asked (a page's last request, a WebSocket closing):
     a TRUNCATE and a write still in flight can each hold a lock the other waits for (PostgreSQL
     then ends one as a deadlock, and the test errors at teardown)."""
-    if "live_daphne" not in request.fixturenames:
+    if not {"live_daphne", "live_daphne_spooling_bodies"} & set(request.fixturenames):
         yield
         return
     request.getfixturevalue("transactional_db")  # set up first, so its flush comes after the wait below
