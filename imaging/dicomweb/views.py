@@ -422,8 +422,9 @@ class RenderedView(RetrieveView):
             frame = pixels.frame_get(instance=instance, number=number)
         except render.RenderError as exc:
             return _undecodable(instance, str(exc))
+        image = pixels.image_soon(frame, window=window, viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
         self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": number})
-        body = render.encode(render.to_image(frame, window=window), viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
+        body = image.result()
         response = HttpResponse(body, content_type="image/png" if png else "image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
         return response

@@ -7,6 +7,8 @@ so the reason is given again at the next ask.
 from __future__ import annotations
 
 import io
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -28,9 +30,19 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
     return frames.get((instance.sha256, number), decode)
 
 
+# Windowing and JPEG or PNG encoding let go of the GIL for most of their time.
+_painters = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="render")
+
+
+def image_soon(frame: render.Frame, *, window: tuple[float, float] | None, viewport: tuple[int, int] | None, fmt: str, quality: int) -> Future:
+    """The frame windowed and encoded on another thread, so that a request can record its
+    access (waiting on the database) meanwhile: `result()` gives the bytes."""
+    return _painters.submit(lambda: render.encode(render.to_image(frame, window=window), viewport=viewport, fmt=fmt, quality=quality))
+
+
 def warm_up() -> None:
     """Render a small synthetic CT slice once, as a server process starts (SERVER_WARM_UP): the
     first render of each process otherwise paid for starting pydicom's pixel decoders, numpy's
-    lookup and libjpeg, about 4 ms more than the next one."""
+    lookup, libjpeg and a painter thread, about 4 ms more than the next one."""
     [data] = synthetic.ct_series(slices=1, size=16, seed="warm-up")
-    render.encode(render.to_image(render.decode_frame(io.BytesIO(data), 1)))
+    image_soon(render.decode_frame(io.BytesIO(data), 1), window=None, viewport=None, fmt="jpeg", quality=90).result()

@@ -3,12 +3,15 @@ test_compressed_rendering.py)."""
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from PIL import Image
 
+from imaging.dicom import render
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
+from telemed.audit.models import AuditEvent
 from tests.imaging.corpus import ct_series
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +35,25 @@ def test_ct_frame_is_rendered_as_jpeg_in_the_asked_window_and_size(cast, client_
     assert image.size == (32, 32) and image.mode == "L"
     lung = client.get(_url(instance, "frames/1/rendered"), {"window": "-600,1500"}, HTTP_ACCEPT="image/png")
     assert lung["Content-Type"] == "image/png" and Image.open(io.BytesIO(lung.content)).size == (64, 64)
+
+
+def test_a_rendered_image_is_painted_on_another_thread_while_its_access_is_recorded(cast, client_for, monkeypatch):
+    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    painted_on, encode = [], render.encode
+    monkeypatch.setattr(render, "encode", lambda *args, **kwargs: painted_on.append(threading.current_thread().name) or encode(*args, **kwargs))
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "40,400"})
+    assert response.status_code == 200 and Image.open(io.BytesIO(response.content)).size == (64, 64)
+    assert painted_on[0].startswith("render") and painted_on[0] != threading.current_thread().name
+    event = AuditEvent.objects.get(action="imaging.wado", detail__rendered=True)
+    assert event.actor_id == cast.north[Role.CLINIC_DOCTOR].pk and event.patient_id == instance.series.study.patient_id
+    assert event.detail["instance"] == instance.sop_instance_uid and event.detail["frame"] == 1
+
+
+def test_a_refused_rendering_records_no_access(cast, client_for):
+    instance = _store(cast, ct_series(slices=1)[0])
+    client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"})
+    client_for(cast.doc_n2).get(_url(instance, "rendered"))
+    assert not AuditEvent.objects.filter(action="imaging.wado").exists()
 
 
 def test_thumbnails_are_small(cast, client_for):
