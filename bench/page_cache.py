@@ -37,8 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gigabytes", type=float, default=2.0, help="written each time (more than the machine has freed lately)")
     args = parser.parse_args()
-    count, data = int(args.gigabytes * 1024 ** 3 / FILE_BYTES), os.urandom(FILE_BYTES)
-    folder = tempfile.mkdtemp(prefix="page-cache-bench-", dir=os.environ.get("TMPDIR", "/tmp"))
+    count, data = max(1, int(args.gigabytes * 1024 ** 3 / FILE_BYTES)), os.urandom(FILE_BYTES)
+    folder = tempfile.mkdtemp(prefix="page-cache-bench-")
     try:
         fresh = write_files(folder, count, data)
         shutil.rmtree(folder)

@@ -6,6 +6,7 @@ study that does not exist. Writes go only into `storing_institutions(user)`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -383,14 +384,18 @@ class BulkDataView(PixelDataView):
 # Rendered and thumbnails ----------------------------------------------------------------------
 
 def _pair(raw: str | None, cast=float):
-    """'a,b' (extra fields such as the VOI function are allowed and ignored) → (a, b), or None."""
+    """'a,b' (extra fields such as the VOI function are allowed and ignored) → (a, b), or None.
+    'nan' and 'inf' are refused: a window of them paints an image of nothing."""
     if not raw:
         return None
     parts = raw.split(",")
     try:
-        return cast(parts[0]), cast(parts[1])
+        pair = cast(parts[0]), cast(parts[1])
     except (IndexError, ValueError):
         raise ValueError(raw) from None
+    if not all(math.isfinite(value) for value in pair):
+        raise ValueError(raw)
+    return pair
 
 
 class RenderedView(RetrieveView):
@@ -417,15 +422,15 @@ class RenderedView(RetrieveView):
                 raise ValueError(viewport)
         except ValueError:
             return _error(_("window is center,width; viewport is width,height; quality is 1 to 100."), 400)
-        png = "image/png" in request.META.get("HTTP_ACCEPT", "")
+        fmt = "png" if "image/png" in request.META.get("HTTP_ACCEPT", "") else "jpeg"
         try:
             frame = pixels.frame_get(instance=instance, number=number)
         except render.RenderError as exc:
             return _undecodable(instance, str(exc))
-        image = pixels.image_soon(frame, window=window, viewport=viewport, fmt="png" if png else "jpeg", quality=quality)
+        image = pixels.image_soon(frame, window=window, viewport=viewport, fmt=fmt, quality=quality)
         self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": number})
         body = image.result()
-        response = HttpResponse(body, content_type="image/png" if png else "image/jpeg")
+        response = HttpResponse(body, content_type=f"image/{fmt}")
         response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
         return response
 

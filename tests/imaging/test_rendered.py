@@ -51,8 +51,8 @@ def test_a_rendered_image_is_painted_on_another_thread_while_its_access_is_recor
 
 def test_a_refused_rendering_records_no_access(cast, client_for):
     instance = _store(cast, ct_series(slices=1)[0])
-    client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"})
-    client_for(cast.doc_n2).get(_url(instance, "rendered"))
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
+    assert client_for(cast.doc_n2).get(_url(instance, "rendered")).status_code == 404
     assert not AuditEvent.objects.filter(action="imaging.wado").exists()
 
 
@@ -68,6 +68,9 @@ def test_thumbnails_are_small(cast, client_for):
 def test_bad_rendering_parameters_get_a_400(cast, client_for):
     instance = _store(cast, ct_series(slices=1)[0])
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
+    for nothing in ("nan,400", "40,inf"):
+        refused = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": nothing})
+        assert refused.status_code == 400 and "center,width" in refused.json()["detail"]
 
 
 def test_another_clinic_cannot_render_the_study(cast, client_for):
