@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
 from imaging.models import DicomNode
@@ -21,8 +21,13 @@ def registered_titles() -> list[str]:
 
 def build_ae(ae_title: str) -> AE:
     ae = AE(ae_title=ae_title)
-    ae.supported_contexts = AllStoragePresentationContexts
+    # Every transfer syntax pynetdicom knows, compressed ones included: the original bytes are
+    # stored as sent, and the viewer decodes JPEG, JPEG-LS, JPEG 2000 and RLE (pynetdicom's
+    # default, the three uncompressed syntaxes, turned away a modality that sends JPEG).
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
+    ae.require_called_aet = True  # an association meant for another AE title is refused
     ae.require_calling_aet = registered_titles()
     ae.maximum_pdu_size = 0  # no limit: large CT slices in few PDUs
     return ae
