@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -26,9 +28,11 @@ class ReconcileForm(forms.Form):
 
 
 def study_list(request):
-    page = Paginator(studies.study_list(by=request.user).order_by("-created_at"), 25).get_page(request.GET.get("page"))
-    unmatched = list(studies.study_list(by=request.user, unmatched=True).order_by("-created_at")[:50])
-    studies.study_list_record(by=request.user, shown=list(page.object_list) + unmatched)
+    """Every study the user may see, or one patient's (`?patient=`, from the patient's page)."""
+    patient = _patient_asked(request)
+    page = Paginator(studies.study_list(by=request.user, patient=patient).order_by("-created_at"), 25).get_page(request.GET.get("page"))
+    unmatched = [] if patient else list(studies.study_list(by=request.user, unmatched=True).order_by("-created_at")[:50])
+    studies.study_list_record(by=request.user, shown=list(page.object_list) + unmatched, patient=patient)
     patients = access.visible_patients(request.user).filter(institution__in=access.patient_registration_institutions(request.user))
     return render(
         request,
@@ -37,8 +41,22 @@ def study_list(request):
             "page": page,
             "unmatched": [(study, ReconcileForm(patients=patients.filter(institution=study.institution_id), prefix=str(study.pk))) for study in unmatched],
             "can_upload": access.storing_institutions(request.user).exists(),
+            "patient": patient,
+            "query_string": urlencode({"patient": patient.pk}) if patient else "",
         },
     )
+
+
+def _patient_asked(request) -> Patient | None:
+    """The patient named by `?patient=`, if the user may see them (404 otherwise, as for a
+    patient's own page: whether a patient exists is not told)."""
+    asked = request.GET.get("patient")
+    if not asked:
+        return None
+    try:
+        return access.visible_patients(request.user).get(pk=asked)
+    except (Patient.DoesNotExist, ValidationError):
+        raise Http404(_("No patient found.")) from None
 
 
 def study_detail(request, study_id):

@@ -13,15 +13,17 @@ from telemed.audit.services import audit_record, audited_get
 from telemed.patients.models import Patient
 
 
-def study_list(*, by: User, unmatched: bool = False) -> QuerySet[Study]:
+def study_list(*, by: User, unmatched: bool = False, patient: Patient | None = None) -> QuerySet[Study]:
     studies = access.visible_studies(by)
     if unmatched:
         studies = Study.objects.filter(institution__in=access.storing_institutions(by), patient__isnull=True)
+    if patient is not None:
+        studies = studies.filter(patient=patient)
     return studies.select_related("patient", "institution")
 
 
-def study_list_record(*, by: User, shown: list[Study]) -> None:
-    audit_record(actor=by, action="imaging.study_list", detail={"shown": [str(s.pk) for s in shown]})
+def study_list_record(*, by: User, shown: list[Study], patient: Patient | None = None) -> None:
+    audit_record(actor=by, action="imaging.study_list", patient_id=patient.pk if patient else None, detail={"shown": [str(s.pk) for s in shown]})
 
 
 def study_get(*, by: User, study_id) -> Study:
