@@ -27,6 +27,7 @@ def instance_by_uids(study_uid: str, series_uid: str, instance_uid: str) -> Inst
     return next(iter(_instance_by_uids(study_uid, series_uid, instance_uid)), None)
 
 SPACING, POSITION, ORIENTATION, FRAME_OF_REFERENCE = "00280030", "00200032", "00200037", "00200052"
+WINDOW_CENTER, WINDOW_WIDTH, SAMPLES_PER_PIXEL, PHOTOMETRIC = "00281050", "00281051", "00280002", "00280004"
 
 
 def _numbers(metadata: dict, tag: str, count: int) -> list[float] | None:
@@ -46,6 +47,20 @@ def _normal(orientation: list[float] | None) -> list[float] | None:
     return [ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx]
 
 
+def _window(metadata: dict) -> list[float] | None:
+    """The header's first window (center, width), the one the renderer applies by default; None
+    when the header has none, and the renderer takes the frame's range (the viewer asks for it)."""
+    center, width = _numbers(metadata, WINDOW_CENTER, 1), _numbers(metadata, WINDOW_WIDTH, 1)
+    return center + width if center and width else None
+
+
+def _colour(metadata: dict) -> bool:
+    """Colour is rendered as stored: no window applies to it."""
+    samples = _numbers(metadata, SAMPLES_PER_PIXEL, 1)
+    photometric = ((metadata.get(PHOTOMETRIC) or {}).get("Value") or [""])[0]
+    return bool(samples and samples[0] > 1) or photometric == "PALETTE COLOR"
+
+
 def _images(instance: Instance) -> list[dict]:
     """One entry per frame: a multi-frame instance is scrolled through like a stack."""
     metadata = instance.metadata
@@ -53,26 +68,43 @@ def _images(instance: Instance) -> list[dict]:
         "uid": instance.sop_instance_uid,
         "size": [instance.columns or 0, instance.rows or 0],
         "spacing": _numbers(metadata, SPACING, 2),
+        "window": _window(metadata),
     }
     if instance.number_of_frames > 1:
         return [{**common, "frame": n, "ipp": None} for n in range(1, instance.number_of_frames + 1)]
     return [{**common, "frame": None, "ipp": _numbers(metadata, POSITION, 3)}]
 
 
+def _with_pixels():
+    """The instances the viewer shows: reports and other objects without pixels are left out."""
+    return Instance.objects.filter(rows__isnull=False)
+
+
+def study_has_images(study: Study) -> bool:
+    return _with_pixels().filter(series__study=study).exists()
+
+
+def viewer_instance(*, study: Study, series_uid: str, instance_uid: str) -> Instance | None:
+    """An image of `study` the viewer shows, by its series and instance UIDs."""
+    return _with_pixels().filter(series__study=study, series__series_instance_uid=series_uid, sop_instance_uid=instance_uid).first()
+
+
 def viewer_study(study: Study) -> dict:
-    """Series in order, each with its images in order, their pixel spacing and slice positions."""
-    instances = Prefetch("instances", queryset=Instance.objects.filter(rows__isnull=False).order_by("instance_number", "sop_instance_uid"))
+    """Series in order, each with its images in order, their pixel spacing, slice positions and
+    own window, and whether the series is in colour."""
+    instances = Prefetch("instances", queryset=_with_pixels().order_by("instance_number", "sop_instance_uid"))
     series = []
     for s in study.series.order_by("series_number", "series_instance_uid").prefetch_related(instances):
         listed = list(s.instances.all())
         if not listed:
-            continue  # reports and other objects without pixels are not shown
+            continue
         first = listed[0].metadata
         series.append({
             "uid": s.series_instance_uid,
             "label": f"{s.series_number if s.series_number is not None else ''} {s.modality} {s.description}".strip(),
             "normal": _normal(_numbers(first, ORIENTATION, 6)),
             "frameOfReference": ((first.get(FRAME_OF_REFERENCE) or {}).get("Value") or [""])[0],
+            "colour": _colour(first),
             "images": [image for instance in listed for image in _images(instance)],
         })
     return {"study": study.study_instance_uid, "series": series}

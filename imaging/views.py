@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
-from imaging.services import studies
+from imaging.dicom.render import RenderError
+from imaging.services import pixels, studies
 from telemed import access
 from telemed.patients.models import Patient
 from telemed.web.forms import call_service
@@ -62,7 +63,7 @@ def _patient_asked(request) -> Patient | None:
 def study_detail(request, study_id):
     study = studies.study_get(by=request.user, study_id=study_id)
     series = study.series.order_by("series_number").prefetch_related("instances")
-    return render(request, "imaging/study_detail.html", {"study": study, "series": series})
+    return render(request, "imaging/study_detail.html", {"study": study, "series": series, "viewable": selectors.study_has_images(study)})
 
 
 @require_POST
@@ -91,3 +92,17 @@ def study_viewer(request, study_id):
     """The viewer: series and their images in order, with pixel spacing and slice positions."""
     study = studies.study_get(by=request.user, study_id=study_id)
     return render(request, "imaging/viewer.html", {"study": study, "viewer": selectors.viewer_study(study)})
+
+
+def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: int):
+    """The window a frame is rendered with by default, for an image whose header gives none (the
+    renderer then takes the frame's range): the viewer's first window drag starts from it."""
+    study = studies.study_get(by=request.user, study_id=study_id)
+    instance = selectors.viewer_instance(study=study, series_uid=series_uid, instance_uid=instance_uid)
+    if instance is None or not 1 <= frame <= instance.number_of_frames:
+        raise Http404
+    try:
+        window = pixels.frame_get(instance=instance, number=frame).window
+    except RenderError as exc:
+        return JsonResponse({"detail": str(exc)}, status=406)
+    return JsonResponse({"window": window})

@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", account_views.login_view, name="login"),
     path("logout/", account_views.logout_view, name="logout"),
     path("healthz", web_views.health, name="health"),
+    path("favicon.ico", web_views.favicon, name="favicon"),
     path("i18n/setlang/", web_views.switch_language, name="set_language"),
     path("", include("telemed.accounts.urls")),
     path("patients/", include("telemed.patients.urls")),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
@@ -17,6 +18,12 @@ from telemed.web.navigation import landing_url_name
 
 def home(request):
     return redirect(landing_url_name(request.user))
+
+
+@login_not_required
+def favicon(request):
+    """Pages name their icon; a browser or tool that asks for /favicon.ico anyway is sent to it."""
+    return redirect(static("telemed/img/favicon.svg"), permanent=True)
 
 
 def _run(check):

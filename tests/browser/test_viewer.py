@@ -1,15 +1,19 @@
 """The study viewer in Chromium: scrolling, window, zoom and pan with measurements in mm, two
 series side by side with linked scrolling, a compressed study shown low resolution first, the
-shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels."""
+shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
+server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
+of a new series, a study without images, and a page without console errors."""
 from __future__ import annotations
 
 import io
 import re
 
+import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
 from imaging.models import Study
+from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
 from telemed.accounts.models import User
@@ -33,6 +37,9 @@ def _open_viewer(chromium, live_daphne, study: Study, *, language: str = "Englis
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
+    page.console_errors = []  # a failed request (the favicon's 404 among them) is logged as an error
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     page.set_default_timeout(20_000)
     page.goto(live_daphne + "/login/")
     page.locator("#id_username").fill("doc_qingshan")
@@ -55,7 +62,7 @@ def _full_quality(page, viewport: str = LEFT, showing: str = "") -> None:
     """Wait until the viewport shows a full-quality image whose address contains `showing`."""
     page.wait_for_function(
         "([selector, showing]) => { const img = document.querySelector(selector);"
-        " return img.dataset.quality === 'full' && img.complete && img.src.includes(showing); }",
+        " return img.dataset.quality === 'full' && img.complete && img.getAttribute('src')?.includes(showing); }",
         arg=[f"{viewport} .image", showing],
     )
 
@@ -241,3 +248,191 @@ def _pinch(page, box, *, spread: int) -> None:
     for step in range(1, 6):
         touch("touchMove", spread * step / 10)
     touch("touchEnd", 0)
+
+
+def _bundled(name: str) -> bytes:
+    return next(p for p in BUNDLED if p.name == name).read_bytes()
+
+
+def _joined(data: bytes, *, study_uid: str, series_number: int) -> bytes:
+    """A bundled file made series `series_number` of the demo patient's study `study_uid`."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    dataset.StudyInstanceUID, dataset.SeriesNumber, dataset.PatientID = study_uid, series_number, "QS-0001"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _window_label(page, viewport: str = LEFT) -> str:
+    return page.locator(f"{viewport} .window-label").inner_text()
+
+
+def _drag(page, viewport: str, dx: int, dy: int) -> None:
+    box = page.locator(f"{viewport} .canvas").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=4)
+    page.mouse.up()
+
+
+def test_an_image_the_server_cannot_render_leaves_a_blank_viewport_with_the_reason(live_daphne, chromium):
+    seed_demo()
+    study_uid = generate_uid()
+    ct = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), study_uid=study_uid, frame_of_reference=generate_uid(), series_number=1, slice_gap=5.0)
+    study = _ingest(ct + [_joined(_bundled("JPEG-lossy.dcm"), study_uid=study_uid, series_number=2)])  # 12-bit JPEG: 406
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        page.keyboard.press("ArrowRight")
+        message = page.locator(f"{LEFT} .message")
+        message.wait_for(state="visible")
+        assert message.inner_text().startswith("This image cannot be displayed: The pixel data of this instance")
+        assert page.locator(f"{LEFT} .image").get_attribute("src") is None  # not the CT under the new label
+        assert page.locator(f"{LEFT} .caption").inner_text().startswith("2 ")
+        assert page.locator("[data-preset='-600,1500']").is_disabled()
+        page.locator("#measure").click()
+        box = page.locator(f"{LEFT} .canvas").bounding_box()
+        page.mouse.click(box["x"] + 100, box["y"] + 100)
+        page.mouse.click(box["x"] + 200, box["y"] + 100)
+        assert page.locator(f"{LEFT} .overlay circle").count() == 0 and page.locator(f"{LEFT} .distance").inner_text() == ""
+        page.locator("#series-list .no-preview").wait_for()  # the thumbnail is a placeholder, not a broken image
+
+        page.keyboard.press("ArrowLeft")  # back to an image that renders: the message goes
+        _full_quality(page)
+        assert message.is_hidden() and page.locator("[data-preset='-600,1500']").is_enabled()
+    finally:
+        _close(context, page)
+
+
+def test_the_first_window_drag_starts_from_the_images_own_window(live_daphne, chromium):
+    seed_demo()
+    mr = _ingest([_joined(_bundled("MR_small.dcm"), study_uid=generate_uid(), series_number=1)])  # header: 600 / 1600
+    no_window = _ingest([_joined(_bundled("CT_small.dcm"), study_uid=generate_uid(), series_number=1)])  # header: none
+    instance = no_window.series.get().instances.get()
+    center, width = pixels.frame_get(instance=instance, number=1).window  # what the server renders it with
+    context, page = _open_viewer(chromium, live_daphne, mr)
+    try:
+        _full_quality(page)
+        _drag(page, LEFT, 5, 10)  # width + 4 per pixel right, level + 2 per pixel down
+        assert _window_label(page) == "W 1620 L 620"
+        page.goto(f"{live_daphne}/imaging/studies/{no_window.pk}/view/")
+        _full_quality(page)
+        _drag(page, LEFT, 5, 10)
+        page.wait_for_function(f"document.querySelector('{LEFT} .window-label').textContent.startsWith('W ')")
+        assert _window_label(page) == f"W {round(width + 20)} L {round(center + 20)}"
+    finally:
+        _close(context, page)
+
+
+def _touch(page, session, points: list[tuple[int, float, float]], kind: str) -> None:
+    session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": n} for n, x, y in points]})
+
+
+def test_a_one_finger_swipe_on_a_touch_screen_scrolls_the_stack(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
+    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 375, "height": 667}, has_touch=True, is_mobile=True)
+    try:
+        _full_quality(page)
+        box = page.locator(f"{LEFT} .canvas").bounding_box()
+        assert box["y"] + 100 < 667  # the image is on a phone's screen without scrolling the page
+        assert page.locator(f"{LEFT} .position").inner_text() == "5 / 9"
+        session = context.new_cdp_session(page)
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 40
+        _touch(page, session, [(1, x, y)], "touchStart")
+        for step in range(1, 6):  # 50 px up: five images on
+            _touch(page, session, [(1, x, y - step * 10 - 3)], "touchMove")
+        _touch(page, session, [], "touchEnd")
+        assert page.locator(f"{LEFT} .position").inner_text() == "9 / 9"
+        assert _window_label(page) == "the image's own window"
+        page.keyboard.press("?")
+        assert "One finger" in page.locator("#help").inner_text()
+    finally:
+        _close(context, page)
+
+
+def test_a_pinch_begun_by_one_finger_leaves_the_window_as_it_was_and_ends_at_full_quality(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        _full_quality(page)
+        page.locator("[data-tool=window]").click()  # one finger changes the window
+        box = page.locator(f"{LEFT} .canvas").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        session = context.new_cdp_session(page)
+        _touch(page, session, [(1, cx - 20, cy)], "touchStart")
+        for step in range(1, 4):
+            _touch(page, session, [(1, cx - 20 + step * 10, cy + step * 10)], "touchMove")
+        page.wait_for_function(f"document.querySelector('{LEFT} .window-label').textContent.startsWith('W ')")
+        _touch(page, session, [(1, cx + 10, cy + 30), (2, cx + 60, cy + 30)], "touchStart")
+        for step in range(1, 4):
+            _touch(page, session, [(1, cx + 10 - step * 10, cy + 30), (2, cx + 60 + step * 10, cy + 30)], "touchMove")
+        _touch(page, session, [], "touchEnd")
+        _full_quality(page)
+        assert _window_label(page) == "the image's own window"
+        assert "window=" not in page.locator(f"{LEFT} .image").get_attribute("src")
+        page.wait_for_timeout(500)  # a late preview must not replace the full-quality image
+        assert page.locator(f"{LEFT} .image").get_attribute("data-quality") == "full"
+    finally:
+        _close(context, page)
+
+
+def test_a_sideways_wheel_does_nothing_and_small_wheel_steps_add_up_to_one_image(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        box = page.locator(f"{LEFT} .canvas").bounding_box()
+        page.mouse.move(box["x"] + 100, box["y"] + 100)
+        page.mouse.wheel(120, 0)
+        for _ in range(20):  # a trackpad: 80 px in small steps
+            page.mouse.wheel(0, 4)
+        page.wait_for_timeout(300)
+        assert page.locator(f"{LEFT} .position").inner_text() == "6 / 9"
+    finally:
+        _close(context, page)
+
+
+def test_a_new_series_opens_with_its_own_window_and_the_page_logs_no_error(live_daphne, chromium):
+    seed_demo()
+    same = {"study_uid": generate_uid(), "frame_of_reference": generate_uid()}
+    first = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), **same, series_number=1, slice_gap=5.0)
+    second = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), **same, series_number=2, slice_gap=5.0)
+    study = _ingest(first + second)
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        _full_quality(page)
+        assert page.locator("#link").is_hidden()  # one viewport: nothing to link
+        page.locator("[data-preset='-600,1500']").click()
+        _full_quality(page, showing="window=-600%2C1500")
+        page.locator("#measure").click()
+        _measure(page, LEFT, 10, 50, 64)
+        page.keyboard.press("Escape")
+        assert page.locator(f"{LEFT} .distance").inner_text() == "" and page.locator(f"{LEFT} .overlay line").count() == 0
+        page.keyboard.press("ArrowRight")
+        _full_quality(page)
+        assert page.locator(f"{LEFT} .caption").inner_text().startswith("2 ")
+        assert _window_label(page) == "the image's own window"
+        assert "window=" not in page.locator(f"{LEFT} .image").get_attribute("src")
+        page.locator(f"{LEFT} .slider").focus()
+        page.keyboard.press("ArrowUp")  # as on the image: ↑ is the previous image
+        assert page.locator(f"{LEFT} .position").inner_text() == "1 / 3"
+        page.wait_for_load_state("networkidle")
+        assert page.console_errors == []
+    finally:
+        _close(context, page)
+
+
+def test_a_study_without_images_says_so(live_daphne, chromium):
+    seed_demo()
+    study = _ingest([_joined(_bundled("test-SR.dcm"), study_uid=generate_uid(), series_number=1)])
+    context, page = _open_viewer(chromium, live_daphne, study)
+    try:
+        assert page.get_by_role("status").inner_text() == "This study has no images to display"
+        assert page.locator(".canvas").count() == 0
+        assert page.console_errors == []
+    finally:
+        _close(context, page)

@@ -1,5 +1,6 @@
-"""The viewer page: what it is told about a study (series, images, spacing, slice positions) and
-who may open it."""
+"""The viewer page: what it is told about a study (series, images, spacing, slice positions, each
+image's own window, colour), the window of an image whose header has none, a study without images,
+and who may open it."""
 from __future__ import annotations
 
 import io
@@ -8,6 +9,7 @@ import json
 import pytest
 from pydicom.uid import generate_uid
 
+from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
@@ -54,13 +56,69 @@ def test_a_multiframe_instance_becomes_one_image_per_frame(cast, client_for):
     assert {image["uid"] for image in series["images"]} == {instance.sop_instance_uid}
 
 
-def test_objects_without_pixels_are_left_out_of_the_viewer(cast, client_for):
-    report = _store(cast, next(p for p in BUNDLED if p.name == "test-SR.dcm").read_bytes())
-    viewer = _viewer_data(client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{report.series.study.pk}/view/"))
-    assert viewer["series"] == []
-
-
 def test_the_sibling_clinic_cannot_open_the_viewer(cast, client_for):
     study = _store(cast, ct_series(slices=1)[0]).series.study
     assert client_for(cast.doc_n2).get(f"/imaging/studies/{study.pk}/view/").status_code == 404
     assert client_for(cast.south[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{study.pk}/view/").status_code == 404
+
+
+def _bundled(name: str) -> bytes:
+    return next(p for p in BUNDLED if p.name == name).read_bytes()
+
+
+def test_the_viewer_is_told_each_images_own_window_and_which_series_are_in_colour(cast, client_for):
+    ct = _store(cast, ct_series(slices=1)[0])
+    mr = _store(cast, _bundled("MR_small.dcm"))
+    colour = _store(cast, _bundled("examples_ybr_color.dcm"))
+    doctor = client_for(cast.north[Role.CLINIC_DOCTOR])
+    (ct_view,) = _viewer_data(doctor.get(f"/imaging/studies/{ct.series.study.pk}/view/"))["series"]
+    (mr_view,) = _viewer_data(doctor.get(f"/imaging/studies/{mr.series.study.pk}/view/"))["series"]
+    (colour_view,) = _viewer_data(doctor.get(f"/imaging/studies/{colour.series.study.pk}/view/"))["series"]
+    assert ct_view["images"][0]["window"] == [40, 400]  # the first of the header's two, as rendered
+    assert mr_view["images"][0]["window"] == [600, 1600]
+    assert not ct_view["colour"] and not mr_view["colour"] and colour_view["colour"]
+
+
+def _window_url(instance, frame: int = 1) -> str:
+    return f"/imaging/studies/{instance.series.study.pk}/view/{instance.series.series_instance_uid}/{instance.sop_instance_uid}/{frame}/window/"
+
+
+def test_an_image_whose_header_names_no_window_is_given_the_window_the_server_renders_it_with(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    doctor = client_for(cast.north[Role.CLINIC_DOCTOR])
+    (series,) = _viewer_data(doctor.get(f"/imaging/studies/{instance.series.study.pk}/view/"))["series"]
+    assert series["images"][0]["window"] is None
+    response = doctor.get(_window_url(instance))
+    assert response.status_code == 200
+    frame = pixels.frame_get(instance=instance, number=1)
+    assert response.json() == {"window": list(frame.window)}
+    assert doctor.get(_window_url(instance, frame=2)).status_code == 404
+
+
+def test_the_window_of_an_undecodable_image_is_refused_with_the_decoders_reason(cast, client_for):
+    instance = _store(cast, _bundled("JPEG-lossy.dcm"))
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_window_url(instance))
+    assert response.status_code == 406 and response.json()["detail"]
+
+
+def test_the_sibling_clinic_cannot_ask_for_an_images_window(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    assert client_for(cast.doc_n2).get(_window_url(instance)).status_code == 404
+
+
+def test_a_study_without_images_says_so_and_its_page_offers_no_viewer(cast, client_for):
+    report = _store(cast, _bundled("test-SR.dcm"))
+    doctor = client_for(cast.north[Role.CLINIC_DOCTOR])
+    viewer = doctor.get(f"/imaging/studies/{report.series.study.pk}/view/").content.decode()
+    assert "This study has no images to display" in viewer and 'id="viewer"' not in viewer
+    detail = doctor.get(f"/imaging/studies/{report.series.study.pk}/").content.decode()
+    assert "This study has no images to display" in detail and "Open in the viewer" not in detail
+    image = _store(cast, ct_series(slices=1)[0])
+    assert "Open in the viewer" in doctor.get(f"/imaging/studies/{image.series.study.pk}/").content.decode()
+
+
+def test_the_viewer_heading_shows_the_study_date_in_the_readers_language(cast, client_for):
+    instance = _store(cast, _bundled("MR_small.dcm"))  # Study Date 20040826
+    url = f"/imaging/studies/{instance.series.study.pk}/view/"
+    assert "Aug. 26, 2004" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
+    assert "2004年8月26日" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()

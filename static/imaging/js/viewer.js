@@ -3,6 +3,7 @@
 // then at full quality once scrolling pauses; neighbours are prefetched. Zoom and pan are CSS
 // transforms of the full-size image, so measurements are taken in image pixels and stay right
 // in millimetres at any zoom. Two viewports, each with its own series, slice, window and zoom.
+// An image the server cannot render leaves its viewport blank with the server's reason.
 const data = JSON.parse(document.getElementById("viewer-data").textContent);
 const root = document.getElementById("viewer");
 const text = root.dataset;
@@ -10,6 +11,10 @@ const LOW = {viewport: "192,192", quality: "40"};
 const FULL_QUALITY = "85";
 const SETTLE_MS = 120;  // full quality is fetched once scrolling pauses this long
 const MIN_SCALE = 0.05, MAX_SCALE = 40;
+// A wheel's notch (about 100 px, or 3 lines) moves one image; a trackpad's many small deltas add
+// up to one image per WHEEL_STEP_PX. A one-finger (or Scroll tool) drag moves one per DRAG_STEP_PX.
+const WHEEL_STEP_PX = 50, LINE_PX = 40, DRAG_STEP_PX = 10;
+const presets = document.querySelectorAll("[data-preset]");
 
 const format = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
 
@@ -32,6 +37,31 @@ function fetchImage(url) {
 
 const isLoaded = (url) => Boolean(images.get(url)?.done);
 
+// Why an image failed: the server's 406 says in its body (an <img> cannot read it).
+async function failureReason(url) {
+  try {
+    const response = await fetch(url);
+    return response.ok ? "" : (await response.json()).detail || "";
+  } catch {
+    return "";
+  }
+}
+
+// The window the server renders an image with when its header names none (the frame's range),
+// asked for once per image, when a window drag first needs it.
+const ownWindows = new Map();
+
+function ownWindow(series, image) {
+  const key = `${series.uid}/${image.uid}/${image.frame || 1}`;
+  if (!ownWindows.has(key)) {
+    const url = `${root.dataset.windowBase}${series.uid}/${image.uid}/${image.frame || 1}/window/`;
+    const asked = fetch(url).then((response) => (response.ok ? response.json() : {window: null})).then((body) => body.window);
+    asked.catch(() => ownWindows.delete(key));
+    ownWindows.set(key, asked);
+  }
+  return ownWindows.get(key);
+}
+
 function dot(a, b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
 
 class Viewport {
@@ -42,6 +72,9 @@ class Viewport {
     this.img = element.querySelector(".image");
     this.overlay = element.querySelector(".overlay");
     this.slider = element.querySelector(".slider");
+    this.message = element.querySelector(".message");
+    this.failed = false;
+    this.wheelRest = 0;
     this.series = null;
     this.index = 0;
     this.window = null;
@@ -55,6 +88,8 @@ class Viewport {
 
   get images() { return this.series === null ? [] : data.series[this.series].images; }
   get current() { return this.images[this.index]; }
+  // Colour is rendered as stored, and a failed image has nothing to window or measure.
+  get windowable() { return this.series !== null && !data.series[this.series].colour && !this.failed; }
 
   url(image, low) {
     const tail = image.frame ? `frames/${image.frame}/rendered` : "rendered";
@@ -67,7 +102,12 @@ class Viewport {
     const changed = seriesNumber !== this.series;
     this.series = seriesNumber;
     this.index = index ?? Math.floor(this.images.length / 2);
-    if (changed) { this.view.fitted = true; this.element.querySelector(".caption").textContent = data.series[seriesNumber].label; }
+    if (changed) {  // its own window, fitted; the last series' image is not left under the new label
+      this.window = null;
+      this.view.fitted = true;
+      this.blank();
+      this.element.querySelector(".caption").textContent = data.series[seriesNumber].label;
+    }
     this.slider.max = String(this.images.length);
     this.show();
     if (this.view.fitted) this.fit();
@@ -97,10 +137,10 @@ class Viewport {
     const shown = `${this.series}/${this.index}`;
     if (shown !== this.shown) {  // a new image: the old measurement does not belong to it
       this.shown = shown;
-      this.points = [];
-      this.drawMeasurement();
-      this.element.querySelector(".distance").textContent = "";
+      this.clearMeasurement();
     }
+    this.failed = false;
+    this.message.hidden = true;
     this.size(image);
     clearTimeout(this.settle);
     if (isLoaded(full)) { this.display(full, "full"); this.prefetch(direction); }
@@ -109,15 +149,44 @@ class Viewport {
         if (token !== this.token) return;
         this.display(full, "full");
         this.prefetch(direction);
-      }).catch(() => {});
+      }).catch(() => token === this.token && this.fail(full));
       fetchImage(low).then(() => {
         if (token !== this.token) return;
         this.display(low, "low");
         this.settle = setTimeout(() => token === this.token && showFull(), SETTLE_MS);
       }).catch(showFull);
     }
-    if (this === state.active) refreshTags();
+    if (this === state.active) { refreshTags(); updateControls(); }
     this.labels();
+  }
+
+  // Blank, with the server's reason: never the previous image under this one's label.
+  async fail(url) {
+    const token = this.token;
+    this.failed = true;
+    this.blank();
+    this.clearMeasurement();
+    this.labels();
+    if (this === state.active) updateControls();
+    const reason = await failureReason(url);
+    if (token !== this.token) return;
+    this.message.textContent = reason ? format(text.textFailed, {reason}) : text.textFailedPlain;
+    this.message.hidden = false;
+  }
+
+  // Called with each wheel event's vertical distance in pixels.
+  wheel(pixels) {
+    if (Math.sign(pixels) !== Math.sign(this.wheelRest)) this.wheelRest = 0;
+    this.wheelRest += pixels;
+    if (Math.abs(this.wheelRest) < WHEEL_STEP_PX) return;
+    this.wheelRest = 0;
+    this.step(Math.sign(pixels));
+  }
+
+  blank() {
+    this.img.removeAttribute("src");
+    delete this.img.dataset.quality;
+    this.element.querySelector(".quality").hidden = true;
   }
 
   display(url, quality) {
@@ -190,7 +259,8 @@ class Viewport {
   }
 
   labels() {
-    const windowLabel = this.window ? format(text.textWindow, {width: this.window[1], level: this.window[0]}) : text.textDefaultWindow;
+    let windowLabel = this.window ? format(text.textWindow, {width: this.window[1], level: this.window[0]}) : text.textDefaultWindow;
+    if (this.series !== null && data.series[this.series].colour) windowLabel = text.textColour;
     this.element.querySelector(".window-label").textContent = windowLabel;
     this.element.querySelector(".zoom-label").textContent = format(text.textZoom, {percent: `${Math.round(this.view.scale * 100)}%`});
   }
@@ -199,6 +269,12 @@ class Viewport {
   toImage(event) {
     const box = this.canvas.getBoundingClientRect();
     return [(event.clientX - box.left - this.view.x) / this.view.scale, (event.clientY - box.top - this.view.y) / this.view.scale];
+  }
+
+  clearMeasurement() {
+    this.points = [];
+    this.drawMeasurement();
+    this.element.querySelector(".distance").textContent = "";
   }
 
   measure(event) {
@@ -226,22 +302,31 @@ class Viewport {
   }
 
   setWindow(center, width) {
+    if (!this.windowable) return;
     this.window = [Math.round(center), Math.max(1, Math.round(width))];
     this.show();
   }
 
-  // While dragging, only low-resolution previews are asked for, one at a time.
+  // While dragging, only low-resolution previews are asked for, one at a time; one that arrives
+  // after the drag ended or turned into a pinch is not shown (it would stay on screen).
   previewWindow(center, width) {
     this.window = [Math.round(center), Math.max(1, Math.round(width))];
     this.labels();
     if (this.previewing) return;
     this.previewing = true;
-    const asked = this.window.join(",");
+    const asked = this.window.join(","), token = this.token;
+    const dragging = () => drag?.viewport === this && drag.mode === "window" && token === this.token;
     const url = this.url(this.current, true);
-    fetchImage(url).then(() => { if (this.window.join(",") === asked) this.display(url, "low"); }).catch(() => {}).finally(() => {
+    fetchImage(url).then(() => { if (dragging() && this.window?.join(",") === asked) this.display(url, "low"); }).catch(() => {}).finally(() => {
       this.previewing = false;
-      if (this.window.join(",") !== asked && drag?.viewport === this) this.previewWindow(...this.window);
+      if (dragging() && this.window?.join(",") !== asked) this.previewWindow(...this.window);
     });
+  }
+
+  // The window a drag starts from: the one chosen, else the image's own (from its header, or
+  // asked of the server when the header has none).
+  async startWindow() {
+    return this.window || this.current.window || ownWindow(data.series[this.series], this.current);
   }
 
   reset() {
@@ -264,10 +349,27 @@ function activate(viewport) {
   viewports.forEach((v) => v.element.classList.toggle("active", v === viewport && state.layout === 2));
   markSeries();
   refreshTags();
+  updateControls();
+}
+
+function updateControls() {
+  presets.forEach((button) => { button.disabled = !state.active.windowable; });
 }
 
 function markSeries() {
-  document.querySelectorAll(".series-list button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === state.active.series)));
+  document.querySelectorAll(".series-list button").forEach((b, i) => {
+    b.setAttribute("aria-pressed", String(i === state.active.series));
+    if (i === state.active.series) reveal(b);
+  });
+}
+
+// Scroll the series list, and only it (never the page), to show `button`.
+function reveal(button) {
+  const list = button.parentElement, outer = list.getBoundingClientRect(), inner = button.getBoundingClientRect();
+  if (inner.top < outer.top) list.scrollTop -= outer.top - inner.top;
+  else if (inner.bottom > outer.bottom) list.scrollTop += inner.bottom - outer.bottom;
+  if (inner.left < outer.left) list.scrollLeft -= outer.left - inner.left;
+  else if (inner.right > outer.right) list.scrollLeft += inner.right - outer.right;
 }
 
 // Linked scrolling: the other viewport goes to the image nearest in slice position (along the
@@ -338,6 +440,12 @@ data.series.forEach((series, n) => {
   button.type = "button";
   button.innerHTML = `<img alt="" loading="lazy" src="${root.dataset.base}/series/${series.uid}/thumbnail"><span></span>`;
   button.querySelector("span").textContent = `${series.label} (${series.images.length})`;
+  button.querySelector("img").addEventListener("error", (event) => {
+    const placeholder = document.createElement("span");
+    placeholder.className = "no-preview";
+    placeholder.textContent = text.textNoPreview;
+    event.target.replaceWith(placeholder);
+  }, {once: true});
   button.addEventListener("click", () => state.active.load(n));
   list.append(button);
 });
@@ -367,7 +475,8 @@ const help = document.getElementById("help");
 document.getElementById("help-open").addEventListener("click", () => help.showModal());
 
 // Pointers: one drags with the tool (Shift or the middle button always pans), two pinch-zoom
-// and pan together (touch screens).
+// and pan together (touch screens, where the viewer starts with the Scroll tool: a swipe goes
+// through the stack as the help says, and the window is changed by choosing the Window tool).
 let drag = null;
 const pointers = new Map();
 
@@ -385,14 +494,21 @@ viewports.forEach((viewport) => {
     canvas.setPointerCapture(event.pointerId);
     pointers.set(event.pointerId, {x: event.clientX, y: event.clientY});
     if (pointers.size === 2) {
+      // The first finger may have changed the window already: a pinch leaves it as it was.
+      if (drag?.viewport === viewport && drag.mode === "window" && drag.moved) { viewport.window = drag.before; viewport.show(); }
       drag = {viewport, mode: "pinch", start: pinchOf(viewport), view: {...viewport.view}};
       return;
     }
     if (pointers.size > 2) return;
-    const mode = event.shiftKey || event.button === 1 ? "pan" : state.tool;
+    let mode = event.shiftKey || event.button === 1 ? "pan" : state.tool;
+    if ((mode === "window" && !viewport.windowable) || (mode === "measure" && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
-      window: viewport.window || [40, 400], moved: false};
+      before: viewport.window, window: null, moved: false};
+    if (mode === "window") {
+      const started = drag;
+      viewport.startWindow().then((window) => { started.window = window; }).catch(() => {});
+    }
   });
   canvas.addEventListener("pointermove", (event) => {
     if (!pointers.has(event.pointerId)) return;
@@ -411,17 +527,27 @@ viewports.forEach((viewport) => {
     if (!drag.moved) return;
     if (drag.mode === "pan") {
       viewport.panBy(event.clientX - drag.lastX, event.clientY - drag.lastY);
-    } else if (drag.mode === "window") {
+    } else if (drag.mode === "window" && drag.window) {
       viewport.previewWindow(drag.window[0] + dy * 2, drag.window[1] + dx * 4);
+    } else if (drag.mode === "scroll") {  // like a page: moving up shows the next image
+      const steps = Math.trunc((drag.lastY - event.clientY) / DRAG_STEP_PX);
+      if (steps) viewport.step(steps);
+      drag.lastX = event.clientX;
+      drag.lastY -= steps * DRAG_STEP_PX;
+      return;
     }
     drag.lastX = event.clientX;
     drag.lastY = event.clientY;
   });
+  // A release always leaves a settled image: the dragged window at full quality, or after a
+  // pinch whatever was showing brought to full quality.
   const release = (event) => {
     pointers.delete(event.pointerId);
     if (!drag || drag.viewport !== viewport) return;
-    if (drag.mode === "window" && drag.moved) viewport.setWindow(...viewport.window);
-    if (drag.mode !== "pinch" || pointers.size === 0) drag = null;
+    const ended = drag;
+    if (ended.mode !== "pinch" || pointers.size === 0) drag = null;
+    if (ended.mode === "window" && ended.moved && viewport.window) viewport.setWindow(...viewport.window);
+    else if (!drag && viewport.img.dataset.quality === "low" && !viewport.failed) viewport.show();
   };
   canvas.addEventListener("pointerup", release);
   canvas.addEventListener("pointercancel", release);
@@ -432,14 +558,14 @@ viewports.forEach((viewport) => {
     if (event.ctrlKey || event.metaKey) {  // a trackpad pinch arrives as Ctrl + wheel too
       const box = canvas.getBoundingClientRect();
       viewport.zoomAt(Math.exp(-event.deltaY / 300), event.clientX - box.left, event.clientY - box.top);
-    } else {
-      viewport.step(event.deltaY > 0 ? 1 : -1);
+    } else if (event.deltaY !== 0) {  // a sideways scroll has no image to go to
+      const unit = event.deltaMode === WheelEvent.DOM_DELTA_LINE ? LINE_PX : event.deltaMode === WheelEvent.DOM_DELTA_PAGE ? canvas.clientHeight : 1;
+      viewport.wheel(event.deltaY * unit);
     }
   }, {passive: false});
 });
 
 // Keyboard shortcuts for the whole page (the help dialog lists them).
-const presets = document.querySelectorAll("[data-preset]");
 const shortcuts = {
   ArrowDown: () => state.active.step(1), ArrowUp: () => state.active.step(-1),
   PageDown: () => state.active.step(10), PageUp: () => state.active.step(-10),
@@ -448,17 +574,18 @@ const shortcuts = {
   ArrowLeft: () => data.series.length && state.active.load((state.active.series - 1 + data.series.length) % data.series.length),
   "+": () => state.active.zoomCentre(1.25), "=": () => state.active.zoomCentre(1.25), "-": () => state.active.zoomCentre(0.8),
   f: () => state.active.fit(), 0: () => state.active.actualSize(), r: () => state.active.reset(),
-  w: () => setTool("window"), p: () => setTool("pan"), m: () => setTool(state.tool === "measure" ? "window" : "measure"),
+  w: () => setTool("window"), s: () => setTool("scroll"), p: () => setTool("pan"), m: () => setTool(state.tool === "measure" ? "window" : "measure"),
   c: toggleCine, l: () => buttons.layout.click(), k: () => state.layout === 2 && buttons.link.click(),
   v: () => state.layout === 2 && activate(viewports.find((v) => v !== state.active)),
   t: () => buttons.tags.click(), "?": () => help.showModal(),
-  Escape: () => { state.active.points = []; state.active.drawMeasurement(); },
+  Escape: () => state.active.clearMeasurement(),
 };
 document.addEventListener("keydown", (event) => {
   if (help.open || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target.matches("input:not([type=range]), textarea, select")) return;
-  if (target.matches("input[type=range]") && event.key.startsWith("Arrow")) return;  // the slider's own keys
+  // The slider keeps ← and → (its own direction); ↑ ↓ and the others go as on the image.
+  if (target.matches("input[type=range]") && (event.key === "ArrowLeft" || event.key === "ArrowRight")) return;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   const preset = /^[1-5]$/.test(key) ? presets[Number(key) - 1] : null;
   const action = shortcuts[key];
@@ -466,6 +593,6 @@ document.addEventListener("keydown", (event) => {
   else if (action) { event.preventDefault(); action(); }
 });
 
-setTool("window");
+setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window");
 if (data.series.length) viewports[0].load(0);
 viewports[0].canvas.focus({preventScroll: true});
