@@ -229,18 +229,18 @@ MEASURES = {
 @dataclass(frozen=True)
 class Spread:
     count: int
-    median: float | None  # hours, to 0.1 h
+    median: float | None  # hours, to 0.1 h unless the caller asks for more digits
     p90: float | None
 
 
-def spread(hours: list[float]) -> Spread:
+def spread(hours: list[float], *, digits: int = 1) -> Spread:
     """Median and 90th percentile, interpolated between closest ranks ("inclusive": the same
     figure PostgreSQL's percentile_cont would give), so one consult gives its own duration."""
     if not hours:
         return Spread(0, None, None)
     if len(hours) == 1:
-        return Spread(1, round(hours[0], 1), round(hours[0], 1))
-    return Spread(len(hours), round(median(hours), 1), round(quantiles(hours, n=10, method="inclusive")[8], 1))
+        return Spread(1, round(hours[0], digits), round(hours[0], digits))
+    return Spread(len(hours), round(median(hours), digits), round(quantiles(hours, n=10, method="inclusive")[8], digits))
 
 
 @dataclass(frozen=True)

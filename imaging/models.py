@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from consults.models import Urgency
 from telemed.accounts.models import Institution
@@ -306,6 +306,30 @@ class ReadRequest(models.Model):
         return self.status in OPEN_READ_STATUSES
 
 
+class ReadAction(models.TextChoices):
+    """What happened to a read, as its timeline says it (the state alone hides a critical finding
+    raised while it is being read, or an addendum to a signed report)."""
+
+    REQUEST = "request", _("Read requested")
+    ASSIGN = "assign", _("Radiologist assigned")
+    REASSIGN = "reassign", _("Given to another radiologist")
+    AUTO_ASSIGN = "auto_assign", _("Assigned automatically")
+    AUTO_ASSIGN_NONE = "auto_assign_none", _("Nobody available for automatic assignment")
+    CLAIM = "claim", _("Taken by a radiologist")
+    RELEASE = "release", _("Handed back")
+    START = "start", _("Reading started")
+    SUBMIT = "submit", _("Report written, sent for verification")
+    SIGN = "sign", _("Report signed")
+    VERIFY = "verify", _("Report verified")
+    RETURN = "return", _("Report returned to its author")
+    DECLINE = "decline", _("Declined")
+    CANCEL = "cancel", _("Request cancelled")
+    CRITICAL = "critical", _("Critical finding raised")
+    CRITICAL_ACKNOWLEDGE = "critical_acknowledge", _("Critical finding acknowledged")
+    CRITICAL_ESCALATE = "critical_escalate", _("Critical finding escalated")
+    ADDENDUM = "addendum", _("Addendum added")
+
+
 class ReadEvent(models.Model):
     """The read's timeline, shown on its page; the audit trail keeps the same facts tamper-evident."""
 
@@ -313,7 +337,7 @@ class ReadEvent(models.Model):
     read = models.ForeignKey(ReadRequest, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(auto_now_add=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    action = models.CharField(max_length=32)
+    action = models.CharField(max_length=32, choices=ReadAction.choices)
     status = models.CharField(max_length=24, choices=ReadStatus.choices)
     note = models.CharField(max_length=500, blank=True)
 
@@ -360,9 +384,17 @@ class Report(models.Model):
     submitted_at = models.DateTimeField(_("written and signed at"), null=True, blank=True)
     verifier = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("verified by"))
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    # The text fields the verifier changed as they verified (TEXT_FIELDS names): the final report
+    # says so, since its author did not sign those words.
+    amended_fields = models.JSONField(_("changed by the verifier"), default=list, blank=True)
     signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def amended_labels(self) -> str:
+        """The fields the verifier changed, by their names in the reader's language."""
+        return pgettext("list separator", ", ").join(str(self._meta.get_field(name).verbose_name) for name in self.amended_fields)
 
     class Meta:
         constraints = [

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -46,13 +46,15 @@ def read_list(request):
     modalities = worklist.modalities_seen(request.user)
     modality = request.GET.get("modality", "") if request.GET.get("modality", "") in modalities else ""
     reads = worklist.worklist(by=request.user, view=view, urgency=urgency, modality=modality)
+    waiting = worklist.waiting_counts(request.user)
     page = Paginator(reads, PAGE_SIZE).get_page(request.GET.get("page"))
     worklist.worklist_record(by=request.user, shown=list(page.object_list))
     query = urlencode({k: v for k, v in (("view", view), ("urgency", urgency), ("modality", modality)) if v})
     return render(request, "imaging/reads/list.html", {
-        "page": page, "views": views, "view": view, "urgency": urgency, "urgencies": Urgency.choices,
+        "page": page, "view": view, "urgency": urgency, "urgencies": Urgency.choices,
         "modality": modality, "modalities": modalities, "query_string": query, "now": timezone.now(),
         "can_configure": access.reading_hospitals(request.user).exists(),
+        "tabs": [(v, waiting.get(v.key, 0)) for v in views],
     })
 
 
@@ -81,6 +83,7 @@ def _controls(user, read, report) -> dict:
     is_clinic = access.is_read_clinic(user, read)
     return {
         "is_clinic": is_clinic,
+        "can_open_study": access.study_visible(user, read.study),
         "can_assign": coordinating and assignable,
         "can_claim": read.status == ReadStatus.REQUESTED and not assignment.reader_refusal(user, read.hospital),
         "can_release": read.radiologist_id == user.pk and read.status in (ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS),
@@ -198,11 +201,23 @@ def _uuid(raw: str) -> uuid.UUID | None:
         return None
 
 
+def _no_longer(request, read, check: Callable[[], None]):
+    """The editor or the verification of a read past that step (a bookmark, the back button):
+    the read's page, with the service's reason (signed: add an addendum there). Anyone the
+    service refuses outright gets the 403."""
+    try:
+        check()
+    except ValidationError as refusal:
+        messages.warning(request, " ".join(refusal.messages))
+        return redirect("imaging:read", read_id=read.pk)
+    raise PermissionDenied
+
+
 def report_edit(request, read_id):
     """The editor: template picker, the fields, a link to the images; save the draft or sign."""
     read = requests.read_get(by=request.user, read_id=read_id)
     if not reports.may_write(request.user, read):
-        raise PermissionDenied
+        return _no_longer(request, read, lambda: reports.require_writer(request.user, read))
     report = reports.report_for(by=request.user, read=read)
     templates = reports.templates_for(read, language=(get_language() or "").lower())
     picked = templates.filter(pk=_uuid(request.GET.get("template", ""))).first() if _uuid(request.GET.get("template", "")) else None
@@ -228,7 +243,7 @@ def report_verify(request, read_id):
     read = requests.read_get(by=request.user, read_id=read_id)
     report = reports.report_for(by=request.user, read=read)
     if not reports.may_verify(request.user, read, report):
-        raise PermissionDenied
+        return _no_longer(request, read, lambda: reports.require_verifier(request.user, read, report))
     form = rf.VerifyForm(request.POST or None, initial={"technique": report.technique, "findings": report.findings, "impression": report.impression})
     return_form = rf.ReasonForm(request.POST if request.POST.get("action") == "return" else None)
     if request.method == "POST" and request.POST.get("action") == "return":

@@ -4,7 +4,8 @@ Shaped like the consult statistics (consults/statistics.py), whose scope, months
 reuses: a read belongs to the local month of its request, in the reader's time zone; two
 durations are measured from the request, to the first assignment and to the final signature
 (after verification, where the hospital requires it), as median and 90th percentile in hours,
-per month and by hospital, modality and urgency.
+per month and by hospital, modality and urgency. A read takes minutes where a consult takes
+days, so its hours keep three digits (4 s) and the page shows them as h:mm.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ CHART_SERIES = (
     ("request_to_report", "p90", "rs-p90"),
 )
 NO_MODALITY = "—"
+HOURS_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def _group(scope: Scope, key: str, label: str, rows: list[tuple]) -> Group:
         if signed is not None:
             samples["request_to_report"][index].append(_hours(signed, created))
     durations = {
-        measure: Durations(measure, str(MEASURES[measure]), tuple(spread(s) for s in per_month), spread([h for s in per_month for h in s]))
+        measure: Durations(
+            measure, str(MEASURES[measure]), tuple(spread(s, digits=HOURS_DIGITS) for s in per_month), spread([h for s in per_month for h in s], digits=HOURS_DIGITS),
+        )
         for measure, per_month in samples.items()
     }
     return Group(key, label, len(rows), durations)

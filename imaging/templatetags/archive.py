@@ -1,8 +1,10 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports."""
+usage, and a study's teaching exports; and DICOM dates and times as the reader's language writes them."""
 from __future__ import annotations
 
 from django import template
+from django.utils.formats import date_format, time_format
+from pydicom.valuerep import DA, TM
 
 from imaging.services import storage
 from telemed import access
@@ -26,3 +28,21 @@ def study_exports(context, study):
         "exports": access.visible_exports(user).filter(study=study)[:10],
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def dicom_date(value: str) -> str:
+    """A DICOM date (DA, "20261120") in the reader's language; one that is not a date, as it is."""
+    try:
+        return date_format(DA(value), "DATE_FORMAT") if value else ""
+    except ValueError:
+        return value
+
+
+@register.filter
+def dicom_time(value: str) -> str:
+    """A DICOM time (TM, "093000.25") to the minute in the reader's language; one that is not a time, as it is."""
+    try:
+        return time_format(TM(value), "TIME_FORMAT") if value else ""
+    except ValueError:
+        return value

@@ -14,6 +14,15 @@ from telemed import access
 register = template.Library()
 
 
+@register.filter
+def hours_minutes(hours: float | None) -> str | None:
+    """A turnaround in hours as h:mm ("0:02" for two minutes, where 0.0 h said nothing); None stays None."""
+    if hours is None:
+        return None
+    minutes = round(hours * 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 @register.inclusion_tag("imaging/reads/_study_reads.html")
 def study_reads(study, user) -> dict:
     """The study's reads with their signed reports, and the button to request one."""

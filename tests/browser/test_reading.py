@@ -106,3 +106,32 @@ def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, c
     finally:
         for context in (clinic_context, coordinator_context, radiologist_context):
             context.close()
+
+
+def test_study_pages_with_long_uids_do_not_scroll_sideways_on_a_phone(live_daphne, chromium):
+    seed_demo()
+    study = _study()
+    doctor = User.objects.get(username="doc_qingshan")
+    # A study whose Patient ID matches nobody and without a description: its UID is what names it.
+    for data in ct_series(slices=1, patient_id="NOBODY-1", description="", size=64):
+        instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
+    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(live_daphne + "/login/")
+        page.get_by_role("button", name="English").click()
+        page.locator("#id_username").fill("doc_qingshan")
+        page.locator("#id_password").fill(DEMO_PASSWORD)
+        page.locator("button[type=submit].primary").click()
+        page.wait_for_load_state()
+        page.get_by_role("button", name="English").click()
+        page.wait_for_load_state()
+        for path in (f"/imaging/studies/{study.pk}/", "/imaging/"):
+            page.goto(live_daphne + path)
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 375, path
+            header = page.locator(".topbar .tools")
+            assert header.evaluate("(tools) => tools.getBoundingClientRect().height") < 48, path  # one line: languages, bell, name, sign out
+        assert Study.objects.get(description="").study_instance_uid in page.content()  # /imaging/, the unmatched row
+    finally:
+        context.close()

@@ -59,3 +59,89 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
         assert "胸部CT平扫" in page.locator("table").inner_text()
     finally:
         context.close()
+
+
+def _signed_in_at_upload(chromium, base: str, **context_options):
+    context = chromium.new_context(locale="en-US", **context_options)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(base + "/login/")
+    page.get_by_role("button", name="English").click()
+    page.locator("#id_username").fill("doc_qingshan")
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("button[type=submit].primary").click()
+    page.wait_for_load_state()
+    page.goto(base + "/imaging/upload/")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    return context, page
+
+
+def _written(folder, files: list[bytes]) -> list[str]:
+    folder.mkdir()
+    paths = []
+    for n, data in enumerate(files, start=1):
+        path = folder / f"IM{n:04d}.dcm"
+        path.write_bytes(data)
+        paths.append(str(path))
+    return paths
+
+
+def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored_and_refused_apart(live_daphne, chromium, tmp_path):
+    seed_demo()
+    files = ct_series(slices=3, patient_id="QS-0001", study_date="20261120")
+    # The same instance UIDs with other pixels: the archive refuses it (it holds the first).
+    conflicting = files[0][:-2] + bytes([files[0][-2] ^ 0xFF, files[0][-1]])
+    context, page = _signed_in_at_upload(chromium, live_daphne, viewport={"width": 375, "height": 667})
+    try:
+        page.locator("#files").set_input_files(_written(tmp_path / "first", files[:2]))
+        page.wait_for_function("document.getElementById('overall-bar').value === 2")
+        row = page.locator("#studies li")
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · Nov 20, 2026"
+        assert row.locator(".count").inner_text() == "2/2 done"
+
+        page.reload()
+        page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
+        page.wait_for_function("document.getElementById('overall-bar').value === 4")
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · Nov 20, 2026"
+        assert row.locator(".count").inner_text() == "4/4 done, 1 refused"
+        assert row.locator(".outcomes").inner_text() == "1 stored · 2 already stored · 1 refused"
+        row.get_by_role("link", name="1 refused").click()
+        assert page.locator("#problem-list").is_visible()
+        assert "IM0004.dcm: refused" in page.locator("#problem-list").inner_text()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+        assert Instance.objects.count() == 3
+    finally:
+        context.close()
+
+
+def test_an_upload_stops_with_a_message_when_the_session_ends_and_an_html_answer_is_reported_per_file(live_daphne, chromium, tmp_path):
+    from django.contrib.sessions.models import Session
+
+    seed_demo()
+    files = ct_series(slices=4, patient_id="QS-0001")
+    context, page = _signed_in_at_upload(chromium, live_daphne)
+    sent = []
+
+    def answer(route):
+        sent.append(route.request)
+        if len(sent) == 1:  # a proxy's error page, not the application's JSON
+            route.fulfill(status=400, content_type="text/html", body="<h1>Bad Request</h1>")
+        else:  # the session expires while the upload runs: the next answer is the sign-in page
+            Session.objects.all().delete()
+            route.continue_()
+
+    try:
+        page.route("**/imaging/upload/instance/**", answer)
+        page.evaluate("window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)))")
+        page.locator("#files").set_input_files(_written(tmp_path / "CT", files))
+        stopped = page.locator("#upload-stopped")
+        stopped.wait_for(state="visible")
+        assert stopped.inner_text() == (
+            "Your session has ended: sign in again and choose the folder again; files already stored will not be sent twice."
+        )
+        page.wait_for_function("document.getElementById('problem-list').textContent.includes(': refused: HTTP 400')")
+        assert page.evaluate("window.__errors") == []
+        assert not Instance.objects.exists()
+    finally:
+        context.close()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReadStatus, ReportTemplate
+from imaging.models import CriticalAlert, ReadingPolicy, ReadRequest, ReadStatus, ReportTemplate, Study
 from imaging.report_templates import install_shared_templates
 from imaging.services.reading.critical import critical_raise
 from imaging.services.reading.reports import report_submit
@@ -147,7 +147,8 @@ def test_editor_offers_templates_beside_a_link_to_the_images(cast, client_for):
     assert f'href="/imaging/studies/{read.study_id}/view/"' in page
     data = json.loads(re.search(r'<script id="template-data" type="application/json">(.*?)</script>', page, re.S).group(1))
     ct_chest = ReportTemplate.objects.get(name="CT chest, non-contrast (normal)")
-    assert str(ct_chest.pk) in [t["id"] for t in data[:2]]
+    assert data[0]["id"] == str(ct_chest.pk)  # the reader's language (English here) first, the closest first
+    assert page.index('<optgroup label="English">') < page.index('<optgroup label="简体中文">')
     filled = client.get(f"/imaging/reads/{read.pk}/report/?template={ct_chest.pk}").content.decode()
     assert "The lungs are clear, with no consolidation" in filled
     assert client.get(f"/imaging/reads/{read.pk}/report/?template=not-a-uuid").status_code == 200
@@ -198,7 +199,7 @@ def test_second_radiologist_verifies_on_the_verify_page(cast, client_for):
     response = client.post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION + " Follow up."}, follow=True)
     assert "The report is verified and final" in _messages(response)
     page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
-    assert "Verified by North Hospital second radiologist" in page and "Follow up." in page
+    assert "Verified and amended by North Hospital second radiologist" in page and "Follow up." in page
 
 
 def test_author_adds_an_addendum_from_the_read_page(cast, client_for):
@@ -299,3 +300,109 @@ def test_the_settings_page_takes_as_many_queries_for_six_radiologists_as_for_two
         assert page.count("North Hospital second radiologist") == total - 1
         counts[total] = len(captured)
     assert counts[2] == counts[6]
+
+
+# --- What each page says (QA of the reading pages) ------------------------------------------------------
+
+def test_the_coordinator_is_not_offered_a_study_they_cannot_open(cast, client_for):
+    read = requested_read(cast.north)
+    coordinator = client_for(cast.north[Role.COORDINATOR])
+    page = coordinator.get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert f"/imaging/studies/{read.study_id}/" not in page and "Open the images" not in page
+    assert coordinator.get(f"/imaging/studies/{read.study_id}/").status_code == 404
+    clinic_page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert f'href="/imaging/studies/{read.study_id}/view/"' in clinic_page and f'href="/imaging/studies/{read.study_id}/"' in clinic_page
+
+
+def test_the_timeline_says_what_happened_not_the_state_it_left(cast, client_for):
+    read = drafted_read(cast.north)
+    critical_raise(by=cast.north[Role.RADIOLOGIST], read=read, finding="Tension pneumothorax.")
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    client_for(cast.north[Role.RADIOLOGIST]).post(f"/imaging/reads/{read.pk}/addendum/", {"text": "Compared with 2024."})
+    page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
+    timeline = re.findall(r"<strong>([^<]+)</strong>", page[page.index('class="timeline"'):])
+    assert timeline == ["Read requested", "Radiologist assigned", "Reading started", "Critical finding raised", "Report signed", "Addendum added"]
+    zh = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "已上报危急值" in zh and "已添加补充意见" in zh
+
+
+def test_a_verifiers_changes_are_named_on_the_read_the_clinics_study_page_and_the_print(cast, client_for):
+    requires_verification(cast.north)
+    verifier = second_radiologist(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    client_for(verifier).post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION + " Follow up."})
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for url in (f"/imaging/reads/{read.pk}/", f"/imaging/studies/{read.study_id}/", f"/imaging/reads/{read.pk}/print/"):
+        page = clinic.get(url).content.decode()
+        assert "Written by North radiologist on" in page and "Written and signed by" not in page, url
+        assert "Verified and amended by North Hospital second radiologist on" in page and "(changed: impression)." in page, url
+    zh = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "审核并修改" in zh
+
+
+def test_a_report_verified_as_written_still_says_written_and_signed(cast, client_for):
+    requires_verification(cast.north)
+    verifier = second_radiologist(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    client_for(verifier).post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION})
+    page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
+    assert "Written and signed by North radiologist" in page and "Verified by North Hospital second radiologist" in page and "amended" not in page
+
+
+def test_the_clinics_study_page_names_who_requested_and_the_radiologist_apart(cast, client_for):
+    read = assigned_read(cast.north)
+    page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{read.study_id}/").content.decode()
+    assert f"by {cast.north[Role.CLINIC_DOCTOR]}; radiologist: {cast.north[Role.RADIOLOGIST]}" in page
+
+
+def test_study_dates_are_written_as_dates_in_the_readers_language(cast, client_for):
+    read = signed_read(cast.north)
+    Study.objects.filter(pk=read.study_id).update(study_date="20261120", study_time="093000")
+    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
+    study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
+    assert "Nov. 20, 2026 9:30 a.m." in study_page and "20261120" not in study_page
+    assert "Nov. 20, 2026" in clinic.get(f"/imaging/reads/{read.pk}/print/").content.decode()
+    zh = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(f"/imaging/reads/{read.pk}/print/").content.decode()
+    assert "2026年11月20日" in zh
+
+
+def test_the_editor_of_a_signed_report_leads_to_the_read_with_why_and_the_addendum_form(cast, client_for):
+    read = signed_read(cast.north)
+    response = client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/reads/{read.pk}/report/", follow=True)
+    assert response.redirect_chain == [(f"/imaging/reads/{read.pk}/", 302)]
+    assert "can no longer be changed; add an addendum instead." in _messages(response)
+    assert f'action="/imaging/reads/{read.pk}/addendum/"' in response.content.decode()
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/report/").status_code == 403
+
+
+def test_the_verify_page_of_a_verified_report_leads_to_the_read_with_why(cast, client_for):
+    requires_verification(cast.north)
+    verifier = second_radiologist(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    client = client_for(verifier)
+    client.post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION})
+    response = client.get(f"/imaging/reads/{read.pk}/verify/", follow=True)
+    assert response.redirect_chain == [(f"/imaging/reads/{read.pk}/", 302)]
+    assert "Only a report handed in for verification can be verified" in _messages(response)
+
+
+def test_a_verifier_with_nothing_assigned_starts_on_what_waits_for_her_with_a_count(cast, client_for):
+    requires_verification(cast.north)
+    verifier = second_radiologist(cast.north)
+    read = drafted_read(cast.north)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    response = client_for(verifier).get("/imaging/reads/")
+    assert response.context["view"] == "verify" and read.patient.name in response.content.decode()
+    assert re.search(r'To verify <span class="badge">1</span>', response.content.decode())
+    author = client_for(cast.north[Role.RADIOLOGIST]).get("/imaging/reads/")
+    assert author.context["view"] == "mine"
+
+
+def test_a_page_under_imaging_reads_marks_only_imaging_reads_as_current(cast, client_for):
+    read = signed_read(cast.north)
+    page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/print/").content.decode()
+    nav = page[page.index('class="mainnav"'):page.index("</nav>")]
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', nav) == ["/imaging/reads/"]

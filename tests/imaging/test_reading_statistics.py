@@ -96,3 +96,12 @@ def test_the_south_coordinator_sees_only_the_souths_reads(quarter, client_for):
     figures = read_statistics.turnaround(_scope(quarter.south[Role.COORDINATOR]))["all"]
     assert figures.requested == 1 and figures.durations["request_to_report"].overall.median == 200.0
     assert client_for(quarter.north[Role.RADIOLOGIST]).get("/consults/statistics/reads.csv").status_code == 403
+
+
+def test_a_read_signed_in_two_minutes_shows_as_0_02_not_0_0_hours(cast, client_for):
+    _read(cast.north, created=datetime(2025, 1, 6, 9, tzinfo=SHANGHAI), assigned_after=1 / 60, signed_after=2 / 60)
+    page = client_for(cast.north[Role.COORDINATOR]).get("/consults/statistics/", QUARTER).content.decode()
+    table = page[page.index('id="read-turnaround"'):]
+    assert "Median (h:mm)" in table
+    assert '<td class="num">0:02</td>' in table and '<td class="num">0:01</td>' in table
+    assert '<td class="num">0.0</td>' not in table

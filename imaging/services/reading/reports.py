@@ -6,7 +6,8 @@ The rules, in one place:
 - the author signs it (hands it in). Where the hospital requires two-level sign-off it then
   waits for another qualified radiologist of the hospital (never the author) to verify it, or to
   send it back with a reason; otherwise the author's signature makes it final;
-- the verifier may correct the text as they verify; what they changed is in the audit trail;
+- the verifier may correct the text as they verify; the report names the fields they changed,
+  and the audit trail has them too;
 - a final report never changes (the database refuses it too); the author or the verifier adds
   signed addenda, and the clinic is told of each;
 - the clinic and the coordinators see a report once it is final; every read of one is audited.
@@ -36,8 +37,9 @@ TEXT_FIELDS = ("technique", "findings", "impression")
 # --- Templates -----------------------------------------------------------------------------------------
 
 def templates_for(read: ReadRequest, *, language: str = "") -> QuerySet[ReportTemplate]:
-    """Active templates the read's hospital may use (shared ones and its own); the closest first:
-    same modality and body part, then same modality, then the reader's language."""
+    """Active templates the read's hospital may use (shared ones and its own): those in the
+    reader's language first (the editor groups them by language), the closest within each: same
+    modality and body part, then same modality, then the rest."""
     return (
         ReportTemplate.objects.filter(Q(hospital__isnull=True) | Q(hospital_id=read.hospital_id), is_active=True)
         .annotate(
@@ -49,7 +51,7 @@ def templates_for(read: ReadRequest, *, language: str = "") -> QuerySet[ReportTe
             ),
             other_language=Case(When(language=language, then=Value(0)), default=Value(1), output_field=IntegerField()),
         )
-        .order_by("fit", "other_language", "modality", "body_part", "name")
+        .order_by("other_language", "fit", "modality", "body_part", "name")
     )
 
 
@@ -70,7 +72,9 @@ def may_add_addendum(user, report: Report | None) -> bool:
     return report is not None and report.signed_at is not None and user is not None and user.pk in (report.author_id, report.verifier_id)
 
 
-def _require_writer(by: User, read: ReadRequest) -> None:
+def require_writer(by: User, read: ReadRequest) -> None:
+    """Refuses anyone but the assigned radiologist (PermissionDenied) and a read past writing,
+    saying why (ValidationError): handed in, signed (add an addendum), declined or cancelled."""
     if read.radiologist_id != by.pk:
         raise PermissionDenied(_("Only the radiologist the read is assigned to can write its report."))
     if read.status == ReadStatus.AWAITING_VERIFICATION:
@@ -81,7 +85,9 @@ def _require_writer(by: User, read: ReadRequest) -> None:
         raise ValidationError(_("This read is %(status)s; there is no report to write.") % {"status": status_label(read)})
 
 
-def _require_verifier(by: User, read: ReadRequest, report: Report | None) -> None:
+def require_verifier(by: User, read: ReadRequest, report: Report | None) -> None:
+    """Refuses the author and anyone who may not read there (PermissionDenied), and a report not
+    waiting for verification, saying what the read is now (ValidationError)."""
     if read.status != ReadStatus.AWAITING_VERIFICATION or report is None:
         raise ValidationError(_("Only a report handed in for verification can be verified; this read is %(status)s.") % {"status": status_label(read)})
     if report.author_id == by.pk:
@@ -115,7 +121,7 @@ def report_save(
 ) -> Report:
     """Save the draft; the first save starts the read. Ticking "critical" alerts the clinic at once."""
     read = locked(read)
-    _require_writer(by, read)
+    require_writer(by, read)
     _clean_draft(read, findings=findings, critical_flag=critical_flag, critical_finding=critical_finding, template=template)
     report = Report.objects.select_for_update().filter(read=read).first()
     created = report is None
@@ -152,7 +158,7 @@ def report_submit(*, by: User, read: ReadRequest) -> Report:
     3. Two-level sign-off: hand it to the hospital's other radiologists; otherwise sign it.
     """
     read = locked(read)
-    _require_writer(by, read)
+    require_writer(by, read)
     report = Report.objects.select_for_update().filter(read=read).first()
     if report is None:
         raise ValidationError(_("Write and save the report before signing it."))
@@ -193,14 +199,14 @@ def report_verify(*, by: User, read: ReadRequest, technique: str | None = None, 
     """Another radiologist of the hospital verifies the report (审核), correcting it if needed; it is final then."""
     read = locked(read)
     report = Report.objects.select_for_update().filter(read=read).first()
-    _require_verifier(by, read, report)
+    require_verifier(by, read, report)
     wanted = {"technique": technique, "findings": findings, "impression": impression}
     amended = [name for name, value in wanted.items() if value is not None and value.strip() != getattr(report, name)]
     for name in amended:
         setattr(report, name, wanted[name].strip())
     _clean_for_signing(report)
     now = timezone.now()
-    report.verifier, report.verified_at = by, now
+    report.verifier, report.verified_at, report.amended_fields = by, now, amended
     _finalise(read, report, by=by, action="verify", at=now, detail={"amended": amended})
     if report.author_id != by.pk:
         notify(
@@ -216,7 +222,7 @@ def report_return(*, by: User, read: ReadRequest, reason: str) -> Report:
     """The verifier sends the report back to its author with what to change; it is a draft again."""
     read = locked(read)
     report = Report.objects.select_for_update().filter(read=read).first()
-    _require_verifier(by, read, report)
+    require_verifier(by, read, report)
     if not reason.strip():
         raise ValidationError({"reason": _("Say what the author should change.")})
     report.submitted_at = None

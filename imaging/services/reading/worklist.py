@@ -37,8 +37,11 @@ def views_for(user: User) -> list[View]:
 
 
 def default_view(user: User) -> str:
+    """A radiologist's own reads; but a verifier with none, what waits for her verification."""
     held = access.roles(user)
     if Role.RADIOLOGIST in held:
+        if not worklist(by=user, view="mine").exists() and worklist(by=user, view="verify").exists():
+            return "verify"
         return "mine"
     if Role.COORDINATOR in held:
         return "pool"
@@ -72,6 +75,13 @@ def worklist(*, by: User, view: str, urgency: str = "", modality: str = "", hosp
     if view in ("signed", "all"):
         return reads.order_by("-created_at")
     return reads.annotate(rank=_urgency_rank()).order_by("rank", "created_at")
+
+
+def waiting_counts(user: User) -> dict[str, int]:
+    """How many reads wait in the radiologist's own lists, for the tabs' badges."""
+    if Role.RADIOLOGIST not in access.roles(user):
+        return {}
+    return {key: worklist(by=user, view=key).count() for key in ("mine", "verify")}
 
 
 def modalities_seen(by: User) -> list[str]:

@@ -6,26 +6,77 @@ const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
 const text = root.dataset;
 const IN_FLIGHT = 3;
 const QUOTA_FULL = 507;
-const studies = new Map();  // study key -> {row, bar, done, total}
+const studies = new Map();  // Study Instance UID -> {row, bar, total, stored, already, refused}
 
 function institutionQuery() {
   const value = document.getElementById("institution").value;
   return value ? `?institution=${encodeURIComponent(value)}` : "";
 }
 
-async function headerInfo(file) {
-  // Part 10 files carry "DICM" at byte 128; the Study Instance UID (0020,000D) groups the bars.
-  const head = new Uint8Array(await file.slice(0, Math.min(file.size, 65536)).arrayBuffer());
-  if (head.length < 132 || String.fromCharCode(...head.slice(128, 132)) !== "DICM") return null;
-  for (let i = 132; i < head.length - 8; i++) {
-    if (head[i] === 0x20 && head[i + 1] === 0x00 && head[i + 2] === 0x0d && head[i + 3] === 0x00) {
-      const explicit = head[i + 4] === 0x55 && head[i + 5] === 0x49;  // "UI"
-      const length = explicit ? head[i + 6] | (head[i + 7] << 8) : head[i + 4] | (head[i + 5] << 8);
-      const start = i + (explicit ? 8 : 8);
-      return {study: String.fromCharCode(...head.slice(start, start + length)).replace(/\0/g, "").trim()};
+// The header fields a study row is labelled with, by tag (group and element as one number).
+const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, DESCRIPTION = 0x00081030, STUDY_DATE = 0x00080020, CHARSET = 0x00080005;
+const WANTED = new Set([STUDY_UID, PATIENT_NAME, DESCRIPTION, STUDY_DATE, CHARSET]);
+const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
+const IMPLICIT_LE = "1.2.840.10008.1.2";
+const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk"};
+
+function readElements(view, offset, end, explicit, found) {
+  // Walks data elements, stepping through sequences only to find their end; `found` (the top
+  // level only) collects the wanted ones. Returns where it stopped.
+  while (offset + 8 <= end) {
+    const tag = (view.getUint16(offset, true) << 16 | view.getUint16(offset + 2, true)) >>> 0;
+    if (tag === 0xfffee00d || tag === 0xfffee0dd) return offset + 8;  // the end of an item or a sequence
+    if (tag === 0xfffee000) {  // an item of a sequence
+      const length = view.getUint32(offset + 4, true);
+      offset = length === 0xffffffff ? readElements(view, offset + 8, end, explicit, null) : offset + 8 + length;
+      continue;
     }
+    let length, start;
+    const vr = explicit ? String.fromCharCode(view.getUint8(offset + 4), view.getUint8(offset + 5)) : "";
+    if (explicit && LONG_VRS.has(vr)) { if (offset + 12 > end) return end; length = view.getUint32(offset + 8, true); start = offset + 12; }
+    else if (explicit) { length = view.getUint16(offset + 6, true); start = offset + 8; }
+    else { length = view.getUint32(offset + 4, true); start = offset + 8; }
+    if (found && tag > STUDY_UID) return end;  // every wanted field is behind us
+    if (length === 0xffffffff) { offset = readElements(view, start, end, explicit, null); continue; }
+    if (found && WANTED.has(tag) && start + length <= end) found.set(tag, new Uint8Array(view.buffer, start, length));
+    offset = start + length;
   }
-  return {study: "?"};
+  return end;
+}
+
+async function headerInfo(file) {
+  // Part 10 files carry "DICM" at byte 128, then the file meta group (always explicit VR).
+  const head = await file.slice(0, Math.min(file.size, 65536)).arrayBuffer();
+  const bytes = new Uint8Array(head);
+  if (bytes.length < 132 || String.fromCharCode(...bytes.slice(128, 132)) !== "DICM") return null;
+  const view = new DataView(head);
+  let offset = 132, syntax = "";
+  while (offset + 12 <= bytes.length && view.getUint16(offset, true) === 0x0002) {
+    const long = LONG_VRS.has(String.fromCharCode(bytes[offset + 4], bytes[offset + 5]));
+    const start = offset + (long ? 12 : 8);
+    const length = long ? view.getUint32(offset + 8, true) : view.getUint16(offset + 6, true);
+    if (view.getUint16(offset + 2, true) === 0x0010) syntax = String.fromCharCode(...bytes.slice(start, start + length)).replace(/\0/g, "").trim();
+    offset = start + length;
+  }
+  const found = new Map();
+  try { readElements(view, offset, bytes.length, syntax !== IMPLICIT_LE, found); } catch (error) { /* a cut header: keep what was read */ }
+  const charset = found.has(CHARSET) ? new TextDecoder().decode(found.get(CHARSET)).split("\\").pop().trim() : "";
+  const decoder = new TextDecoder(DECODERS[charset] || (charset ? "utf-8" : "windows-1252"));
+  const value = (tag) => (found.has(tag) ? decoder.decode(found.get(tag)).replace(/\0/g, "").trim() : "");
+  return {study: value(STUDY_UID) || "?", label: [personName(value(PATIENT_NAME)), value(DESCRIPTION), dicomDate(value(STUDY_DATE))].filter(Boolean).join(" · ")};
+}
+
+function personName(value) {
+  // The ideographic form where there is one (王^秀英), else the alphabetic one (Wang^Xiuying).
+  const groups = value.split("=");
+  const name = (groups[1] || groups[0]).split("^").filter(Boolean);
+  return name.join(/[\u3000-\u9fff]/.test(name.join("")) ? "" : " ");
+}
+
+function dicomDate(value) {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  if (!match) return value;
+  return new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3])).toLocaleDateString(document.documentElement.lang || undefined, {dateStyle: "medium"});
 }
 
 async function storedHash(file) {
@@ -35,24 +86,39 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function studyRow(key) {
+const counted = (format, n) => format.replace("%(n)s", n);
+
+function studyRow(key, label) {
   if (!studies.has(key)) {
     const row = document.createElement("li");
-    row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span>`;
-    row.querySelector(".name").textContent = key;
+    row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
+    row.querySelector(".name").textContent = label || counted(text.textStudy, studies.size + 1);
     document.getElementById("studies").append(row);
-    studies.set(key, {row, bar: row.querySelector("progress"), done: 0, total: 0});
+    studies.set(key, {row, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
   return studies.get(key);
 }
 
-function tick(key, label) {
+function tick(key, outcome) {
+  // outcome: "stored", "already" or "refused"; "done" only when every file is in the archive.
   const study = studyRow(key);
-  study.done += 1;
+  study[outcome] += 1;
+  const handled = study.stored + study.already + study.refused;
   study.bar.max = study.total;
-  study.bar.value = study.done;
-  study.row.querySelector(".count").textContent = `${study.done}/${study.total} ${study.done === study.total ? text.textDone : ""}`;
-  if (label) study.row.querySelector(".name").textContent = label;
+  study.bar.value = handled;
+  let state = "";
+  if (handled === study.total) state = study.refused ? counted(text.textDoneRefused, study.refused) : text.textDone;
+  study.row.querySelector(".count").textContent = `${handled}/${study.total} ${state}`;
+  const outcomes = study.row.querySelector(".outcomes");
+  outcomes.replaceChildren();
+  for (const [name, format] of [["stored", text.textStored], ["already", text.textAlready], ["refused", text.textRefused]]) {
+    if (!study[name]) continue;
+    if (outcomes.childNodes.length) outcomes.append(" · ");
+    const part = document.createElement(name === "refused" ? "a" : "span");
+    part.textContent = counted(format, study[name]);
+    if (name === "refused") { part.href = "#problems"; part.addEventListener("click", () => { document.getElementById("problems").open = true; }); }
+    outcomes.append(part);
+  }
 }
 
 function problem(file, reason) {
@@ -62,22 +128,56 @@ function problem(file, reason) {
   document.getElementById("problem-list").append(item);
 }
 
+class SessionEnded extends Error {}
+
+async function answer(response) {
+  // The endpoints answer JSON. Anything else is the sign-in page (a redirect after the session
+  // ended) or a refusal of the page's CSRF token (the user signed in again elsewhere): stop then.
+  let body = null;
+  if ((response.headers.get("Content-Type") || "").startsWith("application/json")) {
+    try { body = await response.json(); } catch (error) { body = null; }
+  }
+  if (body === null && (response.redirected || response.status === 401 || response.status === 403)) throw new SessionEnded();
+  return body || {reason: `HTTP ${response.status}`};
+}
+
+const MAX_ATTEMPTS = 8;  // about two minutes of retrying before a file is reported as not sent
+
 async function post(url, body, type) {
-  for (let pause = 1000; ; pause = Math.min(pause * 2, 30000)) {
+  // A dropped connection is retried with growing pauses; a 5xx too, except a full quota (507), an answer to show.
+  for (let attempt = 1, pause = 1000; ; attempt += 1, pause = Math.min(pause * 2, 30000)) {
     try {
       const response = await fetch(url + institutionQuery(), {method: "POST", body, headers: {"X-CSRFToken": csrf, "Content-Type": type}});
-      // 507: the clinic's storage quota is full, an answer to show rather than a fault to retry.
-      if (response.status < 500 || response.status === QUOTA_FULL) return response;
+      if (response.status < 500 || response.status === QUOTA_FULL || attempt === MAX_ATTEMPTS) return response;
     } catch (error) {
+      if (attempt === MAX_ATTEMPTS) return null;
       document.getElementById("overall-text").textContent = text.textOffline;
     }
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 
+function stop(message) {
+  const notice = document.getElementById("upload-stopped");
+  notice.textContent = message;
+  notice.hidden = false;
+}
+
+async function knownHashes(work) {
+  const known = new Set();
+  for (let i = 0; i < work.length; i += 1000) {
+    const response = await post(root.dataset.knownUrl, JSON.stringify({hashes: work.slice(i, i + 1000).map((w) => w.hash)}), "application/json");
+    // Without an answer every file is sent: the server stores each one once anyway.
+    if (response && response.ok) ((await answer(response)).known || []).forEach((h) => known.add(h));
+    else if (response) await answer(response);
+  }
+  return known;
+}
+
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
   document.getElementById("overall").hidden = false;
+  document.getElementById("upload-stopped").hidden = true;
   bar.max = files.length;
   let finished = 0;
   const advance = () => { bar.value = ++finished; document.getElementById("overall-text").textContent = `${finished}/${files.length}`; };
@@ -86,36 +186,43 @@ async function upload(files) {
     const info = await headerInfo(file);
     if (!info) { problem(file, text.textSkipped); advance(); continue; }
     work.push({file, key: info.study, hash: await storedHash(file)});
-    studyRow(info.study).total += 1;
+    studyRow(info.study, info.label).total += 1;
   }
-  const known = new Set();
-  for (let i = 0; i < work.length; i += 1000) {
-    const response = await post(root.dataset.knownUrl, JSON.stringify({hashes: work.slice(i, i + 1000).map((w) => w.hash)}), "application/json");
-    if (response.ok) (await response.json()).known.forEach((h) => known.add(h));
+  let known;
+  try { known = await knownHashes(work); } catch (error) {
+    if (error instanceof SessionEnded) { stop(text.textSession); return; }
+    throw error;
   }
   const queue = work.filter((w) => {
-    if (known.has(w.hash)) { tick(w.key); advance(); return false; }
+    if (known.has(w.hash)) { tick(w.key, "already"); advance(); return false; }
     return true;
   });
-  let quotaFull = null;
-  async function worker() {
-    while (queue.length) {
-      const item = queue.shift();
-      if (quotaFull) { problem(item.file, `${text.textFailed}: ${quotaFull}`); tick(item.key); advance(); continue; }
-      const response = await post(root.dataset.instanceUrl, item.file, "application/dicom");
-      const result = await response.json();
-      if (response.status === QUOTA_FULL) {
-        quotaFull = result.reason;
-        const notice = document.getElementById("quota-full");
-        notice.textContent = result.reason;
-        notice.hidden = false;
-      }
-      if (response.ok) tick(item.key, [result.patient, result.description].filter(Boolean).join(" · ") || item.key);
-      else { problem(item.file, `${text.textFailed}: ${result.reason || response.status}`); tick(item.key); }
-      advance();
+  const state = {quotaFull: null, ended: false};
+  await Promise.all(Array.from({length: IN_FLIGHT}, () => worker(queue, state, advance)));
+  if (state.ended) stop(text.textSession);
+}
+
+async function worker(queue, state, advance) {
+  while (queue.length && !state.ended) {
+    const item = queue.shift();
+    if (state.quotaFull) { problem(item.file, `${text.textFailed}: ${state.quotaFull}`); tick(item.key, "refused"); advance(); continue; }
+    const response = await post(root.dataset.instanceUrl, item.file, "application/dicom");
+    let result;
+    try { result = response ? await answer(response) : {reason: text.textUnsent}; } catch (error) {
+      if (!(error instanceof SessionEnded)) throw error;
+      state.ended = true;  // the files left are sent when the folder is chosen again
+      return;
     }
+    if (response && response.status === QUOTA_FULL) {
+      state.quotaFull = result.reason;
+      const notice = document.getElementById("quota-full");
+      notice.textContent = result.reason;
+      notice.hidden = false;
+    }
+    if (response && response.ok) tick(item.key, result.status === "duplicate" ? "already" : "stored");
+    else { problem(item.file, `${text.textFailed}: ${result.reason || result.error || response.status}`); tick(item.key, "refused"); }
+    advance();
   }
-  await Promise.all(Array.from({length: IN_FLIGHT}, worker));
 }
 
 for (const id of ["folder", "files"]) {
