@@ -1,5 +1,5 @@
 """DICOMweb (PS3.18) under /dicomweb/: QIDO-RS, WADO-RS and STOW-RS."""
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from imaging.dicomweb import views
 
@@ -52,5 +52,8 @@ urlpatterns = [
     path(f"{_instance}/rendered", views.RenderedView.as_view(), name="dicomweb-instance-rendered"),
     path(f"{_instance}/frames/<frames:frames>/rendered", views.RenderedView.as_view(), name="dicomweb-frame-rendered"),
     path(f"{_instance}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-instance-thumbnail"),
+    path(f"{_series}/rendered", views.RenderedView.as_view(), name="dicomweb-series-rendered"),
     path(f"{_series}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-series-thumbnail"),
+    path(f"{_study}/thumbnail", views.ThumbnailView.as_view(), name="dicomweb-study-thumbnail"),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="dicomweb-not-found"),  # last: JSON, not the site's HTML 404
 ]

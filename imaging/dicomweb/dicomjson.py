@@ -7,11 +7,20 @@ from imaging.models import Instance, Series, Study
 RETRIEVE_URL = "00081190"
 
 
+PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
+
+
 def element(vr: str, *values) -> dict:
     kept = [v for v in values if v not in (None, "")]
     if vr == "PN":
-        kept = [{"Alphabetic": str(v)} for v in kept]
+        kept = [name for name in map(person_name, kept) if name]
     return {"vr": vr, "Value": kept} if kept else {"vr": vr}
+
+
+def person_name(value) -> dict:
+    """A Person Name as PS3.18 F.2.2 writes it: its '='-separated component groups, each under
+    its own name ('Wang^XiaoDong=王^小东' → Alphabetic and Ideographic), empty groups left out."""
+    return {group: text for group, text in zip(PN_GROUPS, str(value).split("=")) if text}
 
 
 def study_attributes(study: Study, *, base_url: str) -> dict:
@@ -36,10 +45,15 @@ def study_attributes(study: Study, *, base_url: str) -> dict:
     }
 
 
-def series_attributes(series: Series, *, base_url: str) -> dict:
-    """Series-level keys with the study's identifying keys."""
+def series_attributes(series: Series, *, base_url: str, include: set[str] = frozenset(), include_all: bool = False) -> dict:
+    """Series-level keys with the study's identifying keys, and those of the study's keys the
+    index holds that `include` names (all of them for includefield=all)."""
     study = series.study
-    return {
+    attributes = {
+        tag: value for tag, value in study_attributes(study, base_url=base_url).items()
+        if include_all or tag in include
+    }
+    attributes.update({
         "00080005": element("CS", "ISO_IR 192"),
         "00080020": element("DA", study.study_date),
         "00080060": element("CS", series.modality),
@@ -52,7 +66,8 @@ def series_attributes(series: Series, *, base_url: str) -> dict:
         "0020000E": element("UI", series.series_instance_uid),
         "00200011": element("IS", series.series_number),
         "00201209": element("IS", series.instance_count),
-    }
+    })
+    return attributes
 
 
 def instance_url(instance: Instance, *, base_url: str) -> str:
@@ -60,10 +75,12 @@ def instance_url(instance: Instance, *, base_url: str) -> str:
     return f"{base_url}/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}"
 
 
-def instance_attributes(instance: Instance, *, base_url: str, include: set[str] = frozenset()) -> dict:
-    """Instance-level keys from the row, plus any `include` tags found in the stored header."""
+def instance_attributes(instance: Instance, *, base_url: str, include: set[str] = frozenset(), include_all: bool = False) -> dict:
+    """Instance-level keys from the row, plus the `include` tags found in the stored header (all
+    of it for includefield=all), its bulk data left out: a search answer carries no URIs to it."""
     series, study = instance.series, instance.series.study
-    attributes = {tag: instance.metadata[tag] for tag in include if tag in instance.metadata}
+    header = instance.metadata if include_all else {tag: instance.metadata[tag] for tag in include if tag in instance.metadata}
+    attributes = _without_bulk_data(header)
     attributes.update({
         "00080016": element("UI", instance.sop_class_uid),
         "00080018": element("UI", instance.sop_instance_uid),
@@ -79,6 +96,18 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
         "00280011": element("US", instance.columns),
     })
     return attributes
+
+
+def _without_bulk_data(elements: dict) -> dict:
+    """The elements without those the stored header left out as bulk data, in sequences too."""
+    kept = {}
+    for tag, value in elements.items():
+        if "BulkDataURI" in value:
+            continue
+        if value.get("vr") == "SQ" and value.get("Value"):
+            value = {**value, "Value": [_without_bulk_data(item) for item in value["Value"]]}
+        kept[tag] = value
+    return kept
 
 
 PIXEL_DATA = "7FE00010"

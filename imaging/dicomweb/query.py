@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote
 
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
@@ -17,14 +19,24 @@ from pydicom.datadict import tag_for_keyword
 from imaging.models import Instance, Series, Study
 from telemed.compiled import CompiledQuery
 
-CONTROL = {"limit", "offset", "includefield", "fuzzymatching"}
+# Query parameters that are not matching keys; the three flags ask for kinds of matching this
+# archive does not do, which PS3.18 8.3.4.2, 8.3.4.5 and 8.3.4.6 answer with a Warning, not a 400.
+FLAGS = {
+    "fuzzymatching": "The fuzzymatching parameter is not supported. Only literal matching has been performed.",
+    "emptyvaluematching": "The emptyvaluematching parameter is not supported. Empty Value Matching has not been performed.",
+    "multiplevaluematching": "The multiplevaluematching parameter is not supported. Multiple Value Matching has not been performed.",
+}
+CONTROL = {"limit", "offset", "includefield", *FLAGS}
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # the largest OFFSET PostgreSQL and SQLite take
+IS_RANGE = (-(2**31), 2**31 - 1)  # an Integer String's values (PS3.5 6.2), and the column's
 
 # Matching keys by level: keyword → (path from the level's model, kind of matching).
 STUDY_KEYS = {
     "PatientID": ("dicom_patient_id", "text"),
     "PatientName": ("dicom_patient_name", "name"),
     "StudyDate": ("study_date", "date"),
+    "StudyTime": ("study_time", "time"),
     "AccessionNumber": ("accession_number", "text"),
     "StudyID": ("study_id", "text"),
     "StudyInstanceUID": ("study_instance_uid", "uid"),
@@ -43,10 +55,19 @@ class QueryError(ValueError):
 
 @dataclass
 class Query:
-    filters: dict[str, str] = field(default_factory=dict)  # keyword → value
+    filters: dict[str, str] = field(default_factory=dict)  # keyword → value, checked by parse
     limit: int = MAX_LIMIT
     offset: int = 0
     include: set[str] = field(default_factory=set)  # tags as 8 upper-case hex digits
+    include_all: bool = False  # includefield=all
+    # PS3.18 8.3: parameters this archive does not support are ignored and named in a Warning
+    # (English and ASCII: an HTTP header, read by programs).
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def wants_header(self) -> bool:
+        """Whether the answer needs each instance's stored header (it is large: read only then)."""
+        return self.include_all or bool(self.include)
 
 
 def _keyword(name: str) -> str:
@@ -59,67 +80,179 @@ def _keyword(name: str) -> str:
 
 
 def parse(params: QueryDict, *, keys: dict) -> Query:
+    """The query, every value checked here, so that building the SQL cannot fail. Raises QueryError."""
     query = Query()
+    ignored = []
     for name in params:
         values = params.getlist(name)
-        if name in CONTROL:
+        if any("\x00" in value for value in values):
+            raise QueryError(_("The value of '%(name)s' holds a NUL character, which no DICOM value has.") % {"name": name[:64]})
+        if name in CONTROL or not name:  # Weasis sends "?&includefield=…"
             continue
         keyword = _keyword(name)
         if keyword not in keys:
-            raise QueryError(_("This search cannot match on '%(name)s' at this level.") % {"name": name[:64]})
-        if any("\x00" in value for value in values):
-            raise QueryError(_("The value of '%(name)s' holds a NUL character, which no DICOM value has.") % {"name": name[:64]})
-        query.filters[keyword] = values[-1]
+            ignored.append(name)
+            continue
+        query.filters[keyword] = _checked(name, keys[keyword][1], values[-1])
+    for flag, warning in FLAGS.items():
+        if _flag(params, flag):
+            query.warnings.append(warning)
+    if ignored:
+        names = ", ".join(quote(name[:64], safe="") for name in ignored[:20])
+        query.warnings.append(f"The following query parameters are not supported and were ignored: {names}")
+    _parse_include(params, query)
+    query.limit = min(_integer(params, "limit", MAX_LIMIT), MAX_LIMIT)  # a larger limit is clamped, as PS3.18 8.3.4.4 allows
+    query.offset = _integer(params, "offset", 0)
+    if query.offset > MAX_OFFSET:
+        raise QueryError(_("'%(name)s' must be a whole number from 0 to %(largest)d.") % {"name": "offset", "largest": MAX_OFFSET})
+    return query
+
+
+def _parse_include(params: QueryDict, query: Query) -> None:
     for value in params.getlist("includefield"):
-        for item in value.split(","):
-            tag = tag_for_keyword(item.strip()) if not re.fullmatch(r"[0-9A-Fa-f]{8}", item.strip()) else int(item.strip(), 16)
+        for item in (item.strip() for item in value.split(",")):
+            if item.lower() == "all":
+                query.include_all = True
+                continue
+            tag = int(item, 16) if re.fullmatch(r"[0-9A-Fa-f]{8}", item) else tag_for_keyword(item)
             if tag is not None:
                 query.include.add(f"{tag:08X}")
-    query.limit, query.offset = _integer(params, "limit", MAX_LIMIT), _integer(params, "offset", 0)
-    query.limit = min(query.limit, MAX_LIMIT)
-    return query
+
+
+def _flag(params: QueryDict, name: str) -> bool:
+    value = params.get(name)
+    if value in (None, "", "false"):
+        return False
+    if value != "true":
+        raise QueryError(_("'%(name)s' must be true or false.") % {"name": name})
+    return True
 
 
 def _integer(params: QueryDict, name: str, default: int) -> int:
     raw = params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit():
+    if not raw.isascii() or not raw.isdigit():
         raise QueryError(_("'%(name)s' must be a whole number.") % {"name": name})
-    return int(raw)
+    return int(raw) if len(raw) <= 20 else 10**20  # beyond any bound (and int() refuses thousands of digits)
+
+
+DATE = r"\d{8}"
+TIME = r"\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?"
+
+
+def _checked(name: str, kind: str, value: str) -> str:
+    """`value` as the matching of `kind` reads it, or QueryError naming the parameter and what it takes."""
+    if value == "":
+        return value  # universal matching
+    if kind == "date" and not _is_range(value, DATE, _is_date):
+        raise QueryError(_(
+            "'%(name)s' must be one date (YYYYMMDD) or one range of dates (YYYYMMDD-YYYYMMDD, either end may be left out); "
+            "'%(value)s' is not, and a list of dates is not supported."
+        ) % {"name": name[:64], "value": value[:64]})
+    if kind == "time" and not _is_range(value, TIME, _is_time):
+        raise QueryError(_(
+            "'%(name)s' must be one time (HH, HHMM, HHMMSS or HHMMSS.FFFFFF) or one range of times (such as 0930-1000, "
+            "either end may be left out); '%(value)s' is not, and a list of times is not supported."
+        ) % {"name": name[:64], "value": value[:64]})
+    if kind == "number":
+        # Leading and trailing spaces and a sign are allowed in an Integer String (PS3.5 6.2).
+        number = value.strip()
+        if not re.fullmatch(r"[+-]?\d{1,10}", number) or not IS_RANGE[0] <= int(number) <= IS_RANGE[1]:
+            raise QueryError(_("'%(name)s' must be one whole number from %(low)d to %(high)d; '%(value)s' is not.") % {
+                "name": name[:64], "value": value[:64], "low": IS_RANGE[0], "high": IS_RANGE[1],
+            })
+        return str(int(number))
+    return value
+
+
+def _is_range(value: str, one: str, valid) -> bool:
+    """One value, or a range with either end left out; every value given is valid."""
+    match = re.fullmatch(f"({one})?(-)?({one})?", value)
+    if match is None or not (match[1] or match[3]) or (match[3] and not match[2]):
+        return False
+    return all(valid(part) for part in (match[1], match[3]) if part)
+
+
+def _is_date(value: str) -> bool:
+    try:
+        datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_time(value: str) -> bool:
+    hours, minutes, seconds = int(value[:2]), int(value[2:4] or 0), int(value[4:6] or 0)
+    return hours < 24 and minutes < 60 and seconds < 61  # 60: a leap second
 
 
 def _condition(path: str, kind: str, value: str) -> Q:
+    """The condition for a value parse has checked."""
     if value == "":
         return Q()  # universal matching: the key is returned, not matched
     if kind == "series":  # a study with a matching series: a subquery, so no study comes twice
         return Q(pk__in=Series.objects.filter(_condition(path, "list", value)).values("study_id"))
     if kind in ("uid", "list"):
         return Q(**{f"{path}__in": [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]})
-    if kind == "date":
-        return _date_condition(path, value)
+    if kind == "date":  # one date is compared whole: the indexed column holds nothing finer
+        return _range_condition(path, value, str, str) if "-" in value else Q(**{path: value})
+    if kind == "time":
+        return _range_condition(path, value, _time_floor, _time_ceiling)
     if kind == "number":
-        if not value.lstrip("-").isdigit():
-            raise QueryError(_("'%(value)s' is not a number.") % {"value": value[:64]})
         return Q(**{path: int(value)})
+    if kind == "name" and "=" not in value:
+        return _name_condition(path, value)
     if "*" in value or "?" in value:
-        pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
-        return Q(**{f"{path}__iregex": f"^{pattern}$"})
+        return Q(**{f"{path}__iregex": f"^{_pattern(value, '.')}$"})
     return Q(**{f"{path}__iexact" if kind == "name" else path: value})
 
 
-def _date_condition(path: str, value: str) -> Q:
-    if not re.fullmatch(r"\d{8}|\d{8}-|-\d{8}|\d{8}-\d{8}", value):
-        raise QueryError(_("'%(value)s' is not a date (YYYYMMDD) or a range of dates (YYYYMMDD-YYYYMMDD).") % {"value": value[:64]})
-    if "-" not in value:
-        return Q(**{path: value})
-    start, end = value.split("-")
+def _pattern(value: str, any_character: str) -> str:
+    """A DICOM wild card value (PS3.4 C.2.2.2.4) as a regular expression."""
+    return "".join(f"{any_character}*" if c == "*" else any_character if c == "?" else re.escape(c) for c in value)
+
+
+def _name_condition(path: str, value: str) -> Q:
+    """A Person Name matches if any of its component groups (alphabetic, ideographic, phonetic;
+    stored as one value, 'Wang^XiaoDong=王^小东') matches, ignoring case. A value without wild
+    cards is compared with LIKE on the stored text (no regular expression per row)."""
+    if "*" in value or "?" in value:
+        return Q(**{f"{path}__iregex": f"^(.*=)?{_pattern(value, '[^=]')}(=.*)?$"})
+    return (
+        Q(**{f"{path}__iexact": value}) | Q(**{f"{path}__istartswith": f"{value}="})
+        | Q(**{f"{path}__iendswith": f"={value}"}) | Q(**{f"{path}__icontains": f"={value}="})
+    )
+
+
+def _range_condition(path: str, value: str, floor, ceiling) -> Q:
+    """One value or a range (PS3.4 C.2.2.2.5) compared as text: dates and times written as
+    DICOM writes them sort as they follow each other. A range leaves out rows without a value."""
+    start, dash, end = value.partition("-")
+    if not dash:
+        end = start
     condition = ~Q(**{path: ""})
     if start:
-        condition &= Q(**{f"{path}__gte": start})
+        condition &= Q(**{f"{path}__gte": floor(start)})
     if end:
-        condition &= Q(**{f"{path}__lte": end})
+        condition &= Q(**{f"{path}__lte": ceiling(end)})
     return condition
+
+
+def _time_floor(value: str) -> str:
+    """The earliest stored time a bound can mean: '093000' matches a stored '0930' too."""
+    whole, _dot, fraction = value.partition(".")
+    if fraction.strip("0"):
+        return f"{whole}.{fraction.rstrip('0')}"
+    while len(whole) > 2 and whole.endswith("00"):
+        whole = whole[:-2]
+    return whole
+
+
+def _time_ceiling(value: str) -> str:
+    """The latest stored time a bound can mean: '1000' is any time in that minute."""
+    whole, _dot, fraction = value.partition(".")
+    return whole + "5959"[len(whole) - 2:] + "." + fraction.ljust(6, "9")
 
 
 def _matching(query: Query, keys: dict, prefix: str = "") -> Q:
@@ -171,7 +304,7 @@ def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str |
     built 125 times for a 125-slice series (2.7 ms more than the query it saves)."""
     one = isinstance(scope, Study)
     found = Instance.objects.filter(_under(scope, "series__study")).select_related("series" if one else "series__study")
-    if not query.include:  # the stored header is needed only for includefield
+    if not query.wants_header:  # the stored header is needed only for includefield
         found = found.defer("metadata")
     if series_uid:
         found = found.filter(series__series_instance_uid=series_uid)

@@ -61,6 +61,16 @@ def _error(message: str, status: int) -> HttpResponse:
     return HttpResponse(json.dumps({"detail": message}), status=status, content_type="application/json")
 
 
+JSON_ANSWERS = {DICOM_JSON, "application/json", "application/*", *transfer.WILDCARDS}
+
+
+def _json_refused(request) -> HttpResponse | None:
+    """A 406 unless the Accept header takes DICOM JSON, the only form of a search or metadata answer."""
+    if any(wanted.canonical in JSON_ANSWERS for wanted in transfer.parse_accept(request.META.get("HTTP_ACCEPT"))):
+        return None
+    return _error(_("This resource is sent only as application/dicom+json."), 406)
+
+
 class DicomWebView(APIView):
     token_read_scope = AccessToken.Scope.DICOM_READ
     token_write_scope = AccessToken.Scope.DICOM_WRITE
@@ -106,6 +116,9 @@ class QidoView(DicomWebView):
             raise Http404
 
     def get(self, request, study_uid: str | None = None, series_uid: str | None = None):
+        refused = _json_refused(request)
+        if refused is not None:
+            return refused
         try:
             parsed = query.parse(request.query_params, keys=query.keys_for(self.level))
         except query.QueryError as exc:
@@ -121,17 +134,20 @@ class QidoView(DicomWebView):
         elif self.level == "series":
             rows = query.series(scope, parsed)
             self._settle(study_uid, rows[0].study if rows else None)
-            answer = [dicomjson.series_attributes(s, base_url=base) for s in rows]
+            answer = [dicomjson.series_attributes(s, base_url=base, include=parsed.include, include_all=parsed.include_all) for s in rows]
             patients = {s.study.patient_id for s in rows}
         else:
             rows = query.instances(scope if study_uid is None else self.study(study_uid), parsed, series_uid=series_uid)
-            answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include) for i in rows]
+            answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include, include_all=parsed.include_all) for i in rows]
             patients = {i.series.study.patient_id for i in rows}
         self.audit("imaging.qido", patient_id=patients.pop() if len(patients) == 1 else None, detail={
             "level": self.level, "study": study_uid or "", "series": series_uid or "",
             "query": {k: v[:64] for k, v in parsed.filters.items()}, "count": len(answer),
         })
-        return _json(answer)
+        response = _json(answer)
+        if parsed.warnings:
+            response["Warning"] = ", ".join(f"299 {base}: {warning}" for warning in parsed.warnings)
+        return response
 
 
 class SeriesQidoView(QidoView):
@@ -324,6 +340,9 @@ class StudyView(RetrieveView, StudiesView):
 class MetadataView(RetrieveView):
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None):
         study = self.study(study_uid)
+        refused = _json_refused(request)
+        if refused is not None:
+            return refused
         found = self.instances(study, series_uid, instance_uid, metadata=True)
         self.audit("imaging.wado", study=study, detail={"metadata": True, "series": series_uid or "", "instance": instance_uid or "", "count": len(found)})
         base = self.base_url()
@@ -398,42 +417,105 @@ def _pair(raw: str | None, cast=float):
     return pair
 
 
+def _image_format(accept: str | None) -> str | None:
+    """'jpeg' or 'png', the first the Accept header takes (JPEG for a wild card), or None."""
+    for wanted in transfer.parse_accept(accept):
+        if wanted.canonical in ("image/jpeg", "image/png"):
+            return wanted.canonical.removeprefix("image/")
+        if wanted.canonical in (*transfer.WILDCARDS, "image/*"):
+            return "jpeg"
+    return None
+
+
+class _Rendering:
+    """The window, viewport and quality a rendered resource is asked for (PS3.18 8.3.5.1).
+    Raises ValueError with the reason, naming the parameter."""
+
+    def __init__(self, params, *, thumbnail: bool) -> None:
+        try:
+            self.window = _pair(params.get("window"))
+            if self.window and self.window[1] < 1:
+                raise ValueError(self.window)
+        except ValueError:
+            raise ValueError(_("window must be center,width, two numbers with a width of at least 1.")) from None
+        try:
+            self.viewport = (render.THUMBNAIL_SIZE,) * 2 if thumbnail else _pair(params.get("viewport"), int)
+            if self.viewport and min(self.viewport) < 1:
+                raise ValueError(self.viewport)
+        except ValueError:
+            raise ValueError(_("viewport must be width,height, two whole numbers of at least 1.")) from None
+        raw = params.get("quality", "90")
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100):
+            raise ValueError(_("quality must be a whole number from 1 to 100."))
+        self.quality = int(raw)
+
+    def paint(self, instance: Instance, number: int, fmt: str):
+        """The frame decoded (or cached) now, a Future of its image. Raises render.RenderError."""
+        frame = pixels.frame_get(instance=instance, number=number)
+        return pixels.image_soon(frame, window=self.window, viewport=self.viewport, fmt=fmt, quality=self.quality)
+
+
 class RenderedView(RetrieveView):
-    """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=.
+    """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=;
+    a series as a multipart of its images rendered (PS3.18 10.4.3.3), or for a thumbnail the
+    middle image of the series (of the study's first series with images).
     The decoded frame is cached (services/pixels.py), so a new window or size costs no decoding."""
 
     thumbnail = False
 
-    def get(self, request, study_uid: str, series_uid: str, instance_uid: str | None = None, frames: str = "1"):
+    def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None, frames: str = "1"):
+        images = None
         if instance_uid is None:
             study = self.study(study_uid)
-            found = self.instances(study, series_uid, None)
-            instance = found[len(found) // 2]  # a series is shown by its middle image
+            images = [i for i in self.instances(study, series_uid, None) if i.rows]
+            if not images:
+                return _error(_("There is no image to render here."), 404)
+            first_series = [i for i in images if i.series_id == images[0].series_id]
+            instance = first_series[len(first_series) // 2]  # a series is shown by its middle image
         else:
             study, instance = self.one(study_uid, series_uid, instance_uid)
         number = int(frames.split(",")[0])
         if not 1 <= number <= instance.number_of_frames:
             return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
         try:
-            window = _pair(request.query_params.get("window"))
-            viewport = (render.THUMBNAIL_SIZE,) * 2 if self.thumbnail else _pair(request.query_params.get("viewport"), int)
-            quality = min(max(int(request.query_params.get("quality", 90)), 1), 100)
-            if viewport and min(viewport) < 1:
-                raise ValueError(viewport)
-        except ValueError:
-            return _error(_("window is center,width; viewport is width,height; quality is 1 to 100."), 400)
-        fmt = "png" if "image/png" in request.META.get("HTTP_ACCEPT", "") else "jpeg"
+            rendering = _Rendering(request.query_params, thumbnail=self.thumbnail)
+        except ValueError as exc:
+            return _error(str(exc), 400)
+        fmt = _image_format(request.META.get("HTTP_ACCEPT"))
+        if fmt is None:
+            return _error(_("Rendered images are sent as image/jpeg or image/png."), 406)
+        if images is not None and not self.thumbnail:
+            return self._series(study, series_uid, images, rendering, fmt)
         try:
-            frame = pixels.frame_get(instance=instance, number=number)
+            image = rendering.paint(instance, number, fmt)
         except render.RenderError as exc:
             return _undecodable(instance, str(exc))
-        image = pixels.image_soon(frame, window=window, viewport=viewport, fmt=fmt, quality=quality)
         self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": number})
         body = image.result()
         response = HttpResponse(body, content_type=f"image/{fmt}")
         response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
         return response
 
+    def _series(self, study: Study, series_uid: str, images: list[Instance], rendering: _Rendering, fmt: str) -> HttpResponse:
+        """Each image's first frame, painted as the client reads; an image that cannot be
+        decoded there cuts the body short (the status is sent by then)."""
+        self.audit("imaging.wado", study=study, detail={"rendered": True, "series": series_uid, "count": len(images)})
+
+        def painted(instance: Instance) -> Iterator[bytes]:
+            yield rendering.paint(instance, 1, fmt).result()
+
+        return _multipart(((f"image/{fmt}", painted(i)) for i in images), f"image/{fmt}")
+
 
 class ThumbnailView(RenderedView):
     thumbnail = True
+
+
+class NotFoundView(DicomWebView):
+    """Any other path under /dicomweb/ (a frame list that is not numbers, a UID that is not one):
+    a 404 in JSON like the others, after the same authentication."""
+
+    def get(self, request, *args, **kwargs):
+        return _error(_("There is no DICOMweb resource at this address."), 404)
+
+    post = put = patch = delete = get

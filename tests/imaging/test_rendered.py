@@ -90,3 +90,77 @@ def test_the_hospitals_radiologist_renders_a_study_sent_for_reading_and_no_other
     assert radiologist.get(_url(kept, "rendered")).status_code == 404
     wrong_series = _url(sent, "rendered").replace(sent.series.series_instance_uid, kept.series.series_instance_uid)
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(wrong_series).status_code == 404
+
+
+@pytest.mark.parametrize("accept", ["image/gif", "application/dicom", "application/dicom+json"])
+def test_a_rendering_asked_for_only_in_a_form_not_produced_gets_a_406(cast, client_for, accept):
+    instance = _store(cast, ct_series(slices=1)[0])
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), HTTP_ACCEPT=accept)
+    assert response.status_code == 406 and "image/jpeg" in response.json()["detail"]
+    assert not AuditEvent.objects.filter(action="imaging.wado").exists()
+
+
+@pytest.mark.parametrize("accept, produced", [(None, "image/jpeg"), ("*/*", "image/jpeg"), ("image/*", "image/jpeg"), ("image/gif, image/png", "image/png"), ("image/jpeg;q=0.5, image/png", "image/png")])
+def test_a_rendering_is_sent_in_the_first_acceptable_form(cast, client_for, accept, produced):
+    instance = _store(cast, ct_series(slices=1)[0])
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), **headers)
+    assert response.status_code == 200 and response["Content-Type"] == produced
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"window": "40,0"}, "window"), ({"window": "40,-5"}, "window"), ({"viewport": "0,0"}, "viewport"),
+    ({"quality": "0"}, "quality"), ({"quality": "101"}, "quality"), ({"quality": "50.5"}, "quality"), ({"quality": "-9999999999999999999999"}, "quality"),
+])
+def test_a_rendering_parameter_out_of_its_range_gets_a_400_naming_it(cast, client_for, params, named):
+    instance = _store(cast, ct_series(slices=1)[0])
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), params)
+    assert response.status_code == 400 and response.json()["detail"].startswith(named)
+
+
+def test_a_window_one_wide_and_quality_at_its_ends_are_rendered(cast, client_for):
+    instance = _store(cast, ct_series(slices=1)[0])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for params in ({"window": "40,1"}, {"quality": "1"}, {"quality": "100"}):
+        assert client.get(_url(instance, "rendered"), params).status_code == 200
+
+
+def _parts(response) -> list[bytes]:
+    boundary = response["Content-Type"].split("boundary=")[1].encode()
+    chunks = b"".join(response.streaming_content).split(b"--" + boundary)[1:-1]
+    return [chunk.split(b"\r\n\r\n", 1)[1][:-2] for chunk in chunks]
+
+
+def test_a_series_is_rendered_as_a_multipart_of_its_images_and_audited_once(cast, client_for):
+    from tests.imaging.reading_factories import ct_study
+
+    study = ct_study(cast.north, slices=3)
+    series = study.series.get()
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/dicomweb/studies/{study.study_instance_uid}/series/{series.series_instance_uid}/rendered", {"viewport": "16,16"})
+    assert response.status_code == 200 and response["Content-Type"].startswith('multipart/related; type="image/jpeg"')
+    images = [Image.open(io.BytesIO(part)) for part in _parts(response)]
+    assert len(images) == 3 and {image.size for image in images} == {(16, 16)}
+    event = AuditEvent.objects.get(action="imaging.wado", detail__rendered=True)
+    assert event.detail["series"] == series.series_instance_uid and event.detail["count"] == 3
+
+
+def test_a_study_thumbnail_is_its_first_series_middle_image(cast, client_for):
+    from tests.imaging.reading_factories import ct_study
+
+    study = ct_study(cast.north, slices=3)
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/dicomweb/studies/{study.study_instance_uid}/thumbnail")
+    assert response.status_code == 200 and max(Image.open(io.BytesIO(response.content)).size) <= 128
+    middle = study.series.get().instances.order_by("instance_number")[1]
+    assert AuditEvent.objects.get(action="imaging.wado").detail["instance"] == middle.sop_instance_uid
+
+
+def test_another_clinic_cannot_render_the_series_or_the_study_thumbnail(cast, client_for):
+    from tests.imaging.reading_factories import ct_study
+
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    base = f"/dicomweb/studies/{study.study_instance_uid}"
+    for path in (f"{base}/series/{series.series_instance_uid}/rendered", f"{base}/thumbnail", f"{base}/series/{series.series_instance_uid}/thumbnail"):
+        assert client_for(cast.doc_n2).get(path).status_code == 404
+        assert client_for(cast.south[Role.CLINIC_DOCTOR]).get(path).status_code == 404
+    assert not AuditEvent.objects.filter(action="imaging.wado").exists()
