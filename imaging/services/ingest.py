@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import DataError, IntegrityError, transaction
 
-from imaging.dicom.header import HeaderError, index_fields, json_metadata, read_header, uid_problems
+from imaging.dicom.header import HeaderError, UnsupportedTransferSyntax, index_fields, json_metadata, read_header, uid_problems
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
@@ -49,6 +49,7 @@ class Status:
     DUPLICATE = "duplicate"  # the same bytes were already stored: acknowledged, nothing new
     CONFLICT = "conflict"  # same SOP Instance UID, other bytes: refused and kept for review
     INVALID = "invalid"
+    UNSUPPORTED = "unsupported"  # a transfer syntax the archive does not know
     OVER_QUOTA = "over_quota"  # the institution's storage quota has no room for it: nothing kept
     WRONG_STUDY = "wrong_study"  # not of the study the sender named (a STOW-RS study URL)
 
@@ -156,19 +157,22 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         dataset = read_header(Path(spool.file.temporary_file_path()))
     except HeaderError as exc:
         spool.close()
-        return IngestResult(Status.INVALID, str(exc))
+        return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, str(exc))
     except BaseException:  # a stream that fails to read, a full disk: no spooled file left behind
         spool.close()
         raise
+    problems = uid_problems(dataset)  # first: reading a UID strips what makes it invalid
     sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
     refusal = None
-    if problems := uid_problems(dataset):
+    if problems:
         refusal = IngestResult(Status.INVALID, "; ".join(problems), sop_uid[:64], sop_class[:64])
     elif study_uid is not None and str(dataset.StudyInstanceUID) != study_uid:
         refusal = IngestResult(Status.WRONG_STUDY, "the Study Instance UID differs from the study in the URL", sop_uid, sop_class)
     else:
         try:
             return _Received(spool, index_fields(dataset), json_metadata(dataset))
+        except HeaderError as exc:
+            refusal = IngestResult(Status.INVALID, str(exc), sop_uid, sop_class)
         except Exception as exc:  # pydicom raises many kinds for a malformed value
             refusal = IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
     spool.close()
