@@ -41,6 +41,7 @@ CHUNK = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
+CONFLICT_REASON = "an instance with this SOP Instance UID is already stored with different content"
 AUDITED_UIDS = 100  # instance UIDs named in one audit event (the count says how many there were)
 
 
@@ -295,11 +296,21 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
     stored: dict[Study, list[str]] = {}
     grown: set[Study | Series] = set()  # whose counts this request changes
     results, unkept = [], []
+    reviewed: set[tuple[str, str]] = set()  # conflicting files kept for review by this request
     for r in received:
         existing = known.get(r.sop_uid)
+        if existing is not None and existing.series.study.institution_id != institution.pk:
+            # Neither acknowledged nor kept: the sender would be pointed to a study it cannot see.
+            unkept.append(r.key)
+            results.append(r.result(Status.INVALID, "this SOP Instance UID belongs to a study of another institution"))
+            continue
         if existing is not None and existing.sha256 == r.sha256:
             unkept.append(r.key)
             results.append(r.result(Status.DUPLICATE, "already stored", existing))
+            continue
+        if existing is not None and _kept_for_review(r, institution, reviewed):
+            unkept.append(r.key)
+            results.append(r.result(Status.CONFLICT, CONFLICT_REASON))
             continue
         study = studies.get(r.fields["study"]["study_instance_uid"])
         series = series_of.get(r.fields["series"]["series_instance_uid"])
@@ -317,9 +328,9 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
             results.append(r.result(Status.INVALID, problem))
             continue
         if existing is not None:
-            reason = "an instance with this SOP Instance UID is already stored with different content"
-            new[RejectedInstance].append(RejectedInstance(institution=institution, sop_instance_uid=r.sop_uid, reason=reason, file=r.key, size=r.size, sha256=r.sha256, received_by=by))
-            results.append(r.result(Status.CONFLICT, reason))
+            reviewed.add((r.sop_uid, r.sha256))
+            new[RejectedInstance].append(RejectedInstance(institution=institution, sop_instance_uid=r.sop_uid, reason=CONFLICT_REASON, file=r.key, size=r.size, sha256=r.sha256, received_by=by))
+            results.append(r.result(Status.CONFLICT, CONFLICT_REASON))
             continue
         if study is None:
             study = studies[r.fields["study"]["study_instance_uid"]] = _new_study(r.fields["study"], institution)
@@ -346,6 +357,12 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
             "instances": instances[:AUDITED_UIDS],  # an event stays small however large the study
         })
     return results, unkept
+
+
+def _kept_for_review(r: _Received, institution: Institution, reviewed: set[tuple[str, str]]) -> bool:
+    """These conflicting bytes are kept for review already (earlier in this request, or before):
+    one copy is enough. Asked only of a conflict, which is rare."""
+    return (r.sop_uid, r.sha256) in reviewed or RejectedInstance.objects.filter(institution=institution, sop_instance_uid=r.sop_uid, sha256=r.sha256).exists()
 
 
 def _count_series(study: Study, series: Series) -> None:

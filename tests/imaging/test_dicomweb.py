@@ -174,6 +174,19 @@ def test_duplicate_is_success_and_same_uid_with_other_content_is_refused(north):
     assert response.status_code == 409 and response.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0x0111]
 
 
+def test_another_institutions_instance_is_refused_without_pointing_to_its_study(north, south):
+    data = ct_series(slices=1)[0]
+    assert north.stow([data]).status_code == 200
+    response = south.stow([data])
+    assert response.status_code == 409
+    body = response.json()
+    assert "00081190" not in body and "00081199" not in body
+    failed = body["00081198"]["Value"][0]
+    assert failed["00081197"]["Value"] == [0xC000] and "another institution" in failed["00000902"]["Value"][0]
+    assert Instance.objects.count() == 1 and not RejectedInstance.objects.exists()
+    assert north.stow([data]).status_code == 200
+
+
 def test_instance_of_another_study_is_refused_on_the_study_url(north):
     data = ct_series(slices=1)[0]
     other = pydicom.uid.generate_uid()

@@ -98,6 +98,21 @@ def test_study_of_another_institution_is_not_extended(cast):
     assert Instance.objects.count() == 1
 
 
+def test_another_institutions_instance_sent_again_is_refused_not_acknowledged(cast):
+    data = ct_series(slices=1)[0]
+    assert _ingest(cast, data).status == Status.STORED
+    theirs = _ingest(cast, data, side="south")
+    assert theirs.status == Status.INVALID and theirs.reason == "this SOP Instance UID belongs to a study of another institution"
+    assert theirs.instance is None
+    assert not default_storage.exists(f"dicom/{cast.south.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.south.clinic.pk}")[1]
+    changed = pydicom.dcmread(io.BytesIO(data))
+    changed.PatientName = "Someone^Else"
+    assert _ingest(cast, _written(changed), side="south").status == Status.INVALID  # nor kept for review
+    assert not RejectedInstance.objects.exists()
+    assert _ingest(cast, data).status == Status.DUPLICATE  # the sender's own copy still is
+    assert Instance.objects.count() == 1
+
+
 def test_dates_and_times_that_are_not_dicom_values_are_indexed_empty(cast):
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     dataset.StudyDate, dataset.StudyTime, dataset.PatientBirthDate = "notadate", "25", "20230231"

@@ -88,6 +88,16 @@ def test_the_same_uid_with_other_content_in_one_request_is_kept_for_review(cast)
     assert Instance.objects.count() == 1 and len(_files_kept(cast)) == 2
 
 
+def test_the_same_conflicting_file_sent_twice_is_kept_for_review_once(cast):
+    data = ct_series(slices=1)[0]
+    changed = _changed(data, PatientName="Someone^Else")
+    results = _together(cast, [data, changed, changed])
+    assert [r.status for r in results] == [Status.STORED, Status.CONFLICT, Status.CONFLICT]
+    assert results[2].reason == results[1].reason
+    assert [r.status for r in _together(cast, [changed])] == [Status.CONFLICT]  # and in a later request
+    assert RejectedInstance.objects.count() == 1 and len(_files_kept(cast)) == 2
+
+
 def test_a_request_after_an_earlier_one_finds_its_study_series_and_instances(cast):
     files = ct_series(slices=3)
     instance_ingest(stream=io.BytesIO(files[0]), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
