@@ -2,41 +2,137 @@
 from __future__ import annotations
 
 import re
+import struct
+import zlib
+from datetime import date
 from pathlib import Path
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.uid import UID as UIDName
+from pydicom.uid import AllTransferSyntaxes, PrivateTransferSyntaxes
+
+from imaging.dicom.structure import PIXEL_DATA, StructureError, check_structure
 
 UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Elements at least this long stay out of the stored DICOM JSON (they are bulk data).
 BULK_DATA_THRESHOLD = 4096
+# What pydicom raises on bytes it cannot make sense of, besides InvalidDicomError: a short element
+# header is a struct.error, a value in an unknown character set a LookupError, and so on.
+UNREADABLE = (
+    EOFError, OSError, ValueError, LookupError, TypeError, AttributeError, OverflowError, NotImplementedError, struct.error, BytesLengthException,
+)
+
+INT32 = (-(2**31), 2**31 - 1)
+# The numbers the index keeps, and the range each may take: an IS (Integer String) fills a signed
+# 32-bit column; counts are at least 0, and a Number of Frames, when present, at least 1 (PS3.3
+# C.7.6.6). Anything else is refused, not cut: a file the index cannot describe is not stored.
+NUMBERS = {
+    "SeriesNumber": INT32,
+    "InstanceNumber": INT32,
+    "Rows": (0, INT32[1]),
+    "Columns": (0, INT32[1]),
+    "NumberOfFrames": (1, INT32[1]),
+}
+DA = re.compile(r"^[0-9]{8}$")
+TM = re.compile(r"^([01][0-9]|2[0-3])([0-5][0-9](([0-5][0-9]|60)(\.[0-9]{1,6})?)?)?$")  # HH[MM[SS[.F{1,6}]]]
 
 
 class HeaderError(ValueError):
     """The file is not a DICOM object this archive can index; the message says why."""
 
 
+class UnsupportedTransferSyntax(HeaderError):
+    """The file is encoded in a transfer syntax this archive does not know."""
+
+
 def read_header(path: Path) -> Dataset:
-    """The dataset up to the pixel data; large values are read only when asked for."""
+    """The dataset up to the pixel data; large values are read only when asked for. The declared
+    lengths of the whole file are checked (see imaging/dicom/structure.py), the pixel data unread."""
     try:
-        dataset = pydicom.dcmread(str(path), stop_before_pixels=True, defer_size=BULK_DATA_THRESHOLD)
+        with path.open("rb") as handle:
+            dataset = pydicom.dcmread(handle, stop_before_pixels=True, defer_size=BULK_DATA_THRESHOLD)
+            syntax = _transfer_syntax(dataset)
+            # a deflated data set was inflated into a buffer, which pydicom read
+            pixels = check_structure(dataset, handle if dataset.buffer is None else dataset.buffer)
+        if problem := _pixel_problem(dataset, pixels, native=not syntax.is_encapsulated):
+            raise HeaderError(problem)
+    except HeaderError:
+        raise
+    except StructureError as exc:
+        raise HeaderError(str(exc)) from None
     except InvalidDicomError:
         raise HeaderError("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)") from None
     except RecursionError:
         raise HeaderError("sequences are nested too deeply to read") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
+    except zlib.error:
+        raise HeaderError("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says") from None
+    except UNREADABLE as exc:
         raise HeaderError(f"the header cannot be read: {exc}"[:250]) from None
-    if "TransferSyntaxUID" not in dataset.file_meta:
-        raise HeaderError("the file meta information has no Transfer Syntax UID")
     return dataset
 
 
+def _transfer_syntax(dataset: Dataset) -> UIDName:
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if syntax is None:
+        raise HeaderError("the file meta information has no Transfer Syntax UID")
+    if syntax not in AllTransferSyntaxes and syntax not in PrivateTransferSyntaxes:
+        raise UnsupportedTransferSyntax(f"transfer syntax {str(syntax)[:64]} is not supported")
+    return syntax
+
+
+def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, native: bool) -> str | None:
+    """A file cut short where an element ends looks whole: its pixel data is missing, or shorter
+    than its header describes."""
+    if pixels is None:
+        # An image storage class, or the Image Pixel module's Type 1 elements, say there is an
+        # image (a JPIP provider holds it elsewhere).
+        is_image = "Image Storage" in UIDName(_raw_text(dataset, "SOPClassUID")).name or all(k in dataset for k in ("Rows", "Columns", "BitsAllocated"))
+        if is_image and "PixelDataProviderURL" not in dataset:
+            return "the file is truncated: it is an image but has no pixel data"
+        return None
+    tag, length = pixels
+    if tag == PIXEL_DATA and native and length is not None and (needed := _pixel_bytes(dataset)) and length < needed:
+        return f"the file is truncated: the pixel data holds {length} bytes, its rows, columns, samples, bits and frames need {needed}"
+    return None
+
+
+def _pixel_bytes(dataset: Dataset) -> int | None:
+    """How many bytes native pixel data of this header's description holds (as pydicom's
+    get_expected_length counts, which multiplies a malformed value as a string); None if the
+    header does not say, or says it in values index_fields refuses."""
+    try:
+        rows, columns, bits = (int(dataset[keyword].value) for keyword in ("Rows", "Columns", "BitsAllocated"))
+        samples, frames = int(dataset.get("SamplesPerPixel", 1)), int(dataset.get("NumberOfFrames") or 1)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if min(rows, columns, bits, samples, frames) < 1 or max(rows, columns, frames) > INT32[1]:
+        return None
+    length = (rows * columns * samples * frames * bits + 7) // 8  # 1-bit pixels are packed
+    # PS3.3 C.7.6.3.1.2: two samples a pixel
+    return length // 3 * 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else length
+
+
+def _raw_text(dataset: Dataset, keyword: str) -> str:
+    """The value as sent: pydicom strips a UID's leading spaces, which a UID may not have."""
+    element = dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
+    if element is None:
+        return ""
+    if isinstance(element, RawDataElement):
+        if element.value is None:  # deferred: longer than any UID
+            return "?" * element.length
+        return element.value.decode("ascii", "replace").rstrip("\0 ")  # padding may trail, nothing may lead
+    return str(element.value or "")
+
+
 def uid_problems(dataset: Dataset) -> list[str]:
+    """Call before anything reads the UIDs, which pydicom then keeps stripped."""
     problems = []
     for keyword in REQUIRED_UIDS:
-        value = str(dataset.get(keyword, "") or "")
+        value = _raw_text(dataset, keyword)
         if not value:
             problems.append(f"{keyword} is missing")
         elif len(value) > 64 or not UID.match(value):
@@ -49,24 +145,43 @@ def _text(dataset: Dataset, keyword: str, limit: int) -> str:
     return ("" if value is None else str(value))[:limit]
 
 
+def _date(dataset: Dataset, keyword: str) -> str:
+    """A valid DA, or empty: the index answers queries in DICOM values (the file keeps what was sent)."""
+    value = _text(dataset, keyword, 9).rstrip()
+    try:
+        return value if DA.match(value) and date(int(value[:4]), int(value[4:6]), int(value[6:])) else ""
+    except ValueError:
+        return ""
+
+
+def _time(dataset: Dataset, keyword: str) -> str:
+    value = _text(dataset, keyword, 17).rstrip()
+    return value if TM.match(value) else ""
+
+
 def _number(dataset: Dataset, keyword: str) -> int | None:
     try:
-        return int(dataset.get(keyword))
+        value = int(dataset.get(keyword))
     except (TypeError, ValueError):
         return None
+    low, high = NUMBERS[keyword]
+    if not low <= value <= high:
+        raise HeaderError(f"{keyword} {value} is out of range ({low} to {high})")
+    return value
 
 
 def index_fields(dataset: Dataset) -> dict:
-    """What the archive's tables keep of a header, with the patient's name decoded by its charset."""
+    """What the archive's tables keep of a header, with the patient's name decoded by its charset.
+    Raises HeaderError for a number the index cannot hold."""
     return {
         "study": {
             "study_instance_uid": str(dataset.StudyInstanceUID),
             "dicom_patient_id": _text(dataset, "PatientID", 64),
             "dicom_patient_name": _text(dataset, "PatientName", 200),
-            "patient_birth_date": _text(dataset, "PatientBirthDate", 8),
+            "patient_birth_date": _date(dataset, "PatientBirthDate"),
             "patient_sex": _text(dataset, "PatientSex", 16),
-            "study_date": _text(dataset, "StudyDate", 8),
-            "study_time": _text(dataset, "StudyTime", 16),
+            "study_date": _date(dataset, "StudyDate"),
+            "study_time": _time(dataset, "StudyTime"),
             "accession_number": _text(dataset, "AccessionNumber", 16),
             "study_id": _text(dataset, "StudyID", 16),
             "description": _text(dataset, "StudyDescription", 200),

@@ -14,6 +14,7 @@ from telemed.accounts.models import Institution, User
 OUT_OF_RESOURCES = 0xA700
 DATA_SET_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
+TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122  # Referenced Transfer Syntax not supported
 DUPLICATE_SOP_INSTANCE = 0x0111
 
 
@@ -34,6 +35,8 @@ def _failure_code(result: IngestResult) -> int:
         return DUPLICATE_SOP_INSTANCE
     if result.status == Status.WRONG_STUDY:
         return DATA_SET_MISMATCH
+    if result.status == Status.UNSUPPORTED:
+        return TRANSFER_SYNTAX_NOT_SUPPORTED
     if result.status == Status.OVER_QUOTA or "larger than" in result.reason:
         return OUT_OF_RESOURCES
     return CANNOT_UNDERSTAND

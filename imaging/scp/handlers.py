@@ -30,6 +30,7 @@ STATUS_OF = {
     Status.DUPLICATE: SUCCESS,
     Status.CONFLICT: ERROR_DATASET_MISMATCH,
     Status.INVALID: ERROR_CANNOT_UNDERSTAND,
+    Status.UNSUPPORTED: ERROR_CANNOT_UNDERSTAND,  # not met: the association agreed the transfer syntax
     Status.OVER_QUOTA: REFUSED_OUT_OF_RESOURCES,
 }
 

@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import DataError, IntegrityError, transaction
 
-from imaging.dicom.header import HeaderError, index_fields, json_metadata, read_header, uid_problems
+from imaging.dicom.header import HeaderError, UnsupportedTransferSyntax, index_fields, json_metadata, read_header, uid_problems
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
@@ -41,6 +41,7 @@ CHUNK = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
+CONFLICT_REASON = "an instance with this SOP Instance UID is already stored with different content"
 AUDITED_UIDS = 100  # instance UIDs named in one audit event (the count says how many there were)
 
 
@@ -49,6 +50,7 @@ class Status:
     DUPLICATE = "duplicate"  # the same bytes were already stored: acknowledged, nothing new
     CONFLICT = "conflict"  # same SOP Instance UID, other bytes: refused and kept for review
     INVALID = "invalid"
+    UNSUPPORTED = "unsupported"  # a transfer syntax the archive does not know
     OVER_QUOTA = "over_quota"  # the institution's storage quota has no room for it: nothing kept
     WRONG_STUDY = "wrong_study"  # not of the study the sender named (a STOW-RS study URL)
 
@@ -156,19 +158,22 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         dataset = read_header(Path(spool.file.temporary_file_path()))
     except HeaderError as exc:
         spool.close()
-        return IngestResult(Status.INVALID, str(exc))
+        return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, str(exc))
     except BaseException:  # a stream that fails to read, a full disk: no spooled file left behind
         spool.close()
         raise
+    problems = uid_problems(dataset)  # first: reading a UID strips what makes it invalid
     sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
     refusal = None
-    if problems := uid_problems(dataset):
+    if problems:
         refusal = IngestResult(Status.INVALID, "; ".join(problems), sop_uid[:64], sop_class[:64])
     elif study_uid is not None and str(dataset.StudyInstanceUID) != study_uid:
         refusal = IngestResult(Status.WRONG_STUDY, "the Study Instance UID differs from the study in the URL", sop_uid, sop_class)
     else:
         try:
             return _Received(spool, index_fields(dataset), json_metadata(dataset))
+        except HeaderError as exc:
+            refusal = IngestResult(Status.INVALID, str(exc), sop_uid, sop_class)
         except Exception as exc:  # pydicom raises many kinds for a malformed value
             refusal = IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
     spool.close()
@@ -291,11 +296,21 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
     stored: dict[Study, list[str]] = {}
     grown: set[Study | Series] = set()  # whose counts this request changes
     results, unkept = [], []
+    reviewed: set[tuple[str, str]] = set()  # conflicting files kept for review by this request
     for r in received:
         existing = known.get(r.sop_uid)
+        if existing is not None and existing.series.study.institution_id != institution.pk:
+            # Neither acknowledged nor kept: the sender would be pointed to a study it cannot see.
+            unkept.append(r.key)
+            results.append(r.result(Status.INVALID, "this SOP Instance UID belongs to a study of another institution"))
+            continue
         if existing is not None and existing.sha256 == r.sha256:
             unkept.append(r.key)
             results.append(r.result(Status.DUPLICATE, "already stored", existing))
+            continue
+        if existing is not None and _kept_for_review(r, institution, reviewed):
+            unkept.append(r.key)
+            results.append(r.result(Status.CONFLICT, CONFLICT_REASON))
             continue
         study = studies.get(r.fields["study"]["study_instance_uid"])
         series = series_of.get(r.fields["series"]["series_instance_uid"])
@@ -313,9 +328,9 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
             results.append(r.result(Status.INVALID, problem))
             continue
         if existing is not None:
-            reason = "an instance with this SOP Instance UID is already stored with different content"
-            new[RejectedInstance].append(RejectedInstance(institution=institution, sop_instance_uid=r.sop_uid, reason=reason, file=r.key, size=r.size, sha256=r.sha256, received_by=by))
-            results.append(r.result(Status.CONFLICT, reason))
+            reviewed.add((r.sop_uid, r.sha256))
+            new[RejectedInstance].append(RejectedInstance(institution=institution, sop_instance_uid=r.sop_uid, reason=CONFLICT_REASON, file=r.key, size=r.size, sha256=r.sha256, received_by=by))
+            results.append(r.result(Status.CONFLICT, CONFLICT_REASON))
             continue
         if study is None:
             study = studies[r.fields["study"]["study_instance_uid"]] = _new_study(r.fields["study"], institution)
@@ -342,6 +357,12 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
             "instances": instances[:AUDITED_UIDS],  # an event stays small however large the study
         })
     return results, unkept
+
+
+def _kept_for_review(r: _Received, institution: Institution, reviewed: set[tuple[str, str]]) -> bool:
+    """These conflicting bytes are kept for review already (earlier in this request, or before):
+    one copy is enough. Asked only of a conflict, which is rare."""
+    return (r.sop_uid, r.sha256) in reviewed or RejectedInstance.objects.filter(institution=institution, sop_instance_uid=r.sop_uid, sha256=r.sha256).exists()
 
 
 def _count_series(study: Study, series: Series) -> None:

@@ -4,16 +4,19 @@ The CT generator lives in the app (imaging/dicom/synthetic.py), where the demo u
 """
 from __future__ import annotations
 
+import copy
 import io
+import struct
 from pathlib import Path
 
 import pydicom
 import pydicom.data
-from pydicom.uid import generate_uid
+from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "archivable", "ct_series", "malformed", "restacked", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "ct_series", "malformed", "restacked", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -49,8 +52,40 @@ def archivable(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+# What each malformed object must be refused with (a part of the reason, within the 64 characters
+# a STOW-RS Error Comment keeps).
+MALFORMED_REASONS = {
+    "not dicom": "not a DICOM Part 10 file",
+    "empty": "not a DICOM Part 10 file",
+    "truncated header": "",
+    "bad uid": "SOPInstanceUID '1.2.abc' is not a valid UID",
+    "missing study uid": "StudyInstanceUID is missing",
+    "no preamble": "not a DICOM Part 10 file",
+    "cut inside the header": "the file is truncated: it ends inside the header of the element",
+    "cut where the pixel data starts": "the file is truncated: it is an image but has no pixel data",
+    "cut inside the pixel data": "the file is truncated: (7FE0,0010) declares 8192 bytes but 8092",
+    "pixel data longer than the file": "the file is truncated: (7FE0,0010) declares 2147483632 bytes",
+    "text longer than the file": "the file is truncated: (0040,A160) declares 2147483632 bytes",
+    "private value longer than the file": "the file is truncated: (0009,1010) declares 4294967280 bytes",
+    "element header cut short": "the header cannot be read",
+    "sequence item longer than its sequence": "the file is truncated: (FFFE,E000) declares",
+    "pixel data shorter than its rows and columns": "the pixel data holds 8092 bytes",
+    "deflated in name only": "the data set is not deflated",
+    "unknown transfer syntax": "transfer syntax 1.2.3.4.5.6 is not supported",
+    "sop class as transfer syntax": "transfer syntax 1.2.840.10008.5.1.4.1.1.2 is not supported",
+    "negative number of frames": "NumberOfFrames -3 is out of range",
+    "series number beyond 32 bits": "SeriesNumber 99999999999 is out of range",
+    "uid with a leading space": "SOPInstanceUID ' 1.2.826.0.1.3680043",
+}
+# Refused as of a transfer syntax the archive does not know (STOW-RS: 0xC122), the rest as invalid.
+UNSUPPORTED_SYNTAX = {"unknown transfer syntax", "sop class as transfer syntax"}
+# A C-STORE cannot carry these: a sender needs the file meta information, and the association
+# agrees a transfer syntax both sides know.
+NOT_BY_DIMSE = {"not dicom", "empty", "truncated header", "no preamble", *UNSUPPORTED_SYNTAX}
+
+
 def malformed() -> dict[str, bytes]:
-    """Broken objects, each with the reason an archive must give."""
+    """Broken objects, each with the reason an archive must give (MALFORMED_REASONS)."""
     good = ct_series(slices=1)[0]
     bad_uid = pydicom.dcmread(io.BytesIO(good))
     bad_uid.SOPInstanceUID = "1.2.abc"
@@ -63,7 +98,78 @@ def malformed() -> dict[str, bytes]:
         "bad uid": _write(bad_uid),
         "missing study uid": _write(missing),
         "no preamble": good[128:],
+        **_truncated(good),
+        **_mislabelled(good),
+        **_out_of_range(good),
     }
+
+
+def _truncated(good: bytes) -> dict[str, bytes]:
+    """Files whose declared lengths run past their end, or past what holds them."""
+    ct_small = next(p for p in BUNDLED if p.name == "CT_small.dcm").read_bytes()
+    header = pydicom.dcmread(io.BytesIO(good))
+    del header.PixelData
+    header = _write(header)
+    short_pixels = pydicom.dcmread(io.BytesIO(good))
+    short_pixels.PixelData = short_pixels.PixelData[:-100]
+    rtplan = pydicom.dcmread(next(p for p in BUNDLED if p.name == "rtplan_truncated.dcm"), force=True)
+    rtplan.file_meta.MediaStorageSOPInstanceUID = rtplan.SOPInstanceUID
+    return {
+        "cut inside the header": ct_small[:3000],
+        "cut where the pixel data starts": header,
+        "cut inside the pixel data": good[:-100],
+        "pixel data longer than the file": header + _element(0x7FE0, 0x0010, b"OW", 0x7FFFFFF0) + b"x" * 100,
+        "text longer than the file": header + _element(0x0040, 0xA160, b"UT", 0x7FFFFFF0) + b"short",
+        "private value longer than the file": header + _element(0x0009, 0x1010, b"OB", 0xFFFFFFF0) + b"x" * 100,
+        "element header cut short": header + _element(0x0040, 0xA160, b"UT", 0)[:8],
+        # As a sender re-encodes a truncated file: a sequence of the length it has left, and an
+        # item inside that declares its whole length; pixel data as short as what was left of it.
+        "sequence item longer than its sequence": _write(rtplan),
+        "pixel data shorter than its rows and columns": _write(short_pixels),
+    }
+
+
+def _mislabelled(good: bytes) -> dict[str, bytes]:
+    """Files whose meta information names a transfer syntax their data set is not in."""
+    dataset = pydicom.dcmread(io.BytesIO(good))
+    return {
+        "deflated in name only": _with_syntax(dataset, DeflatedExplicitVRLittleEndian),
+        "unknown transfer syntax": _with_syntax(dataset, "1.2.3.4.5.6"),
+        "sop class as transfer syntax": _with_syntax(dataset, "1.2.840.10008.5.1.4.1.1.2"),
+    }
+
+
+def _out_of_range(good: bytes) -> dict[str, bytes]:
+    frames, series = pydicom.dcmread(io.BytesIO(good)), pydicom.dcmread(io.BytesIO(good))
+    frames.NumberOfFrames = -3
+    series.SeriesNumber = 99999999999
+    spaced = pydicom.dcmread(io.BytesIO(good))
+    uid = generate_uid()
+    uid = uid if len(uid) % 2 else uid[:-1]  # of odd length: written with a NUL after it, which a space before it replaces
+    spaced.SOPInstanceUID = spaced.file_meta.MediaStorageSOPInstanceUID = uid
+    tag = b"\x08\x00\x18\x00UI"  # (0008,0018) in explicit VR little endian
+    return {
+        "negative number of frames": _write(frames),
+        "series number beyond 32 bits": _write(series),
+        "uid with a leading space": _write(spaced).replace(tag + bytes([len(uid) + 1, 0]) + uid.encode() + b"\0", tag + bytes([len(uid) + 1, 0]) + b" " + uid.encode()),
+    }
+
+
+def _element(group: int, element: int, vr: bytes, length: int) -> bytes:
+    """An explicit VR little endian header of a value with a 4-byte length."""
+    return struct.pack("<HH2s2xL", group, element, vr, length)
+
+
+def _with_syntax(dataset, syntax: str) -> bytes:
+    """The data set in Explicit VR Little Endian under meta information naming `syntax`."""
+    meta = copy.deepcopy(dataset.file_meta)
+    meta.TransferSyntaxUID = syntax
+    buffer = pydicom.filebase.DicomBytesIO()
+    buffer.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(buffer, meta, enforce_standard=True)
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    write_dataset(buffer, dataset)
+    return buffer.getvalue()
 
 
 def _write(dataset) -> bytes:

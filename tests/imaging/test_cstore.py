@@ -6,7 +6,7 @@ import io
 import pydicom
 import pytest
 from django.core.files.storage import default_storage
-from pynetdicom import AE
+from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage, Verification
 
 from imaging.models import DicomNode, Instance, Study
@@ -15,7 +15,7 @@ from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
 from tests.accounts.factories import member
 from tests.conftest import free_port
-from tests.imaging.corpus import ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import MALFORMED_REASONS, NOT_BY_DIMSE, ct_series, malformed, zeroed_preamble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,3 +92,31 @@ def test_invalid_instance_is_refused_and_the_association_goes_on(scp, ct_node):
     good = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     assert _send(port, [bad, good]) == [0xC000, 0x0000]
     assert Instance.objects.count() == 1
+
+
+def test_malformed_files_sent_as_they_are_get_a_reason_each_and_leave_nothing(scp, ct_node, tmp_path, monkeypatch):
+    """The sender reads each file's meta information and sends the rest unparsed, as a modality
+    forwarding what it holds would."""
+    ae, port = scp
+    ae.require_calling_aet = ["QS_CT"]
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)
+    paths = {}
+    for name, data in malformed().items():
+        if name not in NOT_BY_DIMSE:
+            paths[name] = tmp_path / f"{len(paths)}.dcm"
+            paths[name].write_bytes(data)
+    modality = AE(ae_title="QS_CT")
+    for path in paths.values():
+        meta = pydicom.filereader.read_file_meta_info(path)
+        modality.add_requested_context(meta.MediaStorageSOPClassUID, [meta.TransferSyntaxUID])
+    assoc = modality.associate("127.0.0.1", port, ae_title="TELEMED")
+    try:
+        answers = {name: assoc.send_c_store(path) for name, path in paths.items()}
+        good = assoc.send_c_store(pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0])))
+    finally:
+        assoc.release()
+    for name, answer in answers.items():
+        assert answer.Status == 0xC000 and MALFORMED_REASONS[name] in answer.ErrorComment, name
+    assert good.Status == 0x0000
+    assert Instance.objects.count() == 1
+    assert len(default_storage.listdir(f"dicom/{ct_node[0].north.clinic.pk}")[1]) == 1

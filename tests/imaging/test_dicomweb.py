@@ -20,7 +20,7 @@ from imaging.models import Instance, RejectedInstance, Study
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, zeroed_preamble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,12 +137,15 @@ def test_raw_bundled_file_comes_back_byte_for_byte(north):
 
 
 def test_malformed_parts_are_refused_with_reasons_and_leave_nothing(north, cast):
-    broken = list(malformed().values())
+    corpus = malformed()
+    broken = list(corpus.values())
     response = north.stow(broken)
     assert response.status_code == 409
     failed = response.json()["00081198"]["Value"]
     assert len(failed) == len(broken)
-    assert all(item["00081197"]["Value"] == [0xC000] and item["00000902"]["Value"][0] for item in failed)
+    for name, item in zip(corpus, failed):
+        assert item["00081197"]["Value"] == [0xC122 if name in UNSUPPORTED_SYNTAX else 0xC000], name
+        assert item["00000902"]["Value"][0] and MALFORMED_REASONS[name] in item["00000902"]["Value"][0], name
     assert not Instance.objects.exists() and not Study.objects.exists() and not RejectedInstance.objects.exists()
     folder = f"dicom/{cast.north.clinic.pk}"
     assert not default_storage.exists(folder) or not default_storage.listdir(folder)[1]
@@ -151,9 +154,9 @@ def test_malformed_parts_are_refused_with_reasons_and_leave_nothing(north, cast)
     assert refused.outcome == "failed" and len(refused.detail["failed"]) == len(broken) and not refused.detail["stored"]
 
     good = ct_series(slices=2)
-    mixed = north.stow([good[0], broken[0], good[1], broken[3]])
+    mixed = north.stow([good[0], broken[0], good[1], broken[3], corpus["negative number of frames"]])
     assert mixed.status_code == 202
-    assert len(mixed.json()["00081199"]["Value"]) == 2 and len(mixed.json()["00081198"]["Value"]) == 2
+    assert len(mixed.json()["00081199"]["Value"]) == 2 and len(mixed.json()["00081198"]["Value"]) == 3
     assert sorted(Instance.objects.values_list("sop_instance_uid", flat=True)) == sorted(_uids(f)[2] for f in good)
     assert sorted(AuditEvent.objects.get(action="imaging.store").detail["instances"]) == sorted(_uids(f)[2] for f in good)
     assert len(default_storage.listdir(folder)[1]) == 2
@@ -169,6 +172,19 @@ def test_duplicate_is_success_and_same_uid_with_other_content_is_refused(north):
     changed.save_as(buffer, enforce_file_format=True)
     response = north.stow([buffer.getvalue()])
     assert response.status_code == 409 and response.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0x0111]
+
+
+def test_another_institutions_instance_is_refused_without_pointing_to_its_study(north, south):
+    data = ct_series(slices=1)[0]
+    assert north.stow([data]).status_code == 200
+    response = south.stow([data])
+    assert response.status_code == 409
+    body = response.json()
+    assert "00081190" not in body and "00081199" not in body
+    failed = body["00081198"]["Value"][0]
+    assert failed["00081197"]["Value"] == [0xC000] and "another institution" in failed["00000902"]["Value"][0]
+    assert Instance.objects.count() == 1 and not RejectedInstance.objects.exists()
+    assert north.stow([data]).status_code == 200
 
 
 def test_instance_of_another_study_is_refused_on_the_study_url(north):

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import io
 
+import pydicom
 import pytest
 from django.core.files.storage import default_storage
+from pydicom.uid import generate_uid
 
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.ingest import Status, instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, zeroed_preamble
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +21,12 @@ pytestmark = pytest.mark.django_db
 def _ingest(cast, data: bytes, *, side="north"):
     clinic_side = getattr(cast, side)
     return instance_ingest(stream=io.BytesIO(data), institution=clinic_side.clinic, by=clinic_side[Role.CLINIC_DOCTOR], source="test")
+
+
+def _written(dataset) -> bytes:
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def _stored_files() -> set[str]:
@@ -62,32 +70,21 @@ def test_sending_the_same_instance_again_is_acknowledged_as_already_stored(cast)
 
 
 def test_same_uid_with_other_content_is_refused_and_kept_for_review(cast):
-    import pydicom
-
     data = ct_series(slices=1)[0]
     _ingest(cast, data)
     changed = pydicom.dcmread(io.BytesIO(data))
     changed.PatientName = "Someone^Else"
-    buffer = io.BytesIO()
-    changed.save_as(buffer, enforce_file_format=True)
-    result = _ingest(cast, buffer.getvalue())
+    result = _ingest(cast, _written(changed))
     assert result.status == Status.CONFLICT and "different content" in result.reason
     rejected = RejectedInstance.objects.get()
     assert default_storage.exists(rejected.file.name)
     assert Instance.objects.count() == 1
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("not dicom", "not a DICOM Part 10 file"),
-    ("empty", "not a DICOM Part 10 file"),
-    ("truncated header", ""),
-    ("bad uid", "SOPInstanceUID '1.2.abc' is not a valid UID"),
-    ("missing study uid", "StudyInstanceUID is missing"),
-    ("no preamble", "not a DICOM Part 10 file"),
-])
+@pytest.mark.parametrize(("name", "reason"), MALFORMED_REASONS.items(), ids=list(MALFORMED_REASONS))
 def test_malformed_file_gets_a_precise_reason_and_leaves_nothing_behind(cast, name, reason):
     result = _ingest(cast, malformed()[name])
-    assert result.status == Status.INVALID
+    assert result.status == (Status.UNSUPPORTED if name in UNSUPPORTED_SYNTAX else Status.INVALID)
     assert reason in result.reason and result.reason
     assert not Instance.objects.exists() and not Study.objects.exists()
     assert not default_storage.exists(f"dicom/{cast.north.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.north.clinic.pk}")[1]
@@ -99,6 +96,32 @@ def test_study_of_another_institution_is_not_extended(cast):
     result = _ingest(cast, files[1], side="south")
     assert result.status == Status.INVALID and "another institution" in result.reason
     assert Instance.objects.count() == 1
+
+
+def test_another_institutions_instance_sent_again_is_refused_not_acknowledged(cast):
+    data = ct_series(slices=1)[0]
+    assert _ingest(cast, data).status == Status.STORED
+    theirs = _ingest(cast, data, side="south")
+    assert theirs.status == Status.INVALID and theirs.reason == "this SOP Instance UID belongs to a study of another institution"
+    assert theirs.instance is None
+    assert not default_storage.exists(f"dicom/{cast.south.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.south.clinic.pk}")[1]
+    changed = pydicom.dcmread(io.BytesIO(data))
+    changed.PatientName = "Someone^Else"
+    assert _ingest(cast, _written(changed), side="south").status == Status.INVALID  # nor kept for review
+    assert not RejectedInstance.objects.exists()
+    assert _ingest(cast, data).status == Status.DUPLICATE  # the sender's own copy still is
+    assert Instance.objects.count() == 1
+
+
+def test_dates_and_times_that_are_not_dicom_values_are_indexed_empty(cast):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.StudyDate, dataset.StudyTime, dataset.PatientBirthDate = "notadate", "25", "20230231"
+    study = _ingest(cast, _written(dataset)).instance.series.study
+    assert (study.study_date, study.study_time, study.patient_birth_date) == ("", "", "")
+    dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+    dataset.StudyDate, dataset.StudyTime, dataset.PatientBirthDate = "20240229", "093015.123456", "19560101"
+    study = _ingest(cast, _written(dataset)).instance.series.study
+    assert (study.study_date, study.study_time, study.patient_birth_date) == ("20240229", "093015.123456", "19560101")
 
 
 def test_unmatched_study_waits_for_reconciliation(cast):

@@ -36,6 +36,10 @@ def _changed(data: bytes, **values) -> bytes:
     dataset = pydicom.dcmread(io.BytesIO(data))
     for keyword, value in values.items():
         setattr(dataset, keyword, value)
+    return _written(dataset)
+
+
+def _written(dataset) -> bytes:
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
@@ -82,6 +86,16 @@ def test_the_same_uid_with_other_content_in_one_request_is_kept_for_review(cast)
     rejected = RejectedInstance.objects.get()
     assert rejected.sop_instance_uid == _uid(data) and default_storage.exists(rejected.file.name)
     assert Instance.objects.count() == 1 and len(_files_kept(cast)) == 2
+
+
+def test_the_same_conflicting_file_sent_twice_is_kept_for_review_once(cast):
+    data = ct_series(slices=1)[0]
+    changed = _changed(data, PatientName="Someone^Else")
+    results = _together(cast, [data, changed, changed])
+    assert [r.status for r in results] == [Status.STORED, Status.CONFLICT, Status.CONFLICT]
+    assert results[2].reason == results[1].reason
+    assert [r.status for r in _together(cast, [changed])] == [Status.CONFLICT]  # and in a later request
+    assert RejectedInstance.objects.count() == 1 and len(_files_kept(cast)) == 2
 
 
 def test_a_request_after_an_earlier_one_finds_its_study_series_and_instances(cast):
@@ -132,18 +146,34 @@ def test_the_quota_takes_the_files_in_the_order_sent_until_it_is_full(cast):
     assert [r.status for r in _together(cast, files)] == [Status.DUPLICATE, Status.DUPLICATE, Status.OVER_QUOTA]
 
 
-@pytest.mark.parametrize(("values", "reason"), [
-    ({"StudyDescription": "CT\x00chest"}, "NUL"),
-    ({"SeriesNumber": 99999999999}, "out of range"),
-])
-def test_a_value_the_database_cannot_hold_refuses_that_file_alone(cast, values, reason):
+def test_a_value_the_database_cannot_hold_refuses_that_file_alone(cast):
     good = ct_series(slices=2)
-    bad = _changed(ct_series(slices=1)[0], **values)
+    bad = _changed(ct_series(slices=1)[0], StudyDescription="CT\x00chest")
     results = _together(cast, [good[0], bad, good[1]])
     assert [r.status for r in results] == [Status.STORED, Status.INVALID, Status.STORED]
-    assert results[1].reason.startswith("a value cannot be indexed") and reason in results[1].reason
+    assert results[1].reason.startswith("a value cannot be indexed") and "NUL" in results[1].reason
     assert Instance.objects.count() == 2 and len(_files_kept(cast)) == 2
     assert AuditEvent.objects.filter(action="imaging.store").count() == 2  # one a file, as each was indexed alone
+
+
+@pytest.mark.parametrize(("keyword", "vr", "value", "reason"), [
+    ("NumberOfFrames", "IS", -3, "NumberOfFrames -3 is out of range (1 to 2147483647)"),
+    ("NumberOfFrames", "IS", 0, "NumberOfFrames 0 is out of range"),
+    ("SeriesNumber", "IS", 99999999999, "SeriesNumber 99999999999 is out of range (-2147483648 to 2147483647)"),
+    ("InstanceNumber", "IS", -(2**31) - 1, "InstanceNumber -2147483649 is out of range"),
+    ("Rows", "UL", 2**31, "Rows 2147483648 is out of range (0 to 2147483647)"),  # a US cannot say it: a wrong VR can
+    ("Columns", "SS", -1, "Columns -1 is out of range"),
+])
+def test_a_number_the_index_cannot_hold_is_refused_before_indexing_and_the_rest_land_together(cast, keyword, vr, value, reason):
+    good = ct_series(slices=2)
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.add_new(keyword, vr, value)
+    bad = _written(dataset)
+    results = _together(cast, [good[0], bad, good[1]])
+    assert [r.status for r in results] == [Status.STORED, Status.INVALID, Status.STORED]
+    assert results[1].reason == reason or results[1].reason.startswith(reason)
+    assert Instance.objects.count() == 2 and len(_files_kept(cast)) == 2
+    assert AuditEvent.objects.filter(action="imaging.store").count() == 1  # indexed together: no database error
 
 
 def test_the_stored_instances_name_their_study_without_a_query_per_file(cast, django_assert_num_queries):

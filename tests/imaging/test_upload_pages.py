@@ -5,10 +5,11 @@ import hashlib
 import json
 
 import pytest
+from django.core.files.storage import default_storage
 
 from imaging.models import Instance, Study
 from telemed.accounts.models import Role
-from tests.imaging.corpus import ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import MALFORMED_REASONS, ct_series, malformed, zeroed_preamble
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +52,12 @@ def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once
 
 def test_malformed_upload_answers_400_with_the_reason(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
-    response = _send(client, malformed()["bad uid"])
-    assert response.status_code == 400 and "not a valid UID" in response.json()["reason"]
-    assert not Instance.objects.exists()
+    for name, data in malformed().items():
+        response = _send(client, data)
+        assert response.status_code == 400 and response.json()["reason"] and MALFORMED_REASONS[name] in response.json()["reason"], name
+    assert not Instance.objects.exists() and not Study.objects.exists()
+    folder = f"dicom/{cast.north.clinic.pk}"
+    assert not default_storage.exists(folder) or not default_storage.listdir(folder)[1]
 
 
 def test_known_check_refuses_malformed_requests(cast, client_for):

@@ -1,0 +1,135 @@
+"""The header reader's check that a file's declared lengths fit in it (imaging/dicom/structure.py),
+over pydicom's bundled files in every encoding and files cut or bent on purpose; no database."""
+from __future__ import annotations
+
+import io
+import struct
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from imaging.dicom.header import HeaderError, read_header
+from imaging.dicom.structure import MAX_DEPTH, check_structure
+from tests.imaging.corpus import BUNDLED, ct_series
+
+
+def _bundled(name: str) -> bytes:
+    return next(p for p in BUNDLED if p.name == name).read_bytes()
+
+
+def _read(tmp_path, data: bytes):
+    path = tmp_path / "instance.dcm"
+    path.write_bytes(data)
+    return read_header(path)
+
+
+def _refusal(tmp_path, data: bytes) -> str:
+    with pytest.raises(HeaderError) as refused:
+        _read(tmp_path, data)
+    return str(refused.value)
+
+
+def _written(dataset) -> bytes:
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+class CountingReader(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.read_bytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+@pytest.mark.parametrize("name", [
+    "CT_small.dcm",  # explicit VR little endian, trailing padding after the pixel data
+    "rtplan.dcm",  # implicit VR, sequences of defined length
+    "MR_small_bigendian.dcm",
+    "image_dfl.dcm",  # deflated: the inflated data set is what is checked
+    "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm",  # encapsulated: fragments walked by their item headers
+    "SC_rgb_jpeg.dcm", "UN_sequence.dcm",  # a data set in another encoding than its transfer syntax says
+    "SC_ybr_full_422_uncompressed.dcm",  # two samples a pixel though it says three
+    "nested_priv_SQ.dcm",
+])
+def test_whole_files_in_every_encoding_pass(tmp_path, name):
+    assert _read(tmp_path, _bundled(name)) is not None
+
+
+def test_the_pixel_data_is_not_read_only_the_headers_around_it(tmp_path):
+    data = ct_series(slices=1, size=512)[0]  # a 0.5 MB slice
+    stream = CountingReader(data)
+    dataset = pydicom.dcmread(stream, stop_before_pixels=True, defer_size=4096)
+    before = stream.read_bytes
+    assert check_structure(dataset, stream) == (0x7FE00010, 512 * 512 * 2)
+    assert stream.read_bytes - before <= 12  # the Pixel Data element's header
+
+
+def test_encapsulated_pixel_data_cut_inside_a_fragment_is_refused(tmp_path):
+    data = _bundled("JPEG2000.dcm")
+    assert _refusal(tmp_path, data[:-100]).startswith("the file is truncated: (FFFE,E000) declares")
+
+
+def test_encapsulated_pixel_data_without_its_delimiter_is_refused(tmp_path):
+    data = _bundled("JPEG2000.dcm")
+    assert data.endswith(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")  # the sequence delimiter ends the file
+    assert _refusal(tmp_path, data[:-8]) == "the file is truncated: it ends inside (7FE0,0010)"
+
+
+def test_an_element_after_the_pixel_data_that_runs_past_the_end_is_refused(tmp_path):
+    data = _bundled("CT_small.dcm")
+    assert "(FFFC,FFFC) declares 126 bytes but 26 remain" in _refusal(tmp_path, data[:-100])
+
+
+def test_a_file_ending_inside_an_element_header_is_refused(tmp_path):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    del dataset.PixelData
+    assert "ends inside the header of the element" in _refusal(tmp_path, _written(dataset) + b"\x10\x00\x20")
+
+
+def test_a_deferred_value_past_the_end_is_refused(tmp_path):
+    """A value longer than the deferral size is skipped by pydicom, not read: only its length tells."""
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.ImageComments = "x" * 5000  # LT, deferred
+    data = _written(dataset)
+    start = data.index(b"x" * 5000)
+    assert "declares 5000 bytes but 10 remain" in _refusal(tmp_path, data[: start + 10])
+
+
+def test_sequences_nested_deeper_than_the_walk_allows_are_refused(tmp_path):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    item = Dataset()
+    item.CodeValue = "X"
+    for _ in range(MAX_DEPTH + 1):
+        outer = Dataset()
+        outer.ContentSequence = Sequence([item])
+        item = outer
+    dataset.ContentSequence = item.ContentSequence  # written with defined lengths: read, it is not parsed yet
+    assert _refusal(tmp_path, _written(dataset)) == "sequences are nested too deeply to read"
+
+
+def test_shallow_nesting_passes(tmp_path):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    item = Dataset()
+    item.CodeValue = "X"
+    for _ in range(10):
+        outer = Dataset()
+        outer.ContentSequence = Sequence([item])
+        item = outer
+    dataset.ContentSequence = item.ContentSequence
+    assert _read(tmp_path, _written(dataset)) is not None
+
+
+def test_an_item_holding_something_else_is_refused(tmp_path):
+    data = _bundled("JPEG2000.dcm")
+    first_item = data.index(b"\xfe\xff\x00\xe0", data.index(b"\xe0\x7f\x10\x00"))
+    bent = data[:first_item] + struct.pack("<HH", 0x0008, 0x0010) + data[first_item + 4:]
+    assert _refusal(tmp_path, bent) == "(7FE0,0010) holds (0008,0010) where an item belongs"
