@@ -15,6 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from imaging.dicom import reasons
 from imaging.models import Instance
 from imaging.services import storage
 from imaging.services.ingest import Status, instance_ingest
@@ -52,7 +53,7 @@ def upload_known(request):
 def upload_instance(request):
     institution = storing_institution(request)
     result = instance_ingest(stream=request, institution=institution, by=request.user, source="browser")
-    body = {"status": result.status, "reason": result.reason, "sop_instance_uid": result.sop_instance_uid}
+    body = {"status": result.status, "reason": reasons.translated(result.reason, _), "sop_instance_uid": result.sop_instance_uid}
     if result.instance is not None:
         study = result.instance.series.study
         body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=study.dicom_patient_name)

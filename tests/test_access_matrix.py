@@ -106,6 +106,7 @@ def _foreign_imaging_values(cast) -> dict[str, str]:
         "series_uid": instance.series.series_instance_uid,
         "instance_uid": instance.sop_instance_uid,
         "frames": "1",
+        "frame": "1",  # the viewer's window of a frame
         "attribute_path": "7FE00010",
         **_foreign_archive_values(cast, instance.series.study),
     }

@@ -14,7 +14,9 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID as UIDName
 from pydicom.uid import AllTransferSyntaxes, PrivateTransferSyntaxes
 
-from imaging.dicom.structure import PIXEL_DATA, StructureError, check_structure
+from imaging.dicom.reasons import Reason
+from imaging.dicom.reasons import gettext_noop as _
+from imaging.dicom.structure import NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure
 
 UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
@@ -42,7 +44,7 @@ TM = re.compile(r"^([01][0-9]|2[0-3])([0-5][0-9](([0-5][0-9]|60)(\.[0-9]{1,6})?)
 
 
 class HeaderError(ValueError):
-    """The file is not a DICOM object this archive can index; the message says why."""
+    """The file is not a DICOM object this archive can index; its Reason (args[0]) says why."""
 
 
 class UnsupportedTransferSyntax(HeaderError):
@@ -63,28 +65,28 @@ def read_header(path: Path) -> Dataset:
     except HeaderError:
         raise
     except StructureError as exc:
-        raise HeaderError(str(exc)) from None
+        raise HeaderError(exc.args[0]) from None
     except InvalidDicomError:
-        raise HeaderError("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)") from None
+        raise HeaderError(Reason(_("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)"))) from None
     except RecursionError:
-        raise HeaderError("sequences are nested too deeply to read") from None
+        raise HeaderError(Reason(NESTED_TOO_DEEPLY)) from None
     except zlib.error:
-        raise HeaderError("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says") from None
+        raise HeaderError(Reason(_("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says"))) from None
     except UNREADABLE as exc:
-        raise HeaderError(f"the header cannot be read: {exc}"[:250]) from None
+        raise HeaderError(Reason(_("the header cannot be read: %(error)s"), error=str(exc)[:220])) from None
     return dataset
 
 
 def _transfer_syntax(dataset: Dataset) -> UIDName:
     syntax = dataset.file_meta.get("TransferSyntaxUID")
     if syntax is None:
-        raise HeaderError("the file meta information has no Transfer Syntax UID")
+        raise HeaderError(Reason(_("the file meta information has no Transfer Syntax UID")))
     if syntax not in AllTransferSyntaxes and syntax not in PrivateTransferSyntaxes:
-        raise UnsupportedTransferSyntax(f"transfer syntax {str(syntax)[:64]} is not supported")
+        raise UnsupportedTransferSyntax(Reason(_("transfer syntax %(uid)s is not supported"), uid=str(syntax)[:64]))
     return syntax
 
 
-def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, native: bool) -> str | None:
+def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, native: bool) -> Reason | None:
     """A file cut short where an element ends looks whole: its pixel data is missing, or shorter
     than its header describes."""
     if pixels is None:
@@ -92,11 +94,11 @@ def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, n
         # image (a JPIP provider holds it elsewhere).
         is_image = "Image Storage" in UIDName(_raw_text(dataset, "SOPClassUID")).name or all(k in dataset for k in ("Rows", "Columns", "BitsAllocated"))
         if is_image and "PixelDataProviderURL" not in dataset:
-            return "the file is truncated: it is an image but has no pixel data"
+            return Reason(_("the file is truncated: it is an image but has no pixel data"))
         return None
     tag, length = pixels
     if tag == PIXEL_DATA and native and length is not None and (needed := _pixel_bytes(dataset)) and length < needed:
-        return f"the file is truncated: the pixel data holds {length} bytes, its rows, columns, samples, bits and frames need {needed}"
+        return Reason(_("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"), length=length, needed=needed)
     return None
 
 
@@ -128,15 +130,15 @@ def _raw_text(dataset: Dataset, keyword: str) -> str:
     return str(element.value or "")
 
 
-def uid_problems(dataset: Dataset) -> list[str]:
+def uid_problems(dataset: Dataset) -> list[Reason]:
     """Call before anything reads the UIDs, which pydicom then keeps stripped."""
     problems = []
     for keyword in REQUIRED_UIDS:
         value = _raw_text(dataset, keyword)
         if not value:
-            problems.append(f"{keyword} is missing")
+            problems.append(Reason(_("%(keyword)s is missing"), keyword=keyword))
         elif len(value) > 64 or not UID.match(value):
-            problems.append(f"{keyword} '{value[:70]}' is not a valid UID (digits and dots, at most 64 characters)")
+            problems.append(Reason(_("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"), keyword=keyword, value=value[:70]))
     return problems
 
 
@@ -166,7 +168,7 @@ def _number(dataset: Dataset, keyword: str) -> int | None:
         return None
     low, high = NUMBERS[keyword]
     if not low <= value <= high:
-        raise HeaderError(f"{keyword} {value} is out of range ({low} to {high})")
+        raise HeaderError(Reason(_("%(keyword)s %(value)d is out of range (%(low)d to %(high)d)"), keyword=keyword, value=value, low=low, high=high))
     return value
 
 

@@ -21,6 +21,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import FileDataset
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
+from imaging.dicom.reasons import Reason
+from imaging.dicom.reasons import gettext_noop as _
+
 UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
@@ -28,11 +31,12 @@ PIXEL_ELEMENTS = frozenset({0x7FE00008, 0x7FE00009, PIXEL_DATA})  # Float, Doubl
 LONG_LENGTH_VRS = frozenset(vr.encode() for vr in EXPLICIT_VR_LENGTH_32)  # a 4-byte length after 2 reserved bytes
 # An element or item header: tag and 4-byte length; VR and 2-byte length (explicit VR); a 4-byte length.
 HEADERS = {little: tuple(struct.Struct(("<" if little else ">") + f) for f in ("HHL", "4x2sH", "L")) for little in (True, False)}
+NESTED_TOO_DEEPLY = _("sequences are nested too deeply to read")
 MAX_DEPTH = 64  # sequences within sequences; pydicom's recursive reader gives up not far beyond
 
 
 class StructureError(ValueError):
-    """A declared length does not fit in the file or in what holds it; the message says where."""
+    """A declared length does not fit in the file or in what holds it; its Reason says where."""
 
 
 class _Level(NamedTuple):
@@ -59,9 +63,9 @@ def _is_sequence(tag: int) -> bool:
 def _value_end(tag: int, start: int, length: int, size: int, bound: int | None) -> int:
     end = start + length
     if end > size:
-        raise StructureError(f"the file is truncated: {_name(tag)} declares {length} bytes but {max(size - start, 0)} remain")
+        raise StructureError(Reason(_("the file is truncated: %(element)s declares %(length)d bytes but %(remain)d remain"), element=_name(tag), length=length, remain=max(size - start, 0)))
     if bound is not None and end > bound:
-        raise StructureError(f"{_name(tag)} declares {length} bytes, more than the sequence or item holding it")
+        raise StructureError(Reason(_("%(element)s declares %(length)d bytes, more than the sequence or item holding it"), element=_name(tag), length=length))
     return end
 
 
@@ -89,7 +93,7 @@ def check_structure(dataset: FileDataset, stream: BinaryIO) -> tuple[int, int | 
             stream.seek(element.value_tell)
             _walk(stream, size, little, [_Level(element.tag, last_end, True, False, implicit)])
     if stop == size and last_end is not None and last_end < size:
-        raise StructureError(f"the file is truncated: it ends inside the header of the element after byte {last_end}")
+        raise StructureError(Reason(_("the file is truncated: it ends inside the header of the element after byte %(offset)d"), offset=last_end))
     stream.seek(stop)
     return _walk(stream, size, little, [_Level(0, size, False, False, implicit)])
 
@@ -105,10 +109,10 @@ def _walk(stream: BinaryIO, size: int, little: bool, levels: list[_Level]) -> tu
             levels.pop()
             continue
         if len(levels) > 2 * MAX_DEPTH:
-            raise StructureError("sequences are nested too deeply to read")
+            raise StructureError(Reason(NESTED_TOO_DEEPLY))
         head = stream.read(8)
         if len(head) < 8:
-            raise StructureError(f"the file is truncated: it ends inside {_name(level.tag)}" if level.tag else "the file is truncated: it ends inside an element header")
+            raise StructureError(Reason(_("the file is truncated: it ends inside %(element)s"), element=_name(level.tag)) if level.tag else Reason(_("the file is truncated: it ends inside an element header")))
         group, number, length = tag_and_length.unpack(head)
         tag = group << 16 | number
         if level.items:
@@ -123,7 +127,7 @@ def _walk(stream: BinaryIO, size: int, little: bool, levels: list[_Level]) -> tu
             if vr in LONG_LENGTH_VRS:
                 extra = stream.read(4)
                 if len(extra) < 4:
-                    raise StructureError(f"the file is truncated: it ends inside the header of {_name(tag)}")
+                    raise StructureError(Reason(_("the file is truncated: it ends inside the header of %(element)s"), element=_name(tag)))
                 length, start = long_length.unpack(extra)[0], at + 12
         if pixels is None and len(levels) == 1 and tag in PIXEL_ELEMENTS:
             pixels = (tag, None if length == UNDEFINED else length)
@@ -147,10 +151,10 @@ def _item(stream: BinaryIO, levels: list[_Level], tag: int, length: int, start: 
     if tag == SEQUENCE_END and level.end is None:
         levels.pop()
     elif tag != ITEM:
-        raise StructureError(f"{_name(level.tag)} holds {_name(tag)} where an item belongs")
+        raise StructureError(Reason(_("%(element)s holds %(other)s where an item belongs"), element=_name(level.tag), other=_name(tag)))
     elif length == UNDEFINED:
         if level.fragments:
-            raise StructureError(f"a fragment of {_name(level.tag)} has no length")
+            raise StructureError(Reason(_("a fragment of %(element)s has no length"), element=_name(level.tag)))
         levels.append(_Level(level.tag, None, False, False, level.implicit))
     elif level.fragments:
         stream.seek(_value_end(tag, start, length, size, level.end))

@@ -28,6 +28,7 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import DataError, IntegrityError, transaction
 
 from imaging.dicom.header import HeaderError, UnsupportedTransferSyntax, index_fields, json_metadata, read_header, uid_problems
+from imaging.dicom.reasons import Reason, gettext_noop
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.storage import usage_lock, usage_precheck
 from telemed.accounts.models import Institution, User
@@ -41,7 +42,7 @@ CHUNK = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
-CONFLICT_REASON = "an instance with this SOP Instance UID is already stored with different content"
+CONFLICT_REASON = Reason(gettext_noop("an instance with this SOP Instance UID is already stored with different content"))
 AUDITED_UIDS = 100  # instance UIDs named in one audit event (the count says how many there were)
 
 
@@ -153,12 +154,12 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         if spool is not stream:
             spool.fill(stream)
         if spool.too_large:
-            raise HeaderError(f"the file is larger than the {settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)} MB allowed for one instance")
+            raise HeaderError(Reason(gettext_noop("the file is larger than the %(limit)d MB allowed for one instance"), limit=settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)))
         spool.write_out()
         dataset = read_header(Path(spool.file.temporary_file_path()))
     except HeaderError as exc:
         spool.close()
-        return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, str(exc))
+        return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, exc.args[0])
     except BaseException:  # a stream that fails to read, a full disk: no spooled file left behind
         spool.close()
         raise
@@ -166,16 +167,16 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
     sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
     refusal = None
     if problems:
-        refusal = IngestResult(Status.INVALID, "; ".join(problems), sop_uid[:64], sop_class[:64])
+        refusal = IngestResult(Status.INVALID, Reason.joined(problems), sop_uid[:64], sop_class[:64])
     elif study_uid is not None and str(dataset.StudyInstanceUID) != study_uid:
-        refusal = IngestResult(Status.WRONG_STUDY, "the Study Instance UID differs from the study in the URL", sop_uid, sop_class)
+        refusal = IngestResult(Status.WRONG_STUDY, Reason(gettext_noop("the Study Instance UID differs from the study in the URL")), sop_uid, sop_class)
     else:
         try:
             return _Received(spool, index_fields(dataset), json_metadata(dataset))
         except HeaderError as exc:
-            refusal = IngestResult(Status.INVALID, str(exc), sop_uid, sop_class)
+            refusal = IngestResult(Status.INVALID, exc.args[0], sop_uid, sop_class)
         except Exception as exc:  # pydicom raises many kinds for a malformed value
-            refusal = IngestResult(Status.INVALID, f"an element cannot be read: {exc}"[:250], sop_uid, sop_class)
+            refusal = IngestResult(Status.INVALID, Reason(gettext_noop("an element cannot be read: %(error)s"), error=str(exc)[:220]), sop_uid, sop_class)
     spool.close()
     return refusal
 
@@ -239,7 +240,7 @@ def _index(received: list[_Received], *, institution: Institution, by: User, sou
         if len(received) > 1:  # one file holds a value the database refuses: index them one by one to refuse it alone
             return _index_one_by_one(received, institution=institution, by=by, source=source)
         logger.warning("a DICOM file with a value the database refuses: %s", exc)
-        results, unkept = [received[0].result(Status.INVALID, "a value cannot be indexed (a NUL character, or a number out of range)")], [received[0].key]
+        results, unkept = [received[0].result(Status.INVALID, Reason(gettext_noop("a value cannot be indexed (a NUL character, or a number out of range)")))], [received[0].key]
     except BaseException:
         for r in received:
             default_storage.delete(r.key)
@@ -302,11 +303,11 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         if existing is not None and existing.series.study.institution_id != institution.pk:
             # Neither acknowledged nor kept: the sender would be pointed to a study it cannot see.
             unkept.append(r.key)
-            results.append(r.result(Status.INVALID, "this SOP Instance UID belongs to a study of another institution"))
+            results.append(r.result(Status.INVALID, Reason(gettext_noop("this SOP Instance UID belongs to a study of another institution"))))
             continue
         if existing is not None and existing.sha256 == r.sha256:
             unkept.append(r.key)
-            results.append(r.result(Status.DUPLICATE, "already stored", existing))
+            results.append(r.result(Status.DUPLICATE, Reason(gettext_noop("already stored")), existing))
             continue
         if existing is not None and _kept_for_review(r, institution, reviewed):
             unkept.append(r.key)
@@ -316,9 +317,9 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         series = series_of.get(r.fields["series"]["series_instance_uid"])
         problem = None
         if existing is None and study is not None and study.institution_id != institution.pk:
-            problem = "this Study Instance UID belongs to a study of another institution"
+            problem = Reason(gettext_noop("this Study Instance UID belongs to a study of another institution"))
         elif existing is None and series is not None and (study is None or series.study_id != study.pk):
-            problem = "this Series Instance UID belongs to another study"
+            problem = Reason(gettext_noop("this Series Instance UID belongs to another study"))
         elif refusal := usage.add(size=r.size, instances=0 if existing else 1):
             unkept.append(r.key)
             results.append(r.result(Status.OVER_QUOTA, refusal))

@@ -91,3 +91,11 @@ def test_unmatched_study_is_matched_to_a_patient_of_the_clinic(cast, client_for)
     study.refresh_from_db()
     assert study.patient == cast.north.patient
     assert client_for(cast.doc_n2).post(f"/imaging/studies/{study.pk}/reconcile/", {f"{study.pk}-patient": cast.north.patient.pk}).status_code == 404
+
+
+def test_refusal_reasons_are_given_in_the_uploaders_language(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    response = client.post("/imaging/upload/instance/", data=malformed()["bad uid"], content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 400 and "不是有效的 UID" in response.json()["reason"]
+    response = client.post("/imaging/upload/instance/", data=b"not dicom at all", content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "不是 DICOM Part 10 文件" in response.json()["reason"]

@@ -1,0 +1,40 @@
+"""Why a file is refused: in English where a machine reads it (STOW-RS, C-STORE, logs, the
+rejected-instance record), in the reader's language on a page.
+
+A `Reason` is the English text itself (a str, so every interface that sends, cuts or stores a
+reason keeps working), and keeps the message id and values it was made from, so that a page can
+translate it. This module knows nothing of Django: the caller passes its gettext.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import reduce
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a message id for the translation catalogue (makemessages finds it by this name)."""
+    return message
+
+
+class Reason(str):
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, /, **values) -> Reason:
+        reason = super().__new__(cls, template % values if values else template)
+        reason.template, reason.values = template, values
+        return reason
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        values = {name: translated(value, gettext) for name, value in self.values.items()}
+        return gettext(self.template) % values if values else gettext(self.template)
+
+    @classmethod
+    def joined(cls, reasons: list[Reason]) -> Reason:
+        """Several reasons in one, separated by semicolons."""
+        return reduce(lambda first, then: cls("%(first)s; %(then)s", first=first, then=then), reasons)
+
+
+def translated(reason, gettext: Callable[[str], str]):
+    """`reason` in gettext's language, if it is a Reason; anything else as it is."""
+    return reason.translated(gettext) if isinstance(reason, Reason) else reason
