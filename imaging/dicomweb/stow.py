@@ -62,12 +62,18 @@ def parts_store(*, parts: list[Part], institution: Institution, by: User, study_
     return outcome
 
 
+def _error_comment(reason: str) -> str:
+    """Why, for the person reading the sender's log, as an Error Comment: an LO, of at most 64
+    characters, so a longer reason is cut at a word and says so."""
+    return reason if len(reason) <= 64 else reason[:61].rsplit(" ", 1)[0] + "..."
+
+
 def stow_response(outcome: Outcome, *, base_url: str, study_uid: str | None) -> dict:
     """The store instances response (PS3.18 10.5.3) in DICOM JSON."""
     body: dict = {}
     studies = {r.instance.series.study.study_instance_uid for r in outcome.stored}
     target = study_uid or (studies.pop() if len(studies) == 1 else None)
-    if target:
+    if target and outcome.stored:  # nothing stored: there may be no such study to retrieve
         body[RETRIEVE_URL] = element("UR", f"{base_url}/studies/{target}")
     if outcome.stored:
         body["00081199"] = element("SQ", *[{
@@ -80,6 +86,6 @@ def stow_response(outcome: Outcome, *, base_url: str, study_uid: str | None) -> 
             "00081150": element("UI", sop_class),
             "00081155": element("UI", sop_instance),
             "00081197": element("US", code),
-            "00000902": element("LO", reason[:64]),  # Error Comment: why, for the person reading the log
+            "00000902": element("LO", _error_comment(reason)),
         } for sop_class, sop_instance, code, reason in outcome.failed])
     return body
