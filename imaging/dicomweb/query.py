@@ -109,6 +109,7 @@ def parse(params: QueryDict, *, keys: dict) -> Query:
 
 
 def _parse_include(params: QueryDict, query: Query) -> None:
+    unknown = []
     for value in params.getlist("includefield"):
         for item in (item.strip() for item in value.split(",")):
             if item.lower() == "all":
@@ -117,6 +118,11 @@ def _parse_include(params: QueryDict, query: Query) -> None:
             tag = int(item, 16) if re.fullmatch(r"[0-9A-Fa-f]{8}", item) else tag_for_keyword(item)
             if tag is not None:
                 query.include.add(f"{tag:08X}")
+            elif item:
+                unknown.append(item)
+    if unknown:  # neither a tag nor a keyword: the sender should know why the attribute is absent
+        names = ", ".join(quote(name[:64], safe="") for name in unknown[:20])
+        query.warnings.append(f"The following includefield values are not DICOM attributes and were ignored: {names}")
 
 
 def _flag(params: QueryDict, name: str) -> bool:

@@ -148,6 +148,14 @@ def test_an_unsupported_parameter_with_a_name_outside_latin_1_still_gets_its_war
     assert response.status_code == 200 and "%E5%A7%93" in response["Warning"]
 
 
+def test_an_includefield_that_names_no_attribute_is_named_in_a_warning(cast, client_for):
+    ct_study(cast.north)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    response = _search(client, "studies", includefield="NotAnAttribute,00100010")
+    assert response.status_code == 200 and "includefield" in response["Warning"] and "NotAnAttribute" in response["Warning"]
+    assert not _search(client, "studies", includefield="PatientName").has_header("Warning")
+
+
 def test_fuzzy_matching_asked_for_is_refused_with_the_standards_warning(cast, client_for):
     ct_study(cast.north)
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
