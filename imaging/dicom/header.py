@@ -6,13 +6,15 @@ import struct
 import zlib
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID as UIDName
-from pydicom.uid import AllTransferSyntaxes, PrivateTransferSyntaxes
+from pydicom.filereader import _read_file_meta_info, read_preamble  # the meta's end is where a deflated data set starts
+from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, PrivateTransferSyntaxes
 
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
@@ -22,6 +24,7 @@ UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Elements at least this long stay out of the stored DICOM JSON (they are bulk data).
 BULK_DATA_THRESHOLD = 4096
+INFLATE_BLOCK = 1024 * 1024
 # What pydicom raises on bytes it cannot make sense of, besides InvalidDicomError: a short element
 # header is a struct.error, a value in an unknown character set a LookupError, and so on.
 UNREADABLE = (
@@ -51,11 +54,13 @@ class UnsupportedTransferSyntax(HeaderError):
     """The file is encoded in a transfer syntax this archive does not know."""
 
 
-def read_header(path: Path) -> Dataset:
+def read_header(path: Path, *, inflated_limit: int) -> Dataset:
     """The dataset up to the pixel data; large values are read only when asked for. The declared
-    lengths of the whole file are checked (see imaging/dicom/structure.py), the pixel data unread."""
+    lengths of the whole file are checked (see imaging/dicom/structure.py), the pixel data unread.
+    A deflated data set is refused if it would inflate beyond `inflated_limit` bytes."""
     try:
         with path.open("rb") as handle:
+            _inflates_within(handle, inflated_limit)
             dataset = pydicom.dcmread(handle, stop_before_pixels=True, defer_size=BULK_DATA_THRESHOLD)
             syntax = _transfer_syntax(dataset)
             # a deflated data set was inflated into a buffer, which pydicom read
@@ -75,6 +80,31 @@ def read_header(path: Path) -> Dataset:
     except UNREADABLE as exc:
         raise HeaderError(Reason(_("the header cannot be read: %(error)s"), error=str(exc)[:220])) from None
     return dataset
+
+
+DEFLATED = DeflatedExplicitVRLittleEndian.encode()
+
+
+def _inflates_within(handle: BinaryIO, limit: int) -> None:
+    """pydicom inflates a deflated data set whole, in memory: one that would inflate beyond
+    `limit` (a decompression bomb: a few MB of zeros become gigabytes) is refused before that,
+    by inflating it a block at a time and keeping nothing. Only a file whose first block names
+    the deflated transfer syntax pays for reading its file meta information twice."""
+    if DEFLATED not in handle.read(4096):
+        handle.seek(0)
+        return
+    handle.seek(0)
+    read_preamble(handle, False)
+    meta = _read_file_meta_info(handle)
+    if meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        inflater, inflated = zlib.decompressobj(-zlib.MAX_WBITS), 0
+        while pending := handle.read(INFLATE_BLOCK):
+            while pending and inflated <= limit:
+                inflated += len(inflater.decompress(pending, INFLATE_BLOCK))
+                pending = inflater.unconsumed_tail
+            if inflated > limit:
+                raise HeaderError(Reason(_("the deflated data set inflates to more than %(limit)d MB"), limit=limit // (1024 * 1024)))
+    handle.seek(0)
 
 
 def _transfer_syntax(dataset: Dataset) -> UIDName:

@@ -22,7 +22,7 @@ def _bundled(name: str) -> bytes:
 def _read(tmp_path, data: bytes):
     path = tmp_path / "instance.dcm"
     path.write_bytes(data)
-    return read_header(path)
+    return read_header(path, inflated_limit=1024 * 1024 * 1024)
 
 
 def _refusal(tmp_path, data: bytes) -> str:
@@ -133,3 +133,25 @@ def test_an_item_holding_something_else_is_refused(tmp_path):
     first_item = data.index(b"\xfe\xff\x00\xe0", data.index(b"\xe0\x7f\x10\x00"))
     bent = data[:first_item] + struct.pack("<HH", 0x0008, 0x0010) + data[first_item + 4:]
     assert _refusal(tmp_path, bent) == "(7FE0,0010) holds (0008,0010) where an item belongs"
+
+
+def _deflated_with_zeros(megabytes: int) -> bytes:
+    """A deflated CT slice carrying `megabytes` MB of zeros in a private element: a few kB on
+    disk, much more once inflated."""
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.add_new(0x00090010, "LO", "BOMB")
+    dataset.add_new(0x00091000, "OB", b"\0" * (megabytes * 1024 * 1024))
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_a_deflated_data_set_that_would_inflate_beyond_the_limit_is_refused_before_it_does(tmp_path):
+    data = _deflated_with_zeros(8)
+    assert len(data) < 100 * 1024
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(data)
+    with pytest.raises(HeaderError, match="inflates to more than 2 MB"):
+        read_header(path, inflated_limit=2 * 1024 * 1024)
+    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID  # within the limit, read as usual

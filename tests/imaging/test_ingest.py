@@ -133,3 +133,12 @@ def test_oversized_instance_is_refused(cast, settings):
     settings.DICOM_MAX_INSTANCE_BYTES = 1000
     result = _ingest(cast, ct_series(slices=1)[0])
     assert result.status == Status.INVALID and "larger than" in result.reason
+
+
+def test_a_deflated_instance_larger_than_allowed_once_inflated_is_refused_and_leaves_nothing(cast, settings):
+    from tests.imaging.test_header_structure import _deflated_with_zeros
+
+    settings.DICOM_MAX_INSTANCE_BYTES = 2 * 1024 * 1024
+    result = _ingest(cast, _deflated_with_zeros(8))
+    assert result.status == Status.INVALID and "inflates to more than 2 MB" in result.reason
+    assert not Instance.objects.exists() and not _stored_files()
