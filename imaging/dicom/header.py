@@ -98,8 +98,9 @@ def _inflates_within(handle: BinaryIO, limit: int) -> None:
     meta = _read_file_meta_info(handle)
     if meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
         inflater, inflated = zlib.decompressobj(-zlib.MAX_WBITS), 0
-        while pending := handle.read(INFLATE_BLOCK):
-            while pending and inflated <= limit:
+        while not inflater.eof and (pending := handle.read(INFLATE_BLOCK)):
+            # Past the stream's end (a writer's padding byte) zlib keeps the input unconsumed.
+            while pending and inflated <= limit and not inflater.eof:
                 inflated += len(inflater.decompress(pending, INFLATE_BLOCK))
                 pending = inflater.unconsumed_tail
             if inflated > limit:

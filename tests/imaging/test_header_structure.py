@@ -155,3 +155,5 @@ def test_a_deflated_data_set_that_would_inflate_beyond_the_limit_is_refused_befo
     with pytest.raises(HeaderError, match="inflates to more than 2 MB"):
         read_header(path, inflated_limit=2 * 1024 * 1024)
     assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID  # within the limit, read as usual
+    path.write_bytes(data + b"\0\0")  # bytes after the deflated stream's end (a writer's padding) end the check too
+    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID
