@@ -352,6 +352,31 @@ def test_a_one_finger_swipe_on_a_touch_screen_scrolls_the_stack(live_daphne, chr
         _close(context, page)
 
 
+def test_on_a_laptop_with_a_touch_screen_a_finger_scrolls_and_the_mouse_changes_the_window(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
+    # A touch screen whose laptop's primary pointer is the mouse or touchpad (a fine pointer).
+    fine_primary = """const ask = window.matchMedia.bind(window);
+        window.matchMedia = (query) => query === "(pointer: coarse)" ? {matches: false, media: query} : ask(query);"""
+    context, page = _open_viewer(chromium, live_daphne, study, has_touch=True, init_script=fine_primary)
+    try:
+        _full_quality(page)
+        assert page.locator("button[data-tool=window]").get_attribute("aria-pressed") == "true"
+        box = page.locator(f"{LEFT} .canvas").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 40
+        session = context.new_cdp_session(page)
+        _touch(page, session, [(1, x, y)], "touchStart")
+        for step in range(1, 6):
+            _touch(page, session, [(1, x, y - step * 10 - 3)], "touchMove")
+        _touch(page, session, [], "touchEnd")
+        assert page.locator(f"{LEFT} .position").inner_text() == "9 / 9"
+        assert _window_label(page) == "the image's own window"
+        _drag(page, LEFT, 5, 10)
+        page.wait_for_function(f"document.querySelector('{LEFT} .window-label').textContent.startsWith('W ')")
+    finally:
+        _close(context, page)
+
+
 def test_a_pinch_begun_by_one_finger_leaves_the_window_as_it_was_and_ends_at_full_quality(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))

@@ -338,7 +338,7 @@ class Viewport {
 }
 
 const viewports = [...document.querySelectorAll(".viewport")].map((element, n) => new Viewport(element, n));
-const state = {active: viewports[0], layout: 1, linked: false, tool: "window", cine: null};
+const state = {active: viewports[0], layout: 1, linked: false, tool: "window", toolChosen: false, cine: null};
 const buttons = {
   layout: document.getElementById("layout"), link: document.getElementById("link"),
   cine: document.getElementById("cine"), tags: document.getElementById("tags-toggle"),
@@ -403,8 +403,9 @@ function setLayout(count) {
   viewports.forEach((v) => { if (v.view.fitted) v.fit(); });
 }
 
-function setTool(tool) {
+function setTool(tool, {chosen = true} = {}) {
   state.tool = tool;
+  state.toolChosen = chosen;
   document.querySelectorAll("[data-tool]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.tool === tool)));
   viewports.forEach((v) => { v.canvas.dataset.tool = tool; });
 }
@@ -500,7 +501,9 @@ viewports.forEach((viewport) => {
       return;
     }
     if (pointers.size > 2) return;
-    let mode = event.shiftKey || event.button === 1 ? "pan" : state.tool;
+    // A finger scrolls until a tool is chosen, also on a laptop whose mouse made Window the default.
+    const tool = event.pointerType === "touch" && !state.toolChosen ? "scroll" : state.tool;
+    let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
     if ((mode === "window" && !viewport.windowable) || (mode === "measure" && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
@@ -593,6 +596,6 @@ document.addEventListener("keydown", (event) => {
   else if (action) { event.preventDefault(); action(); }
 });
 
-setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window");
+setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window", {chosen: false});
 if (data.series.length) viewports[0].load(0);
 viewports[0].canvas.focus({preventScroll: true});
