@@ -7,7 +7,6 @@ waits for reconciliation.
 """
 from __future__ import annotations
 
-import datetime
 import uuid
 
 from django.conf import settings
@@ -61,15 +60,6 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description or self.study_instance_uid} ({self.study_date})"
-
-    @property
-    def study_day(self) -> datetime.date | None:
-        """The DICOM Study Date (YYYYMMDD) as a date, for pages to show in the reader's language;
-        None when it is missing or not a date."""
-        try:
-            return datetime.datetime.strptime(self.study_date, "%Y%m%d").date()
-        except ValueError:
-            return None
 
 
 class Series(models.Model):

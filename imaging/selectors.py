@@ -84,11 +84,6 @@ def study_has_images(study: Study) -> bool:
     return _with_pixels().filter(series__study=study).exists()
 
 
-def viewer_instance(*, study: Study, series_uid: str, instance_uid: str) -> Instance | None:
-    """An image of `study` the viewer shows, by its series and instance UIDs."""
-    return _with_pixels().filter(series__study=study, series__series_instance_uid=series_uid, sop_instance_uid=instance_uid).first()
-
-
 def viewer_study(study: Study) -> dict:
     """Series in order, each with its images in order, their pixel spacing, slice positions and
     own window, and whether the series is in colour."""

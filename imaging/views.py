@@ -98,8 +98,8 @@ def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: 
     """The window a frame is rendered with by default, for an image whose header gives none (the
     renderer then takes the frame's range): the viewer's first window drag starts from it."""
     study = studies.study_get(by=request.user, study_id=study_id)
-    instance = selectors.viewer_instance(study=study, series_uid=series_uid, instance_uid=instance_uid)
-    if instance is None or not 1 <= frame <= instance.number_of_frames:
+    instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
+    if instance is None or instance.rows is None or not 1 <= frame <= instance.number_of_frames:
         raise Http404
     try:
         window = pixels.frame_get(instance=instance, number=frame).window

@@ -12,8 +12,8 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.uid import UID as UIDName
 from pydicom.filereader import _read_file_meta_info, read_preamble  # the meta's end is where a deflated data set starts
+from pydicom.uid import UID as UIDName
 from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, PrivateTransferSyntaxes
 
 from imaging.dicom.reasons import Reason
@@ -178,18 +178,28 @@ def _text(dataset: Dataset, keyword: str, limit: int) -> str:
     return ("" if value is None else str(value))[:limit]
 
 
+def is_date(value: str) -> bool:
+    """A DICOM date (DA: YYYYMMDD) that names a day of the calendar."""
+    try:
+        return bool(DA.match(value)) and bool(date(int(value[:4]), int(value[4:6]), int(value[6:])))
+    except ValueError:
+        return False
+
+
+def is_time(value: str) -> bool:
+    """A DICOM time (TM: HH, HHMM, HHMMSS or HHMMSS.F to six digits) within a day."""
+    return bool(TM.match(value))
+
+
 def _date(dataset: Dataset, keyword: str) -> str:
     """A valid DA, or empty: the index answers queries in DICOM values (the file keeps what was sent)."""
     value = _text(dataset, keyword, 9).rstrip()
-    try:
-        return value if DA.match(value) and date(int(value[:4]), int(value[4:6]), int(value[6:])) else ""
-    except ValueError:
-        return ""
+    return value if is_date(value) else ""
 
 
 def _time(dataset: Dataset, keyword: str) -> str:
     value = _text(dataset, keyword, 17).rstrip()
-    return value if TM.match(value) else ""
+    return value if is_time(value) else ""
 
 
 def _number(dataset: Dataset, keyword: str) -> int | None:

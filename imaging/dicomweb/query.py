@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import quote
 
 from django.db.models import Q, QuerySet
@@ -16,6 +15,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
 
+from imaging.dicom.header import is_date, is_time
 from imaging.models import Instance, Series, Study
 from telemed.compiled import CompiledQuery
 
@@ -151,12 +151,12 @@ def _checked(name: str, kind: str, value: str) -> str:
     """`value` as the matching of `kind` reads it, or QueryError naming the parameter and what it takes."""
     if value == "":
         return value  # universal matching
-    if kind == "date" and not _is_range(value, DATE, _is_date):
+    if kind == "date" and not _is_range(value, DATE, is_date):
         raise QueryError(_(
             "'%(name)s' must be one date (YYYYMMDD) or one range of dates (YYYYMMDD-YYYYMMDD, either end may be left out); "
             "'%(value)s' is not, and a list of dates is not supported."
         ) % {"name": name[:64], "value": value[:64]})
-    if kind == "time" and not _is_range(value, TIME, _is_time):
+    if kind == "time" and not _is_range(value, TIME, is_time):
         raise QueryError(_(
             "'%(name)s' must be one time (HH, HHMM, HHMMSS or HHMMSS.FFFFFF) or one range of times (such as 0930-1000, "
             "either end may be left out); '%(value)s' is not, and a list of times is not supported."
@@ -178,19 +178,6 @@ def _is_range(value: str, one: str, valid) -> bool:
     if match is None or not (match[1] or match[3]) or (match[3] and not match[2]):
         return False
     return all(valid(part) for part in (match[1], match[3]) if part)
-
-
-def _is_date(value: str) -> bool:
-    try:
-        datetime.strptime(value, "%Y%m%d")
-    except ValueError:
-        return False
-    return True
-
-
-def _is_time(value: str) -> bool:
-    hours, minutes, seconds = int(value[:2]), int(value[2:4] or 0), int(value[4:6] or 0)
-    return hours < 24 and minutes < 60 and seconds < 61  # 60: a leap second
 
 
 def _condition(path: str, kind: str, value: str) -> Q:
