@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -36,9 +37,23 @@ def storing_institution(request):
     return institutions.get()
 
 
+def _for_institution(view):
+    """The view gets the clinic the user sends for. A refusal is answered in JSON with its reason,
+    which the page shows: an HTML 403 would read there as a session that ended."""
+    @wraps(view)
+    def answered(request):
+        try:
+            institution = storing_institution(request)
+        except PermissionDenied as exc:
+            return JsonResponse({"reason": str(exc)}, status=403)
+        return view(request, institution)
+
+    return answered
+
+
 @require_POST
-def upload_known(request):
-    institution = storing_institution(request)
+@_for_institution
+def upload_known(request, institution):
     try:
         hashes = json.loads(request.body or b"{}").get("hashes", [])
     except (ValueError, AttributeError):
@@ -50,8 +65,8 @@ def upload_known(request):
 
 
 @require_POST
-def upload_instance(request):
-    institution = storing_institution(request)
+@_for_institution
+def upload_instance(request, institution):
     result = instance_ingest(stream=request, institution=institution, by=request.user, source="browser")
     body = {"status": result.status, "reason": reasons.translated(result.reason, _), "sop_instance_uid": result.sop_instance_uid}
     if result.instance is not None:

@@ -37,7 +37,7 @@ def _open_viewer(chromium, live_daphne, study: Study, *, language: str = "Englis
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
-    page.console_errors = []  # a failed request (the favicon's 404 among them) is logged as an error
+    page.console_errors = []  # a failed request is logged as an error
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     page.set_default_timeout(20_000)
@@ -301,6 +301,13 @@ def test_an_image_the_server_cannot_render_leaves_a_blank_viewport_with_the_reas
         page.keyboard.press("ArrowLeft")  # back to an image that renders: the message goes
         _full_quality(page)
         assert message.is_hidden() and page.locator("[data-preset='-600,1500']").is_enabled()
+
+        asked = []  # going back to the refused image shows its reason without asking the server again
+        page.on("request", lambda request: "/rendered" in request.url and asked.append(request.url))
+        page.keyboard.press("ArrowRight")
+        message.wait_for(state="visible")
+        assert message.inner_text().startswith("This image cannot be displayed: The pixel data of this instance")
+        assert asked == []
     finally:
         _close(context, page)
 

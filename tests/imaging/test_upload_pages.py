@@ -99,3 +99,10 @@ def test_refusal_reasons_are_given_in_the_uploaders_language(cast, client_for):
     assert response.status_code == 400 and "不是有效的 UID" in response.json()["reason"]
     response = client.post("/imaging/upload/instance/", data=b"not dicom at all", content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "不是 DICOM Part 10 文件" in response.json()["reason"]
+
+
+def test_a_refused_upload_says_why_in_json_which_the_page_shows(cast, client_for):
+    response = _send(client_for(cast.north[Role.COORDINATOR]), ct_series(slices=1)[0])
+    assert response.status_code == 403 and response.json()["reason"] == "Choose the clinic you are sending for."
+    known = client_for(cast.north[Role.CLINIC_DOCTOR]).post("/imaging/upload/known/?institution=not-a-clinic", "{}", content_type="application/json")
+    assert known.status_code == 403 and known.json()["reason"]

@@ -18,7 +18,8 @@ const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, DESCRIPTION = 0x0008103
 const WANTED = new Set([STUDY_UID, PATIENT_NAME, DESCRIPTION, STUDY_DATE, CHARSET]);
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 const IMPLICIT_LE = "1.2.840.10008.1.2";
-const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk"};
+// A first label only: the server decodes every character set and its answer relabels the row.
+const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk", "ISO_IR 100": "windows-1252"};
 
 function readElements(view, offset, end, explicit, found) {
   // Walks data elements, stepping through sequences only to find their end; `found` (the top
@@ -63,7 +64,7 @@ async function headerInfo(file) {
   const charset = found.has(CHARSET) ? new TextDecoder().decode(found.get(CHARSET)).split("\\").pop().trim() : "";
   const decoder = new TextDecoder(DECODERS[charset] || (charset ? "utf-8" : "windows-1252"));
   const value = (tag) => (found.has(tag) ? decoder.decode(found.get(tag)).replace(/\0/g, "").trim() : "");
-  return {study: value(STUDY_UID) || "?", label: [personName(value(PATIENT_NAME)), value(DESCRIPTION), dicomDate(value(STUDY_DATE))].filter(Boolean).join(" · ")};
+  return {study: value(STUDY_UID) || "?", patient: value(PATIENT_NAME), description: value(DESCRIPTION), date: dicomDate(value(STUDY_DATE))};
 }
 
 function personName(value) {
@@ -88,15 +89,25 @@ async function storedHash(file) {
 
 const counted = (format, n) => format.replace("%(n)s", n);
 
-function studyRow(key, label) {
+const studyLabel = ({patient, description, date}) => [personName(patient || ""), description, date].filter(Boolean).join(" · ");
+
+function studyRow(key, info = {}) {
   if (!studies.has(key)) {
     const row = document.createElement("li");
     row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
-    row.querySelector(".name").textContent = label || counted(text.textStudy, studies.size + 1);
+    row.querySelector(".name").textContent = studyLabel(info) || counted(text.textStudy, studies.size + 1);
     document.getElementById("studies").append(row);
-    studies.set(key, {row, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
+    studies.set(key, {row, date: info.date, relabelled: false, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
   return studies.get(key);
+}
+
+function relabel(key, result) {
+  // The server read the header with every character set DICOM has: its names are the right ones.
+  const study = studies.get(key);
+  if (study.relabelled || !(result.patient || result.description)) return;
+  study.relabelled = true;
+  study.row.querySelector(".name").textContent = studyLabel({...result, date: study.date});
 }
 
 function tick(key, outcome) {
@@ -186,7 +197,7 @@ async function upload(files) {
     const info = await headerInfo(file);
     if (!info) { problem(file, text.textSkipped); advance(); continue; }
     work.push({file, key: info.study, hash: await storedHash(file)});
-    studyRow(info.study, info.label).total += 1;
+    studyRow(info.study, info).total += 1;
   }
   let known;
   try { known = await knownHashes(work); } catch (error) {
@@ -219,8 +230,8 @@ async function worker(queue, state, advance) {
       notice.textContent = result.reason;
       notice.hidden = false;
     }
-    if (response && response.ok) tick(item.key, result.status === "duplicate" ? "already" : "stored");
-    else { problem(item.file, `${text.textFailed}: ${result.reason || result.error || response.status}`); tick(item.key, "refused"); }
+    if (response && response.ok) { relabel(item.key, result); tick(item.key, result.status === "duplicate" ? "already" : "stored"); }
+    else { problem(item.file, `${text.textFailed}: ${result.reason || response.status}`); tick(item.key, "refused"); }
     advance();
   }
 }

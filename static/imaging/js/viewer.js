@@ -37,14 +37,19 @@ function fetchImage(url) {
 
 const isLoaded = (url) => Boolean(images.get(url)?.done);
 
-// Why an image failed: the server's 406 says in its body (an <img> cannot read it).
-async function failureReason(url) {
-  try {
-    const response = await fetch(url);
-    return response.ok ? "" : (await response.json()).detail || "";
-  } catch {
-    return "";
+// Why an image failed: the server's 406 says in its body (an <img> cannot read it). An image the
+// server refused is remembered, so going back to it asks the server nothing more; a failure that
+// may pass (no network, a 5xx) is not.
+const refusals = new Map();
+
+function failureReason(url) {
+  if (!refusals.has(url)) {
+    const asked = fetch(url).then((response) => (response.status >= 400 && response.status < 500
+      ? response.json().then((body) => body.detail || "", () => "") : Promise.reject(response)));
+    asked.catch(() => refusals.delete(url));
+    refusals.set(url, asked);
   }
+  return refusals.get(url).catch(() => "");
 }
 
 // The window the server renders an image with when its header names none (the frame's range),
@@ -55,7 +60,9 @@ function ownWindow(series, image) {
   const key = `${series.uid}/${image.uid}/${image.frame || 1}`;
   if (!ownWindows.has(key)) {
     const url = `${root.dataset.windowBase}${series.uid}/${image.uid}/${image.frame || 1}/window/`;
-    const asked = fetch(url).then((response) => (response.ok ? response.json() : {window: null})).then((body) => body.window);
+    // 406: the image cannot be decoded, so it has no window; another failure is asked again at the next drag.
+    const asked = fetch(url).then((response) => (response.ok ? response.json() : response.status === 406 ? {window: null} : Promise.reject(response)))
+      .then((body) => body.window);
     asked.catch(() => ownWindows.delete(key));
     ownWindows.set(key, asked);
   }
@@ -143,7 +150,8 @@ class Viewport {
     this.message.hidden = true;
     this.size(image);
     clearTimeout(this.settle);
-    if (isLoaded(full)) { this.display(full, "full"); this.prefetch(direction); }
+    if (refusals.has(full)) this.fail(full);
+    else if (isLoaded(full)) { this.display(full, "full"); this.prefetch(direction); }
     else {
       const showFull = () => fetchImage(full).then(() => {
         if (token !== this.token) return;
