@@ -12,26 +12,16 @@ import pytest
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Study
 from imaging.report_templates import install_shared_templates
 from imaging.services.ingest import instance_ingest
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.demo import seed_demo
 from telemed.accounts.models import User
+from tests.browser.pages import signed_in
 from tests.imaging.corpus import ct_series
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _signed_in(chromium, base: str, username: str):
-    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(base + "/login/")
-    page.get_by_role("button", name="English").click()
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
-    page.get_by_role("button", name="English").click()  # the demo people prefer Chinese
-    page.wait_for_load_state()
-    return context, page
+    return signed_in(chromium, base, username, viewport={"width": 1280, "height": 900})
 
 
 def _study() -> Study:
@@ -115,18 +105,8 @@ def test_study_pages_with_long_uids_do_not_scroll_sideways_on_a_phone(live_daphn
     # A study whose Patient ID matches nobody and without a description: its UID is what names it.
     for data in ct_series(slices=1, patient_id="NOBODY-1", description="", size=64):
         instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
-    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    context, page = signed_in(chromium, live_daphne, viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
     try:
-        page.goto(live_daphne + "/login/")
-        page.get_by_role("button", name="English").click()
-        page.locator("#id_username").fill("doc_qingshan")
-        page.locator("#id_password").fill(DEMO_PASSWORD)
-        page.locator("button[type=submit].primary").click()
-        page.wait_for_load_state()
-        page.get_by_role("button", name="English").click()
-        page.wait_for_load_state()
         for path in (f"/imaging/studies/{study.pk}/", "/imaging/"):
             page.goto(live_daphne + path)
             assert page.evaluate("document.scrollingElement.scrollWidth") <= 375, path

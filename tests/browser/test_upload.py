@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from imaging.models import Instance, Study
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.demo import seed_demo
+from tests.browser.pages import signed_in
 from tests.imaging.corpus import ct_series
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -12,12 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _files(tmp_path, count):
     folder = tmp_path / "CT"
-    folder.mkdir()
-    paths = []
-    for n, data in enumerate(ct_series(slices=count, patient_id="QS-0001"), start=1):
-        path = folder / f"IM{n:04d}.dcm"
-        path.write_bytes(data)
-        paths.append(path)
+    paths = _written(folder, ct_series(slices=count, patient_id="QS-0001"))
     notes = folder / "README.txt"
     notes.write_text("scanner export notes")
     return paths, notes
@@ -26,28 +22,16 @@ def _files(tmp_path, count):
 def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(live_daphne, chromium, tmp_path):
     seed_demo()
     paths, notes = _files(tmp_path, 8)
-    context = chromium.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
     try:
-        page.goto(live_daphne + "/login/")
-        page.get_by_role("button", name="English").click()
-        page.locator("#id_username").fill("doc_qingshan")
-        page.locator("#id_password").fill(DEMO_PASSWORD)
-        page.locator("button[type=submit].primary").click()
-        page.wait_for_load_state()
-        page.goto(live_daphne + "/imaging/upload/")
-        page.get_by_role("button", name="English").click()
-        page.wait_for_load_state()
-
-        page.locator("#files").set_input_files([str(p) for p in paths[:5]] + [str(notes)])
+        page.locator("#files").set_input_files(paths[:5] + [str(notes)])
         page.wait_for_function("document.getElementById('overall-bar').value === 6")
         assert "README.txt" in page.locator("#problem-list").text_content()
         assert Instance.objects.count() == 5
 
         # The tab is closed and the doctor chooses the whole folder again.
         page.reload()
-        page.locator("#files").set_input_files([str(p) for p in paths])
+        page.locator("#files").set_input_files(paths)
         page.wait_for_function("document.getElementById('overall-bar').value === 8")
         assert Instance.objects.count() == 8
         assert Instance.objects.filter(source="browser").count() == 8
@@ -59,22 +43,6 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
         assert "胸部CT平扫" in page.locator("table").inner_text()
     finally:
         context.close()
-
-
-def _signed_in_at_upload(chromium, base: str, **context_options):
-    context = chromium.new_context(locale="en-US", **context_options)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(base + "/login/")
-    page.get_by_role("button", name="English").click()
-    page.locator("#id_username").fill("doc_qingshan")
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
-    page.goto(base + "/imaging/upload/")
-    page.get_by_role("button", name="English").click()
-    page.wait_for_load_state()
-    return context, page
 
 
 def _written(folder, files: list[bytes]) -> list[str]:
@@ -92,7 +60,7 @@ def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored
     files = ct_series(slices=3, patient_id="QS-0001", study_date="20261120")
     # The same instance UIDs with other pixels: the archive refuses it (it holds the first).
     conflicting = files[0][:-2] + bytes([files[0][-2] ^ 0xFF, files[0][-1]])
-    context, page = _signed_in_at_upload(chromium, live_daphne, viewport={"width": 375, "height": 667})
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", viewport={"width": 375, "height": 667})
     try:
         page.locator("#files").set_input_files(_written(tmp_path / "first", files[:2]))
         page.wait_for_function("document.getElementById('overall-bar').value === 2")
@@ -120,7 +88,7 @@ def test_an_upload_stops_with_a_message_when_the_session_ends_and_an_html_answer
 
     seed_demo()
     files = ct_series(slices=4, patient_id="QS-0001")
-    context, page = _signed_in_at_upload(chromium, live_daphne)
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
     sent = []
 
     def answer(route):

@@ -1,0 +1,23 @@
+"""Steps every browser test takes: a demo person signed in, in English."""
+from __future__ import annotations
+
+from telemed.accounts.demo import DEMO_PASSWORD
+
+
+def signed_in(chromium, base: str, username: str = "doc_qingshan", *, at: str | None = None, **context_options):
+    """A new browser context with `username` signed in, on `at` if given, the page in English
+    (the demo people prefer Chinese, and the choice is kept with them)."""
+    context = chromium.new_context(locale="en-US", **context_options)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(base + "/login/")
+    page.get_by_role("button", name="English").click()
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("button[type=submit].primary").click()
+    page.wait_for_load_state()
+    if at:
+        page.goto(base + at)
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    return context, page
