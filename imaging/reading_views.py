@@ -201,23 +201,21 @@ def _uuid(raw: str) -> uuid.UUID | None:
         return None
 
 
-def _no_longer(request, read, check: Callable[[], None]):
+def _no_longer(request, read, refusal: ValidationError):
     """The editor or the verification of a read past that step (a bookmark, the back button):
     the read's page, with the service's reason (signed: add an addendum there). Anyone the
-    service refuses outright gets the 403."""
-    try:
-        check()
-    except ValidationError as refusal:
-        messages.warning(request, " ".join(refusal.messages))
-        return redirect("imaging:read", read_id=read.pk)
-    raise PermissionDenied
+    service refuses outright gets its 403 (PermissionDenied) before this."""
+    messages.warning(request, " ".join(refusal.messages))
+    return redirect("imaging:read", read_id=read.pk)
 
 
 def report_edit(request, read_id):
     """The editor: template picker, the fields, a link to the images; save the draft or sign."""
     read = requests.read_get(by=request.user, read_id=read_id)
-    if not reports.may_write(request.user, read):
-        return _no_longer(request, read, lambda: reports.require_writer(request.user, read))
+    try:
+        reports.require_writer(request.user, read)
+    except ValidationError as refusal:
+        return _no_longer(request, read, refusal)
     report = reports.report_for(by=request.user, read=read)
     templates = reports.templates_for(read, language=(get_language() or "").lower())
     picked = templates.filter(pk=_uuid(request.GET.get("template", ""))).first() if _uuid(request.GET.get("template", "")) else None
@@ -242,8 +240,10 @@ def report_edit(request, read_id):
 def report_verify(request, read_id):
     read = requests.read_get(by=request.user, read_id=read_id)
     report = reports.report_for(by=request.user, read=read)
-    if not reports.may_verify(request.user, read, report):
-        return _no_longer(request, read, lambda: reports.require_verifier(request.user, read, report))
+    try:
+        reports.require_verifier(request.user, read, report)
+    except ValidationError as refusal:
+        return _no_longer(request, read, refusal)
     form = rf.VerifyForm(request.POST or None, initial={"technique": report.technique, "findings": report.findings, "impression": report.impression})
     return_form = rf.ReasonForm(request.POST if request.POST.get("action") == "return" else None)
     if request.method == "POST" and request.POST.get("action") == "return":

@@ -4,14 +4,15 @@ SQLite adds a column with a default by copying the table into a new one, which d
 triggers 0004 put on it; they are made again here, so a signed report stays final there too.
 """
 
-import importlib
-
 from django.db import migrations, models
 
-READING = importlib.import_module("imaging.migrations.0004_reading")
+# 0004's two triggers on imaging_report, as written there (a frozen migration is copied, not
+# imported: a reformatted or squashed 0004 must not leave signed reports changeable).
 REPORT_TRIGGERS = [
-    statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1)
-    for statement in READING.SQLITE_UP if "ON imaging_report " in statement
+    """CREATE TRIGGER IF NOT EXISTS imaging_report_signed_no_update BEFORE UPDATE ON imaging_report WHEN OLD.signed_at IS NOT NULL
+       BEGIN SELECT RAISE(ABORT, 'a signed report is final: add an addendum'); END;""",
+    """CREATE TRIGGER IF NOT EXISTS imaging_report_signed_no_delete BEFORE DELETE ON imaging_report WHEN OLD.signed_at IS NOT NULL
+       BEGIN SELECT RAISE(ABORT, 'a signed report is final: add an addendum'); END;""",
 ]
 
 

@@ -387,6 +387,8 @@ def test_the_verify_page_of_a_verified_report_leads_to_the_read_with_why(cast, c
     response = client.get(f"/imaging/reads/{read.pk}/verify/", follow=True)
     assert response.redirect_chain == [(f"/imaging/reads/{read.pk}/", 302)]
     assert "Only a report handed in for verification can be verified" in _messages(response)
+    # Someone who may never verify there is refused alike, whatever the read's state.
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/verify/").status_code == 403
 
 
 def test_a_verifier_with_nothing_assigned_starts_on_what_waits_for_her_with_a_count(cast, client_for):

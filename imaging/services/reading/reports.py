@@ -51,7 +51,7 @@ def templates_for(read: ReadRequest, *, language: str = "") -> QuerySet[ReportTe
             ),
             other_language=Case(When(language=language, then=Value(0)), default=Value(1), output_field=IntegerField()),
         )
-        .order_by("other_language", "fit", "modality", "body_part", "name")
+        .order_by("other_language", "language", "fit", "modality", "body_part", "name")  # by language: the editor groups them
     )
 
 
@@ -86,15 +86,16 @@ def require_writer(by: User, read: ReadRequest) -> None:
 
 
 def require_verifier(by: User, read: ReadRequest, report: Report | None) -> None:
-    """Refuses the author and anyone who may not read there (PermissionDenied), and a report not
-    waiting for verification, saying what the read is now (ValidationError)."""
-    if read.status != ReadStatus.AWAITING_VERIFICATION or report is None:
-        raise ValidationError(_("Only a report handed in for verification can be verified; this read is %(status)s.") % {"status": status_label(read)})
-    if report.author_id == by.pk:
+    """Refuses the author and anyone who may not read there (PermissionDenied), then a report not
+    waiting for verification, saying what the read is now (ValidationError): the person first, so
+    that a stranger gets the same refusal whatever the read's state."""
+    if report is not None and report.author_id == by.pk:
         raise PermissionDenied(_("You wrote this report; another radiologist of the hospital must verify it."))
     refusal = reader_refusal(by, read.hospital)
     if refusal:
         raise PermissionDenied(refusal)
+    if read.status != ReadStatus.AWAITING_VERIFICATION or report is None:
+        raise ValidationError(_("Only a report handed in for verification can be verified; this read is %(status)s.") % {"status": status_label(read)})
 
 
 # --- Writing ---------------------------------------------------------------------------------------------

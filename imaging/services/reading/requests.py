@@ -103,7 +103,7 @@ def read_get(*, by: User, read_id) -> ReadRequest:
 
 def reads_of_study(*, by: User, study: Study) -> list[ReadRequest]:
     """The study's reads the person may see, newest first, audited under the study's patient."""
-    reads = list(access.visible_reads(by).filter(study=study).select_related("hospital", "radiologist").order_by("-created_at"))
+    reads = list(access.visible_reads(by).filter(study=study).select_related("hospital", "radiologist", "requested_by").order_by("-created_at"))
     if reads:
         audit_record(actor=by, action="read.list", obj=study, patient_id=study.patient_id, detail={"shown": [str(r.pk) for r in reads]})
     return reads
