@@ -41,12 +41,12 @@ def read_list(request):
     if not views:
         raise PermissionDenied
     keys = [v.key for v in views]
-    view = request.GET.get("view") if request.GET.get("view") in keys else worklist.default_view(request.user)
+    waiting = worklist.waiting_counts(request.user)
+    view = request.GET.get("view") if request.GET.get("view") in keys else worklist.default_view(request.user, waiting)
     urgency = request.GET.get("urgency", "") if request.GET.get("urgency", "") in Urgency.values else ""
     modalities = worklist.modalities_seen(request.user)
     modality = request.GET.get("modality", "") if request.GET.get("modality", "") in modalities else ""
     reads = worklist.worklist(by=request.user, view=view, urgency=urgency, modality=modality)
-    waiting = worklist.waiting_counts(request.user)
     page = Paginator(reads, PAGE_SIZE).get_page(request.GET.get("page"))
     worklist.worklist_record(by=request.user, shown=list(page.object_list))
     query = urlencode({k: v for k, v in (("view", view), ("urgency", urgency), ("modality", modality)) if v})

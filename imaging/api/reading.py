@@ -110,7 +110,7 @@ class ReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        view = params.get("view") if params.get("view") in _VIEWS else worklist.default_view(self.request.user)
+        view = params.get("view") if params.get("view") in _VIEWS else worklist.default_view(self.request.user, worklist.waiting_counts(self.request.user))
         return worklist.worklist(by=self.request.user, view=view, urgency=params.get("urgency", ""), modality=params.get("modality", "")).prefetch_related("critical_alerts")
 
     def list(self, request, *args, **kwargs):

@@ -36,13 +36,12 @@ def views_for(user: User) -> list[View]:
     return [view for view in VIEWS if view.roles & held]
 
 
-def default_view(user: User) -> str:
-    """A radiologist's own reads; but a verifier with none, what waits for her verification."""
+def default_view(user: User, waiting: dict[str, int]) -> str:
+    """A radiologist's own reads; but a verifier with none, what waits for her verification
+    (`waiting`: waiting_counts, which the page shows anyway)."""
     held = access.roles(user)
     if Role.RADIOLOGIST in held:
-        if not worklist(by=user, view="mine").exists() and worklist(by=user, view="verify").exists():
-            return "verify"
-        return "mine"
+        return "verify" if not waiting["mine"] and waiting["verify"] else "mine"
     if Role.COORDINATOR in held:
         return "pool"
     return "open"
