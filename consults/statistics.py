@@ -375,11 +375,17 @@ DURATION_SERIES = (
 )
 
 
+def in_hours(hours: float) -> str:
+    return _("%(hours)s h") % {"hours": hours}
+
+
 def duration_bars(
-    spans: dict[str, Durations], months: tuple[date, ...], *, series=DURATION_SERIES, height: int = 80, bar_width: int = 3, gap: int = 4
+    spans: dict[str, Durations], months: tuple[date, ...], *, series=DURATION_SERIES, shown: Callable[[float], str] = in_hours,
+    height: int = 80, bar_width: int = 3, gap: int = 4,
 ) -> dict:
     """Per month a group of bars, one per (measure, statistic) of `series`: by default the median and
-    90th percentile of both consult durations; the read turnaround chart passes its own."""
+    90th percentile of both consult durations; the read turnaround chart passes its own series, and
+    shows its durations as the table beside it does (`shown`)."""
     values = [[getattr(spans[measure].months[i], stat) for measure, stat, _css in series] for i in range(len(months))]
     peak = max((v for group in values for v in group if v is not None), default=0)
     scale = height / peak if peak > 0 else 0
@@ -391,12 +397,14 @@ def duration_bars(
             if value is None or value <= 0:
                 continue
             h = round(value * scale, 2)
-            title = _("%(month)s · %(measure)s, %(stat)s: %(hours)s h") % {
-                "month": f"{month:%Y-%m}", "measure": spans[measure].label, "stat": _("median") if stat == "median" else _("90th percentile"), "hours": value
+            title = _("%(month)s · %(measure)s, %(stat)s: %(duration)s") % {
+                "month": f"{month:%Y-%m}", "measure": spans[measure].label, "stat": _("median") if stat == "median" else _("90th percentile"), "duration": shown(value)
             }
             rects.append({"css": css, "x": index * group_width + offset * bar_width, "y": round(height - h, 2), "height": h, "title": title})
         bars.append({"month": month, "rects": rects})
-    return _frame(bars, months, height=height, bar_width=bar_width, width=len(months) * group_width, peak=peak)
+    chart = _frame(bars, months, height=height, bar_width=bar_width, width=len(months) * group_width, peak=peak)
+    chart["peak_shown"] = shown(peak)
+    return chart
 
 
 def utilisation_bars(loads: list[ExpertLoad]) -> list[dict]:

@@ -38,6 +38,14 @@ NO_MODALITY = "—"
 HOURS_DIGITS = 3
 
 
+def hours_minutes(hours: float | None) -> str | None:
+    """A turnaround in hours as h:mm ("0:02" for two minutes, where 0.0 h said nothing); None stays None."""
+    if hours is None:
+        return None
+    minutes = round(hours * 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 @dataclass(frozen=True)
 class Group:
     """One hospital, modality or urgency: how many reads were asked, and their durations."""
@@ -113,7 +121,7 @@ def page_figures(scope: Scope) -> dict:
         "measures": [overall.durations[m] for m in MEASURES],
         "rows": [{"month": month, "spreads": [overall.durations[m].months[i] for m in MEASURES]} for i, month in enumerate(months)],
         "overall": [overall.durations[m].overall for m in MEASURES],
-        "chart": duration_bars(overall.durations, months, series=CHART_SERIES),
+        "chart": duration_bars(overall.durations, months, series=CHART_SERIES, shown=hours_minutes),
         "breakdowns": [
             {"key": key, "label": label, "heading": heading, "groups": [{"group": g, "spreads": [g.durations[m].overall for m in MEASURES]} for g in figures["by"][key]]}
             for key, (label, heading) in BREAKDOWNS.items()

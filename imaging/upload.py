@@ -57,9 +57,9 @@ def upload_known(request, institution):
     try:
         hashes = json.loads(request.body or b"{}").get("hashes", [])
     except (ValueError, AttributeError):
-        return JsonResponse({"error": _("The request body must be JSON with a list of hashes.")}, status=400)
+        return JsonResponse({"reason": _("The request body must be JSON with a list of hashes.")}, status=400)
     if not isinstance(hashes, list) or len(hashes) > MAX_HASHES or not all(isinstance(h, str) and SHA256.match(h) for h in hashes):
-        return JsonResponse({"error": _("Send at most %(n)d SHA-256 hashes, in hex.") % {"n": MAX_HASHES}}, status=400)
+        return JsonResponse({"reason": _("Send at most %(n)d SHA-256 hashes, in hex.") % {"n": MAX_HASHES}}, status=400)
     known = Instance.objects.filter(series__study__institution=institution, sha256__in=hashes).values_list("sha256", flat=True)
     return JsonResponse({"known": sorted(set(known))})
 

@@ -8,19 +8,14 @@ from __future__ import annotations
 from django import template
 
 from imaging.models import ReadStatus
+from imaging.statistics import hours_minutes
 from imaging.services.reading import reports, requests
 from telemed import access
 
 register = template.Library()
 
 
-@register.filter
-def hours_minutes(hours: float | None) -> str | None:
-    """A turnaround in hours as h:mm ("0:02" for two minutes, where 0.0 h said nothing); None stays None."""
-    if hours is None:
-        return None
-    minutes = round(hours * 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"
+register.filter(hours_minutes)
 
 
 @register.inclusion_tag("imaging/reads/_study_reads.html")

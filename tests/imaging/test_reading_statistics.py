@@ -105,3 +105,13 @@ def test_a_read_signed_in_two_minutes_shows_as_0_02_not_0_0_hours(cast, client_f
     assert "Median (h:mm)" in table
     assert '<td class="num">0:02</td>' in table and '<td class="num">0:01</td>' in table
     assert '<td class="num">0.0</td>' not in table
+
+
+def test_the_read_chart_speaks_h_mm_like_its_table_while_consults_stay_in_hours(cast, client_for):
+    _read(cast.north, created=datetime(2025, 1, 6, 9, tzinfo=SHANGHAI), assigned_after=0.25, signed_after=1.5)
+    response = client_for(cast.north[Role.COORDINATOR]).get("/consults/statistics/", QUARTER, HTTP_ACCEPT_LANGUAGE="en")
+    chart = response.context["reads"]["chart"]
+    titles = [rect["title"] for bar in chart["bars"] for rect in bar["rects"]]
+    assert "2025-01 · Request to signed report, median: 1:30" in titles and "2025-01 · Request to assignment, median: 0:15" in titles
+    assert chart["peak_shown"] == "1:30" and "longest: 1:30" in response.content.decode()
+    assert response.context["duration_chart"]["peak_shown"].endswith(" h")

@@ -60,10 +60,13 @@ def test_malformed_upload_answers_400_with_the_reason(cast, client_for):
     assert not default_storage.exists(folder) or not default_storage.listdir(folder)[1]
 
 
-def test_known_check_refuses_malformed_requests(cast, client_for):
+def test_known_check_refuses_malformed_requests_with_a_reason_in_the_senders_language(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
-    assert client.post("/imaging/upload/known/", "not json", content_type="application/json").status_code == 400
-    assert client.post("/imaging/upload/known/", json.dumps({"hashes": ["zz"]}), content_type="application/json").status_code == 400
+    for body, reason in (("not json", "must be JSON"), ("[]", "must be JSON"), (json.dumps({"hashes": ["zz"]}), "SHA-256")):
+        response = client.post("/imaging/upload/known/", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 400 and reason in response.json()["reason"], body
+    chinese = client.post("/imaging/upload/known/", "not json", content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert chinese.status_code == 400 and "哈希" in chinese.json()["reason"]
 
 
 def test_people_who_do_not_store_for_a_clinic_cannot_upload(cast, client_for):
