@@ -97,7 +97,7 @@ def study_viewer(request, study_id):
 def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: int):
     """The window a frame is rendered with by default, for an image whose header gives none (the
     renderer then takes the frame's range): the viewer's first window drag starts from it."""
-    study = studies.study_get(by=request.user, study_id=study_id)
+    study = studies.study_get(by=request.user, study_id=study_id, action="imaging.frame_window", detail={"series": series_uid, "instance": instance_uid, "frame": frame})
     instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
     if instance is None or instance.rows is None or not 1 <= frame <= instance.number_of_frames:
         raise Http404

@@ -26,9 +26,10 @@ def study_list_record(*, by: User, shown: list[Study], patient: Patient | None =
     audit_record(actor=by, action="imaging.study_list", patient_id=patient.pk if patient else None, detail={"shown": [str(s.pk) for s in shown]})
 
 
-def study_get(*, by: User, study_id) -> Study:
+def study_get(*, by: User, study_id, action: str = "imaging.study_view", detail: dict | None = None) -> Study:
+    """A visible study, its opening audited as `action` (the viewer's reads of one image name theirs)."""
     scope = access.visible_studies(by).select_related("patient", "institution")
-    return audited_get(scope, study_id, by=by, action="imaging.study_view", patient_path="patient_id", not_found=_("No study found."))
+    return audited_get(scope, study_id, by=by, action=action, patient_path="patient_id", not_found=_("No study found."), detail=detail)
 
 
 @transaction.atomic

@@ -202,8 +202,8 @@ def audit_verify(*, chunk_size: int = 5000) -> VerifyResult:
     return VerifyResult(True, checked)
 
 
-def audited_get(scope: models.QuerySet, pk, *, by, action: str, patient_path: str, not_found: str):
-    """One object of `scope`, its reading audited under its patient.
+def audited_get(scope: models.QuerySet, pk, *, by, action: str, patient_path: str, not_found: str, detail: dict | None = None):
+    """One object of `scope`, its reading audited under its patient (with `detail`: what of it was read).
 
     Anything else is a 404; when the object exists but lies outside the scope, someone tried to
     reach it, so that is recorded as a denied event under the same patient. `patient_path` leads
@@ -215,5 +215,5 @@ def audited_get(scope: models.QuerySet, pk, *, by, action: str, patient_path: st
         if patient:
             audit_record(actor=by, action=action, patient_id=patient, outcome=Outcome.DENIED, detail={scope.model._meta.model_name: str(pk)})
         raise Http404(not_found)
-    audit_record(actor=by, action=action, obj=found, patient_id=reduce(getattr, patient_path.split("__"), found))
+    audit_record(actor=by, action=action, obj=found, patient_id=reduce(getattr, patient_path.split("__"), found), detail=detail)
     return found

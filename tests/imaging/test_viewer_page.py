@@ -95,6 +95,15 @@ def test_an_image_whose_header_names_no_window_is_given_the_window_the_server_re
     assert doctor.get(_window_url(instance, frame=2)).status_code == 404
 
 
+def test_asking_an_images_window_is_audited_as_a_read_of_that_image(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    client_for(cast.north[Role.CLINIC_DOCTOR]).get(_window_url(instance))
+    event = AuditEvent.objects.get(action="imaging.frame_window")
+    assert event.object_id == str(instance.series.study.pk) and event.patient_id == instance.series.study.patient_id
+    assert event.actor == cast.north[Role.CLINIC_DOCTOR]
+    assert event.detail == {"series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid, "frame": 1}
+
+
 def test_the_window_of_an_undecodable_image_is_refused_with_the_decoders_reason(cast, client_for):
     instance = _store(cast, _bundled("JPEG-lossy.dcm"))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_window_url(instance))
@@ -104,6 +113,7 @@ def test_the_window_of_an_undecodable_image_is_refused_with_the_decoders_reason(
 def test_the_sibling_clinic_cannot_ask_for_an_images_window(cast, client_for):
     instance = _store(cast, _bundled("CT_small.dcm"))
     assert client_for(cast.doc_n2).get(_window_url(instance)).status_code == 404
+    assert not AuditEvent.objects.filter(action="imaging.frame_window", outcome="success").exists()
 
 
 def test_a_study_without_images_says_so_and_its_page_offers_no_viewer(cast, client_for):
