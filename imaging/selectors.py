@@ -17,6 +17,10 @@ _instance_by_uids = CompiledQuery(lambda study_uid, series_uid, instance_uid: (
 ))
 
 
+# Instances as a study lists them: by series number, then by instance number.
+INSTANCE_ORDER = ("series__series_number", "series__series_instance_uid", "instance_number", "sop_instance_uid")
+
+
 def study_by_uid(uid: str) -> Study | None:
     return next(iter(_study_by_uid(uid)), None)
 
@@ -82,6 +86,20 @@ def _with_pixels():
 
 def study_has_images(study: Study) -> bool:
     return _with_pixels().filter(series__study=study).exists()
+
+
+def shown_image(study: Study, series_uid: str | None = None) -> Instance | None:
+    """The image a study or series is shown by: the middle image of its first series with images,
+    read alone (a study's thumbnail read every instance row of the study to choose one)."""
+    images = _with_pixels().filter(series__study=study).defer("metadata")
+    if series_uid is not None:
+        images = images.filter(series__series_instance_uid=series_uid)
+    first = images.order_by(*INSTANCE_ORDER).values_list("series_id", flat=True).first()
+    if first is None:
+        return None
+    in_series = images.filter(series_id=first).select_related("series").order_by(*INSTANCE_ORDER)
+    middle = in_series.count() // 2
+    return next(iter(in_series[middle:middle + 1]), None)
 
 
 def viewer_study(study: Study) -> dict:

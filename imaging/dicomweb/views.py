@@ -32,7 +32,7 @@ from imaging.dicomweb.multipart import (
 )
 from imaging.dicomweb.streaming import file_chunks
 from imaging.models import Instance, Study
-from imaging.selectors import instance_by_uids, study_by_uid
+from imaging.selectors import INSTANCE_ORDER, instance_by_uids, shown_image, study_by_uid
 from imaging.services import ingest, pixels
 from telemed.access import storing_institutions, study_visible, visible_studies
 from telemed.accounts.models import AccessToken
@@ -276,7 +276,7 @@ class RetrieveView(DicomWebView):
             found = found.filter(series__series_instance_uid=series_uid)
         if instance_uid is not None:
             found = found.filter(sop_instance_uid=instance_uid)
-        found = list(found.order_by("series__series_number", "series__series_instance_uid", "instance_number", "sop_instance_uid"))
+        found = list(found.order_by(*INSTANCE_ORDER))
         if not found:
             raise Http404
         for instance in found:
@@ -465,15 +465,20 @@ class RenderedView(RetrieveView):
 
     def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None, frames: str = "1"):
         images = None
-        if instance_uid is None:
+        if instance_uid is not None:
+            study, instance = self.one(study_uid, series_uid, instance_uid)
+        elif self.thumbnail:
+            study = self.study(study_uid)
+            instance = shown_image(study, series_uid)
+            if instance is None:
+                return _error(_("There is no image to render here."), 404)
+            instance.series.study = study  # checked already: not read again
+        else:
             study = self.study(study_uid)
             images = [i for i in self.instances(study, series_uid, None) if i.rows]
             if not images:
                 return _error(_("There is no image to render here."), 404)
-            first_series = [i for i in images if i.series_id == images[0].series_id]
-            instance = first_series[len(first_series) // 2]  # a series is shown by its middle image
-        else:
-            study, instance = self.one(study_uid, series_uid, instance_uid)
+            instance = images[0]
         number = int(frames.split(",")[0])
         if not 1 <= number <= instance.number_of_frames:
             return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from imaging.dicom.deidentify import METHOD, UidMap, burned_in, deidentify
 from imaging.models import Instance, Study, StudyExport
+from imaging.selectors import INSTANCE_ORDER
 from telemed import access
 from telemed.accounts.models import User
 from telemed.audit.models import Outcome
@@ -99,9 +100,7 @@ class ExportRefused(Exception):
 
 
 def _write_zip(export: StudyExport, spool) -> tuple[int, list[dict]]:
-    instances = Instance.objects.filter(series__study=export.study).select_related("series").order_by(
-        "series__series_number", "series__series_instance_uid", "instance_number", "sop_instance_uid"
-    )
+    instances = Instance.objects.filter(series__study=export.study).select_related("series").order_by(*INSTANCE_ORDER)
     uids = UidMap(secrets.token_hex(16))  # never stored: nothing links the export back to the study
     written, burned, unknown, series_folders = 0, 0, 0, {}
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import threading
 
+import pydicom
+import pydicom.data
 import pytest
 from PIL import Image
 
@@ -12,7 +14,7 @@ from imaging.dicom import render
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, restacked
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +154,22 @@ def test_a_study_thumbnail_is_its_first_series_middle_image(cast, client_for):
     assert response.status_code == 200 and max(Image.open(io.BytesIO(response.content)).size) <= 128
     middle = study.series.get().instances.order_by("instance_number")[1]
     assert AuditEvent.objects.get(action="imaging.wado").detail["instance"] == middle.sop_instance_uid
+
+
+def test_a_study_thumbnail_skips_a_first_series_without_images(cast, client_for):
+    first = ct_series(slices=1)[0]
+    study_uid = pydicom.dcmread(io.BytesIO(first)).StudyInstanceUID
+    report = pydicom.dcmread(pydicom.data.get_testdata_file("test-SR.dcm"))
+    report.StudyInstanceUID, report.SeriesNumber, report.PatientID = study_uid, 0, pydicom.dcmread(io.BytesIO(first)).PatientID
+    buffer = io.BytesIO()
+    report.save_as(buffer, enforce_file_format=True)
+    _store(cast, buffer.getvalue())
+    images = [_store(cast, data) for data in restacked(ct_series(slices=5), study_uid=study_uid, frame_of_reference="1.2.3", series_number=2, slice_gap=1.0)]
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    assert client.get(f"/dicomweb/studies/{study_uid}/thumbnail").status_code == 200
+    middle = sorted(images, key=lambda i: i.instance_number)[2]
+    assert AuditEvent.objects.get(action="imaging.wado").detail["instance"] == middle.sop_instance_uid
+    assert client.get(f"/dicomweb/studies/{study_uid}/series/{report.SeriesInstanceUID}/thumbnail").status_code == 404
 
 
 def test_another_clinic_cannot_render_the_series_or_the_study_thumbnail(cast, client_for):
