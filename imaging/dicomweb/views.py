@@ -35,6 +35,7 @@ from imaging.models import Instance, Study
 from imaging.selectors import INSTANCE_ORDER, instance_by_uids, shown_image, study_by_uid
 from imaging.services import ingest, pixels
 from telemed.access import storing_institutions, study_visible, visible_studies
+from telemed.accounts.authentication import AccessTokenAuthentication, UnparsedBodySessionAuthentication
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
 from telemed.audit.services import audit_record
@@ -76,6 +77,7 @@ class DicomWebView(APIView):
     token_write_scope = AccessToken.Scope.DICOM_WRITE
     content_negotiation_class = IgnoreAccept
     parser_classes = ()  # STOW reads the body itself, part by part
+    authentication_classes = (AccessTokenAuthentication, UnparsedBodySessionAuthentication)
     # DICOMweb is specified by DICOM PS3.18, not by our OpenAPI schema (multipart/related and
     # DICOM JSON do not fit it); the schema describes the product's own REST API.
     schema = None

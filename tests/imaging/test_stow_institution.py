@@ -31,3 +31,27 @@ def test_the_reason_comes_in_the_clients_language(live_server, cast):
     headers = {"Authorization": f"Bearer {_token(doctor)}", "Content-Type": content_type, "Accept-Language": "zh-hans"}
     response = requests.post(live_server.url + "/dicomweb/studies", data=body, headers=headers, timeout=30)
     assert response.status_code == 400 and "?institution=" in response.json()["detail"] and "机构" in response.json()["detail"]
+
+
+def _signed_in(live_server, client, user) -> requests.Session:
+    """A browser's session: the sign-in cookie and a CSRF cookie whose secret the page would send back."""
+    client.force_login(user)
+    session = requests.Session()
+    session.cookies.set("sessionid", client.cookies["sessionid"].value)
+    session.cookies.set("csrftoken", "a" * 32)
+    return session
+
+
+def test_a_signed_in_doctor_stores_from_the_browser_with_the_csrf_header(live_server, client, cast):
+    session = _signed_in(live_server, client, cast.north[Role.CLINIC_DOCTOR])
+    body, content_type = _multipart(ct_series(slices=1))
+    stored = session.post(live_server.url + "/dicomweb/studies", data=body, headers={"Content-Type": content_type, "X-CSRFToken": "a" * 32}, timeout=30)
+    assert stored.status_code == 200 and Instance.objects.count() == 1
+
+
+def test_a_signed_in_post_without_the_csrf_header_is_refused_and_stores_nothing(live_server, client, cast):
+    session = _signed_in(live_server, client, cast.north[Role.CLINIC_DOCTOR])
+    body, content_type = _multipart(ct_series(slices=1))
+    refused = session.post(live_server.url + "/dicomweb/studies", data=body, headers={"Content-Type": content_type}, timeout=30)
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    assert not Instance.objects.exists()
