@@ -1,6 +1,8 @@
 // Resumable upload of DICOM files: each file is hashed as the server stores it (preamble zeroed),
 // the server is asked which hashes it already has, and only the rest are sent, a few at a time.
 // A dropped request is retried with growing pauses; a closed tab resumes by choosing again.
+import {format} from "../../telemed/js/format.js";
+
 const root = document.getElementById("uploader");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
 const text = root.dataset;
@@ -87,7 +89,6 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const counted = (format, n) => format.replace("%(n)s", n);
 
 const studyLabel = ({patient, description, date}) => [personName(patient || ""), description, date].filter(Boolean).join(" · ");
 
@@ -95,7 +96,7 @@ function studyRow(key, info = {}) {
   if (!studies.has(key)) {
     const row = document.createElement("li");
     row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
-    row.querySelector(".name").textContent = studyLabel(info) || counted(text.textStudy, studies.size + 1);
+    row.querySelector(".name").textContent = studyLabel(info) || format(text.textStudy, {n: studies.size + 1});
     document.getElementById("studies").append(row);
     studies.set(key, {row, date: info.date, relabelled: false, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
@@ -118,15 +119,15 @@ function tick(key, outcome) {
   study.bar.max = study.total;
   study.bar.value = handled;
   let state = "";
-  if (handled === study.total) state = study.refused ? counted(text.textDoneRefused, study.refused) : text.textDone;
+  if (handled === study.total) state = study.refused ? format(text.textDoneRefused, {n: study.refused}) : text.textDone;
   study.row.querySelector(".count").textContent = `${handled}/${study.total} ${state}`;
   const outcomes = study.row.querySelector(".outcomes");
   outcomes.replaceChildren();
-  for (const [name, format] of [["stored", text.textStored], ["already", text.textAlready], ["refused", text.textRefused]]) {
+  for (const [name, template] of [["stored", text.textStored], ["already", text.textAlready], ["refused", text.textRefused]]) {
     if (!study[name]) continue;
     if (outcomes.childNodes.length) outcomes.append(" · ");
     const part = document.createElement(name === "refused" ? "a" : "span");
-    part.textContent = counted(format, study[name]);
+    part.textContent = format(template, {n: study[name]});
     if (name === "refused") { part.href = "#problems"; part.addEventListener("click", () => { document.getElementById("problems").open = true; }); }
     outcomes.append(part);
   }

@@ -4,6 +4,8 @@
 // transforms of the full-size image, so measurements are taken in image pixels and stay right
 // in millimetres at any zoom. Two viewports, each with its own series, slice, window and zoom.
 // An image the server cannot render leaves its viewport blank with the server's reason.
+import {format} from "../../telemed/js/format.js";
+
 const data = JSON.parse(document.getElementById("viewer-data").textContent);
 const root = document.getElementById("viewer");
 const text = root.dataset;
@@ -16,7 +18,6 @@ const MIN_SCALE = 0.05, MAX_SCALE = 40;
 const WHEEL_STEP_PX = 50, LINE_PX = 40, DRAG_STEP_PX = 10;
 const presets = document.querySelectorAll("[data-preset]");
 
-const format = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
 
 // Loaded images, by URL: a bounded map of promises, so a prefetched image is shown at once.
 const images = new Map();

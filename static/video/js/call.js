@@ -2,10 +2,11 @@
 // quality figures and automatic reconnection. Plain ES module; texts come from the page
 // (json_script "call-strings") in the user's language.
 
+import { format } from "../../telemed/js/format.js";
+
 const root = document.getElementById("call");
 const T = JSON.parse(document.getElementById("call-strings").textContent);
 const $ = (id) => document.getElementById(id);
-const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, k) => values[k] ?? "");
 
 // Close codes the server uses (telemed/video/services/admission.py): these end the call for good.
 const FINAL_CODES = { 4401: T.closed_signed_out, 4403: T.closed_forbidden, 4404: T.closed_no_room, 4408: T.closed_expired, 4409: T.closed_replaced, 4410: T.closed_ended, 4425: T.closed_too_early, 1009: T.closed_too_big };
@@ -47,7 +48,7 @@ async function startPreview() {
     $("device-problem").hidden = true;
   } catch (error) {
     state.local = new MediaStream();
-    $("device-problem").textContent = fmt(T.device_problem, { reason: error.name });
+    $("device-problem").textContent = format(T.device_problem, { reason: error.name });
     $("device-problem").hidden = false;
   }
   $("preview").srcObject = state.local;
@@ -102,7 +103,7 @@ function checkConnection() {
   const ws = new WebSocket(wsUrl());
   ws.onopen = () => ws.send(JSON.stringify({ type: "ping" }));
   ws.onmessage = () => {
-    $("check-connection").textContent = fmt(T.connection_ok, { ms: Math.round(performance.now() - started) });
+    $("check-connection").textContent = format(T.connection_ok, { ms: Math.round(performance.now() - started) });
     ws.close();
   };
   ws.onerror = () => { $("check-connection").textContent = T.connection_failed; };
@@ -272,7 +273,7 @@ function renderRoster(m) {
 function renderExperts(target, experts) {
   target.replaceChildren(...experts.map((e) => {
     const item = document.createElement(target.tagName === "UL" ? "li" : "p");
-    item.textContent = `${e.name}: ${fmt(T["expert_" + e.state], { n: e.wait_minutes })}`;
+    item.textContent = `${e.name}: ${format(T["expert_" + e.state], { n: e.wait_minutes })}`;
     return item;
   }));
 }
@@ -350,7 +351,7 @@ async function toggleScreen() {
     try {
       state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
     } catch (error) {
-      return status(fmt(T.share_failed, { reason: error.name }), true);
+      return status(format(T.share_failed, { reason: error.name }), true);
     }
     state.screen.getVideoTracks()[0].onended = () => { if (state.screen) toggleScreen(); };
     state.pc.addTransceiver(state.screen.getVideoTracks()[0], { direction: "sendonly" }).label = "screen";
@@ -438,13 +439,13 @@ function drawQuality(inbound) {
   const info = Object.values(state.tracks).find((t) => t.kind === "video" && inbound.trackIdentifier && state.pc.getReceivers().some((r) => r.track.id === inbound.trackIdentifier));
   if (!info) return;
   const tile = document.querySelector(`[data-seat="${info.seat}"] .quality`);
-  if (tile) tile.textContent = fmt(T.fps, { n: Math.round(inbound.framesPerSecond || 0) });
+  if (tile) tile.textContent = format(T.fps, { n: Math.round(inbound.framesPerSecond || 0) });
 }
 
 function drawOwnQuality(rtt, loss) {
   const level = loss > 5 || rtt > 400 ? "poor" : loss > 1 || rtt > 150 ? "fair" : "good";
   const mine = document.querySelector(`[data-seat="${state.seat}"] .quality`);
-  if (mine) { mine.textContent = T["quality_" + level]; mine.title = fmt(T.quality_detail, { rtt: Math.round(rtt), loss: loss.toFixed(1) }); mine.dataset.level = level; }
+  if (mine) { mine.textContent = T["quality_" + level]; mine.title = format(T.quality_detail, { rtt: Math.round(rtt), loss: loss.toFixed(1) }); mine.dataset.level = level; }
 }
 
 function sendSummary() {
