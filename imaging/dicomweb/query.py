@@ -248,10 +248,33 @@ def _time_ceiling(value: str) -> str:
     return whole + "5959"[len(whole) - 2:] + "." + fraction.ljust(6, "9")
 
 
+def _date_time_condition(date_path: str, time_path: str, dates: str, times: str) -> Q:
+    """A date and a time asked for together, matched as one date-time range (PS3.4 C.2.2.2.5.1):
+    20060705-20060707 with 1000-1800 is from ten on 5 July to six on 7 July, not ten to six on
+    each day. A one-value date is a range of one day, so one day's times match as they would alone."""
+    first_day, dash, last_day = dates.partition("-")
+    last_day = last_day if dash else first_day
+    start, dash, end = times.partition("-")
+    end = end if dash else start
+    condition = ~Q(**{date_path: ""})
+    if first_day:
+        condition &= (Q(**{f"{date_path}__gt": first_day}) | Q(**{date_path: first_day, f"{time_path}__gte": _time_floor(start)})) if start else Q(**{f"{date_path}__gte": first_day})
+    if last_day:
+        condition &= (Q(**{f"{date_path}__lt": last_day}) | Q(**{date_path: last_day, f"{time_path}__lte": _time_ceiling(end)})) if end else Q(**{f"{date_path}__lte": last_day})
+    return condition
+
+
+# A date key and the time key that completes it into one date-time.
+DATE_TIME_PAIRS = {"StudyDate": "StudyTime"}
+
+
 def _matching(query: Query, keys: dict, prefix: str = "") -> Q:
     condition = Q()
+    paired = {d: t for d, t in DATE_TIME_PAIRS.items() if d in keys and query.filters.get(d) and query.filters.get(t)}
+    for date_key, time_key in paired.items():
+        condition &= _date_time_condition(prefix + keys[date_key][0], prefix + keys[time_key][0], query.filters[date_key], query.filters[time_key])
     for keyword, value in query.filters.items():
-        if keyword in keys:
+        if keyword in keys and keyword not in paired and keyword not in paired.values():
             path, kind = keys[keyword]
             condition &= _condition(prefix + path, kind, value)
     return condition

@@ -99,6 +99,25 @@ def test_study_dates_match_one_date_or_a_range(cast, client_for):
     assert len(_search(client, "studies", StudyDate="20040120-").json()) == 1
 
 
+@pytest.mark.parametrize("dates, times, found", [
+    ("20060705-20060707", "1000-1800", {"5 July 11:00", "6 July 08:00", "7 July 17:59"}),
+    ("20060705-", "1000-", {"5 July 11:00", "6 July 08:00", "7 July 17:59", "7 July 19:00"}),
+    ("-20060707", "-1800", {"5 July 09:00", "5 July 11:00", "6 July 08:00", "7 July 17:59"}),
+    ("20060706", "0700-0900", {"6 July 08:00"}),
+    ("20060705", "0900", {"5 July 09:00"}),
+])
+def test_a_date_and_a_time_asked_for_together_match_as_one_date_time_range(cast, client_for, dates, times, found):
+    at = {"5 July 09:00": ("20060705", "0900"), "5 July 11:00": ("20060705", "110000"), "6 July 08:00": ("20060706", "0800"),
+          "7 July 17:59": ("20060707", "175900.5"), "7 July 19:00": ("20060707", "1900")}
+    studies = {}
+    for label, (date, time) in at.items():
+        study = _study_named(cast.north, "Li^Lei")
+        type(study).objects.filter(pk=study.pk).update(study_date=date, study_time=time)
+        studies[study.study_instance_uid] = label
+    answer = _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", StudyDate=dates, StudyTime=times).json()
+    assert {studies[s["0020000D"]["Value"][0]] for s in answer} == found
+
+
 @pytest.mark.parametrize("value", ["Wang^XiaoDong", "wang^xiaodong", "王^小东", "Wang^XiaoDong=王^小东", "W?ng*", "*小东", "王*"])
 def test_a_person_name_matches_on_any_of_its_component_groups(cast, client_for, value):
     _study_named(cast.north, "Wang^XiaoDong=王^小东")
