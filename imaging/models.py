@@ -37,6 +37,11 @@ class Study(models.Model):
     study_instance_uid = models.CharField(max_length=64, unique=True)
     dicom_patient_id = models.CharField(_("Patient ID"), max_length=64, blank=True, db_index=True)
     dicom_patient_name = models.CharField(_("patient name in the study"), max_length=200, blank=True)
+    # Its component groups as a name search compares them (imaging.dicom.header.name_groups), each
+    # indexed: a search by name matches any group without reading every study of the archive.
+    patient_name_alphabetic = models.CharField(max_length=200, blank=True, db_index=True)
+    patient_name_ideographic = models.CharField(max_length=200, blank=True, db_index=True)
+    patient_name_phonetic = models.CharField(max_length=200, blank=True, db_index=True)
     patient_birth_date = models.CharField(max_length=8, blank=True)
     patient_sex = models.CharField(max_length=16, blank=True)
     study_date = models.CharField(max_length=8, blank=True, db_index=True)

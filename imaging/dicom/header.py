@@ -178,6 +178,21 @@ def _text(dataset: Dataset, keyword: str, limit: int) -> str:
     return ("" if value is None else str(value))[:limit]
 
 
+NAME_GROUPS = ("alphabetic", "ideographic", "phonetic")  # a Person Name's component groups, in order
+
+
+def matchable_name(group: str) -> str:
+    """One component group as names are compared: case ignored, and without the empty components
+    a sender may leave at its end ('Wang^XiaoDong^^' is 'Wang^XiaoDong', PS3.5 6.2.1)."""
+    return group.rstrip("^ ").upper()
+
+
+def name_groups(name: str) -> dict:
+    """The Study columns that index a patient's name, one per component group."""
+    groups = (name.split("=") + ["", ""])[:3]
+    return {f"patient_name_{group}": matchable_name(value) for group, value in zip(NAME_GROUPS, groups)}
+
+
 def is_date(value: str) -> bool:
     """A DICOM date (DA: YYYYMMDD) that names a day of the calendar."""
     try:
@@ -221,6 +236,7 @@ def index_fields(dataset: Dataset) -> dict:
             "study_instance_uid": str(dataset.StudyInstanceUID),
             "dicom_patient_id": _text(dataset, "PatientID", 64),
             "dicom_patient_name": _text(dataset, "PatientName", 200),
+            **name_groups(_text(dataset, "PatientName", 200)),
             "patient_birth_date": _date(dataset, "PatientBirthDate"),
             "patient_sex": _text(dataset, "PatientSex", 16),
             "study_date": _date(dataset, "StudyDate"),

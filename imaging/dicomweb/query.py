@@ -6,8 +6,10 @@ study the caller has already read and checked.
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
+from functools import reduce
 from urllib.parse import quote
 
 from django.db.models import Q, QuerySet
@@ -15,7 +17,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
 
-from imaging.dicom.header import is_date, is_time
+from imaging.dicom.header import NAME_GROUPS, is_date, is_time, matchable_name
 from imaging.models import Instance, Series, Study
 from telemed.compiled import CompiledQuery
 
@@ -34,7 +36,7 @@ IS_RANGE = (-(2**31), 2**31 - 1)  # an Integer String's values (PS3.5 6.2), and 
 # Matching keys by level: keyword → (path from the level's model, kind of matching).
 STUDY_KEYS = {
     "PatientID": ("dicom_patient_id", "text"),
-    "PatientName": ("dicom_patient_name", "name"),
+    "PatientName": ("patient_name", "name groups"),
     "StudyDate": ("study_date", "date"),
     "StudyTime": ("study_time", "time"),
     "AccessionNumber": ("accession_number", "text"),
@@ -194,6 +196,8 @@ def _condition(path: str, kind: str, value: str) -> Q:
         return _range_condition(path, value, _time_floor, _time_ceiling)
     if kind == "number":
         return Q(**{path: int(value)})
+    if kind == "name groups":
+        return _groups_condition(path, value)
     if kind == "name" and "=" not in value:
         return _name_condition(path, value)
     if "*" in value or "?" in value:
@@ -216,6 +220,28 @@ def _name_condition(path: str, value: str) -> Q:
         Q(**{f"{path}__iexact": value}) | Q(**{f"{path}__istartswith": f"{value}="})
         | Q(**{f"{path}__iendswith": f"={value}"}) | Q(**{f"{path}__icontains": f"={value}="})
     )
+
+
+def _groups_condition(path: str, value: str) -> Q:
+    """A patient's name by its indexed component groups (`path`_alphabetic, …): a value of one
+    group matches any of them ('王*' the ideographic, 'Wang*' the alphabetic); a value of several
+    ('Wang^XiaoDong=王^小东') matches each given group with its own."""
+    given = value.split("=")
+    if len(given) == 1:
+        return reduce(operator.or_, (_group_condition(f"{path}_{group}", value) for group in NAME_GROUPS))
+    return reduce(operator.and_, (_group_condition(f"{path}_{group}", v) for group, v in zip(NAME_GROUPS, given) if v), Q())
+
+
+def _group_condition(column: str, value: str) -> Q:
+    """One group, compared as stored (header.matchable_name): a value without wild cards by
+    equality, one with wild cards by the literal text before the first (a range of the column's
+    index) and then by pattern."""
+    value = matchable_name(value)
+    if "*" not in value and "?" not in value:
+        return Q(**{column: value})
+    condition = Q(**{f"{column}__regex": f"^{_pattern(value, '.')}$"})
+    prefix = re.split(r"[*?]", value, maxsplit=1)[0]
+    return Q(**{f"{column}__startswith": prefix}) & condition if prefix else condition
 
 
 def _range_condition(path: str, value: str, floor, ceiling) -> Q:

@@ -131,6 +131,31 @@ def test_a_person_name_does_not_match_part_of_a_group_or_across_groups(cast, cli
     assert _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", PatientName=value).json() == []
 
 
+@pytest.mark.parametrize("value", ["Wang^XiaoDong", "wang^xiaodong^", "Wang*=王*", "=王^小东", "*=*^小东"])
+def test_a_name_matches_without_the_empty_components_a_sender_left_and_group_by_group(cast, client_for, value):
+    _study_named(cast.north, "Wang^XiaoDong^^=王^小东")
+    assert len(_search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", PatientName=value).json()) == 1
+
+
+def test_a_name_search_compares_the_indexed_groups_not_every_stored_name(cast, client_for):
+    _study_named(cast.north, "Wang^XiaoDong=王^小东")
+    with CaptureQueriesContext(connection) as queries:
+        _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", PatientName="Wang*")
+    (search,) = [q["sql"] for q in queries.captured_queries if "patient_name_alphabetic" in q["sql"] and "WHERE" in q["sql"]]
+    assert "LIKE 'WANG%'" in search and "dicom_patient_name\" ~*" not in search
+
+
+def test_studies_stored_before_the_name_index_are_indexed_by_the_migration(cast):
+    from django.apps import apps
+    from importlib import import_module
+
+    study = _study_named(cast.north, "Li^Lei=李^雷")
+    type(study).objects.filter(pk=study.pk).update(patient_name_alphabetic="", patient_name_ideographic="")
+    import_module("imaging.migrations.0009_patient_name_groups").index_stored_names(apps, None)
+    study.refresh_from_db()
+    assert (study.patient_name_alphabetic, study.patient_name_ideographic, study.patient_name_phonetic) == ("LI^LEI", "李^雷", "")
+
+
 def test_another_alliance_finds_no_study_by_any_group_of_its_patients_name(cast, client_for):
     _study_named(cast.north, "Wang^XiaoDong=王^小东")
     client = client_for(cast.south[Role.CLINIC_DOCTOR])
