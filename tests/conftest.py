@@ -151,6 +151,17 @@ def live_daphne_spooling_bodies(django_db_setup, django_db_blocker, tmp_path_fac
 
 
 @pytest.fixture(autouse=True)
+def each_test_ends_in_the_default_language():
+    """A request through the test client leaves its language active in the thread (the locale
+    middleware activates it and nothing undoes it): after a test that asked in Chinese, the next
+    test's services would label their figures in Chinese."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def live_daphne_done_before_the_flush(request):
     """After a test that drove the live server, the database is emptied (TRUNCATE) only once the
     server has finished what the browser last asked (a page's last request, a WebSocket closing):
