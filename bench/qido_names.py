@@ -39,21 +39,15 @@ def _clinic():
 
 
 def _grow(clinic, count: int, rng: random.Random) -> None:
+    from imaging.dicom.header import name_groups
     from imaging.models import Study
 
     batch = []
     for _ in range(count):
         (family, family_ideo), (given, given_ideo) = rng.choice(FAMILIES), rng.choice(GIVENS)
         name = f"{family}^{given}={family_ideo}^{given_ideo}"
-        batch.append(Study(institution=clinic, study_instance_uid=f"2.25.{rng.getrandbits(120)}", dicom_patient_name=name, **_indexed(name)))
+        batch.append(Study(institution=clinic, study_instance_uid=f"2.25.{rng.getrandbits(120)}", dicom_patient_name=name, **name_groups(name)))
     Study.objects.bulk_create(batch, batch_size=5000)
-
-
-def _indexed(name: str) -> dict:
-    """The name's indexed forms, if this version of the archive keeps any."""
-    from imaging.dicom import header
-
-    return header.name_groups(name) if hasattr(header, "name_groups") else {}
 
 
 def _median_ms(doctor, value: str) -> tuple[float, int]:
@@ -82,8 +76,9 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         _grow(clinic, size - grown, rng)
         grown = size
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE") if connection.vendor == "postgresql" else None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         for label, value in SEARCHES.items():
             ms, found = _median_ms(doctor, value)
             print(f"{size:>8} studies  {label:<28} {ms:8.2f} ms  ({found} found)")

@@ -231,12 +231,13 @@ def _number(dataset: Dataset, keyword: str) -> int | None:
 def index_fields(dataset: Dataset) -> dict:
     """What the archive's tables keep of a header, with the patient's name decoded by its charset.
     Raises HeaderError for a number the index cannot hold."""
+    patient_name = _text(dataset, "PatientName", 200)
     return {
         "study": {
             "study_instance_uid": str(dataset.StudyInstanceUID),
             "dicom_patient_id": _text(dataset, "PatientID", 64),
-            "dicom_patient_name": _text(dataset, "PatientName", 200),
-            **name_groups(_text(dataset, "PatientName", 200)),
+            "dicom_patient_name": patient_name,
+            **name_groups(patient_name),
             "patient_birth_date": _date(dataset, "PatientBirthDate"),
             "patient_sex": _text(dataset, "PatientSex", 16),
             "study_date": _date(dataset, "StudyDate"),

@@ -284,10 +284,18 @@ def _date_time_condition(date_path: str, time_path: str, dates: str, times: str)
     end = end if dash else start
     condition = ~Q(**{date_path: ""})
     if first_day:
-        condition &= (Q(**{f"{date_path}__gt": first_day}) | Q(**{date_path: first_day, f"{time_path}__gte": _time_floor(start)})) if start else Q(**{f"{date_path}__gte": first_day})
+        condition &= _date_time_bound(date_path, time_path, first_day, start and _time_floor(start), beyond="gt", within="gte")
     if last_day:
-        condition &= (Q(**{f"{date_path}__lt": last_day}) | Q(**{date_path: last_day, f"{time_path}__lte": _time_ceiling(end)})) if end else Q(**{f"{date_path}__lte": last_day})
+        condition &= _date_time_bound(date_path, time_path, last_day, end and _time_ceiling(end), beyond="lt", within="lte")
     return condition
+
+
+def _date_time_bound(date_path: str, time_path: str, day: str, time: str, *, beyond: str, within: str) -> Q:
+    """One end of a date-time range: a day past it, or its own day within its time (the whole
+    day when no time is given)."""
+    if not time:
+        return Q(**{f"{date_path}__{within}": day})
+    return Q(**{f"{date_path}__{beyond}": day}) | Q(**{date_path: day, f"{time_path}__{within}": time})
 
 
 # A date key and the time key that completes it into one date-time.

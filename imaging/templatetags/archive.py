@@ -30,19 +30,21 @@ def study_exports(context, study):
     }
 
 
-@register.filter
-def dicom_date(value: str) -> str:
-    """A DICOM date (DA, "20261120") in the reader's language; one that is not a date, as it is."""
+def _in_language(value: str, parse, formatted, style: str) -> str:
+    """`value` read by pydicom's `parse` and written in the reader's language; one it cannot read, as it is."""
     try:
-        return date_format(DA(value), "DATE_FORMAT") if value else ""
+        return formatted(parse(value), style) if value else ""
     except ValueError:
         return value
+
+
+@register.filter
+def dicom_date(value: str) -> str:
+    """A DICOM date (DA, "20261120") in the reader's language."""
+    return _in_language(value, DA, date_format, "DATE_FORMAT")
 
 
 @register.filter
 def dicom_time(value: str) -> str:
-    """A DICOM time (TM, "093000.25") to the minute in the reader's language; one that is not a time, as it is."""
-    try:
-        return time_format(TM(value), "TIME_FORMAT") if value else ""
-    except ValueError:
-        return value
+    """A DICOM time (TM, "093000.25") to the minute in the reader's language."""
+    return _in_language(value, TM, time_format, "TIME_FORMAT")

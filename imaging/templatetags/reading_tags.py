@@ -8,13 +8,11 @@ from __future__ import annotations
 from django import template
 
 from imaging.models import ReadStatus
-from imaging.statistics import hours_minutes
 from imaging.services.reading import reports, requests
+from imaging.statistics import hours_minutes
 from telemed import access
 
 register = template.Library()
-
-
 register.filter(hours_minutes)
 
 
