@@ -89,7 +89,6 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-
 const studyLabel = ({patient, description, date}) => [personName(patient || ""), description, date].filter(Boolean).join(" · ");
 
 function studyRow(key, info = {}) {

@@ -18,7 +18,6 @@ const MIN_SCALE = 0.05, MAX_SCALE = 40;
 const WHEEL_STEP_PX = 50, LINE_PX = 40, DRAG_STEP_PX = 10;
 const presets = document.querySelectorAll("[data-preset]");
 
-
 // Loaded images, by URL: a bounded map of promises, so a prefetched image is shown at once.
 const images = new Map();
 const IMAGE_LIMIT = 300;
@@ -38,19 +37,24 @@ function fetchImage(url) {
 
 const isLoaded = (url) => Boolean(images.get(url)?.done);
 
+// An answer of the server kept by key, so that it is asked once; a failure that may pass (no
+// network, a 5xx: `ask` rejects) is forgotten, and asked again next time.
+function remembered(answers, key, ask) {
+  if (!answers.has(key)) {
+    const asked = ask();
+    asked.catch(() => answers.delete(key));
+    answers.set(key, asked);
+  }
+  return answers.get(key);
+}
+
 // Why an image failed: the server's 406 says in its body (an <img> cannot read it). An image the
-// server refused is remembered, so going back to it asks the server nothing more; a failure that
-// may pass (no network, a 5xx) is not.
+// server refused is remembered, so going back to it asks the server nothing more.
 const refusals = new Map();
 
 function failureReason(url) {
-  if (!refusals.has(url)) {
-    const asked = fetch(url).then((response) => (response.status >= 400 && response.status < 500
-      ? response.json().then((body) => body.detail || "", () => "") : Promise.reject(response)));
-    asked.catch(() => refusals.delete(url));
-    refusals.set(url, asked);
-  }
-  return refusals.get(url).catch(() => "");
+  return remembered(refusals, url, () => fetch(url).then((response) => (response.status >= 400 && response.status < 500
+    ? response.json().then((body) => body.detail || "", () => "") : Promise.reject(response)))).catch(() => "");
 }
 
 // The window the server renders an image with when its header names none (the frame's range),
@@ -58,16 +62,11 @@ function failureReason(url) {
 const ownWindows = new Map();
 
 function ownWindow(series, image) {
-  const key = `${series.uid}/${image.uid}/${image.frame || 1}`;
-  if (!ownWindows.has(key)) {
-    const url = `${root.dataset.windowBase}${series.uid}/${image.uid}/${image.frame || 1}/window/`;
-    // 406: the image cannot be decoded, so it has no window; another failure is asked again at the next drag.
-    const asked = fetch(url).then((response) => (response.ok ? response.json() : response.status === 406 ? {window: null} : Promise.reject(response)))
-      .then((body) => body.window);
-    asked.catch(() => ownWindows.delete(key));
-    ownWindows.set(key, asked);
-  }
-  return ownWindows.get(key);
+  const path = `${series.uid}/${image.uid}/${image.frame || 1}`;
+  // 406: the image cannot be decoded, so it has no window.
+  return remembered(ownWindows, path, () => fetch(`${root.dataset.windowBase}${path}/window/`)
+    .then((response) => (response.ok ? response.json() : response.status === 406 ? {window: null} : Promise.reject(response)))
+    .then((body) => body.window));
 }
 
 function dot(a, b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
