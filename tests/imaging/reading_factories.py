@@ -63,6 +63,16 @@ def requires_verification(side) -> ReadingPolicy:
     return policy
 
 
+def awaiting_verification(side) -> tuple[ReadRequest, object]:
+    """A read of a hospital that requires two-level sign-off, its report handed in by its
+    author, and the second radiologist who may verify it."""
+    requires_verification(side)
+    verifier = second_radiologist(side)
+    read = drafted_read(side)
+    report_submit(by=side[Role.RADIOLOGIST], read=read)
+    return read, verifier
+
+
 def foreign_read_values(side) -> dict[str, str]:
     """For the access matrix: a signed read of `side` with a critical finding and an addendum."""
     from imaging.services.reading.critical import critical_raise

@@ -151,13 +151,9 @@ def test_the_beat_task_escalates_what_is_due(cast):
 
 
 def test_a_verifying_radiologist_may_report_a_critical_finding_too(cast):
-    from imaging.services.reading.reports import report_submit
-    from tests.imaging.reading_factories import drafted_read, requires_verification, second_radiologist
+    from tests.imaging.reading_factories import awaiting_verification
 
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     critical_raise(by=verifier, read=read, finding="Missed: rib fracture with pneumothorax.")
     assert Report.objects.get(read=read).critical  # the final report says the clinic was alerted
     assert CriticalAlert.objects.get(read=read).raised_by == verifier

@@ -20,10 +20,10 @@ from tests.imaging.reading_factories import (
     FINDINGS,
     IMPRESSION,
     assigned_read,
+    awaiting_verification,
     ct_study,
     drafted_read,
     requested_read,
-    requires_verification,
     second_radiologist,
     signed_read,
 )
@@ -186,10 +186,7 @@ def test_a_draft_does_not_print_and_is_not_shown_to_the_clinic(cast, client_for)
 
 
 def test_second_radiologist_verifies_on_the_verify_page(cast, client_for):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     assert client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/reads/{read.pk}/verify/").status_code == 403
     client = client_for(verifier)
     assert "To verify" in client.get("/imaging/reads/?view=verify").content.decode()
@@ -327,10 +324,7 @@ def test_the_timeline_says_what_happened_not_the_state_it_left(cast, client_for)
 
 
 def test_a_verifiers_changes_are_named_on_the_read_the_clinics_study_page_and_the_print(cast, client_for):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     client_for(verifier).post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION + " Follow up."})
     clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
     for url in (f"/imaging/reads/{read.pk}/", f"/imaging/studies/{read.study_id}/", f"/imaging/reads/{read.pk}/print/"):
@@ -342,10 +336,7 @@ def test_a_verifiers_changes_are_named_on_the_read_the_clinics_study_page_and_th
 
 
 def test_a_report_verified_as_written_still_says_written_and_signed(cast, client_for):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     client_for(verifier).post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION})
     page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/").content.decode()
     assert "Written and signed by North radiologist" in page and "Verified by North Hospital second radiologist" in page and "amended" not in page
@@ -378,10 +369,7 @@ def test_the_editor_of_a_signed_report_leads_to_the_read_with_why_and_the_addend
 
 
 def test_the_verify_page_of_a_verified_report_leads_to_the_read_with_why(cast, client_for):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     client = client_for(verifier)
     client.post(f"/imaging/reads/{read.pk}/verify/", {"action": "verify", "technique": "", "findings": FINDINGS, "impression": IMPRESSION})
     response = client.get(f"/imaging/reads/{read.pk}/verify/", follow=True)
@@ -392,10 +380,7 @@ def test_the_verify_page_of_a_verified_report_leads_to_the_read_with_why(cast, c
 
 
 def test_a_verifier_with_nothing_assigned_starts_on_what_waits_for_her_with_a_count(cast, client_for):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     response = client_for(verifier).get("/imaging/reads/")
     assert response.context["view"] == "verify" and read.patient.name in response.content.decode()
     assert re.search(r'To verify <span class="badge">1</span>', response.content.decode())

@@ -19,7 +19,7 @@ from imaging.services.reading.reports import (
 )
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.reading_factories import FINDINGS, IMPRESSION, assigned_read, drafted_read, requested_read, requires_verification, second_radiologist, signed_read
+from tests.imaging.reading_factories import FINDINGS, IMPRESSION, assigned_read, awaiting_verification, drafted_read, requested_read, requires_verification, second_radiologist, signed_read
 
 pytestmark = pytest.mark.django_db
 
@@ -83,10 +83,7 @@ def test_without_two_level_sign_off_the_authors_signature_is_final_and_the_clini
 # --- Two-level sign-off -------------------------------------------------------------------------------
 
 def test_two_level_sign_off_waits_for_another_radiologist_then_the_clinic_sees_it(cast):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     assert _status(read) == ReadStatus.AWAITING_VERIFICATION
     assert report_for(by=cast.north[Role.CLINIC_DOCTOR], read=read) is None
     assert report_for(by=verifier, read=read) is not None
@@ -128,10 +125,7 @@ def test_the_database_refuses_a_verifier_who_is_the_author(cast):
 
 
 def test_verifier_corrects_the_text_and_the_change_is_recorded(cast):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     report = report_verify(by=verifier, read=read, findings=FINDINGS, impression="Right lower lobe pneumonia; follow-up CT in 6 weeks.")
     assert report.impression == "Right lower lobe pneumonia; follow-up CT in 6 weeks."
     event = AuditEvent.objects.get(action="report.verify")
@@ -194,10 +188,7 @@ def test_the_database_still_lets_a_draft_change(cast):
 
 
 def test_author_or_verifier_adds_signed_addenda_and_the_clinic_is_told(cast):
-    requires_verification(cast.north)
-    verifier = second_radiologist(cast.north)
-    read = drafted_read(cast.north)
-    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    read, verifier = awaiting_verification(cast.north)
     with pytest.raises(ValidationError, match="Addenda are for signed reports"):
         addendum_add(by=cast.north[Role.RADIOLOGIST], read=read, text="Too early.")
     report_verify(by=verifier, read=read)
