@@ -9,33 +9,19 @@ from django.utils import timezone
 
 from consults.demo import seed_consults
 from consults.models import Consult, Status
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.demo import seed_demo
 from telemed.accounts.models import User
+from tests.browser.pages import signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _signed_in(chromium, base: str, username: str):
-    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(base + "/login/")
-    page.get_by_role("button", name="English").click()
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
-    page.get_by_role("button", name="English").click()  # the demo people prefer Chinese
-    page.wait_for_load_state()
-    return context, page
 
 
 def test_request_appears_live_on_the_board_and_the_mdt_booking_reaches_the_experts(live_daphne, chromium):
     seed_demo()
     seed_consults()
-    coordinator_context, board = _signed_in(chromium, live_daphne, "coordinator")
-    clinic_context, clinic = _signed_in(chromium, live_daphne, "doc_qingshan")
-    expert_context, expert = _signed_in(chromium, live_daphne, "dr_chen")
+    coordinator_context, board = signed_in(chromium, live_daphne, "coordinator")
+    clinic_context, clinic = signed_in(chromium, live_daphne, "doc_qingshan")
+    expert_context, expert = signed_in(chromium, live_daphne, "dr_chen")
     try:
         board.goto(live_daphne + "/consults/board/")
         board.wait_for_function("document.getElementById('livestate') && !document.getElementById('livestate').classList.contains('offline')")

@@ -10,22 +10,12 @@ import pytest
 from imaging.models import StudyExport
 from imaging.services.exports import export_run
 from imaging.services.ingest import instance_ingest
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.demo import seed_demo
 from telemed.accounts.models import User
+from tests.browser.pages import signed_in
 from tests.imaging.corpus import ct_series
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.get_by_role("button", name="English").click()
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
-    page.get_by_role("button", name="English").click()  # the demo people's saved language is Chinese
-    page.wait_for_load_state()
 
 
 def test_clinic_doctor_exports_a_study_and_downloads_it_when_the_bar_is_full(live_daphne, chromium):
@@ -33,12 +23,8 @@ def test_clinic_doctor_exports_a_study_and_downloads_it_when_the_bar_is_full(liv
     doctor = User.objects.get(username="doc_qingshan")
     for data in ct_series(slices=4, patient_id="QS-0001"):
         instance_ingest(stream=io.BytesIO(data), institution=doctor.memberships.get().institution, by=doctor, source="test")
-    context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    context, page = signed_in(chromium, live_daphne, "doc_qingshan", at="/imaging/", viewport={"width": 390, "height": 844}, accept_downloads=True)
     try:
-        _sign_in(page, live_daphne, "doc_qingshan")
-        page.goto(live_daphne + "/imaging/")
         page.get_by_role("link", name="胸部CT平扫").click()
         page.get_by_role("button", name="Export a de-identified copy for teaching").click()
         page.wait_for_url("**/imaging/exports/**")
@@ -59,11 +45,8 @@ def test_clinic_doctor_exports_a_study_and_downloads_it_when_the_bar_is_full(liv
 
 def test_the_storage_page_fits_a_phone(live_daphne, chromium):
     seed_demo()
-    context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
-    page = context.new_page()
+    context, page = signed_in(chromium, live_daphne, "admin", at="/imaging/storage/", viewport={"width": 390, "height": 844})
     try:
-        _sign_in(page, live_daphne, "admin")
-        page.goto(live_daphne + "/imaging/storage/")
         assert page.locator("meter.usage").count() == 3
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:

@@ -20,8 +20,6 @@ from tests.imaging.corpus import ct_series
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _signed_in(chromium, base: str, username: str):
-    return signed_in(chromium, base, username, viewport={"width": 1280, "height": 900})
 
 
 def _study() -> Study:
@@ -36,9 +34,9 @@ def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, c
     install_shared_templates()
     study = _study()
     sun = User.objects.get(username="dr_sun")
-    clinic_context, clinic = _signed_in(chromium, live_daphne, "doc_qingshan")
-    coordinator_context, coordinator = _signed_in(chromium, live_daphne, "coordinator")
-    radiologist_context, radiologist = _signed_in(chromium, live_daphne, "dr_sun")
+    clinic_context, clinic = signed_in(chromium, live_daphne, "doc_qingshan")
+    coordinator_context, coordinator = signed_in(chromium, live_daphne, "coordinator")
+    radiologist_context, radiologist = signed_in(chromium, live_daphne, "dr_sun")
     try:
         # The clinic asks from the study page.
         clinic.goto(f"{live_daphne}/imaging/studies/{study.pk}/")

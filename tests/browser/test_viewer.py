@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from contextlib import contextmanager
 
 import pydicom
 import pytest
@@ -15,9 +16,10 @@ from pydicom.uid import generate_uid
 from imaging.models import Study
 from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
-from telemed.accounts.demo import DEMO_PASSWORD, seed_demo
+from telemed.accounts.demo import seed_demo
 from telemed.accounts.models import User
-from tests.imaging.corpus import BUNDLED, ct_series, restacked
+from tests.browser.pages import signed_in
+from tests.imaging.corpus import BUNDLED, ct_series, restacked, written
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,30 +34,21 @@ def _ingest(files: list[bytes]) -> Study:
     return result.instance.series.study
 
 
-def _open_viewer(chromium, live_daphne, study: Study, *, language: str = "English", init_script: str = "", **context):
-    context = chromium.new_context(locale="en-US", **({"viewport": {"width": 1280, "height": 900}} | context))
-    if init_script:
-        context.add_init_script(init_script)
-    page = context.new_page()
+@contextmanager
+def _viewing(chromium, live_daphne, study: Study, *, language: str = "English", init_script: str = "", **context_options):
+    """The clinic doctor's viewer of `study`, its page's errors collected in `page.console_errors`."""
+    context, page = signed_in(chromium, live_daphne, init_script=init_script, **context_options)
     page.console_errors = []  # a failed request is logged as an error
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    page.set_default_timeout(20_000)
-    page.goto(live_daphne + "/login/")
-    page.locator("#id_username").fill("doc_qingshan")
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
     page.goto(f"{live_daphne}/imaging/studies/{study.pk}/view/")
-    page.get_by_role("button", name=language).click()  # the demo people prefer Chinese
+    page.get_by_role("button", name=language).click()
     page.wait_for_load_state()
-    return context, page
-
-
-def _close(context, page) -> None:
-    """Let prefetches finish first: the next test empties the database the server reads."""
-    page.wait_for_load_state("networkidle")
-    context.close()
+    try:
+        yield page
+    finally:
+        page.wait_for_load_state("networkidle")  # prefetches end first: the next test empties the database the server reads
+        context.close()
 
 
 def _full_quality(page, viewport: str = LEFT, showing: str = "") -> None:
@@ -84,8 +77,7 @@ def _measure(page, viewport: str, from_x: int, to_x: int, columns: int) -> str:
 def test_viewer_scrolls_changes_the_window_zooms_pans_and_measures_in_mm(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=128))
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         assert page.locator(f"{LEFT} .position").inner_text() == "3 / 5"
         page.locator(f"{LEFT} .canvas").press("ArrowDown")
@@ -127,8 +119,6 @@ def test_viewer_scrolls_changes_the_window_zooms_pans_and_measures_in_mm(live_da
         assert _zoom(page) == fitted
         page.mouse.wheel(0, 100)  # no modifier: the wheel scrolls the stack
         page.wait_for_function(f"document.querySelector('{LEFT} .position').textContent === '5 / 5'")
-    finally:
-        _close(context, page)
 
 
 def test_two_series_side_by_side_each_with_its_own_window_and_linked_scrolling(live_daphne, chromium):
@@ -138,8 +128,7 @@ def test_two_series_side_by_side_each_with_its_own_window_and_linked_scrolling(l
     thick = restacked(ct_series(slices=5, patient_id="QS-0001", size=64), **same, series_number=2, slice_gap=5.0)
     thin = restacked(ct_series(slices=10, patient_id="QS-0001", size=64), **same, series_number=3, slice_gap=2.5)
     study = _ingest(thick + thin)
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         assert page.locator(RIGHT).is_hidden()
         page.locator("#layout").click()
@@ -166,8 +155,6 @@ def test_two_series_side_by_side_each_with_its_own_window_and_linked_scrolling(l
         assert page.locator(f"{RIGHT} .position").inner_text() == "2 / 10"
         page.locator("#series-list button").nth(1).click()  # the active (left) viewport shows the thin series
         assert page.locator(f"{LEFT} .caption").inner_text().startswith("3 CT")
-    finally:
-        _close(context, page)
 
 
 def test_a_compressed_study_shows_a_low_resolution_image_first_then_full_quality(live_daphne, chromium):
@@ -175,41 +162,34 @@ def test_a_compressed_study_shows_a_low_resolution_image_first_then_full_quality
     jpeg2000 = next(p for p in BUNDLED if p.name == "MR_small_jp2klossless.dcm")
     study = _ingest([jpeg2000.read_bytes()])
     # Record, from the first moment, each quality the image is shown in.
-    context, page = _open_viewer(chromium, live_daphne, study, init_script="""
+    with _viewing(chromium, live_daphne, study, init_script="""
         window.qualities = [];
         new MutationObserver((changes) => changes.forEach((c) => window.qualities.push(c.target.dataset.quality)))
           .observe(document, {subtree: true, attributes: true, attributeFilter: ["data-quality"]});
-    """)
-    try:
+    """) as page:
         _full_quality(page)
         assert page.evaluate("document.querySelector('[data-viewport=\"0\"] .image').naturalWidth") == 64
         assert page.evaluate("window.qualities") == ["low", "full"]
         assert page.locator(f"{LEFT} .quality").is_hidden()
-    finally:
-        _close(context, page)
 
 
 def test_a_multiframe_jpeg_is_scrolled_frame_by_frame(live_daphne, chromium):
     seed_demo()
     multiframe = next(p for p in BUNDLED if p.name == "examples_ybr_color.dcm")
     study = _ingest([multiframe.read_bytes()])
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         assert page.locator(f"{LEFT} .position").inner_text() == "16 / 30"
         assert "/frames/16/rendered" in page.locator(f"{LEFT} .image").get_attribute("src")
         page.keyboard.press("PageDown")
         _full_quality(page, showing="/frames/26/rendered")
         assert page.locator(f"{LEFT} .position").inner_text() == "26 / 30"
-    finally:
-        _close(context, page)
 
 
 def test_shortcut_help_phone_width_pinch_zoom_and_chinese_labels(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
-    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    try:
+    with _viewing(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True) as page:
         _full_quality(page)
         page.keyboard.press("?")
         assert page.locator("#help").is_visible() and "Zoom in / out" in page.locator("#help").inner_text()
@@ -231,8 +211,6 @@ def test_shortcut_help_phone_width_pinch_zoom_and_chinese_labels(live_daphne, ch
         page.wait_for_load_state()
         assert page.locator("#layout").inner_text().endswith("并排")
         assert page.locator("#fit").inner_text() == "适合窗口"
-    finally:
-        _close(context, page)
 
 
 def _pinch(page, box, *, spread: int) -> None:
@@ -258,9 +236,7 @@ def _joined(data: bytes, *, study_uid: str, series_number: int) -> bytes:
     """A bundled file made series `series_number` of the demo patient's study `study_uid`."""
     dataset = pydicom.dcmread(io.BytesIO(data))
     dataset.StudyInstanceUID, dataset.SeriesNumber, dataset.PatientID = study_uid, series_number, "QS-0001"
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return written(dataset)
 
 
 def _window_label(page, viewport: str = LEFT) -> str:
@@ -281,8 +257,7 @@ def test_an_image_the_server_cannot_render_leaves_a_blank_viewport_with_the_reas
     study_uid = generate_uid()
     ct = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), study_uid=study_uid, frame_of_reference=generate_uid(), series_number=1, slice_gap=5.0)
     study = _ingest(ct + [_joined(_bundled("JPEG-lossy.dcm"), study_uid=study_uid, series_number=2)])  # 12-bit JPEG: 406
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         page.keyboard.press("ArrowRight")
         message = page.locator(f"{LEFT} .message")
@@ -308,8 +283,6 @@ def test_an_image_the_server_cannot_render_leaves_a_blank_viewport_with_the_reas
         message.wait_for(state="visible")
         assert message.inner_text().startswith("This image cannot be displayed: The pixel data of this instance")
         assert asked == []
-    finally:
-        _close(context, page)
 
 
 def test_the_first_window_drag_starts_from_the_images_own_window(live_daphne, chromium):
@@ -318,8 +291,7 @@ def test_the_first_window_drag_starts_from_the_images_own_window(live_daphne, ch
     no_window = _ingest([_joined(_bundled("CT_small.dcm"), study_uid=generate_uid(), series_number=1)])  # header: none
     instance = no_window.series.get().instances.get()
     center, width = pixels.frame_get(instance=instance, number=1).window  # what the server renders it with
-    context, page = _open_viewer(chromium, live_daphne, mr)
-    try:
+    with _viewing(chromium, live_daphne, mr) as page:
         _full_quality(page)
         _drag(page, LEFT, 5, 10)  # width + 4 per pixel right, level + 2 per pixel down
         assert _window_label(page) == "W 1620 L 620"
@@ -328,8 +300,6 @@ def test_the_first_window_drag_starts_from_the_images_own_window(live_daphne, ch
         _drag(page, LEFT, 5, 10)
         page.wait_for_function(f"document.querySelector('{LEFT} .window-label').textContent.startsWith('W ')")
         assert _window_label(page) == f"W {round(width + 20)} L {round(center + 20)}"
-    finally:
-        _close(context, page)
 
 
 def _touch(page, session, points: list[tuple[int, float, float]], kind: str) -> None:
@@ -339,13 +309,12 @@ def _touch(page, session, points: list[tuple[int, float, float]], kind: str) -> 
 def test_a_one_finger_swipe_on_a_touch_screen_scrolls_the_stack(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
-    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 375, "height": 667}, has_touch=True, is_mobile=True)
-    try:
+    with _viewing(chromium, live_daphne, study, viewport={"width": 375, "height": 667}, has_touch=True, is_mobile=True) as page:
         _full_quality(page)
         box = page.locator(f"{LEFT} .canvas").bounding_box()
         assert box["y"] + 100 < 667  # the image is on a phone's screen without scrolling the page
         assert page.locator(f"{LEFT} .position").inner_text() == "5 / 9"
-        session = context.new_cdp_session(page)
+        session = page.context.new_cdp_session(page)
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 40
         _touch(page, session, [(1, x, y)], "touchStart")
         for step in range(1, 6):  # 50 px up: five images on
@@ -355,8 +324,6 @@ def test_a_one_finger_swipe_on_a_touch_screen_scrolls_the_stack(live_daphne, chr
         assert _window_label(page) == "the image's own window"
         page.keyboard.press("?")
         assert "One finger" in page.locator("#help").inner_text()
-    finally:
-        _close(context, page)
 
 
 def test_on_a_laptop_with_a_touch_screen_a_finger_scrolls_and_the_mouse_changes_the_window(live_daphne, chromium):
@@ -365,13 +332,12 @@ def test_on_a_laptop_with_a_touch_screen_a_finger_scrolls_and_the_mouse_changes_
     # A touch screen whose laptop's primary pointer is the mouse or touchpad (a fine pointer).
     fine_primary = """const ask = window.matchMedia.bind(window);
         window.matchMedia = (query) => query === "(pointer: coarse)" ? {matches: false, media: query} : ask(query);"""
-    context, page = _open_viewer(chromium, live_daphne, study, has_touch=True, init_script=fine_primary)
-    try:
+    with _viewing(chromium, live_daphne, study, has_touch=True, init_script=fine_primary) as page:
         _full_quality(page)
         assert page.locator("button[data-tool=window]").get_attribute("aria-pressed") == "true"
         box = page.locator(f"{LEFT} .canvas").bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 40
-        session = context.new_cdp_session(page)
+        session = page.context.new_cdp_session(page)
         _touch(page, session, [(1, x, y)], "touchStart")
         for step in range(1, 6):
             _touch(page, session, [(1, x, y - step * 10 - 3)], "touchMove")
@@ -380,20 +346,17 @@ def test_on_a_laptop_with_a_touch_screen_a_finger_scrolls_and_the_mouse_changes_
         assert _window_label(page) == "the image's own window"
         _drag(page, LEFT, 5, 10)
         page.wait_for_function(f"document.querySelector('{LEFT} .window-label').textContent.startsWith('W ')")
-    finally:
-        _close(context, page)
 
 
 def test_a_pinch_begun_by_one_finger_leaves_the_window_as_it_was_and_ends_at_full_quality(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
-    context, page = _open_viewer(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    try:
+    with _viewing(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True) as page:
         _full_quality(page)
         page.locator("[data-tool=window]").click()  # one finger changes the window
         box = page.locator(f"{LEFT} .canvas").bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        session = context.new_cdp_session(page)
+        session = page.context.new_cdp_session(page)
         _touch(page, session, [(1, cx - 20, cy)], "touchStart")
         for step in range(1, 4):
             _touch(page, session, [(1, cx - 20 + step * 10, cy + step * 10)], "touchMove")
@@ -407,15 +370,12 @@ def test_a_pinch_begun_by_one_finger_leaves_the_window_as_it_was_and_ends_at_ful
         assert "window=" not in page.locator(f"{LEFT} .image").get_attribute("src")
         page.wait_for_timeout(500)  # a late preview must not replace the full-quality image
         assert page.locator(f"{LEFT} .image").get_attribute("data-quality") == "full"
-    finally:
-        _close(context, page)
 
 
 def test_a_sideways_wheel_does_nothing_and_small_wheel_steps_add_up_to_one_image(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         box = page.locator(f"{LEFT} .canvas").bounding_box()
         page.mouse.move(box["x"] + 100, box["y"] + 100)
@@ -424,8 +384,6 @@ def test_a_sideways_wheel_does_nothing_and_small_wheel_steps_add_up_to_one_image
             page.mouse.wheel(0, 4)
         page.wait_for_timeout(300)
         assert page.locator(f"{LEFT} .position").inner_text() == "6 / 9"
-    finally:
-        _close(context, page)
 
 
 def test_a_new_series_opens_with_its_own_window_and_the_page_logs_no_error(live_daphne, chromium):
@@ -434,8 +392,7 @@ def test_a_new_series_opens_with_its_own_window_and_the_page_logs_no_error(live_
     first = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), **same, series_number=1, slice_gap=5.0)
     second = restacked(ct_series(slices=3, patient_id="QS-0001", size=64), **same, series_number=2, slice_gap=5.0)
     study = _ingest(first + second)
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         assert page.locator("#link").is_hidden()  # one viewport: nothing to link
         page.locator("[data-preset='-600,1500']").click()
@@ -454,17 +411,12 @@ def test_a_new_series_opens_with_its_own_window_and_the_page_logs_no_error(live_
         assert page.locator(f"{LEFT} .position").inner_text() == "1 / 3"
         page.wait_for_load_state("networkidle")
         assert page.console_errors == []
-    finally:
-        _close(context, page)
 
 
 def test_a_study_without_images_says_so(live_daphne, chromium):
     seed_demo()
     study = _ingest([_joined(_bundled("test-SR.dcm"), study_uid=generate_uid(), series_number=1)])
-    context, page = _open_viewer(chromium, live_daphne, study)
-    try:
+    with _viewing(chromium, live_daphne, study) as page:
         assert page.get_by_role("status").inner_text() == "This study has no images to display"
         assert page.locator(".canvas").count() == 0
         assert page.console_errors == []
-    finally:
-        _close(context, page)
