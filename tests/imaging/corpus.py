@@ -16,7 +16,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "ct_series", "malformed", "restacked", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "ct_series", "malformed", "restacked", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -32,9 +32,7 @@ def restacked(files: list[bytes], *, study_uid: str, frame_of_reference: str, se
         dataset.StudyInstanceUID, dataset.FrameOfReferenceUID, dataset.SeriesNumber = study_uid, frame_of_reference, series_number
         dataset.ImagePositionPatient = [*dataset.ImagePositionPatient[:2], slice_gap * n]
         dataset.SliceLocation, dataset.SliceThickness = slice_gap * n, slice_gap
-        buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
-        moved.append(buffer.getvalue())
+        moved.append(written(dataset))
     return moved
 
 
@@ -95,8 +93,8 @@ def malformed() -> dict[str, bytes]:
         "not dicom": b"%PDF-1.4 this is a report, not an image" * 10,
         "empty": b"",
         "truncated header": good[:200],
-        "bad uid": _write(bad_uid),
-        "missing study uid": _write(missing),
+        "bad uid": written(bad_uid),
+        "missing study uid": written(missing),
         "no preamble": good[128:],
         **_truncated(good),
         **_mislabelled(good),
@@ -109,7 +107,7 @@ def _truncated(good: bytes) -> dict[str, bytes]:
     ct_small = next(p for p in BUNDLED if p.name == "CT_small.dcm").read_bytes()
     header = pydicom.dcmread(io.BytesIO(good))
     del header.PixelData
-    header = _write(header)
+    header = written(header)
     short_pixels = pydicom.dcmread(io.BytesIO(good))
     short_pixels.PixelData = short_pixels.PixelData[:-100]
     rtplan = pydicom.dcmread(next(p for p in BUNDLED if p.name == "rtplan_truncated.dcm"), force=True)
@@ -124,8 +122,8 @@ def _truncated(good: bytes) -> dict[str, bytes]:
         "element header cut short": header + _element(0x0040, 0xA160, b"UT", 0)[:8],
         # As a sender re-encodes a truncated file: a sequence of the length it has left, and an
         # item inside that declares its whole length; pixel data as short as what was left of it.
-        "sequence item longer than its sequence": _write(rtplan),
-        "pixel data shorter than its rows and columns": _write(short_pixels),
+        "sequence item longer than its sequence": written(rtplan),
+        "pixel data shorter than its rows and columns": written(short_pixels),
     }
 
 
@@ -149,9 +147,9 @@ def _out_of_range(good: bytes) -> dict[str, bytes]:
     spaced.SOPInstanceUID = spaced.file_meta.MediaStorageSOPInstanceUID = uid
     tag = b"\x08\x00\x18\x00UI"  # (0008,0018) in explicit VR little endian
     return {
-        "negative number of frames": _write(frames),
-        "series number beyond 32 bits": _write(series),
-        "uid with a leading space": _write(spaced).replace(tag + bytes([len(uid) + 1, 0]) + uid.encode() + b"\0", tag + bytes([len(uid) + 1, 0]) + b" " + uid.encode()),
+        "negative number of frames": written(frames),
+        "series number beyond 32 bits": written(series),
+        "uid with a leading space": written(spaced).replace(tag + bytes([len(uid) + 1, 0]) + uid.encode() + b"\0", tag + bytes([len(uid) + 1, 0]) + b" " + uid.encode()),
     }
 
 
@@ -172,7 +170,8 @@ def _with_syntax(dataset, syntax: str) -> bytes:
     return buffer.getvalue()
 
 
-def _write(dataset) -> bytes:
+def written(dataset) -> bytes:
+    """A data set as a Part 10 file."""
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

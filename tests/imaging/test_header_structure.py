@@ -12,7 +12,7 @@ from pydicom.sequence import Sequence
 
 from imaging.dicom.header import HeaderError, read_header
 from imaging.dicom.structure import MAX_DEPTH, check_structure
-from tests.imaging.corpus import BUNDLED, ct_series
+from tests.imaging.corpus import BUNDLED, ct_series, written
 
 
 def _bundled(name: str) -> bytes:
@@ -29,12 +29,6 @@ def _refusal(tmp_path, data: bytes) -> str:
     with pytest.raises(HeaderError) as refused:
         _read(tmp_path, data)
     return str(refused.value)
-
-
-def _written(dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 class CountingReader(io.BytesIO):
@@ -92,14 +86,14 @@ def test_an_element_after_the_pixel_data_that_runs_past_the_end_is_refused(tmp_p
 def test_a_file_ending_inside_an_element_header_is_refused(tmp_path):
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     del dataset.PixelData
-    assert "ends inside the header of the element" in _refusal(tmp_path, _written(dataset) + b"\x10\x00\x20")
+    assert "ends inside the header of the element" in _refusal(tmp_path, written(dataset) + b"\x10\x00\x20")
 
 
 def test_a_deferred_value_past_the_end_is_refused(tmp_path):
     """A value longer than the deferral size is skipped by pydicom, not read: only its length tells."""
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     dataset.ImageComments = "x" * 5000  # LT, deferred
-    data = _written(dataset)
+    data = written(dataset)
     start = data.index(b"x" * 5000)
     assert "declares 5000 bytes but 10 remain" in _refusal(tmp_path, data[: start + 10])
 
@@ -113,7 +107,7 @@ def test_sequences_nested_deeper_than_the_walk_allows_are_refused(tmp_path):
         outer.ContentSequence = Sequence([item])
         item = outer
     dataset.ContentSequence = item.ContentSequence  # written with defined lengths: read, it is not parsed yet
-    assert _refusal(tmp_path, _written(dataset)) == "sequences are nested too deeply to read"
+    assert _refusal(tmp_path, written(dataset)) == "sequences are nested too deeply to read"
 
 
 def test_shallow_nesting_passes(tmp_path):
@@ -125,7 +119,7 @@ def test_shallow_nesting_passes(tmp_path):
         outer.ContentSequence = Sequence([item])
         item = outer
     dataset.ContentSequence = item.ContentSequence
-    assert _read(tmp_path, _written(dataset)) is not None
+    assert _read(tmp_path, written(dataset)) is not None
 
 
 def test_an_item_holding_something_else_is_refused(tmp_path):

@@ -12,7 +12,7 @@ from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.ingest import Status, instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, written, zeroed_preamble
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 def _ingest(cast, data: bytes, *, side="north"):
     clinic_side = getattr(cast, side)
     return instance_ingest(stream=io.BytesIO(data), institution=clinic_side.clinic, by=clinic_side[Role.CLINIC_DOCTOR], source="test")
-
-
-def _written(dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _stored_files() -> set[str]:
@@ -74,7 +68,7 @@ def test_same_uid_with_other_content_is_refused_and_kept_for_review(cast):
     _ingest(cast, data)
     changed = pydicom.dcmread(io.BytesIO(data))
     changed.PatientName = "Someone^Else"
-    result = _ingest(cast, _written(changed))
+    result = _ingest(cast, written(changed))
     assert result.status == Status.CONFLICT and "different content" in result.reason
     rejected = RejectedInstance.objects.get()
     assert default_storage.exists(rejected.file.name)
@@ -107,7 +101,7 @@ def test_another_institutions_instance_sent_again_is_refused_not_acknowledged(ca
     assert not default_storage.exists(f"dicom/{cast.south.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.south.clinic.pk}")[1]
     changed = pydicom.dcmread(io.BytesIO(data))
     changed.PatientName = "Someone^Else"
-    assert _ingest(cast, _written(changed), side="south").status == Status.INVALID  # nor kept for review
+    assert _ingest(cast, written(changed), side="south").status == Status.INVALID  # nor kept for review
     assert not RejectedInstance.objects.exists()
     assert _ingest(cast, data).status == Status.DUPLICATE  # the sender's own copy still is
     assert Instance.objects.count() == 1
@@ -116,11 +110,11 @@ def test_another_institutions_instance_sent_again_is_refused_not_acknowledged(ca
 def test_dates_and_times_that_are_not_dicom_values_are_indexed_empty(cast):
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     dataset.StudyDate, dataset.StudyTime, dataset.PatientBirthDate = "notadate", "25", "20230231"
-    study = _ingest(cast, _written(dataset)).instance.series.study
+    study = _ingest(cast, written(dataset)).instance.series.study
     assert (study.study_date, study.study_time, study.patient_birth_date) == ("", "", "")
     dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
     dataset.StudyDate, dataset.StudyTime, dataset.PatientBirthDate = "20240229", "093015.123456", "19560101"
-    study = _ingest(cast, _written(dataset)).instance.series.study
+    study = _ingest(cast, written(dataset)).instance.series.study
     assert (study.study_date, study.study_time, study.patient_birth_date) == ("20240229", "093015.123456", "19560101")
 
 

@@ -16,7 +16,7 @@ from imaging.services.nodes import node_create
 from imaging.services.storage import storage_usage_recount
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, written
 
 SLICE = len(ct_series(slices=1)[0])  # a generated 64×64 slice, give or take a few bytes of UIDs
 ROOM_FOR_ONE = SLICE + 100  # room for one slice, never for two
@@ -45,9 +45,7 @@ def test_usage_counts_instances_and_kept_conflicts_but_not_duplicates(cast):
     _ingest(cast, files[0])  # the same bytes again
     changed = pydicom.dcmread(io.BytesIO(files[1]))
     changed.PatientName = "Someone^Else"
-    buffer = io.BytesIO()
-    changed.save_as(buffer, enforce_file_format=True)
-    assert _ingest(cast, buffer.getvalue()).status == Status.CONFLICT
+    assert _ingest(cast, written(changed)).status == Status.CONFLICT
     used = _usage(cast)
     assert used == (sum(i.size for i in Instance.objects.all()) + RejectedInstance.objects.get().size, 3)
     StorageUsage.objects.all().delete()

@@ -14,7 +14,7 @@ from imaging.dicom import render
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import ct_series, restacked
+from tests.imaging.corpus import ct_series, restacked, written
 
 pytestmark = pytest.mark.django_db
 
@@ -161,9 +161,7 @@ def test_a_study_thumbnail_skips_a_first_series_without_images(cast, client_for)
     study_uid = pydicom.dcmread(io.BytesIO(first)).StudyInstanceUID
     report = pydicom.dcmread(pydicom.data.get_testdata_file("test-SR.dcm"))
     report.StudyInstanceUID, report.SeriesNumber, report.PatientID = study_uid, 0, pydicom.dcmread(io.BytesIO(first)).PatientID
-    buffer = io.BytesIO()
-    report.save_as(buffer, enforce_file_format=True)
-    _store(cast, buffer.getvalue())
+    _store(cast, written(report))
     images = [_store(cast, data) for data in restacked(ct_series(slices=5), study_uid=study_uid, frame_of_reference="1.2.3", series_number=2, slice_gap=1.0)]
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     assert client.get(f"/dicomweb/studies/{study_uid}/thumbnail").status_code == 200

@@ -18,7 +18,7 @@ from pydicom.encaps import generate_frames
 from imaging.models import Instance
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, archivable, ct_series, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, archivable, ct_series, written, zeroed_preamble
 from tests.imaging.test_dicomweb import Archive, _parts, _token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,9 +157,7 @@ def test_a_series_of_mixed_syntaxes_is_retrieved_in_explicit_little_endian(north
     study_uid = pydicom.dcmread(io.BytesIO(data[0])).StudyInstanceUID
     compressed = pydicom.dcmread(_path("MR_small_jp2klossless.dcm"))
     compressed.StudyInstanceUID = study_uid
-    buffer = io.BytesIO()
-    compressed.save_as(buffer, enforce_file_format=True)
-    assert north.stow([buffer.getvalue()]).status_code == 200
+    assert north.stow([written(compressed)]).status_code == 200
     datasets = north.client.retrieve_study(study_uid)
     assert len(datasets) == 3 and {str(d.file_meta.TransferSyntaxUID) for d in datasets} == {EXPLICIT_LE}
 

@@ -19,7 +19,7 @@ from imaging.services.ingest import instances_ingest
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from tests.conftest import _test_database_url, proc_figure, serving
-from tests.imaging.corpus import ct_series, zeroed_preamble
+from tests.imaging.corpus import ct_series, written, zeroed_preamble
 from tests.imaging.test_dicomweb import _parts
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -58,9 +58,7 @@ def _stored_series(cast, *, slices: int, size: int = 512, rle: bool = False) -> 
 def _rle(data: bytes) -> bytes:
     dataset = pydicom.dcmread(io.BytesIO(data))
     dataset.compress(RLELossless)
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return written(dataset)
 
 
 def _request(method: str, path: str, token: str, *, close: bool = True) -> bytes:
