@@ -97,7 +97,9 @@ def study_viewer(request, study_id):
 def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: int):
     """The window a frame is rendered with by default, for an image whose header gives none (the
     renderer then takes the frame's range): the viewer's first window drag starts from it."""
-    study = studies.study_get(by=request.user, study_id=study_id, action="imaging.frame_window", detail={"series": series_uid, "instance": instance_uid, "frame": frame})
+    # The UIDs as asked for, cut where a UID ends: the address may hold anything.
+    detail = {"series": series_uid[:64], "instance": instance_uid[:64], "frame": min(frame, 2**31)}
+    study = studies.study_get(by=request.user, study_id=study_id, action="imaging.frame_window", detail=detail)
     instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
     if instance is None or instance.rows is None or not 1 <= frame <= instance.number_of_frames:
         raise Http404

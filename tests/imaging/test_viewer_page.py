@@ -110,6 +110,15 @@ def test_the_window_of_an_undecodable_image_is_refused_with_the_decoders_reason(
     assert response.status_code == 406 and response.json()["detail"]
 
 
+def test_an_images_window_asked_for_with_an_overlong_address_is_a_404_audited_in_bounds(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    study = instance.series.study
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{study.pk}/view/{'1' * 5000}/{'2' * 5000}/{'9' * 40}/window/")
+    assert response.status_code == 404
+    event = AuditEvent.objects.get(action="imaging.frame_window")
+    assert event.detail == {"series": "1" * 64, "instance": "2" * 64, "frame": 2**31}
+
+
 def test_the_sibling_clinic_cannot_ask_for_an_images_window(cast, client_for):
     instance = _store(cast, _bundled("CT_small.dcm"))
     assert client_for(cast.doc_n2).get(_window_url(instance)).status_code == 404
