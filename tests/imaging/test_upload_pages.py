@@ -36,6 +36,14 @@ def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
     assert "王秀英" in client.get(f"/imaging/studies/{study.pk}/").content.decode()
 
 
+def test_the_upload_answer_names_the_study_date_as_the_pages_write_it(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    data = ct_series(slices=1, study_date="20260305")[0]
+    chinese = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    english = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert (chinese["date"], english["date"]) == ("2026年3月5日", "March 5, 2026")
+
+
 def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     files = ct_series(slices=6)

@@ -20,7 +20,7 @@ const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, DESCRIPTION = 0x0008103
 const WANTED = new Set([STUDY_UID, PATIENT_NAME, DESCRIPTION, STUDY_DATE, CHARSET]);
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 const IMPLICIT_LE = "1.2.840.10008.1.2";
-// A first label only: the server decodes every character set and its answer relabels the row.
+// A first label only: the server decodes every character set, writes the date as its pages do, and its answer relabels the row.
 const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk", "ISO_IR 100": "windows-1252"};
 
 function readElements(view, offset, end, explicit, found) {
@@ -107,7 +107,7 @@ function relabel(key, result) {
   const study = studies.get(key);
   if (study.relabelled || !(result.patient || result.description)) return;
   study.relabelled = true;
-  study.row.querySelector(".name").textContent = studyLabel({...result, date: study.date});
+  study.row.querySelector(".name").textContent = studyLabel({...result, date: result.date || study.date});
 }
 
 function tick(key, outcome) {
