@@ -14,8 +14,17 @@ class UidConverter:
         return value
 
 
-class FrameListConverter(UidConverter):
-    regex = r"[0-9]+(?:,[0-9]+)*"
+class FrameListConverter:
+    """Frame numbers, '1' or '1,3,5'; a number of more than ten digits names no frame (and would
+    cost Python a long conversion), so its address matches nothing here."""
+
+    regex = r"[0-9]{1,10}(?:,[0-9]{1,10})*"
+
+    def to_python(self, value: str) -> list[int]:
+        return [int(n) for n in value.split(",")]
+
+    def to_url(self, value: list[int]) -> str:
+        return ",".join(map(str, value))
 
 
 class AttributePathConverter(UidConverter):

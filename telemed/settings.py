@@ -351,7 +351,7 @@ for _origin in CORS_ALLOWED_ORIGINS:
         raise ImproperlyConfigured(f"DICOMWEB_CORS_ORIGINS: {_origin!r} is not an origin such as https://viewer.example.org (scheme and host, no path).")
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
-CORS_EXPOSE_HEADERS = ("Content-Type", "Content-Length", "Content-Location")
+CORS_EXPOSE_HEADERS = ("Content-Type", "Content-Length", "Content-Location", "Warning")  # a search's ignored parameters
 CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Notifications ------------------------------------------------------------------------------

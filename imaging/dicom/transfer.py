@@ -94,8 +94,9 @@ def _split(header: str, separator: str) -> list[str]:
 
 
 def parse_accept(header: str | None) -> list[Wanted]:
-    """The Accept header as a list of Wanted, best first (by q, then by order); none → */*."""
-    ranked = []
+    """The Accept header as a list of Wanted, best first (by q, then by order); none → */*.
+    A type with q=0 is refused (RFC 9110 12.4.2): a header of only such types accepts nothing."""
+    ranked, refused = [], False
     for position, item in enumerate(_split(header or "", ",")):
         media_type, *params = _split(item, ";")
         values = {}
@@ -107,12 +108,13 @@ def parse_accept(header: str | None) -> list[Wanted]:
         except ValueError:
             quality = 1.0
         if quality <= 0:
+            refused = True
             continue
         media_type = media_type.lower()
         if media_type == "multipart/related":
             media_type = values.get("type", "*/*").lower()
         ranked.append((-quality, position, Wanted(media_type, values.get("transfer-syntax") or None)))
-    return [wanted for *_rank, wanted in sorted(ranked, key=lambda r: r[:2])] or [Wanted("*/*", None)]
+    return [wanted for *_rank, wanted in sorted(ranked, key=lambda r: r[:2])] or ([] if refused else [Wanted("*/*", None)])
 
 
 def media_type_of(transfer_syntax: str) -> str | None:

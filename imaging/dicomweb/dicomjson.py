@@ -82,6 +82,7 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
     header = instance.metadata if include_all else {tag: instance.metadata[tag] for tag in include if tag in instance.metadata}
     attributes = _without_bulk_data(header)
     attributes.update({
+        "00080005": element("CS", "ISO_IR 192"),
         "00080016": element("UI", instance.sop_class_uid),
         "00080018": element("UI", instance.sop_instance_uid),
         "00083002": element("UI", instance.transfer_syntax_uid),
@@ -91,10 +92,13 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
         "0020000D": element("UI", study.study_instance_uid),
         "0020000E": element("UI", series.series_instance_uid),
         "00200013": element("IS", instance.instance_number),
-        "00280008": element("IS", instance.number_of_frames),
-        "00280010": element("US", instance.rows),
-        "00280011": element("US", instance.columns),
     })
+    if instance.rows:  # an image: a report or a waveform has no frames to count
+        attributes.update({
+            "00280008": element("IS", instance.number_of_frames),
+            "00280010": element("US", instance.rows),
+            "00280011": element("US", instance.columns),
+        })
     return attributes
 
 

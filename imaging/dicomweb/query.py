@@ -188,8 +188,11 @@ def _condition(path: str, kind: str, value: str) -> Q:
         return Q()  # universal matching: the key is returned, not matched
     if kind == "series":  # a study with a matching series: a subquery, so no study comes twice
         return Q(pk__in=Series.objects.filter(_condition(path, "list", value)).values("study_id"))
-    if kind in ("uid", "list"):
-        return Q(**{f"{path}__in": [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]})
+    if kind == "uid":
+        return Q(**{f"{path}__in": _listed(value)})
+    if kind == "list":  # a code string: each listed value exact or with wild cards (PS3.4 C.2.2.2.4)
+        exact = [v for v in _listed(value) if not _is_wild(v)]
+        return reduce(operator.or_, (Q(**{f"{path}__regex": f"^{_pattern(v, '.')}$"}) for v in _listed(value) if _is_wild(v)), Q(**{f"{path}__in": exact}))
     if kind == "date":  # one date is compared whole: the indexed column holds nothing finer
         return _range_condition(path, value, str, str) if "-" in value else Q(**{path: value})
     if kind == "time":
@@ -200,9 +203,17 @@ def _condition(path: str, kind: str, value: str) -> Q:
         return _groups_condition(path, value)
     if kind == "name" and "=" not in value:
         return _name_condition(path, value)
-    if "*" in value or "?" in value:
-        return Q(**{f"{path}__iregex": f"^{_pattern(value, '.')}$"})
+    if _is_wild(value):  # only a person's name is matched without regard to case (PS3.4 C.2.2.2.1)
+        return Q(**{f"{path}__{'iregex' if kind == 'name' else 'regex'}": f"^{_pattern(value, '.')}$"})
     return Q(**{f"{path}__iexact" if kind == "name" else path: value})
+
+
+def _listed(value: str) -> list[str]:
+    return [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]
+
+
+def _is_wild(value: str) -> bool:
+    return "*" in value or "?" in value
 
 
 def _pattern(value: str, any_character: str) -> str:
@@ -214,7 +225,7 @@ def _name_condition(path: str, value: str) -> Q:
     """A Person Name matches if any of its component groups (alphabetic, ideographic, phonetic;
     stored as one value, 'Wang^XiaoDong=王^小东') matches, ignoring case. A value without wild
     cards is compared with LIKE on the stored text (no regular expression per row)."""
-    if "*" in value or "?" in value:
+    if _is_wild(value):
         return Q(**{f"{path}__iregex": f"^(.*=)?{_pattern(value, '[^=]')}(=.*)?$"})
     return (
         Q(**{f"{path}__iexact": value}) | Q(**{f"{path}__istartswith": f"{value}="})
@@ -237,7 +248,7 @@ def _group_condition(column: str, value: str) -> Q:
     equality, one with wild cards by the literal text before the first (a range of the column's
     index) and then by pattern."""
     value = matchable_name(value)
-    if "*" not in value and "?" not in value:
+    if not _is_wild(value):
         return Q(**{column: value})
     condition = Q(**{f"{column}__regex": f"^{_pattern(value, '.')}$"})
     prefix = re.split(r"[*?]", value, maxsplit=1)[0]

@@ -139,7 +139,10 @@ class QidoView(DicomWebView):
             answer = [dicomjson.series_attributes(s, base_url=base, include=parsed.include, include_all=parsed.include_all) for s in rows]
             patients = {s.study.patient_id for s in rows}
         else:
-            rows = query.instances(scope if study_uid is None else self.study(study_uid), parsed, series_uid=series_uid)
+            study = None if study_uid is None else self.study(study_uid)
+            rows = query.instances(scope if study is None else study, parsed, series_uid=series_uid)
+            if not rows and series_uid and not study.series.filter(series_instance_uid=series_uid).exists():
+                raise Http404  # as for a study that is not there
             answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include, include_all=parsed.include_all) for i in rows]
             patients = {i.series.study.patient_id for i in rows}
         self.audit("imaging.qido", patient_id=patients.pop() if len(patients) == 1 else None, detail={
@@ -148,8 +151,14 @@ class QidoView(DicomWebView):
         })
         response = _json(answer)
         if parsed.warnings:
-            response["Warning"] = ", ".join(f"299 {base}: {warning}" for warning in parsed.warnings)
+            response["Warning"] = ", ".join(f"299 {base}: {_quoted(warning)}" for warning in parsed.warnings)
         return response
+
+
+def _quoted(text: str) -> str:
+    """A warning's text quoted, as in PS3.18's own example (8.3.4.2), so that a client can tell
+    several warnings apart: a quoted string (RFC 9110 5.6.4)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class SeriesQidoView(QidoView):
@@ -368,15 +377,27 @@ class PixelDataView(RetrieveView):
         return _multipart(((choice.content_type, [part]) for part in parts), choice.media_type)
 
 
+def _no_pixel_data() -> HttpResponse:
+    return _error(_("This instance has no pixel data (it is not an image)."), 404)
+
+
+def _missing_frames(instance: Instance, numbers: list[int]) -> HttpResponse | None:
+    """A 404 saying why, unless the instance has every frame asked for."""
+    if not instance.rows:
+        return _no_pixel_data()
+    if any(n < 1 or n > instance.number_of_frames for n in numbers):
+        return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
+    return None
+
+
 class FramesView(PixelDataView):
-    def get(self, request, study_uid: str, series_uid: str, instance_uid: str, frames: str):
+    def get(self, request, study_uid: str, series_uid: str, instance_uid: str, frames: list[int]):
         study, instance = self.one(study_uid, series_uid, instance_uid)
-        numbers = [int(n) for n in frames.split(",")]
-        if any(n < 1 or n > instance.number_of_frames for n in numbers):
-            return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
-        response = self.pixel_response(instance, lambda handle, choice: transfer.frame_parts(handle, numbers, choice))
+        if (missing := _missing_frames(instance, frames)) is not None:
+            return missing
+        response = self.pixel_response(instance, lambda handle, choice: transfer.frame_parts(handle, frames, choice))
         if response.status_code == 200:
-            self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "frames": numbers[:100]})
+            self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "frames": frames[:100]})
         return response
 
 
@@ -387,6 +408,8 @@ class BulkDataView(PixelDataView):
     def get(self, request, study_uid: str, series_uid: str, instance_uid: str, attribute_path: str):
         study, instance = self.one(study_uid, series_uid, instance_uid)
         if attribute_path.upper() == "7FE00010":
+            if not instance.rows:
+                return _no_pixel_data()
             response = self.pixel_response(instance, lambda handle, choice: transfer.whole_pixel_data(handle, choice, instance.number_of_frames))
         else:
             wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
@@ -457,15 +480,26 @@ class _Rendering:
         return pixels.image_soon(frame, window=self.window, viewport=self.viewport, fmt=fmt, quality=self.quality)
 
 
+def _rendered_parts(frames: list[tuple[Instance, int]], rendering: _Rendering, fmt: str) -> HttpResponse:
+    """These frames (a series' images, or several frames of one), each painted as the client
+    reads; one that cannot be decoded there cuts the body short (the status is sent by then)."""
+
+    def painted(instance: Instance, number: int) -> Iterator[bytes]:
+        yield rendering.paint(instance, number, fmt).result()
+
+    return _multipart(((f"image/{fmt}", painted(i, n)) for i, n in frames), f"image/{fmt}")
+
+
 class RenderedView(RetrieveView):
     """A frame as JPEG (or PNG if asked for), with ?window=center,width, ?viewport=w,h, ?quality=;
-    a series as a multipart of its images rendered (PS3.18 10.4.3.3), or for a thumbnail the
-    middle image of the series (of the study's first series with images).
+    several frames of an instance, or a series' images, as a multipart of images rendered (PS3.18
+    10.4.3.3); for a thumbnail the middle image of the series (of the study's first series with
+    images).
     The decoded frame is cached (services/pixels.py), so a new window or size costs no decoding."""
 
     thumbnail = False
 
-    def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None, frames: str = "1"):
+    def get(self, request, study_uid: str, series_uid: str | None = None, instance_uid: str | None = None, frames: list[int] | None = None):
         images = None
         if instance_uid is not None:
             study, instance = self.one(study_uid, series_uid, instance_uid)
@@ -481,9 +515,9 @@ class RenderedView(RetrieveView):
             if not images:
                 return _error(_("There is no image to render here."), 404)
             instance = images[0]
-        number = int(frames.split(",")[0])
-        if not 1 <= number <= instance.number_of_frames:
-            return _error(_("This instance has %(count)d frames.") % {"count": instance.number_of_frames}, 404)
+        numbers = frames or [1]
+        if (missing := _missing_frames(instance, numbers)) is not None:
+            return missing
         try:
             rendering = _Rendering(request.query_params, thumbnail=self.thumbnail)
         except ValueError as exc:
@@ -491,27 +525,22 @@ class RenderedView(RetrieveView):
         fmt = _image_format(request.META.get("HTTP_ACCEPT"))
         if fmt is None:
             return _error(_("Rendered images are sent as image/jpeg or image/png."), 406)
-        if images is not None and not self.thumbnail:
-            return self._series(study, series_uid, images, rendering, fmt)
+        if images is not None:
+            self.audit("imaging.wado", study=study, detail={"rendered": True, "series": series_uid, "count": len(images)})
+            return _rendered_parts([(i, 1) for i in images], rendering, fmt)
+        if len(numbers) > 1:
+            self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frames": numbers[:100]})
+            return _rendered_parts([(instance, n) for n in numbers], rendering, fmt)
         try:
-            image = rendering.paint(instance, number, fmt)
+            image = rendering.paint(instance, numbers[0], fmt)
         except render.RenderError as exc:
             return _undecodable(instance, str(exc))
-        self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": number})
+        self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": numbers[0]})
         body = image.result()
         response = HttpResponse(body, content_type=f"image/{fmt}")
         response["Cache-Control"] = "private, max-age=3600"  # an instance never changes once stored
         return response
 
-    def _series(self, study: Study, series_uid: str, images: list[Instance], rendering: _Rendering, fmt: str) -> HttpResponse:
-        """Each image's first frame, painted as the client reads; an image that cannot be
-        decoded there cuts the body short (the status is sent by then)."""
-        self.audit("imaging.wado", study=study, detail={"rendered": True, "series": series_uid, "count": len(images)})
-
-        def painted(instance: Instance) -> Iterator[bytes]:
-            yield rendering.paint(instance, 1, fmt).result()
-
-        return _multipart(((f"image/{fmt}", painted(i)) for i in images), f"image/{fmt}")
 
 
 class ThumbnailView(RenderedView):

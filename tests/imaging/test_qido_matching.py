@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 
+import pydicom
+import pydicom.data
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, written
 from tests.imaging.reading_factories import ct_study
 
 pytestmark = pytest.mark.django_db
@@ -290,3 +292,38 @@ def test_a_refused_date_is_explained_in_the_users_language(cast, client_for):
     ct_study(cast.north)
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get("/dicomweb/studies", {"StudyDate": "2026"}, HTTP_ACCEPT=JSON, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 400 and "StudyDate" in response.json()["detail"] and "日期" in response.json()["detail"]
+
+
+def test_a_wild_card_matches_a_patient_id_with_regard_to_case_as_an_exact_value_does(cast, client_for):
+    study = _study_named(cast.north, "Wang^XiaoDong")
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    mrn = study.dicom_patient_id
+    assert len(_search(client, "studies", PatientID=mrn[:3] + "*").json()) == 1
+    assert _search(client, "studies", PatientID=mrn[:3].lower() + "*").json() == [] == _search(client, "studies", PatientID=mrn.lower()).json()
+    assert len(_search(client, "studies", PatientName="wang*").json()) == 1  # a person's name alone ignores case
+
+
+@pytest.mark.parametrize("path, key", [("series", "Modality"), ("studies", "ModalitiesInStudy"), ("instances", "Modality")])
+def test_a_modality_with_a_wild_card_matches_as_the_standard_allows_for_a_code_string(cast, client_for, path, key):
+    ct_study(cast.north)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    assert len(_search(client, path, **{key: "C*"}).json()) >= 1
+    assert len(_search(client, path, **{key: "MR,?T"}).json()) >= 1
+    assert _search(client, path, **{key: "c*"}).json() == [] == _search(client, path, **{key: "MR,X?"}).json()
+
+
+def test_each_warning_is_quoted_so_that_a_client_can_tell_several_apart(cast, client_for):
+    ct_study(cast.north)
+    response = _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", Foo="a", fuzzymatching="true", includefield="Nope")
+    warnings = response["Warning"].split('", 299 ')
+    assert len(warnings) == 3 and response["Warning"].startswith('299 http://testserver/dicomweb: "') and response["Warning"].endswith('"')
+
+
+def test_an_instance_search_answers_its_character_set_and_counts_frames_of_images_only(cast, client_for):
+    plan = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
+    plan.PatientID = cast.north.patient.mrn
+    instance_ingest(stream=io.BytesIO(written(plan)), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
+    ct_study(cast.north, slices=1)
+    answers = {a["00080060"]["Value"][0]: a for a in _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "instances").json()}
+    assert {a["00080005"]["Value"][0] for a in answers.values()} == {"ISO_IR 192"}
+    assert answers["CT"]["00280008"]["Value"] == [1] and "00280008" not in answers["RTPLAN"] and "00280010" not in answers["RTPLAN"]

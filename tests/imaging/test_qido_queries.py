@@ -79,6 +79,15 @@ def test_a_visible_study_without_a_match_answers_an_empty_list(cast, client_for)
     assert missing.status_code == 404
 
 
+def test_a_series_that_is_not_in_the_study_is_not_found_like_a_study_that_is_not_there(cast, client_for):
+    study = ct_study(cast.north, slices=2)
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    below = f"/dicomweb/studies/{study.study_instance_uid}/series"
+    assert client.get(f"{below}/1.2.3.4.5/instances", HTTP_ACCEPT="application/dicom+json").status_code == 404
+    series = study.series.get().series_instance_uid
+    assert client.get(f"{below}/{series}/instances?InstanceNumber=999", HTTP_ACCEPT="application/dicom+json").json() == []
+
+
 @pytest.mark.parametrize("search", ["studies?PatientID=%00", "studies?PatientName=a%00*", "series?Modality=CT%00", "instances?SOPInstanceUID=%00", "studies?StudyDate=2020%00"])
 def test_a_search_value_holding_a_nul_gets_a_400_with_its_reason_at_every_level(cast, client_for, search):
     ct_study(cast.north)

@@ -202,3 +202,11 @@ def test_another_clinic_and_another_alliance_get_no_frames_and_no_bulk_data(nort
             stranger.client.retrieve_bulkdata(north.base + base + "/bulkdata/60003000")
     assert not AuditEvent.objects.filter(action="imaging.wado", actor=cast.doc_n2).exists()
     assert Instance.objects.count() == 1
+
+
+def test_an_accept_header_that_refuses_every_type_it_names_is_answered_406(north):
+    (uids,) = _stow(north, "CT_small.dcm")
+    assert _asking(north, _instance_path(uids), 'multipart/related; type="application/dicom"; q=0').status_code == 406
+    assert _asking(north, _instance_path(uids) + "/frames/1", "application/octet-stream;q=0").status_code == 406
+    assert _asking(north, "/studies", "application/dicom+json;q=0").status_code == 406
+    assert _asking(north, _instance_path(uids), 'image/png;q=0, multipart/related; type="application/dicom"').status_code == 200
