@@ -126,11 +126,19 @@ def _modality_values(kind: np.dtype, slope: float, intercept: float) -> np.ndarr
     return (_STORED_VALUES[kind] * slope + intercept).astype(np.float32)
 
 
-def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
-    """PS3.3 C.11.2.1.2 linear window to 0..255 (the clip gives the standard's two flat ends)."""
+VOI_FUNCTIONS = ("linear", "linear-exact", "sigmoid")  # PS3.18 8.3.5.1.4, PS3.3 C.11.2.1.2-3
+
+
+def _window(values: np.ndarray, center: float, width: float, function: str = "linear") -> np.ndarray:
+    """A window to 0..255 by its VOI LUT function (the clip gives the linear ones their flat ends)."""
     width = max(float(width), 1.0)
-    scale = 255.0 / max(width - 1, 1e-3)
-    grey = (values - np.float32(center - 0.5 - (width - 1) / 2)) * np.float32(scale)
+    if function == "sigmoid":
+        grey = np.float32(255) / (1 + np.exp(np.float32(-4 / width) * (values - np.float32(center))))
+    elif function == "linear-exact":
+        grey = (values - np.float32(center)) * np.float32(255 / width) + np.float32(127.5)
+    else:
+        scale = 255.0 / max(width - 1, 1e-3)
+        grey = (values - np.float32(center - 0.5 - (width - 1) / 2)) * np.float32(scale)
     np.clip(grey, 0, 255, out=grey)
     return grey.astype(np.uint8)
 
@@ -152,13 +160,13 @@ def _looked_up(table: np.ndarray, stored: np.ndarray) -> np.ndarray:
     return grey.reshape(stored.shape)
 
 
-def _windowed(frame: Frame, center: float, width: float) -> np.ndarray:
+def _windowed(frame: Frame, center: float, width: float, function: str = "linear") -> np.ndarray:
     if frame.values.dtype not in _STORED_VALUES:
-        return _window(frame.values, center, width)
-    return _looked_up(_window(_modality_values(frame.values.dtype, *frame.rescale), center, width), frame.values)
+        return _window(frame.values, center, width, function)
+    return _looked_up(_window(_modality_values(frame.values.dtype, *frame.rescale), center, width, function), frame.values)
 
 
-def to_image(frame: Frame, *, window: tuple[float, float] | None = None) -> Image.Image:
+def to_image(frame: Frame, *, window: tuple[float, float] | tuple[float, float, str] | None = None) -> Image.Image:
     if frame.window is None:
         return Image.fromarray(frame.values, mode="RGB")
     grey = _windowed(frame, *(window or frame.window))
@@ -167,11 +175,18 @@ def to_image(frame: Frame, *, window: tuple[float, float] | None = None) -> Imag
     return Image.fromarray(grey, mode="L")
 
 
-def encode(image: Image.Image, *, viewport: tuple[int, int] | None = None, fmt: str = "jpeg", quality: int = 90) -> bytes:
+def encode(image: Image.Image, *, viewport: tuple[int, ...] | None = None, fmt: str = "jpeg", quality: int = 90) -> bytes:
+    """The image, fitted into a viewport of width, height and, optionally, the region of the
+    image it shows (x, y, width, height: PS3.18 8.3.5.1.3), as JPEG or PNG."""
+    if viewport and len(viewport) == 6:
+        x, y, width, height = viewport[2:]
+        # Within the image: a series' images may differ in size, and a region far beyond one
+        # must not make a huge image of black.
+        image = image.crop((min(x, image.width - 1), min(y, image.height - 1), min(x + width, image.width), min(y + height, image.height)))
     if viewport and (image.width > viewport[0] or image.height > viewport[1]):
         image = image.copy()
         # A small, low-quality preview is what a weak link needs first: the fast filter will do.
-        image.thumbnail(viewport, Image.Resampling.BILINEAR if quality < 60 else Image.Resampling.LANCZOS)
+        image.thumbnail(viewport[:2], Image.Resampling.BILINEAR if quality < 60 else Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     if fmt == "png":
         image.save(buffer, format="PNG", optimize=False)

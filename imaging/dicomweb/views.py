@@ -427,19 +427,30 @@ class BulkDataView(PixelDataView):
 
 # Rendered and thumbnails ----------------------------------------------------------------------
 
-def _pair(raw: str | None, cast=float):
-    """'a,b' (extra fields such as the VOI function are allowed and ignored) → (a, b), or None.
+def _numbers(raw: str | None, cast, counts: tuple[int, ...]) -> tuple | None:
+    """'a,b,…' → a tuple of as many numbers as one of `counts` allows, or None if not given.
     'nan' and 'inf' are refused: a window of them paints an image of nothing."""
     if not raw:
         return None
     parts = raw.split(",")
-    try:
-        pair = cast(parts[0]), cast(parts[1])
-    except (IndexError, ValueError):
-        raise ValueError(raw) from None
-    if not all(math.isfinite(value) for value in pair):
+    if len(parts) not in counts:
         raise ValueError(raw)
-    return pair
+    numbers = tuple(cast(part) for part in parts)  # ValueError for one that is not a number
+    if not all(math.isfinite(value) for value in numbers):
+        raise ValueError(raw)
+    return numbers
+
+
+def _window(raw: str | None) -> tuple[float, float, str] | None:
+    """'center,width' or 'center,width,function' → (center, width, function), or None."""
+    if not raw:
+        return None
+    parts = raw.split(",")
+    function = parts[2].strip().lower() if len(parts) == 3 else "linear"
+    center, width = _numbers(",".join(parts[:2]), float, (2,))
+    if len(parts) > 3 or function not in render.VOI_FUNCTIONS or width < 1:
+        raise ValueError(raw)
+    return center, width, function
 
 
 def _image_format(accept: str | None) -> str | None:
@@ -458,21 +469,30 @@ class _Rendering:
 
     def __init__(self, params, *, thumbnail: bool) -> None:
         try:
-            self.window = _pair(params.get("window"))
-            if self.window and self.window[1] < 1:
-                raise ValueError(self.window)
+            self.window = _window(params.get("window"))
         except ValueError:
-            raise ValueError(_("window must be center,width, two numbers with a width of at least 1.")) from None
+            raise ValueError(_("window must be center,width or center,width,function: two numbers, a width of at least 1, and linear, linear-exact or sigmoid.")) from None
         try:
-            self.viewport = (render.THUMBNAIL_SIZE,) * 2 if thumbnail else _pair(params.get("viewport"), int)
-            if self.viewport and min(self.viewport) < 1:
-                raise ValueError(self.viewport)
+            viewport = _numbers(params.get("viewport"), int, (2, 6))
+            if viewport and (min(viewport[:2] + viewport[4:]) < 1 or min(viewport[2:4], default=0) < 0):
+                raise ValueError(viewport)
+            self.viewport = viewport
         except ValueError:
-            raise ValueError(_("viewport must be width,height, two whole numbers of at least 1.")) from None
+            raise ValueError(_("viewport must be width,height or width,height,x,y,region width,region height: whole numbers, sizes of at least 1.")) from None
+        if thumbnail and self.viewport is None:
+            self.viewport = (render.THUMBNAIL_SIZE,) * 2
         raw = params.get("quality", "90")
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100):
             raise ValueError(_("quality must be a whole number from 1 to 100."))
         self.quality = int(raw)
+
+    def outside(self, instance: Instance) -> str | None:
+        """Why the viewport's region does not fit in the instance's image, if it does not."""
+        if self.viewport and len(self.viewport) == 6:
+            x, y, width, height = self.viewport[2:]
+            if x + width > instance.columns or y + height > instance.rows:
+                return _("The viewport's region lies outside the image of %(columns)d × %(rows)d pixels.") % {"columns": instance.columns, "rows": instance.rows}
+        return None
 
     def paint(self, instance: Instance, number: int, fmt: str):
         """The frame decoded (or cached) now, a Future of its image. Raises render.RenderError."""
@@ -522,6 +542,8 @@ class RenderedView(RetrieveView):
             rendering = _Rendering(request.query_params, thumbnail=self.thumbnail)
         except ValueError as exc:
             return _error(str(exc), 400)
+        if outside := rendering.outside(instance):
+            return _error(outside, 400)
         fmt = _image_format(request.META.get("HTTP_ACCEPT"))
         if fmt is None:
             return _error(_("Rendered images are sent as image/jpeg or image/png."), 406)

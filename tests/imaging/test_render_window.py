@@ -105,3 +105,12 @@ def test_a_rescale_that_is_not_a_number_is_refused_with_a_reason():
     header.add_new(0x00281053, "LO", "steep")  # Rescale Slope, as a careless writer left it
     with pytest.raises(render.RenderError, match="Rescale Slope"):
         render._prepare(header, np.zeros((2, 2), dtype=np.uint16))
+
+
+@pytest.mark.parametrize("function", ["linear-exact", "sigmoid"])
+def test_the_standards_other_window_functions_meet_the_middle_grey_at_the_center(function):
+    hu = np.array([[-1000, -100, 40, 180, 3000]], dtype=np.int16)
+    frame = render._prepare(_header(RescaleSlope=1, RescaleIntercept=0), hu)
+    grey = _grey(frame, (40, 400, function))[0]
+    assert list(grey) == sorted(grey) and 127 <= grey[2] <= 128
+    assert grey[0] <= 1 and grey[-1] >= 254  # far beyond the window: its ends (the sigmoid only nears them)

@@ -112,6 +112,9 @@ def test_a_rendering_is_sent_in_the_first_acceptable_form(cast, client_for, acce
 
 @pytest.mark.parametrize("params, named", [
     ({"window": "40,0"}, "window"), ({"window": "40,-5"}, "window"), ({"viewport": "0,0"}, "viewport"),
+    ({"window": "40,400,bogus"}, "window"), ({"window": "40,400,linear,1"}, "window"), ({"window": "40"}, "window"),
+    ({"viewport": "32,32,0,0,-8,8"}, "viewport"), ({"viewport": "32,32,-1,0,8,8"}, "viewport"), ({"viewport": "32,32,0,0"}, "viewport"),
+    ({"viewport": "32,32,60,0,8,8"}, "The viewport's region"),
     ({"quality": "0"}, "quality"), ({"quality": "101"}, "quality"), ({"quality": "50.5"}, "quality"), ({"quality": "-9999999999999999999999"}, "quality"),
 ])
 def test_a_rendering_parameter_out_of_its_range_gets_a_400_naming_it(cast, client_for, params, named):
@@ -208,3 +211,27 @@ def test_the_images_of_an_instance_without_pixel_data_are_not_found(cast, client
     instance = _store(cast, written(plan))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, tail), HTTP_ACCEPT="*/*")
     assert response.status_code == 404 and "no pixel data" in response.json()["detail"]
+
+
+def test_a_viewport_region_shows_that_part_of_the_image_fitted_into_the_viewport(cast, client_for):
+    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    whole = Image.open(io.BytesIO(client.get(_url(instance, "rendered"), {"window": "40,400"}, HTTP_ACCEPT="image/png").content))
+    part = client.get(_url(instance, "rendered"), {"window": "40,400", "viewport": "16,16,8,24,32,32"}, HTTP_ACCEPT="image/png")
+    assert part.status_code == 200
+    assert Image.open(io.BytesIO(part.content)).tobytes() == whole.crop((8, 24, 40, 56)).resize((16, 16), Image.Resampling.LANCZOS).tobytes()
+
+
+def test_a_window_function_shapes_the_grey_between_the_ends(cast, client_for):
+    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    grey = {function: client.get(_url(instance, "rendered"), {"window": f"40,400,{function}"}, HTTP_ACCEPT="image/png") for function in ("linear", "LINEAR-EXACT", "sigmoid")}
+    assert {response.status_code for response in grey.values()} == {200}
+    assert len({response.content for response in grey.values()}) == 3
+
+
+def test_a_thumbnail_takes_the_viewport_asked_for(cast, client_for):
+    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    assert Image.open(io.BytesIO(client.get(_url(instance, "thumbnail"), {"viewport": "24,24"}).content)).size == (24, 24)
+    assert client.get(_url(instance, "thumbnail"), {"viewport": "abc"}).status_code == 400
