@@ -263,7 +263,10 @@ def report_print(request, read_id):
     report = reports.report_for(by=request.user, read=read)
     if report is None or report.signed_at is None:
         raise Http404(_("This read has no signed report yet."))
-    return render(request, "imaging/reads/report_print.html", {"read": read, "report": report, "patient": read.patient, "printed_at": timezone.now()})
+    return render(request, "imaging/reads/report_print.html", {
+        "read": read, "report": report, "patient": read.patient, "printed_at": timezone.now(),
+        "alerts": read.critical_alerts.select_related("raised_by", "acknowledged_by"),
+    })
 
 
 @require_safe

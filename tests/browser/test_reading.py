@@ -87,6 +87,9 @@ def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, c
         assert "Right tension pneumothorax." in clinic.locator("#reads").inner_text()
         clinic.goto(f"{live_daphne}/imaging/reads/{read.pk}/print/")
         assert "Remote imaging diagnosis report" in clinic.locator(".sheet").inner_text()
+        assert "Right tension pneumothorax." in clinic.locator(".sheet").inner_text()  # the finding the clinic was told
+        overflowing = clinic.evaluate("[...document.querySelectorAll('.sheet table.patient th')].filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.textContent)")
+        assert overflowing == []  # no label runs over its value
 
         read.refresh_from_db()
         assert read.status == ReadStatus.SIGNED

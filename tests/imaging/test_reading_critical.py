@@ -12,12 +12,12 @@ from django.utils import timezone
 from consults.models import Notification
 from imaging.models import CriticalAlert, ReadingPolicy, Report
 from imaging.services.reading.critical import critical_acknowledge, critical_escalate_due, critical_raise
-from imaging.services.reading.reports import report_save
+from imaging.services.reading.reports import report_save, report_submit
 from imaging.tasks import escalate_unacknowledged_critical
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
 from tests.accounts.factories import member
-from tests.imaging.reading_factories import FINDINGS, assigned_read, requested_read, signed_read
+from tests.imaging.reading_factories import FINDINGS, IMPRESSION, assigned_read, requested_read, signed_read
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +157,14 @@ def test_a_verifying_radiologist_may_report_a_critical_finding_too(cast):
     critical_raise(by=verifier, read=read, finding="Missed: rib fracture with pneumothorax.")
     assert Report.objects.get(read=read).critical  # the final report says the clinic was alerted
     assert CriticalAlert.objects.get(read=read).raised_by == verifier
+
+
+def test_the_printed_report_tells_the_critical_finding_and_who_acknowledged_it(cast, client_for):
+    read = _alerted(cast)
+    report_save(by=cast.north[Role.RADIOLOGIST], read=read, findings=FINDINGS, impression=IMPRESSION, critical_flag=True, critical_finding=FINDING)
+    report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
+    critical_acknowledge(by=cast.north[Role.CLINIC_DOCTOR], read=read, note="Sent to the emergency department.")
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/print/", HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert response.status_code == 200 and FINDING in page
+    assert f"Acknowledged by {cast.north[Role.CLINIC_DOCTOR]}" in page and "Sent to the emergency department." in page
