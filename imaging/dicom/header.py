@@ -1,6 +1,8 @@
 """Pure functions over pydicom datasets: read a header without pixels, check it, index it."""
 from __future__ import annotations
 
+import math
+
 import re
 import struct
 import zlib
@@ -123,7 +125,7 @@ def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, n
     if pixels is None:
         # An image storage class, or the Image Pixel module's Type 1 elements, say there is an
         # image (a JPIP provider holds it elsewhere).
-        is_image = "Image Storage" in UIDName(_raw_text(dataset, "SOPClassUID")).name or all(k in dataset for k in ("Rows", "Columns", "BitsAllocated"))
+        is_image = "Image Storage" in UIDName(sent_text(dataset, "SOPClassUID")).name or all(k in dataset for k in ("Rows", "Columns", "BitsAllocated"))
         if is_image and "PixelDataProviderURL" not in dataset:
             return Reason(_("the file is truncated: it is an image but has no pixel data"))
         return None
@@ -149,7 +151,7 @@ def _pixel_bytes(dataset: Dataset) -> int | None:
     return length // 3 * 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else length
 
 
-def _raw_text(dataset: Dataset, keyword: str) -> str:
+def sent_text(dataset: Dataset, keyword: str) -> str:
     """The value as sent: pydicom strips a UID's leading spaces, which a UID may not have."""
     element = dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
     if element is None:
@@ -161,12 +163,20 @@ def _raw_text(dataset: Dataset, keyword: str) -> str:
     return str(element.value or "")
 
 
+def _raw_vr(dataset: Dataset, keyword: str) -> str | None:
+    """The VR the element was sent with (None for implicit VR), as read, not as the dictionary has it."""
+    element = dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
+    return element.VR if isinstance(element, RawDataElement) else None
+
+
 def uid_problems(dataset: Dataset) -> list[Reason]:
     """Call before anything reads the UIDs, which pydicom then keeps stripped."""
     problems = []
     for keyword in REQUIRED_UIDS:
-        value = _raw_text(dataset, keyword)
-        if not value:
+        value = sent_text(dataset, keyword)
+        if (vr := _raw_vr(dataset, keyword)) not in (None, "UI", "UN"):  # None: implicit VR, the dictionary's UI
+            problems.append(Reason(_("%(keyword)s is encoded as %(vr)s, not as a UID (UI)"), keyword=keyword, vr=vr[:2]))
+        elif not value:
             problems.append(Reason(_("%(keyword)s is missing"), keyword=keyword))
         elif len(value) > 64 or not UID.match(value):
             problems.append(Reason(_("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"), keyword=keyword, value=value[:70]))
@@ -267,5 +277,17 @@ def index_fields(dataset: Dataset) -> dict:
 
 
 def json_metadata(dataset: Dataset) -> dict:
-    """The header in the DICOM JSON model (PS3.18 F.2); bulk values are left out, not inlined."""
-    return dataset.to_json_dict(bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=lambda element: "")
+    """The header in the DICOM JSON model (PS3.18 F.2); bulk values are left out, not inlined.
+    A number that is not finite (a NaN or an infinity, which FD, FL and DS may hold) has no
+    JSON form: it is kept as an empty value, and the file as sent."""
+    return _finite(dataset.to_json_dict(bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=lambda element: ""))
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value

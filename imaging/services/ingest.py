@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import DataError, IntegrityError, transaction
 
-from imaging.dicom.header import HeaderError, UnsupportedTransferSyntax, index_fields, json_metadata, read_header, uid_problems
+from imaging.dicom.header import HeaderError, UnsupportedTransferSyntax, index_fields, json_metadata, read_header, sent_text, uid_problems
 from imaging.dicom.reasons import Reason, gettext_noop
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.services.storage import usage_lock, usage_precheck
@@ -164,7 +164,7 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         spool.close()
         raise
     problems = uid_problems(dataset)  # first: reading a UID strips what makes it invalid
-    sop_uid, sop_class = str(dataset.get("SOPInstanceUID", "")), str(dataset.get("SOPClassUID", ""))
+    sop_uid, sop_class = sent_text(dataset, "SOPInstanceUID"), sent_text(dataset, "SOPClassUID")  # read as sent: they may be refused
     refusal = None
     if problems:
         refusal = IngestResult(Status.INVALID, Reason.joined(problems), sop_uid[:64], sop_class[:64])

@@ -74,6 +74,8 @@ MALFORMED_REASONS = {
     "negative number of frames": "NumberOfFrames -3 is out of range",
     "series number beyond 32 bits": "SeriesNumber 99999999999 is out of range",
     "uid with a leading space": "SOPInstanceUID ' 1.2.826.0.1.3680043",
+    "uid encoded as numbers": "SOPInstanceUID is encoded as FD, not as a UID (UI)",
+    "uid encoded as an unknown vr": "SOPInstanceUID is encoded as U",
 }
 # Refused as of a transfer syntax the archive does not know (STOW-RS: 0xC122), the rest as invalid.
 UNSUPPORTED_SYNTAX = {"unknown transfer syntax", "sop class as transfer syntax"}
@@ -96,10 +98,18 @@ def malformed() -> dict[str, bytes]:
         "bad uid": written(bad_uid),
         "missing study uid": written(missing),
         "no preamble": good[128:],
+        # A UID sent with another VR: read as numbers, it was a 500, or eight bytes long enough, a row of garbage.
+        "uid encoded as numbers": _with_vr(good, b"\x08\x00\x18\x00UI", b"FD"),
+        "uid encoded as an unknown vr": _with_vr(good, b"\x08\x00\x18\x00UI", b"U\xff"),
         **_truncated(good),
         **_mislabelled(good),
         **_out_of_range(good),
     }
+
+
+def _with_vr(data: bytes, element: bytes, vr: bytes) -> bytes:
+    at = data.index(element) + 4
+    return data[:at] + vr + data[at + 2:]
 
 
 def _truncated(good: bytes) -> dict[str, bytes]:

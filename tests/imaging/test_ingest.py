@@ -136,3 +136,15 @@ def test_a_deflated_instance_larger_than_allowed_once_inflated_is_refused_and_le
     result = _ingest(cast, _deflated_with_zeros(8))
     assert result.status == Status.INVALID and "inflates to more than 2 MB" in result.reason
     assert not Instance.objects.exists() and not _stored_files()
+
+
+def test_a_number_that_is_not_finite_is_stored_as_sent_and_indexed_as_an_empty_value(cast):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.SliceLocation = "1e999"  # a DS an infinity
+    dataset.add_new(0x00189087, "FD", float("nan"))  # Diffusion b-value
+    sent = written(dataset)
+    result = _ingest(cast, sent)
+    assert result.status == Status.STORED, result.reason
+    instance = Instance.objects.get()
+    assert instance.metadata["00201041"] == {"vr": "DS", "Value": [None]} and instance.metadata["00189087"] == {"vr": "FD", "Value": [None]}
+    assert default_storage.open(instance.file.name).read() == zeroed_preamble(sent)
