@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import pydicom
 from pydicom.dataelem import RawDataElement
+from pydicom.datadict import DicomDictionary, dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import _read_file_meta_info, read_preamble  # the meta's end is where a deflated data set starts
@@ -26,6 +27,7 @@ UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Elements at least this long stay out of the stored DICOM JSON (they are bulk data).
 BULK_DATA_THRESHOLD = 4096
+LEFT_OUT_UNREAD = 1024 * 1024  # a longer value of any VR is bulk data in the indexed header
 INFLATE_BLOCK = 1024 * 1024
 # What pydicom raises on bytes it cannot make sense of, besides InvalidDicomError: a short element
 # header is a struct.error, a value in an unknown character set a LookupError, and so on.
@@ -280,7 +282,18 @@ def json_metadata(dataset: Dataset) -> dict:
     """The header in the DICOM JSON model (PS3.18 F.2); bulk values are left out, not inlined.
     A number that is not finite (a NaN or an infinity, which FD, FL and DS may hold) has no
     JSON form: it is kept as an empty value, and the file as sent."""
-    return _finite(dataset.to_json_dict(bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=lambda element: ""))
+    # Dataset.to_json_dict, element by element, but a value longer than LEFT_OUT_UNREAD is left
+    # out unread, as bulk data: read, a text was decoded and kept whatever its length (a 300 MB
+    # text took 1.8 GB of memory).
+    answer = {}
+    for tag in dataset.keys():
+        element = dataset.get_item(tag, keep_deferred=True)
+        if isinstance(element, RawDataElement) and element.value is None and element.length > LEFT_OUT_UNREAD:
+            vr = element.VR or (dictionary_VR(tag) if tag in DicomDictionary else "UN")  # None: implicit VR
+            answer[f"{tag:08X}"] = {"vr": vr, "BulkDataURI": ""}
+        else:
+            answer[f"{tag:08X}"] = _finite(dataset[tag].to_json_dict(bulk_data_element_handler=lambda element: "", bulk_data_threshold=BULK_DATA_THRESHOLD))
+    return answer
 
 
 def _finite(value):

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
 from pydicom.pixels import get_decoder, pixel_array
@@ -348,7 +349,8 @@ def parse_path(path: str) -> list[int | str]:
 
 
 def bulk_value(source: BinaryIO, path: str) -> bytes | None:
-    """The bytes of the binary element at `path` (little endian), or None if there is none."""
+    """The bytes of the binary element at `path` (little endian), or of a text left out of the
+    metadata as bulk data (as sent, in its character set), or None if there is none."""
     steps = parse_path(path)
     source.seek(0)
     dataset = pydicom.dcmread(source, stop_before_pixels=steps[0] < PIXEL_DATA)
@@ -359,8 +361,13 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
         if element is None or element.VR != "SQ" or not 0 <= steps[n + 1] < len(element.value):
             return None
         current = element.value[steps[n + 1]]
-    element = current.get(steps[-1])
-    if element is None or not isinstance(element.value, bytes):
+    if steps[-1] not in current:
+        return None
+    raw = current.get_item(steps[-1])  # before it is read: a text's bytes as sent
+    element = current[steps[-1]]
+    if isinstance(element.value, str):
+        return raw.value if isinstance(raw, RawDataElement) else element.value.encode()
+    if not isinstance(element.value, bytes):
         return None
     if big_endian and element.VR in WORD_SIZES:
         size = WORD_SIZES[element.VR]

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from pydicom.uid import generate_uid
 
 from imaging.models import Instance, RejectedInstance, Series, Study
+from imaging.dicom.transfer import bulk_value
 from imaging.services.ingest import Status, instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
@@ -148,3 +149,15 @@ def test_a_number_that_is_not_finite_is_stored_as_sent_and_indexed_as_an_empty_v
     instance = Instance.objects.get()
     assert instance.metadata["00201041"] == {"vr": "DS", "Value": [None]} and instance.metadata["00189087"] == {"vr": "FD", "Value": [None]}
     assert default_storage.open(instance.file.name).read() == zeroed_preamble(sent)
+
+
+def test_a_long_text_is_left_out_of_the_indexed_header_unread(cast):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.add_new(0x00204000, "LT", "x" * 10_000)  # Image Comments
+    dataset.add_new(0x00080119, "UT", "A" * 3_000_000)  # Long Code Value, longer than any header needs
+    result = _ingest(cast, written(dataset))
+    assert result.status == Status.STORED, result.reason
+    metadata = Instance.objects.get().metadata
+    assert metadata["00080119"] == {"vr": "UT", "BulkDataURI": ""} and len(metadata["00204000"]["Value"][0]) == 10_000
+    with default_storage.open(Instance.objects.get().file.name, "rb") as stored:
+        assert bulk_value(stored, "00080119") == b"A" * 3_000_000  # where the metadata's BulkDataURI leads
