@@ -2,7 +2,8 @@
 series side by side with linked scrolling, a compressed study shown low resolution first, the
 shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
 server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
-of a new series, a study without images, and a page without console errors."""
+of a new series, a study without images, a page without console errors, the viewer within a
+laptop's window, and → in a study of one series."""
 from __future__ import annotations
 
 import io
@@ -420,3 +421,48 @@ def test_a_study_without_images_says_so(live_daphne, chromium):
         assert page.get_by_role("status").inner_text() == "This study has no images to display"
         assert page.locator(".canvas").count() == 0
         assert page.console_errors == []
+
+
+
+@pytest.mark.parametrize("width, height", [(1366, 800), (1920, 1080), (375, 740)])
+def test_the_toolbar_the_image_and_its_status_line_are_on_screen_without_scrolling_the_page(live_daphne, chromium, width, height):
+    seed_demo()
+    study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=128))
+    phone = {"has_touch": True, "is_mobile": True} if width < 500 else {}
+    with _viewing(chromium, live_daphne, study, viewport={"width": width, "height": height}, **phone) as page:
+        _full_quality(page)
+        toolbar, canvas, status = (page.locator(selector).bounding_box() for selector in (".toolbar", f"{LEFT} .canvas", f"{LEFT} .status"))
+        assert page.evaluate("window.scrollY") == 0
+        assert toolbar["y"] >= 0 and toolbar["y"] + toolbar["height"] <= canvas["y"]
+        assert canvas["y"] + canvas["height"] <= status["y"] and status["y"] + status["height"] <= height
+        assert canvas["height"] >= height / 2  # the image takes the height the others leave
+        if phone:
+            return  # a phone's toolbar is one row that scrolls sideways
+        # One row of tools: the last button is not left alone on a line of its own.
+        assert page.locator("#help-open").bounding_box()["y"] == pytest.approx(page.locator("[data-preset]").first.bounding_box()["y"], abs=1)
+
+        page.locator("#layout").click()  # two narrower status lines, which wrap
+        _full_quality(page, RIGHT)
+        page.locator("#measure").click()
+        _measure(page, RIGHT, 20, 90, 128)
+        status = page.locator(f"{RIGHT} .status").bounding_box()
+        assert status["y"] + status["height"] <= height
+        # Its parts are set apart by space, so that no line of it starts with a separator.
+        assert page.evaluate("[...document.querySelectorAll('.status > *')].every((part) => getComputedStyle(part, '::before').content === 'none')")
+
+
+def test_the_next_series_of_a_study_of_one_series_keeps_the_image_shown(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        position = page.locator(f"{LEFT} .position")
+        page.keyboard.press("Home")
+        assert position.inner_text() == "1 / 9"
+        page.keyboard.press("ArrowRight")  # the series shown is the next one too
+        assert position.inner_text() == "1 / 9"
+        page.keyboard.press("End")
+        page.keyboard.press("ArrowLeft")
+        assert position.inner_text() == "9 / 9"
+        page.locator("#series-list button").first.click()  # its own thumbnail
+        assert position.inner_text() == "9 / 9"

@@ -105,10 +105,12 @@ class Viewport {
     return `${root.dataset.base}/series/${data.series[this.series].uid}/instances/${image.uid}/${tail}?${params}`;
   }
 
+  // Another series opens at its middle; the one already shown (→ in a study of one series, its
+  // thumbnail clicked) stays at the image the reader was on.
   load(seriesNumber, index = null) {
     const changed = seriesNumber !== this.series;
     this.series = seriesNumber;
-    this.index = index ?? Math.floor(this.images.length / 2);
+    this.index = index ?? (changed ? Math.floor(this.images.length / 2) : this.index);
     if (changed) {  // its own window, fitted; the last series' image is not left under the new label
       this.window = null;
       this.view.fitted = true;
@@ -603,6 +605,14 @@ document.addEventListener("keydown", (event) => {
   if (preset) { event.preventDefault(); preset.click(); }
   else if (action) { event.preventDefault(); action(); }
 });
+
+// The viewer fills the window from where it starts, below a page head whose height depends on
+// the width and the language (app.css: .viewer).
+function placeViewer() {
+  root.style.setProperty("--viewer-top", `${root.getBoundingClientRect().top + window.scrollY}px`);
+}
+placeViewer();
+window.addEventListener("resize", placeViewer);
 
 setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window", {chosen: false});
 if (data.series.length) viewports[0].load(0);
