@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-
 import re
 import struct
 import zlib
@@ -153,9 +152,14 @@ def _pixel_bytes(dataset: Dataset) -> int | None:
     return length // 3 * 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else length
 
 
+def _as_sent(dataset: Dataset, keyword: str):
+    """The element as read, before pydicom converts it (None if absent)."""
+    return dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
+
+
 def sent_text(dataset: Dataset, keyword: str) -> str:
     """The value as sent: pydicom strips a UID's leading spaces, which a UID may not have."""
-    element = dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
+    element = _as_sent(dataset, keyword)
     if element is None:
         return ""
     if isinstance(element, RawDataElement):
@@ -167,7 +171,7 @@ def sent_text(dataset: Dataset, keyword: str) -> str:
 
 def _raw_vr(dataset: Dataset, keyword: str) -> str | None:
     """The VR the element was sent with (None for implicit VR), as read, not as the dictionary has it."""
-    element = dataset.get_item(keyword, keep_deferred=True) if keyword in dataset else None
+    element = _as_sent(dataset, keyword)
     return element.VR if isinstance(element, RawDataElement) else None
 
 
@@ -292,8 +296,17 @@ def json_metadata(dataset: Dataset) -> dict:
             vr = element.VR or (dictionary_VR(tag) if tag in DicomDictionary else "UN")  # None: implicit VR
             answer[f"{tag:08X}"] = {"vr": vr, "BulkDataURI": ""}
         else:
-            answer[f"{tag:08X}"] = _finite(dataset[tag].to_json_dict(bulk_data_element_handler=lambda element: "", bulk_data_threshold=BULK_DATA_THRESHOLD))
+            value = dataset[tag].to_json_dict(bulk_data_element_handler=_left_out, bulk_data_threshold=BULK_DATA_THRESHOLD)
+            answer[f"{tag:08X}"] = _finite(value) if value["vr"] in FLOATING_VRS else value
     return answer
+
+
+FLOATING_VRS = {"DS", "FD", "FL", "SQ"}  # what may hold a number JSON cannot write (in a sequence, at any depth)
+
+
+def _left_out(element) -> str:
+    """A bulk value's URI in the stored header: none, the metadata resource writes it."""
+    return ""
 
 
 def _finite(value):
