@@ -446,9 +446,11 @@ def _window(raw: str | None) -> tuple[float, float, str] | None:
     if not raw:
         return None
     parts = raw.split(",")
-    function = parts[2].strip().lower() if len(parts) == 3 else "linear"
+    if len(parts) not in (2, 3):
+        raise ValueError(raw)
     center, width = _numbers(",".join(parts[:2]), float, (2,))
-    if len(parts) > 3 or function not in render.VOI_FUNCTIONS or width < 1:
+    function = parts[2].strip().lower() if len(parts) == 3 else "linear"
+    if function not in render.VOI_FUNCTIONS or width < 1:
         raise ValueError(raw)
     return center, width, function
 
