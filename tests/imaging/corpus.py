@@ -16,7 +16,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "ct_series", "malformed", "restacked", "written", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "malformed", "restacked", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -178,6 +178,13 @@ def _with_syntax(dataset, syntax: str) -> bytes:
     buffer.is_little_endian, buffer.is_implicit_VR = True, False
     write_dataset(buffer, dataset)
     return buffer.getvalue()
+
+
+def bundled_as(name: str, *, patient_id: str) -> bytes:
+    """One of pydicom's bundled files as sent for a patient of ours (it lands under them)."""
+    dataset = pydicom.dcmread(pydicom.data.get_testdata_file(name))
+    dataset.PatientID = patient_id
+    return written(dataset)
 
 
 def written(dataset) -> bytes:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import io
 
-import pydicom
-import pydicom.data
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
-from tests.imaging.corpus import ct_series, written
+from tests.imaging.corpus import bundled_as, ct_series
 from tests.imaging.reading_factories import ct_study
 
 pytestmark = pytest.mark.django_db
@@ -320,9 +318,7 @@ def test_each_warning_is_quoted_so_that_a_client_can_tell_several_apart(cast, cl
 
 
 def test_an_instance_search_answers_its_character_set_and_counts_frames_of_images_only(cast, client_for):
-    plan = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
-    plan.PatientID = cast.north.patient.mrn
-    instance_ingest(stream=io.BytesIO(written(plan)), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
+    instance_ingest(stream=io.BytesIO(bundled_as("rtplan.dcm", patient_id=cast.north.patient.mrn)), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
     ct_study(cast.north, slices=1)
     answers = {a["00080060"]["Value"][0]: a for a in _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "instances").json()}
     assert {a["00080005"]["Value"][0] for a in answers.values()} == {"ISO_IR 192"}

@@ -14,7 +14,7 @@ from imaging.dicom import render
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import ct_series, restacked, written
+from tests.imaging.corpus import bundled_as, ct_series, restacked, written
 
 pytestmark = pytest.mark.django_db
 
@@ -186,13 +186,11 @@ def test_another_clinic_cannot_render_the_series_or_the_study_thumbnail(cast, cl
 
 
 def test_several_frames_rendered_come_as_a_multipart_of_each_frame(cast, client_for):
-    dose = pydicom.dcmread(pydicom.data.get_testdata_file("rtdose.dcm"))
-    dose.PatientID = cast.north.patient.mrn
-    instance = _store(cast, written(dose))
+    instance = _store(cast, bundled_as("rtdose.dcm", patient_id=cast.north.patient.mrn))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "frames/1,3,15/rendered"), HTTP_ACCEPT="image/png")
     assert response.status_code == 200 and response["Content-Type"].startswith('multipart/related; type="image/png"')
     images = [Image.open(io.BytesIO(part)) for part in _parts(response)]
-    assert len(images) == 3 and {image.size for image in images} == {(dose.Columns, dose.Rows)}
+    assert len(images) == 3 and {image.size for image in images} == {(instance.columns, instance.rows)}
     assert images[0].tobytes() != images[2].tobytes()  # frames 1 and 15 of the dose grid differ
     assert AuditEvent.objects.get(action="imaging.wado", detail__rendered=True).detail["frames"] == [1, 3, 15]
 
@@ -206,9 +204,7 @@ def test_a_frame_number_of_thousands_of_digits_is_a_404_not_a_server_error(cast,
 
 @pytest.mark.parametrize("tail", ["frames/1", "frames/1/rendered", "rendered", "thumbnail", "bulkdata/7FE00010"])
 def test_the_images_of_an_instance_without_pixel_data_are_not_found(cast, client_for, tail):
-    plan = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
-    plan.PatientID = cast.north.patient.mrn
-    instance = _store(cast, written(plan))
+    instance = _store(cast, bundled_as("rtplan.dcm", patient_id=cast.north.patient.mrn))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, tail), HTTP_ACCEPT="*/*")
     assert response.status_code == 404 and "no pixel data" in response.json()["detail"]
 
