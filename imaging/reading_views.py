@@ -102,7 +102,7 @@ def read_detail(request, read_id):
     report = reports.report_for(by=request.user, read=read)
     controls = _controls(request.user, read, report)
     context = {
-        "read": read, "report": report, "alerts": read.critical_alerts.select_related("raised_by", "acknowledged_by"),
+        "read": read, "report": report, "alerts": critical.alerts_of(read),
         "timeline": read.timeline.select_related("by"), **controls,
         "reason_form": rf.ReasonForm(), "addendum_form": rf.AddendumForm(), "critical_form": rf.CriticalForm(), "ack_form": rf.AcknowledgeForm(),
     }
@@ -265,7 +265,7 @@ def report_print(request, read_id):
         raise Http404(_("This read has no signed report yet."))
     return render(request, "imaging/reads/report_print.html", {
         "read": read, "report": report, "patient": read.patient, "printed_at": timezone.now(),
-        "alerts": read.critical_alerts.select_related("raised_by", "acknowledged_by"),
+        "alerts": critical.alerts_of(read),
     })
 
 

@@ -24,6 +24,12 @@ from telemed.accounts.models import User
 RAISABLE = (ReadStatus.ASSIGNED, ReadStatus.IN_PROGRESS, ReadStatus.AWAITING_VERIFICATION, ReadStatus.SIGNED)
 
 
+def alerts_of(read: ReadRequest):
+    """The read's critical findings in the order raised, with who raised and acknowledged each:
+    as its page and its printed report tell them."""
+    return read.critical_alerts.select_related("raised_by", "acknowledged_by")
+
+
 def may_raise(user, read: ReadRequest) -> bool:
     """The radiologist reading it; once the report is handed in, any radiologist of the hospital (the verifier)."""
     if user is None or not user.is_authenticated or read.status not in RAISABLE:
