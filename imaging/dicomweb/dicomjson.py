@@ -5,6 +5,8 @@ from imaging.dicom import transfer
 from imaging.models import Instance, Series, Study
 
 RETRIEVE_URL = "00081190"
+# Instance Availability: every stored instance is on the archive's own storage, at once.
+AVAILABILITY = {"00080056": {"vr": "CS", "Value": ["ONLINE"]}}
 
 
 PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
@@ -30,6 +32,7 @@ def study_attributes(study: Study, *, base_url: str) -> dict:
         "00080020": element("DA", study.study_date),
         "00080030": element("TM", study.study_time),
         "00080050": element("SH", study.accession_number),
+        **AVAILABILITY,
         "00080061": element("CS", *study.modalities),
         "00080090": element("PN", study.referring_physician),
         "00081030": element("LO", study.description),
@@ -56,6 +59,7 @@ def series_attributes(series: Series, *, base_url: str, include: set[str] = froz
     attributes.update({
         "00080005": element("CS", "ISO_IR 192"),
         "00080020": element("DA", study.study_date),
+        **AVAILABILITY,
         "00080060": element("CS", series.modality),
         "0008103E": element("LO", series.description),
         "00180015": element("CS", series.body_part),
@@ -86,6 +90,7 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
         "00080016": element("UI", instance.sop_class_uid),
         "00080018": element("UI", instance.sop_instance_uid),
         "00083002": element("UI", instance.transfer_syntax_uid),
+        **AVAILABILITY,
         "00080060": element("CS", series.modality),
         RETRIEVE_URL: element("UR", instance_url(instance, base_url=base_url)),
         "00100020": element("LO", study.dicom_patient_id),
@@ -100,6 +105,13 @@ def instance_attributes(instance: Instance, *, base_url: str, include: set[str] 
             "00280011": element("US", instance.columns),
         })
     return attributes
+
+
+def add_from_header(attributes: dict, header: dict | None, include: set[str]) -> None:
+    """The attributes `include` names that a study or series answer does not hold, as the
+    stored header of one of its instances (`query.first_headers`) has them, bulk data left out."""
+    if header:
+        attributes.update(_without_bulk_data({tag: header[tag] for tag in include - attributes.keys() if tag in header}))
 
 
 def _without_bulk_data(elements: dict) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from urllib.parse import quote
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from pydicom.datadict import tag_for_keyword
@@ -376,6 +376,18 @@ def instances(scope: QuerySet[Study] | Study, query: Query, *, series_uid: str |
         for row in rows:
             row.series.study = scope
     return rows
+
+
+def first_headers(rows: list[Study] | list[Series]) -> dict:
+    """The stored header of the first instance (by number) of each study or series in `rows`,
+    by the row's key: where a search answer finds the attributes includefield names that the
+    index does not hold. One query for the whole answer."""
+    if not rows:
+        return {}
+    owner = "series__study" if isinstance(rows[0], Study) else "series"
+    first = Instance.objects.filter(**{owner: OuterRef("pk")}).order_by("instance_number", "sop_instance_uid").values("pk")[:1]
+    firsts = type(rows[0]).objects.filter(pk__in=[row.pk for row in rows]).annotate(first=Subquery(first)).values("first")
+    return dict(Instance.objects.filter(pk__in=firsts).values_list(f"{owner}_id", "metadata"))
 
 
 def keys_for(level: str) -> dict:

@@ -145,6 +145,11 @@ class QidoView(DicomWebView):
                 raise Http404  # as for a study that is not there
             answer = [dicomjson.instance_attributes(i, base_url=base, include=parsed.include, include_all=parsed.include_all) for i in rows]
             patients = {i.series.study.patient_id for i in rows}
+        if self.level != "instance" and answer and parsed.include - answer[0].keys():
+            # Attributes the index does not hold: from the stored header of one instance of each.
+            headers = query.first_headers(rows)
+            for row, attributes in zip(rows, answer):
+                dicomjson.add_from_header(attributes, headers.get(row.pk), parsed.include)
         self.audit("imaging.qido", patient_id=patients.pop() if len(patients) == 1 else None, detail={
             "level": self.level, "study": study_uid or "", "series": series_uid or "",
             "query": {k: v[:64] for k, v in parsed.filters.items()}, "count": len(answer),

@@ -1,7 +1,8 @@
 """QIDO-RS matching and answers: every malformed value is a 400 naming its parameter (never a
 500), dates and times match as single values or ranges, a person name matches on any of its
 component groups, parameters this archive does not support are ignored with a Warning, and
-includefield adds what the index holds (the stored header only when asked for).
+includefield adds what the index holds, and what it does not from the stored header of one
+instance of each study or series (read only when asked for).
 
 Who asks: the north clinic doctor (their clinic's studies); the south clinic doctor (another
 alliance) finds nothing of them whatever the query."""
@@ -219,6 +220,38 @@ def test_a_series_search_includes_the_studys_indexed_attributes_asked_for(cast, 
     everything = _search(client, "series", includefield="all").json()[0]
     assert everything["00201208"]["Value"] == [study.instance_count]
     assert everything["00081190"]["Value"][0].endswith(study.series.get().series_instance_uid)  # the series' own URL
+
+
+def test_a_study_search_includes_attributes_the_index_does_not_hold_from_each_studys_own_header(cast, client_for):
+    north = _study_named(cast.north, "Wang^Wei", institution_name="North clinic")
+    other = _study_named(cast.north, "Li^Na", institution_name="North clinic, annex")
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    plain = _search(client, "studies").json()
+    assert all("00080080" not in study for study in plain)
+    named = {study["0020000D"]["Value"][0]: study for study in _search(client, "studies", includefield="InstitutionName,00180050").json()}
+    assert named[north.study_instance_uid]["00080080"]["Value"] == ["North clinic"]
+    assert named[other.study_instance_uid]["00080080"]["Value"] == ["North clinic, annex"]
+    assert named[north.study_instance_uid]["00180050"] == north.series.get().instances.first().metadata["00180050"]
+
+
+def test_a_series_search_includes_attributes_the_index_does_not_hold_from_its_header(cast, client_for):
+    study = _study_named(cast.north, "Wang^Wei", institution_name="North clinic")
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    found = _search(client, f"studies/{study.study_instance_uid}/series", includefield="00080080,ConvolutionKernel").json()[0]
+    assert found["00080080"]["Value"] == ["North clinic"] and found["00181210"]["Value"] == ["STANDARD"]
+
+
+def test_an_attribute_no_header_holds_is_left_out_of_the_answer(cast, client_for):
+    ct_study(cast.north)
+    answer = _search(client_for(cast.north[Role.CLINIC_DOCTOR]), "studies", includefield="00431028").json()[0]
+    assert "00431028" not in answer and answer["00100010"]
+
+
+@pytest.mark.parametrize("level", ["studies", "series", "instances"])
+def test_every_search_answer_says_its_instances_are_online(cast, client_for, level):
+    ct_study(cast.north)
+    answer = _search(client_for(cast.north[Role.CLINIC_DOCTOR]), level).json()[0]
+    assert answer["00080056"] == {"vr": "CS", "Value": ["ONLINE"]}
 
 
 def test_an_instance_search_with_includefield_all_answers_the_stored_header_without_bulk_data(cast, client_for):
