@@ -201,11 +201,11 @@ def _condition(path: str, kind: str, value: str) -> Q:
         return Q(**{path: int(value)})
     if kind == "name groups":
         return _groups_condition(path, value)
-    if kind == "name" and "=" not in value:
+    if kind == "name":  # only a person's name is matched without regard to case (PS3.4 C.2.2.2.1)
         return _name_condition(path, value)
-    if _is_wild(value):  # only a person's name is matched without regard to case (PS3.4 C.2.2.2.1)
-        return Q(**{f"{path}__{'iregex' if kind == 'name' else 'regex'}": f"^{_pattern(value, '.')}$"})
-    return Q(**{f"{path}__iexact" if kind == "name" else path: value})
+    if _is_wild(value):
+        return Q(**{f"{path}__regex": f"^{_pattern(value, '.')}$"})
+    return Q(**{path: value})
 
 
 def _listed(value: str) -> list[str]:
@@ -222,15 +222,13 @@ def _pattern(value: str, any_character: str) -> str:
 
 
 def _name_condition(path: str, value: str) -> Q:
-    """A Person Name matches if any of its component groups (alphabetic, ideographic, phonetic;
-    stored as one value, 'Wang^XiaoDong=王^小东') matches, ignoring case. A value without wild
-    cards is compared with LIKE on the stored text (no regular expression per row)."""
-    if _is_wild(value):
-        return Q(**{f"{path}__iregex": f"^(.*=)?{_pattern(value, '[^=]')}(=.*)?$"})
-    return (
-        Q(**{f"{path}__iexact": value}) | Q(**{f"{path}__istartswith": f"{value}="})
-        | Q(**{f"{path}__iendswith": f"={value}"}) | Q(**{f"{path}__icontains": f"={value}="})
-    )
+    """A Person Name stored as one value ('Wang^XiaoDong=王^小东'), compared as a patient's name
+    is (header.matchable_name): case ignored, and the empty components a sender may leave at a
+    group's end. A value of one group matches any of the stored groups; a value of several
+    matches each given group with its own (an empty one matches anything)."""
+    groups = [f"{_pattern(matchable_name(group), '[^=]')}[ ^]*" if group else "[^=]*" for group in value.split("=")]
+    start = "^(.*=)?" if len(groups) == 1 else "^"
+    return Q(**{f"{path}__iregex": start + "=".join(groups) + "(=.*)?$"})
 
 
 def _groups_condition(path: str, value: str) -> Q:

@@ -222,6 +222,18 @@ def test_a_series_search_includes_the_studys_indexed_attributes_asked_for(cast, 
     assert everything["00081190"]["Value"][0].endswith(study.series.get().series_instance_uid)  # the series' own URL
 
 
+def test_a_referring_physician_is_matched_whatever_the_case_and_the_empty_components_at_the_end(cast, client_for):
+    study = ct_study(cast.north)
+    study.referring_physician = "Zhou^Min^^^=周^敏"
+    study.save(update_fields=["referring_physician"])
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for value in ("ZHOU^MIN", "zhou^min^", "周^敏", "Zh*^M?n", "ZHOU^MIN=周^敏", "=周^敏", "Zhou^Min^^="):
+        assert len(_search(client, "studies", ReferringPhysicianName=value).json()) == 1, value
+    for value in ("Zhou", "Zhou^Mi", "周", "Zhou^Min=王^敏"):
+        assert _search(client, "studies", ReferringPhysicianName=value).json() == [], value
+    assert _search(client_for(cast.south[Role.CLINIC_DOCTOR]), "studies", ReferringPhysicianName="Zhou^Min").json() == []
+
+
 def test_a_study_search_includes_attributes_the_index_does_not_hold_from_each_studys_own_header(cast, client_for):
     north = _study_named(cast.north, "Wang^Wei", institution_name="North clinic")
     other = _study_named(cast.north, "Li^Na", institution_name="North clinic, annex")
