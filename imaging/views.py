@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
+from imaging.dicom.regions import RegionError
 from imaging.dicom.render import RenderError
 from imaging.services import pixels, studies
 from telemed import access
@@ -94,17 +97,48 @@ def study_viewer(request, study_id):
     return render(request, "imaging/viewer.html", {"study": study, "viewer": selectors.viewer_study(study)})
 
 
-def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: int):
-    """The window a frame is rendered with by default, for an image whose header gives none (the
-    renderer then takes the frame's range): the viewer's first window drag starts from it."""
+def _viewed_image(request, study_id, series_uid: str, instance_uid: str, frame: int, *, action: str, **detail):
+    """The image a viewer's request names, its reading audited as `action`; 404 if the user may
+    not see it or there is no such frame."""
     # The UIDs as asked for, cut where a UID ends: the address may hold anything.
-    detail = {"series": series_uid[:64], "instance": instance_uid[:64], "frame": min(frame, 2**31)}
-    study = studies.study_get(by=request.user, study_id=study_id, action="imaging.frame_window", detail=detail)
+    detail = {"series": series_uid[:64], "instance": instance_uid[:64], "frame": min(frame, 2**31), **detail}
+    study = studies.study_get(by=request.user, study_id=study_id, action=action, detail=detail)
     instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
     if instance is None or instance.rows is None or not 1 <= frame <= instance.number_of_frames:
         raise Http404
+    return instance
+
+
+def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: int):
+    """The window a frame is rendered with by default, for an image whose header gives none (the
+    renderer then takes the frame's range): the viewer's first window drag starts from it."""
+    instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.frame_window")
     try:
         window = pixels.frame_get(instance=instance, number=frame).window
     except RenderError as exc:
         return JsonResponse({"detail": str(exc)}, status=406)
     return JsonResponse({"window": window})
+
+
+REGION_SHAPES = ("ellipse", "rectangle")
+
+
+def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: int):
+    """The values inside a region the viewer drew on a frame (`?box=x0,y0,x1,y1` in image pixels,
+    `&shape=ellipse` or `rectangle`): pixel count, mean, standard deviation, minimum, maximum
+    and their unit (HU for CT)."""
+    shape = request.GET.get("shape", "ellipse")
+    try:
+        box = tuple(float(v) for v in request.GET.get("box", "").split(",")) if len(request.GET.get("box", "")) <= 100 else ()
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) or shape not in REGION_SHAPES:
+        return JsonResponse({"detail": _("Name the region as box=x0,y0,x1,y1 (image pixels) and shape=ellipse or rectangle.")}, status=400)
+    instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.region", box=list(box), shape=shape)
+    try:
+        values, unit = pixels.region_get(instance=instance, number=frame, box=box, ellipse=shape == "ellipse")
+    except RenderError as exc:
+        return JsonResponse({"detail": str(exc)}, status=406)
+    except RegionError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    return JsonResponse({"pixels": values.pixels, "mean": values.mean, "sd": values.sd, "min": values.minimum, "max": values.maximum, "unit": unit})

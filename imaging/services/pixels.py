@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from imaging.dicom import render, synthetic
+from imaging.dicom import regions, render, synthetic
 from imaging.dicom.cache import FrameCache
 from imaging.models import Instance
 
@@ -28,6 +28,13 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
             return render.decode_frame(handle, number)
 
     return frames.get((instance.sha256, number), decode)
+
+
+def region_get(*, instance: Instance, number: int, box: tuple[float, float, float, float], ellipse: bool) -> tuple[regions.RegionValues, str]:
+    """The values inside a region of frame `number` and their unit (HU for CT, whose rescale
+    gives Hounsfield units; none named otherwise). RenderError or RegionError says why not."""
+    values = regions.region_values(frame_get(instance=instance, number=number), box, ellipse=ellipse)
+    return values, "HU" if instance.series.modality == "CT" else ""
 
 
 # Windowing and JPEG or PNG encoding let go of the GIL for most of their time.
