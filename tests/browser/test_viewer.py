@@ -466,3 +466,36 @@ def test_the_next_series_of_a_study_of_one_series_keeps_the_image_shown(live_dap
         assert position.inner_text() == "9 / 9"
         page.locator("#series-list button").first.click()  # its own thumbnail
         assert position.inner_text() == "9 / 9"
+
+
+def test_the_roi_tool_reads_the_mean_hu_of_an_ellipse_and_the_value_of_a_clicked_pixel(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.keyboard.press("o")
+        assert page.locator("#region").get_attribute("aria-pressed") == "true"
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        per_pixel = box["width"] / 128
+        page.mouse.move(box["x"] + 40 * per_pixel, box["y"] + 40 * per_pixel)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 80 * per_pixel, box["y"] + 80 * per_pixel, steps=4)
+        page.mouse.up()
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
+        label = page.locator(f"{LEFT} .distance").inner_text()
+        match = re.fullmatch(r"Mean −?[\d.]+ HU, SD [\d.]+ \(−?[\d.]+ to −?[\d.]+\), ([\d.]+) cm²", label)
+        assert match, label
+        assert 5.8 < float(match[1]) < 6.5  # a circle 40 pixels of 0.7 mm across: π × 1.4² cm²
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 1
+        with page.expect_request(re.compile(r"/region/")) as asked:
+            page.mouse.click(box["x"] + 64.5 * per_pixel, box["y"] + 64.5 * per_pixel)
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Pixel')")
+        clicked = tuple(float(v) for v in re.search(r"box=([^&]+)", asked.value.url)[1].replace("%2C", ",").split(","))
+        assert clicked[:2] == clicked[2:] and clicked[0] == pytest.approx(64.5, abs=0.5)
+        instance = study.series.get().instances.get(instance_number=2)
+        expected = pixels.region_get(instance=instance, number=1, box=clicked, ellipse=True)[0].mean
+        written = f"{expected:.0f}" if abs(expected) >= 100 else f"{expected:.1f}"
+        assert page.locator(f"{LEFT} .distance").inner_text() == f"Pixel: {written.replace('-', '−')} HU"
+        page.keyboard.press("Escape")
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0 and page.locator(f"{LEFT} .distance").inner_text() == ""
+        assert not page.console_errors

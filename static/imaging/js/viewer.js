@@ -87,6 +87,7 @@ class Viewport {
     this.window = null;
     this.view = {scale: 1, x: 0, y: 0, fitted: true};
     this.points = [];
+    this.region = null;  // {from, to} in image pixels: the ellipse being drawn or measured
     this.token = 0;
     this.settle = null;
     this.slider.addEventListener("input", () => { activate(this); this.goTo(Number(this.slider.value) - 1); });
@@ -283,11 +284,13 @@ class Viewport {
 
   clearMeasurement() {
     this.points = [];
+    this.region = null;
     this.drawMeasurement();
     this.element.querySelector(".distance").textContent = "";
   }
 
   measure(event) {
+    this.region = null;
     if (this.points.length === 2) this.points = [];
     this.points.push(this.toImage(event));
     this.drawMeasurement();
@@ -299,8 +302,41 @@ class Viewport {
       : `${Math.hypot(x2 - x1, y2 - y1).toFixed(0)} px (${text.textNoSpacing})`;
   }
 
-  // Points are kept in image pixels and drawn on screen where the transform puts them, so the
-  // line follows zoom and pan at a constant thickness.
+  // The region tool: an ellipse dragged from corner to corner, or one pixel clicked; the server
+  // measures the stored values under it (HU for CT) and the status line shows them.
+  startRegion(event) {
+    this.points = [];
+    this.region = {from: this.toImage(event), to: this.toImage(event)};
+    this.element.querySelector(".distance").textContent = "";
+    this.drawMeasurement();
+  }
+
+  growRegion(event) {
+    this.region.to = this.toImage(event);
+    this.drawMeasurement();
+  }
+
+  async measureRegion() {
+    const region = this.region, image = this.current, token = this.token;
+    const box = [...region.from, ...region.to].map((v) => v.toFixed(1)).join(",");
+    const url = `${root.dataset.windowBase}${data.series[this.series].uid}/${image.uid}/${image.frame || 1}/region/?shape=ellipse&box=${box}`;
+    const label = this.element.querySelector(".distance");
+    label.textContent = text.textMeasuring;
+    const answer = await fetch(url).then((response) => response.json().then((body) => ({ok: response.ok, body}))).catch(() => null);
+    if (token !== this.token || region !== this.region) return;
+    if (!answer) { label.textContent = text.textRegionFailed; return; }
+    if (!answer.ok) { label.textContent = answer.body.detail || text.textRegionFailed; return; }
+    const {pixels, mean, sd, min, max, unit} = answer.body;
+    const number = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1)).replace("-", "−");
+    const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
+    if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
+    const spacing = image.spacing;  // [between rows, between columns] in mm
+    const area = spacing ? `${(pixels * spacing[0] * spacing[1] / 100).toFixed(2)} ${text.textCm2}` : `${pixels} px`;
+    label.textContent = format(text.textRegion, {mean: withUnit(mean), sd: number(sd), min: number(min), max: number(max), area});
+  }
+
+  // Points and the region are kept in image pixels and drawn on screen where the transform puts
+  // them, so they follow zoom and pan at a constant thickness.
   drawMeasurement() {
     const {scale, x, y} = this.view;
     const screen = this.points.map(([px, py]) => [px * scale + x, py * scale + y]);
@@ -308,7 +344,12 @@ class Viewport {
     const line = screen.length === 2
       ? `<line x1="${screen[0][0]}" y1="${screen[0][1]}" x2="${screen[1][0]}" y2="${screen[1][1]}" stroke="yellow" stroke-width="2"/>`
       : "";
-    this.overlay.innerHTML = line + dots.join("");
+    let region = "";
+    if (this.region) {
+      const [[x1, y1], [x2, y2]] = [this.region.from, this.region.to].map(([px, py]) => [px * scale + x, py * scale + y]);
+      region = `<ellipse cx="${(x1 + x2) / 2}" cy="${(y1 + y2) / 2}" rx="${Math.max(Math.abs(x2 - x1) / 2, 2)}" ry="${Math.max(Math.abs(y2 - y1) / 2, 2)}" fill="none" stroke="yellow" stroke-width="2"/>`;
+    }
+    this.overlay.innerHTML = line + dots.join("") + region;
   }
 
   setWindow(center, width) {
@@ -514,8 +555,9 @@ viewports.forEach((viewport) => {
     // A finger scrolls until a tool is chosen, also on a laptop whose mouse made Window the default.
     const tool = event.pointerType === "touch" && !state.toolChosen ? "scroll" : state.tool;
     let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
-    if ((mode === "window" && !viewport.windowable) || (mode === "measure" && viewport.failed)) mode = "none";
+    if ((mode === "window" && !viewport.windowable) || ((mode === "measure" || mode === "region") && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
+    if (mode === "region") viewport.startRegion(event);
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
       before: viewport.window, window: null, moved: false};
     if (mode === "window") {
@@ -538,7 +580,9 @@ viewports.forEach((viewport) => {
     const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
     drag.moved ||= Math.abs(dx) + Math.abs(dy) > 3;
     if (!drag.moved) return;
-    if (drag.mode === "pan") {
+    if (drag.mode === "region") {
+      viewport.growRegion(event);
+    } else if (drag.mode === "pan") {
       viewport.panBy(event.clientX - drag.lastX, event.clientY - drag.lastY);
     } else if (drag.mode === "window" && drag.window) {
       viewport.previewWindow(drag.window[0] + dy * 2, drag.window[1] + dx * 4);
@@ -559,7 +603,8 @@ viewports.forEach((viewport) => {
     if (!drag || drag.viewport !== viewport) return;
     const ended = drag;
     if (ended.mode !== "pinch" || pointers.size === 0) drag = null;
-    if (ended.mode === "window" && ended.moved && viewport.window) viewport.setWindow(...viewport.window);
+    if (ended.mode === "region") viewport.measureRegion();
+    else if (ended.mode === "window" && ended.moved && viewport.window) viewport.setWindow(...viewport.window);
     else if (!drag && viewport.img.dataset.quality === "low" && !viewport.failed) viewport.show();
   };
   canvas.addEventListener("pointerup", release);
@@ -588,6 +633,7 @@ const shortcuts = {
   "+": () => state.active.zoomCentre(1.25), "=": () => state.active.zoomCentre(1.25), "-": () => state.active.zoomCentre(0.8),
   f: () => state.active.fit(), 0: () => state.active.actualSize(), r: () => state.active.reset(),
   w: () => setTool("window"), s: () => setTool("scroll"), p: () => setTool("pan"), m: () => setTool(state.tool === "measure" ? "window" : "measure"),
+  o: () => setTool(state.tool === "region" ? "window" : "region"),
   c: toggleCine, l: () => buttons.layout.click(), k: () => state.layout === 2 && buttons.link.click(),
   v: () => state.layout === 2 && activate(viewports.find((v) => v !== state.active)),
   t: () => buttons.tags.click(), "?": () => help.showModal(),
