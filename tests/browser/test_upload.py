@@ -1,4 +1,7 @@
-"""Uploading a folder of DICOM files in Chromium: progress, skipped non-DICOM files, resuming."""
+"""Uploading a folder of DICOM files in Chromium: progress, skipped non-DICOM files, resuming.
+
+Folders are dropped as a person drops them: Chromium's own drag and drop, driven through the
+DevTools protocol with paths on disk (a DataTransfer made in the page's script holds no folders)."""
 from __future__ import annotations
 
 import pytest
@@ -41,6 +44,35 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
 
         page.goto(live_daphne + "/imaging/")
         assert "胸部CT平扫" in page.locator("table").inner_text()
+    finally:
+        context.close()
+
+
+_ALL_HANDLED = "(bar => !bar.closest('[hidden]') && bar.value === bar.max)(document.getElementById('overall-bar'))"
+
+
+def _dropped(page, paths: list[str]) -> None:
+    """`paths` (files or folders) dragged from the desktop and dropped on the drop zone."""
+    box = page.locator("#dropzone").bounding_box()
+    at = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    devtools = page.context.new_cdp_session(page)
+    data = {"items": [], "files": paths, "dragOperationsMask": 1}  # 1: copy
+    for kind in ("dragEnter", "dragOver", "drop"):
+        devtools.send("Input.dispatchDragEvent", {"type": kind, **at, "data": data})
+
+
+def test_two_folders_dropped_together_are_both_uploaded(live_daphne, chromium, tmp_path):
+    seed_demo()
+    chest = _written(tmp_path / "chest", ct_series(slices=2, patient_id="QS-0001", description="胸部CT平扫"))
+    head = _written(tmp_path / "head", ct_series(slices=3, patient_id="QS-0001", description="头颅CT平扫"))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        _dropped(page, [str(tmp_path / "chest"), str(tmp_path / "head")])
+        page.wait_for_function(_ALL_HANDLED)
+        assert page.locator("#overall-text").inner_text() == "5/5"
+        assert page.locator("#studies li").count() == 2
+        assert Instance.objects.count() == len(chest) + len(head) == 5
+        assert sorted(Study.objects.values_list("description", flat=True)) == ["头颅CT平扫", "胸部CT平扫"]
     finally:
         context.close()
 

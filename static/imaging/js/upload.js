@@ -245,6 +245,9 @@ zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", async (event) => {
   event.preventDefault();
   zone.classList.remove("over");
+  // Every entry is taken before the first await: the browser empties the drop's item list once
+  // the event has been handled, so a second folder read after it would be lost.
+  const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
   const files = [];
   async function walk(entry) {
     if (entry.isFile) files.push(await new Promise((resolve) => entry.file(resolve)));
@@ -255,9 +258,6 @@ zone.addEventListener("drop", async (event) => {
       }
     }
   }
-  for (const item of event.dataTransfer.items) {
-    const entry = item.webkitGetAsEntry && item.webkitGetAsEntry();
-    if (entry) await walk(entry);
-  }
+  for (const entry of entries) await walk(entry);
   upload(files);
 });
