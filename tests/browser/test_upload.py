@@ -4,6 +4,8 @@ Folders are dropped as a person drops them: Chromium's own drag and drop, driven
 DevTools protocol with paths on disk (a DataTransfer made in the page's script holds no folders)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from imaging.models import Instance, Study
@@ -73,6 +75,40 @@ def test_two_folders_dropped_together_are_both_uploaded(live_daphne, chromium, t
         assert page.locator("#studies li").count() == 2
         assert Instance.objects.count() == len(chest) + len(head) == 5
         assert sorted(Study.objects.values_list("description", flat=True)) == ["头颅CT平扫", "胸部CT平扫"]
+    finally:
+        context.close()
+
+
+# Each change of the checking line as it happens (it is hidden once every file is checked):
+# its text, whether it shows, and whether the page then fits its window's width.
+_CHECKING_WATCHED = """
+window.__checking = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const line = document.getElementById("checking");
+  new MutationObserver(() => window.__checking.push({
+    text: document.getElementById("checking-text").textContent, shown: !line.hidden,
+    bar: [document.getElementById("checking-bar").value, document.getElementById("checking-bar").max],
+    fits: document.scrollingElement.scrollWidth <= window.innerWidth,
+  })).observe(line, {subtree: true, childList: true, characterData: true, attributes: true});
+});
+"""
+
+
+def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_them_on_a_phone(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
+    sizes = [Path(p).stat().st_size for p in paths]
+    size, two = sum(sizes), sum(sizes[:2])
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_CHECKING_WATCHED, viewport={"width": 375, "height": 667})
+    try:
+        page.locator("#files").set_input_files(paths)
+        page.wait_for_function(_ALL_HANDLED)
+        seen = page.evaluate("window.__checking")
+        shown = [s["text"] for s in seen if s["shown"]]
+        assert shown[0] == f"Checking files before sending: 0 of 3 (0.0 kB of {size / 1024:.1f} kB)"
+        assert shown[-1] == f"Checking files before sending: 2 of 3 ({two / 1024:.1f} kB of {size / 1024:.1f} kB)"
+        assert [s["bar"] for s in seen if s["shown"]][-1] == [two, size] and all(s["fits"] for s in seen)
+        assert page.locator("#checking").is_hidden() and page.locator("#overall-text").inner_text() == "3/3"
     finally:
         context.close()
 

@@ -185,20 +185,52 @@ async function knownHashes(work) {
   return known;
 }
 
+const UNITS = ["kilobyte", "megabyte", "gigabyte"];
+
+function byteSize(bytes) {
+  // As the server's pages write sizes (1024 to the next unit, one decimal), in the page's language.
+  let unit = 0;
+  for (bytes /= 1024; bytes >= 1024 && unit < UNITS.length - 1; unit += 1) bytes /= 1024;
+  return new Intl.NumberFormat(document.documentElement.lang || undefined, {style: "unit", unit: UNITS[unit], minimumFractionDigits: 1, maximumFractionDigits: 1}).format(bytes);
+}
+
+function showChecked(files, total, bytes, size) {
+  const bar = document.getElementById("checking-bar");
+  bar.max = size || 1;
+  bar.value = bytes;
+  document.getElementById("checking-text").textContent = format(text.textChecking, {files, total, bytes: byteSize(bytes), size: byteSize(size)});
+}
+
+async function checked(files) {
+  // Every header is read and every file hashed before anything is sent, which takes a while for
+  // hundreds of MB: a bar of its own says how far it is. Returns the files to send and the rest.
+  const size = files.reduce((sum, file) => sum + file.size, 0);
+  const work = [], skipped = [];
+  let bytes = 0;
+  document.getElementById("checking").hidden = false;
+  for (const [n, file] of files.entries()) {
+    showChecked(n, files.length, bytes, size);
+    const info = await headerInfo(file);
+    if (!info) skipped.push(file);
+    else {
+      work.push({file, key: info.study, hash: await storedHash(file)});
+      studyRow(info.study, info).total += 1;
+    }
+    bytes += file.size;
+  }
+  document.getElementById("checking").hidden = true;
+  return {work, skipped};
+}
+
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
-  document.getElementById("overall").hidden = false;
   document.getElementById("upload-stopped").hidden = true;
+  const {work, skipped} = await checked(files);
+  document.getElementById("overall").hidden = false;
   bar.max = files.length;
   let finished = 0;
   const advance = () => { bar.value = ++finished; document.getElementById("overall-text").textContent = `${finished}/${files.length}`; };
-  const work = [];
-  for (const file of files) {
-    const info = await headerInfo(file);
-    if (!info) { problem(file, text.textSkipped); advance(); continue; }
-    work.push({file, key: info.study, hash: await storedHash(file)});
-    studyRow(info.study, info).total += 1;
-  }
+  for (const file of skipped) { problem(file, text.textSkipped); advance(); }
   let known;
   try { known = await knownHashes(work); } catch (error) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }
