@@ -123,6 +123,22 @@ def _written(folder, files: list[bytes]) -> list[str]:
     return paths
 
 
+def test_the_storage_bar_shows_what_the_upload_took_without_a_reload(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        before = page.locator(".usage-text").inner_text()
+        page.locator("#files").set_input_files(paths)
+        page.wait_for_function(_ALL_HANDLED)
+        page.wait_for_function("text => document.querySelector('.usage-text').textContent !== text", arg=before)
+        shown = page.locator(".usage-row").inner_text()
+        page.reload()
+        assert shown == page.locator(".usage-row").inner_text()
+    finally:
+        context.close()
+
+
 def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored_and_refused_apart(live_daphne, chromium, tmp_path):
     seed_demo()
     files = ct_series(slices=3, patient_id="QS-0001", study_date="20261120")

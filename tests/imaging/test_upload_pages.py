@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 
 from imaging.models import Instance, Study
 from telemed.accounts.models import Role
@@ -42,6 +43,18 @@ def test_the_upload_answer_names_the_study_date_as_the_pages_write_it(cast, clie
     chinese = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
     english = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="en").json()
     assert (chinese["date"], english["date"]) == ("2026年3月5日", "March 5, 2026")
+
+
+def test_the_storage_bars_are_drawn_alone_with_what_an_upload_took_for_the_page_to_refresh(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for data in ct_series(slices=2):
+        _send(client, data)
+    taken = filesizeformat(sum(Instance.objects.values_list("size", flat=True)))
+    bars = client.get("/imaging/upload/usage/")
+    assert bars.status_code == 200 and 'id="storage-usage"' in bars.content.decode()
+    assert taken in bars.content.decode() and cast.north.clinic.name in bars.content.decode()
+    assert bars.content.decode() in client.get("/imaging/upload/").content.decode()  # the same bars the page was drawn with
+    assert client_for(cast.north[Role.COORDINATOR]).get("/imaging/upload/usage/").content.decode().count("usage-row") == 0
 
 
 def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once(cast, client_for):

@@ -243,6 +243,22 @@ async function upload(files) {
   const state = {quotaFull: null, ended: false};
   await Promise.all(Array.from({length: IN_FLIGHT}, () => worker(queue, state, advance)));
   if (state.ended) stop(text.textSession);
+  else await refreshUsage();
+}
+
+async function refreshUsage() {
+  // The storage bars as the server draws them, now that the files are in.
+  const current = document.getElementById("storage-usage");
+  try {
+    const response = await fetch(current.dataset.url, {headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
+    if (!response.ok) return;
+    const fresh = document.createElement("div");
+    fresh.innerHTML = await response.text();
+    const usage = fresh.querySelector("#storage-usage");
+    if (usage) current.replaceWith(usage);
+  } catch (error) {
+    // A weak link: the next page shows the figures.
+  }
 }
 
 async function worker(queue, state, advance) {
