@@ -31,7 +31,11 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
     try:
         page.locator("#files").set_input_files(paths[:5] + [str(notes)])
         page.wait_for_function("document.getElementById('overall-bar').value === 6")
-        assert "README.txt" in page.locator("#problem-list").text_content()
+        # The page says what the server would say of it, and what to do.
+        said = page.evaluate("""fetch(document.getElementById("uploader").dataset.instanceUrl, {method: "POST", body: "scanner export notes",
+            headers: {"X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value}}).then((r) => r.json())""")
+        assert said["reason"].startswith("no DICOM file header") and "export it from the modality" in said["reason"]
+        assert page.locator("#problem-list").text_content() == f"README.txt: not sent: {said['reason']}"
         assert Instance.objects.count() == 5
 
         # The tab is closed and the doctor chooses the whole folder again.

@@ -53,12 +53,12 @@ def archivable(path: Path) -> bytes:
 # What each malformed object must be refused with (a part of the reason, within the 64 characters
 # a STOW-RS Error Comment keeps).
 MALFORMED_REASONS = {
-    "not dicom": "not a DICOM Part 10 file",
-    "empty": "not a DICOM Part 10 file",
+    "not dicom": "no DICOM file header",
+    "empty": "no DICOM file header",
     "truncated header": "",
     "bad uid": "SOPInstanceUID '1.2.abc' is not a valid UID",
     "missing study uid": "StudyInstanceUID is missing",
-    "no preamble": "not a DICOM Part 10 file",
+    "no preamble": "no DICOM file header",
     "cut inside the header": "the file is truncated: it ends inside the header of the element",
     "cut where the pixel data starts": "the file is truncated: it is an image but has no pixel data",
     "cut inside the pixel data": "the file is truncated: (7FE0,0010) declares 8192 bytes but 8092",

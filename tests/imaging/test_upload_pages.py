@@ -122,7 +122,14 @@ def test_refusal_reasons_are_given_in_the_uploaders_language(cast, client_for):
     response = client.post("/imaging/upload/instance/", data=malformed()["bad uid"], content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 400 and "不是有效的 UID" in response.json()["reason"]
     response = client.post("/imaging/upload/instance/", data=b"not dicom at all", content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert "不是 DICOM Part 10 文件" in response.json()["reason"]
+    assert response.json()["reason"] == "没有 DICOM 文件头（128 字节前导区之后没有“DICM”）：请在设备或 PACS 上将其导出为 DICOM Part 10 文件"
+
+
+def test_the_page_says_of_a_file_without_the_dicom_header_what_the_server_says_in_the_doctors_language(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans")
+    reason = client.post("/imaging/upload/instance/", data=b"scanner export notes", content_type="application/dicom").json()["reason"]
+    assert reason.startswith("没有 DICOM 文件头") and "导出为 DICOM Part 10 文件" in reason
+    assert f'data-text-skipped="未发送：{reason}"' in client.get("/imaging/upload/").content.decode()
 
 
 def test_a_refused_upload_says_why_in_json_which_the_page_shows(cast, client_for):
