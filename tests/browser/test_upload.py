@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
 from imaging.models import Instance, Study
 from telemed.accounts.demo import seed_demo
 from tests.browser.pages import signed_in
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, encoded_as, with_private_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -113,6 +114,50 @@ def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_the
         assert shown[-1] == f"Checking files before sending: 2 of 3 ({two / 1024:.1f} kB of {size / 1024:.1f} kB)"
         assert [s["bar"] for s in seen if s["shown"]][-1] == [two, size] and all(s["fits"] for s in seen)
         assert page.locator("#checking").is_hidden() and page.locator("#overall-text").inner_text() == "3/3"
+    finally:
+        context.close()
+
+
+# Every label a study row has had, as it changes.
+_LABELS_WATCHED = """
+window.__labels = new Set();
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.getElementById("studies");
+  new MutationObserver(() => list.querySelectorAll(".name").forEach((name) => window.__labels.add(name.textContent)))
+    .observe(list, {subtree: true, childList: true, characterData: true});
+});
+"""
+
+
+def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_studies_apart(live_daphne, chromium, tmp_path):
+    seed_demo()
+    chest, head, abdomen, pelvis = (ct_series(slices=n, patient_id="QS-0001", description=d, study_date="20261120") for n, d in (
+        (2, "胸部CT平扫"), (2, "头颅CT平扫"), (1, "腹部CT"), (1, "盆腔CT")))
+    nameless = ct_series(slices=1, patient_name="^", patient_id="QS-0002", description="", study_date="20261120")
+    files = {
+        **{f"chest-{n}.dcm": encoded_as(data, ExplicitVRBigEndian) for n, data in enumerate(chest)},
+        **{f"head-{n}.dcm": encoded_as(data, DeflatedExplicitVRLittleEndian) for n, data in enumerate(head)},
+        # The study's UID lies beyond the part of the file the page reads for its header.
+        "abdomen.dcm": with_private_value(abdomen[0], 70_000), "pelvis.dcm": with_private_value(pelvis[0], 70_000),
+        "nameless.dcm": nameless[0],
+    }
+    (tmp_path / "mixed").mkdir()
+    for name, data in files.items():
+        (tmp_path / "mixed" / name).write_bytes(data)
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_LABELS_WATCHED)
+    try:
+        page.locator("#files").set_input_files([str(tmp_path / "mixed" / name) for name in files])
+        page.wait_for_function(_ALL_HANDLED)
+        rows = {row.locator(".name").inner_text(): row.locator(".count").inner_text() for row in page.locator("#studies li").all()}
+        assert rows == {
+            "王秀英 · 胸部CT平扫 · Nov. 20, 2026": "2/2 done", "王秀英 · 头颅CT平扫 · Nov. 20, 2026": "2/2 done",
+            "王秀英 · 腹部CT · Nov. 20, 2026": "1/1 done", "王秀英 · 盆腔CT · Nov. 20, 2026": "1/1 done",
+            "QS-0002 · Nov. 20, 2026": "1/1 done",
+        }
+        # Read by the page (big endian, deflated) or, until the server had read them, a row each.
+        unread = {label for label in page.evaluate("[...window.__labels]") if "header" in label}
+        assert unread == {"abdomen.dcm (its header is read when it is sent)", "pelvis.dcm (its header is read when it is sent)"}
+        assert Instance.objects.count() == 7
     finally:
         context.close()
 

@@ -31,6 +31,7 @@ def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
     results = [_send(client, f).json() for f in ct_series(slices=3)]
     assert [r["status"] for r in results] == ["stored"] * 3
     assert results[0]["patient"] == "王^秀英" and results[0]["description"] == "胸部CT平扫"
+    assert results[0]["patient_id"] == "MRN-CT-1"  # the page's label when the name is empty
     study = Study.objects.get()
     page = client.get("/imaging/").content.decode()
     assert "胸部CT平扫" in page
