@@ -156,7 +156,7 @@ def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_stu
         }
         # Read by the page (big endian, deflated) or, until the server had read them, a row each.
         unread = {label for label in page.evaluate("[...window.__labels]") if "header" in label}
-        assert unread == {"abdomen.dcm (its header is read when it is sent)", "pelvis.dcm (its header is read when it is sent)"}
+        assert unread == {"abdomen.dcm (its header is read by the server)", "pelvis.dcm (its header is read by the server)"}
         assert Instance.objects.count() == 7
     finally:
         context.close()
