@@ -17,6 +17,7 @@ urlpatterns = [
     path("upload/", views.upload_page, name="upload"),
     path("upload/known/", upload.upload_known, name="upload_known"),
     path("upload/instance/", upload.upload_instance, name="upload_instance"),
+    path("upload/usage/", upload.upload_usage, name="upload_usage"),
     path("nodes/", archive_views.node_list, name="nodes"),
     path("nodes/new/", archive_views.node_create, name="node_create"),
     path("nodes/<uuid:node_id>/edit/", archive_views.node_edit, name="node_edit"),

@@ -12,9 +12,10 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from imaging.dicom import reasons
 from imaging.models import Instance
@@ -72,11 +73,17 @@ def upload_instance(request, institution):
     body = {"status": result.status, "reason": reasons.translated(result.reason, _), "sop_instance_uid": result.sop_instance_uid}
     if result.instance is not None:
         study = result.instance.series.study
-        body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=study.dicom_patient_name, date=dicom_date(study.study_date))
+        body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=study.dicom_patient_name, patient_id=study.dicom_patient_id, date=dicom_date(study.study_date))
     if result.status == Status.OVER_QUOTA:
         body["reason"] = _quota_message(institution)
         return JsonResponse(body, status=507)  # the page stops sending: every further file would be refused too
     return JsonResponse(body, status=200 if result.ok else (409 if result.status == Status.CONFLICT else 400))
+
+
+@require_safe
+def upload_usage(request):
+    """The storage bars alone, drawn as every page draws them, for the upload page to show what its files took."""
+    return render(request, "imaging/includes/upload_usage.html")
 
 
 def _quota_message(institution) -> str:

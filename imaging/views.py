@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
+from imaging.dicom.header import NOT_PART10
 from imaging.dicom.regions import RegionError
 from imaging.dicom.render import RenderError
 from imaging.services import pixels, studies
@@ -88,7 +89,7 @@ def study_reconcile(request, study_id):
 def upload_page(request):
     if not access.storing_institutions(request.user).exists():
         raise PermissionDenied
-    return render(request, "imaging/upload.html", {"institutions": access.storing_institutions(request.user)})
+    return render(request, "imaging/upload.html", {"institutions": access.storing_institutions(request.user), "not_part10": _(NOT_PART10)})
 
 
 def study_viewer(request, study_id):

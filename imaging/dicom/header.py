@@ -45,6 +45,8 @@ NUMBERS = {
     "Columns": (0, INT32[1]),
     "NumberOfFrames": (1, INT32[1]),
 }
+# Said by the server of a file it is sent, and by the upload page of a file it will not send.
+NOT_PART10 = _("no DICOM file header (no 'DICM' after the 128-byte preamble): export it from the modality or PACS as a DICOM Part 10 file")
 DA = re.compile(r"^[0-9]{8}$")
 TM = re.compile(r"^([01][0-9]|2[0-3])([0-5][0-9](([0-5][0-9]|60)(\.[0-9]{1,6})?)?)?$")  # HH[MM[SS[.F{1,6}]]]
 
@@ -75,7 +77,7 @@ def read_header(path: Path, *, inflated_limit: int) -> Dataset:
     except StructureError as exc:
         raise HeaderError(exc.args[0]) from None
     except InvalidDicomError:
-        raise HeaderError(Reason(_("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)"))) from None
+        raise HeaderError(Reason(NOT_PART10)) from None
     except RecursionError:
         raise HeaderError(Reason(NESTED_TOO_DEEPLY)) from None
     except zlib.error:

@@ -1,12 +1,18 @@
-"""Uploading a folder of DICOM files in Chromium: progress, skipped non-DICOM files, resuming."""
+"""Uploading a folder of DICOM files in Chromium: progress, skipped non-DICOM files, resuming.
+
+Folders are dropped as a person drops them: Chromium's own drag and drop, driven through the
+DevTools protocol with paths on disk (a DataTransfer made in the page's script holds no folders)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
 from imaging.models import Instance, Study
 from telemed.accounts.demo import seed_demo
 from tests.browser.pages import signed_in
-from tests.imaging.corpus import ct_series
+from tests.imaging.corpus import ct_series, encoded_as, with_private_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +32,11 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
     try:
         page.locator("#files").set_input_files(paths[:5] + [str(notes)])
         page.wait_for_function("document.getElementById('overall-bar').value === 6")
-        assert "README.txt" in page.locator("#problem-list").text_content()
+        # The page says what the server would say of it, and what to do.
+        said = page.evaluate("""fetch(document.getElementById("uploader").dataset.instanceUrl, {method: "POST", body: "scanner export notes",
+            headers: {"X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value}}).then((r) => r.json())""")
+        assert said["reason"].startswith("no DICOM file header") and "export it from the modality" in said["reason"]
+        assert page.locator("#problem-list").text_content() == f"README.txt: not sent: {said['reason']}"
         assert Instance.objects.count() == 5
 
         # The tab is closed and the doctor chooses the whole folder again.
@@ -45,6 +55,113 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
         context.close()
 
 
+_ALL_HANDLED = "(bar => !bar.closest('[hidden]') && bar.value === bar.max)(document.getElementById('overall-bar'))"
+
+
+def _dropped(page, paths: list[str]) -> None:
+    """`paths` (files or folders) dragged from the desktop and dropped on the drop zone."""
+    box = page.locator("#dropzone").bounding_box()
+    at = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    devtools = page.context.new_cdp_session(page)
+    data = {"items": [], "files": paths, "dragOperationsMask": 1}  # 1: copy
+    for kind in ("dragEnter", "dragOver", "drop"):
+        devtools.send("Input.dispatchDragEvent", {"type": kind, **at, "data": data})
+
+
+def test_two_folders_dropped_together_are_both_uploaded(live_daphne, chromium, tmp_path):
+    seed_demo()
+    chest = _written(tmp_path / "chest", ct_series(slices=2, patient_id="QS-0001", description="胸部CT平扫"))
+    head = _written(tmp_path / "head", ct_series(slices=3, patient_id="QS-0001", description="头颅CT平扫"))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        _dropped(page, [str(tmp_path / "chest"), str(tmp_path / "head")])
+        page.wait_for_function(_ALL_HANDLED)
+        assert page.locator("#overall-text").inner_text() == "5/5"
+        assert page.locator("#studies li").count() == 2
+        assert Instance.objects.count() == len(chest) + len(head) == 5
+        assert sorted(Study.objects.values_list("description", flat=True)) == ["头颅CT平扫", "胸部CT平扫"]
+    finally:
+        context.close()
+
+
+# Each change of the checking line as it happens (it is hidden once every file is checked):
+# its text, whether it shows, and whether the page then fits its window's width.
+_CHECKING_WATCHED = """
+window.__checking = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const line = document.getElementById("checking");
+  new MutationObserver(() => window.__checking.push({
+    text: document.getElementById("checking-text").textContent, shown: !line.hidden,
+    bar: [document.getElementById("checking-bar").value, document.getElementById("checking-bar").max],
+    fits: document.scrollingElement.scrollWidth <= window.innerWidth,
+  })).observe(line, {subtree: true, childList: true, characterData: true, attributes: true});
+});
+"""
+
+
+def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_them_on_a_phone(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
+    sizes = [Path(p).stat().st_size for p in paths]
+    size, two = sum(sizes), sum(sizes[:2])
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_CHECKING_WATCHED, viewport={"width": 375, "height": 667})
+    try:
+        page.locator("#files").set_input_files(paths)
+        page.wait_for_function(_ALL_HANDLED)
+        seen = page.evaluate("window.__checking")
+        shown = [s["text"] for s in seen if s["shown"]]
+        assert shown[0] == f"Checking files before sending: 0 of 3 (0.0 kB of {size / 1024:.1f} kB)"
+        assert shown[-1] == f"Checking files before sending: 2 of 3 ({two / 1024:.1f} kB of {size / 1024:.1f} kB)"
+        assert [s["bar"] for s in seen if s["shown"]][-1] == [two, size] and all(s["fits"] for s in seen)
+        assert page.locator("#checking").is_hidden() and page.locator("#overall-text").inner_text() == "3/3"
+    finally:
+        context.close()
+
+
+# Every label a study row has had, as it changes.
+_LABELS_WATCHED = """
+window.__labels = new Set();
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.getElementById("studies");
+  new MutationObserver(() => list.querySelectorAll(".name").forEach((name) => window.__labels.add(name.textContent)))
+    .observe(list, {subtree: true, childList: true, characterData: true});
+});
+"""
+
+
+def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_studies_apart(live_daphne, chromium, tmp_path):
+    seed_demo()
+    chest, head, abdomen, pelvis = (ct_series(slices=n, patient_id="QS-0001", description=d, study_date="20261120") for n, d in (
+        (2, "胸部CT平扫"), (2, "头颅CT平扫"), (1, "腹部CT"), (1, "盆腔CT")))
+    nameless = ct_series(slices=1, patient_name="^", patient_id="QS-0002", description="", study_date="20261120")
+    files = {
+        **{f"chest-{n}.dcm": encoded_as(data, ExplicitVRBigEndian) for n, data in enumerate(chest)},
+        **{f"head-{n}.dcm": encoded_as(data, DeflatedExplicitVRLittleEndian) for n, data in enumerate(head)},
+        # The study's UID lies beyond the part of the file the page reads for its header.
+        "abdomen.dcm": with_private_value(abdomen[0], 70_000), "pelvis.dcm": with_private_value(pelvis[0], 70_000),
+        "nameless.dcm": nameless[0],
+    }
+    (tmp_path / "mixed").mkdir()
+    for name, data in files.items():
+        (tmp_path / "mixed" / name).write_bytes(data)
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_LABELS_WATCHED)
+    try:
+        page.locator("#files").set_input_files([str(tmp_path / "mixed" / name) for name in files])
+        page.wait_for_function(_ALL_HANDLED)
+        rows = {row.locator(".name").inner_text(): row.locator(".count").inner_text() for row in page.locator("#studies li").all()}
+        assert rows == {
+            "王秀英 · 胸部CT平扫 · Nov. 20, 2026": "2/2 done", "王秀英 · 头颅CT平扫 · Nov. 20, 2026": "2/2 done",
+            "王秀英 · 腹部CT · Nov. 20, 2026": "1/1 done", "王秀英 · 盆腔CT · Nov. 20, 2026": "1/1 done",
+            "QS-0002 · Nov. 20, 2026": "1/1 done",
+        }
+        # Read by the page (big endian, deflated) or, until the server had read them, a row each.
+        unread = {label for label in page.evaluate("[...window.__labels]") if "header" in label}
+        assert unread == {"abdomen.dcm (its header is read by the server)", "pelvis.dcm (its header is read by the server)"}
+        assert Instance.objects.count() == 7
+    finally:
+        context.close()
+
+
 def _written(folder, files: list[bytes]) -> list[str]:
     folder.mkdir()
     paths = []
@@ -53,6 +170,22 @@ def _written(folder, files: list[bytes]) -> list[str]:
         path.write_bytes(data)
         paths.append(str(path))
     return paths
+
+
+def test_the_storage_bar_shows_what_the_upload_took_without_a_reload(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        before = page.locator(".usage-text").inner_text()
+        page.locator("#files").set_input_files(paths)
+        page.wait_for_function(_ALL_HANDLED)
+        page.wait_for_function("text => document.querySelector('.usage-text').textContent !== text", arg=before)
+        shown = page.locator(".usage-row").inner_text()
+        page.reload()
+        assert shown == page.locator(".usage-row").inner_text()
+    finally:
+        context.close()
 
 
 def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored_and_refused_apart(live_daphne, chromium, tmp_path):

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pydicom
 import pydicom.data
-from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "malformed", "restacked", "written", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "encoded_as", "malformed", "restacked", "with_private_value", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -53,12 +53,12 @@ def archivable(path: Path) -> bytes:
 # What each malformed object must be refused with (a part of the reason, within the 64 characters
 # a STOW-RS Error Comment keeps).
 MALFORMED_REASONS = {
-    "not dicom": "not a DICOM Part 10 file",
-    "empty": "not a DICOM Part 10 file",
+    "not dicom": "no DICOM file header",
+    "empty": "no DICOM file header",
     "truncated header": "",
     "bad uid": "SOPInstanceUID '1.2.abc' is not a valid UID",
     "missing study uid": "StudyInstanceUID is missing",
-    "no preamble": "not a DICOM Part 10 file",
+    "no preamble": "no DICOM file header",
     "cut inside the header": "the file is truncated: it ends inside the header of the element",
     "cut where the pixel data starts": "the file is truncated: it is an image but has no pixel data",
     "cut inside the pixel data": "the file is truncated: (7FE0,0010) declares 8192 bytes but 8092",
@@ -184,6 +184,23 @@ def bundled_as(name: str, *, patient_id: str) -> bytes:
     """One of pydicom's bundled files as sent for a patient of ours (it lands under them)."""
     dataset = pydicom.dcmread(pydicom.data.get_testdata_file(name))
     dataset.PatientID = patient_id
+    return written(dataset)
+
+
+def encoded_as(data: bytes, syntax: str) -> bytes:
+    """The file with its data set written again in `syntax` (big endian, deflated...)."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    dataset.file_meta.TransferSyntaxUID = syntax
+    buffer = io.BytesIO()
+    dcmwrite(buffer, dataset, implicit_vr=syntax.is_implicit_VR, little_endian=syntax.is_little_endian, force_encoding=True)
+    return buffer.getvalue()
+
+
+def with_private_value(data: bytes, length: int) -> bytes:
+    """The file with a private value of `length` bytes in group 0009, before the study's UID (as
+    some scanners write their own data there)."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    dataset.private_block(0x0009, "TELEMED TEST", create=True).add_new(0x10, "OB", b"\1" * length)
     return written(dataset)
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 
 from imaging.models import Instance, Study
 from telemed.accounts.models import Role
@@ -30,6 +31,7 @@ def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
     results = [_send(client, f).json() for f in ct_series(slices=3)]
     assert [r["status"] for r in results] == ["stored"] * 3
     assert results[0]["patient"] == "王^秀英" and results[0]["description"] == "胸部CT平扫"
+    assert results[0]["patient_id"] == "MRN-CT-1"  # the page's label when the name is empty
     study = Study.objects.get()
     page = client.get("/imaging/").content.decode()
     assert "胸部CT平扫" in page
@@ -42,6 +44,18 @@ def test_the_upload_answer_names_the_study_date_as_the_pages_write_it(cast, clie
     chinese = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
     english = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="en").json()
     assert (chinese["date"], english["date"]) == ("2026年3月5日", "March 5, 2026")
+
+
+def test_the_storage_bars_are_drawn_alone_with_what_an_upload_took_for_the_page_to_refresh(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for data in ct_series(slices=2):
+        _send(client, data)
+    taken = filesizeformat(sum(Instance.objects.values_list("size", flat=True)))
+    bars = client.get("/imaging/upload/usage/")
+    assert bars.status_code == 200 and 'id="storage-usage"' in bars.content.decode()
+    assert taken in bars.content.decode() and cast.north.clinic.name in bars.content.decode()
+    assert bars.content.decode() in client.get("/imaging/upload/").content.decode()  # the same bars the page was drawn with
+    assert client_for(cast.north[Role.COORDINATOR]).get("/imaging/upload/usage/").content.decode().count("usage-row") == 0
 
 
 def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once(cast, client_for):
@@ -109,7 +123,14 @@ def test_refusal_reasons_are_given_in_the_uploaders_language(cast, client_for):
     response = client.post("/imaging/upload/instance/", data=malformed()["bad uid"], content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 400 and "不是有效的 UID" in response.json()["reason"]
     response = client.post("/imaging/upload/instance/", data=b"not dicom at all", content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert "不是 DICOM Part 10 文件" in response.json()["reason"]
+    assert response.json()["reason"] == "没有 DICOM 文件头（128 字节前导区之后没有“DICM”）：请在设备或 PACS 上将其导出为 DICOM Part 10 文件"
+
+
+def test_the_page_says_of_a_file_without_the_dicom_header_what_the_server_says_in_the_doctors_language(cast, client_for):
+    client = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans")
+    reason = client.post("/imaging/upload/instance/", data=b"scanner export notes", content_type="application/dicom").json()["reason"]
+    assert reason.startswith("没有 DICOM 文件头") and "导出为 DICOM Part 10 文件" in reason
+    assert f'data-text-skipped="未发送：{reason}"' in client.get("/imaging/upload/").content.decode()
 
 
 def test_a_refused_upload_says_why_in_json_which_the_page_shows(cast, client_for):

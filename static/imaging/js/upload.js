@@ -8,7 +8,7 @@ const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
 const text = root.dataset;
 const IN_FLIGHT = 3;
 const QUOTA_FULL = 507;
-const studies = new Map();  // Study Instance UID -> {row, bar, total, stored, already, refused}
+const studies = new Map();  // Study Instance UID, or "unread:<n>" for a file of an unread header -> {row, bar, total, stored, already, refused}
 
 function institutionQuery() {
   const value = document.getElementById("institution").value;
@@ -16,43 +16,65 @@ function institutionQuery() {
 }
 
 // The header fields a study row is labelled with, by tag (group and element as one number).
-const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, DESCRIPTION = 0x00081030, STUDY_DATE = 0x00080020, CHARSET = 0x00080005;
-const WANTED = new Set([STUDY_UID, PATIENT_NAME, DESCRIPTION, STUDY_DATE, CHARSET]);
+const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, PATIENT_ID = 0x00100020, DESCRIPTION = 0x00081030, STUDY_DATE = 0x00080020, CHARSET = 0x00080005;
+const WANTED = new Set([STUDY_UID, PATIENT_NAME, PATIENT_ID, DESCRIPTION, STUDY_DATE, CHARSET]);
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
-const IMPLICIT_LE = "1.2.840.10008.1.2";
+const IMPLICIT_LE = "1.2.840.10008.1.2", EXPLICIT_BE = "1.2.840.10008.1.2.2", DEFLATED = "1.2.840.10008.1.2.1.99";
+const HEAD = 65536;  // the bytes of a file read for its header
 // A first label only: the server decodes every character set, writes the date as its pages do, and its answer relabels the row.
 const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk", "ISO_IR 100": "windows-1252"};
 
-function readElements(view, offset, end, explicit, found) {
+function readElements(view, offset, end, syntax, found) {
   // Walks data elements, stepping through sequences only to find their end; `found` (the top
   // level only) collects the wanted ones. Returns where it stopped.
+  const {explicit, little} = syntax;
   while (offset + 8 <= end) {
-    const tag = (view.getUint16(offset, true) << 16 | view.getUint16(offset + 2, true)) >>> 0;
+    const tag = (view.getUint16(offset, little) << 16 | view.getUint16(offset + 2, little)) >>> 0;
     if (tag === 0xfffee00d || tag === 0xfffee0dd) return offset + 8;  // the end of an item or a sequence
     if (tag === 0xfffee000) {  // an item of a sequence
-      const length = view.getUint32(offset + 4, true);
-      offset = length === 0xffffffff ? readElements(view, offset + 8, end, explicit, null) : offset + 8 + length;
+      const length = view.getUint32(offset + 4, little);
+      offset = length === 0xffffffff ? readElements(view, offset + 8, end, syntax, null) : offset + 8 + length;
       continue;
     }
     let length, start;
     const vr = explicit ? String.fromCharCode(view.getUint8(offset + 4), view.getUint8(offset + 5)) : "";
-    if (explicit && LONG_VRS.has(vr)) { if (offset + 12 > end) return end; length = view.getUint32(offset + 8, true); start = offset + 12; }
-    else if (explicit) { length = view.getUint16(offset + 6, true); start = offset + 8; }
-    else { length = view.getUint32(offset + 4, true); start = offset + 8; }
+    if (explicit && LONG_VRS.has(vr)) { if (offset + 12 > end) return end; length = view.getUint32(offset + 8, little); start = offset + 12; }
+    else if (explicit) { length = view.getUint16(offset + 6, little); start = offset + 8; }
+    else { length = view.getUint32(offset + 4, little); start = offset + 8; }
     if (found && tag > STUDY_UID) return end;  // every wanted field is behind us
-    if (length === 0xffffffff) { offset = readElements(view, start, end, explicit, null); continue; }
-    if (found && WANTED.has(tag) && start + length <= end) found.set(tag, new Uint8Array(view.buffer, start, length));
+    if (length === 0xffffffff) { offset = readElements(view, start, end, syntax, null); continue; }
+    if (found && WANTED.has(tag) && start + length <= end) found.set(tag, new Uint8Array(view.buffer, view.byteOffset + start, length));
     offset = start + length;
   }
   return end;
 }
 
+async function inflated(file, offset) {
+  // A deflated data set (the meta group before it is not) inflated as far as its header goes;
+  // null in a browser that cannot inflate, and the server reads the file.
+  if (typeof DecompressionStream === "undefined") return null;
+  const reader = file.slice(offset).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  const bytes = new Uint8Array(HEAD);
+  let length = 0;
+  try {
+    while (length < HEAD) {
+      const {done, value} = await reader.read();
+      if (done) break;
+      bytes.set(value.subarray(0, HEAD - length), length);
+      length += Math.min(value.length, HEAD - length);
+    }
+    reader.cancel();
+  } catch (error) { /* not deflated after all: keep what was inflated */ }
+  return new DataView(bytes.buffer, 0, length);
+}
+
 async function headerInfo(file) {
-  // Part 10 files carry "DICM" at byte 128, then the file meta group (always explicit VR).
-  const head = await file.slice(0, Math.min(file.size, 65536)).arrayBuffer();
+  // Part 10 files carry "DICM" at byte 128, then the file meta group (always explicit VR little
+  // endian). What is not found (a study UID beyond the bytes read) is left empty.
+  const head = await file.slice(0, Math.min(file.size, HEAD)).arrayBuffer();
   const bytes = new Uint8Array(head);
   if (bytes.length < 132 || String.fromCharCode(...bytes.slice(128, 132)) !== "DICM") return null;
-  const view = new DataView(head);
+  let view = new DataView(head);
   let offset = 132, syntax = "";
   while (offset + 12 <= bytes.length && view.getUint16(offset, true) === 0x0002) {
     const long = LONG_VRS.has(String.fromCharCode(bytes[offset + 4], bytes[offset + 5]));
@@ -61,12 +83,13 @@ async function headerInfo(file) {
     if (view.getUint16(offset + 2, true) === 0x0010) syntax = String.fromCharCode(...bytes.slice(start, start + length)).replace(/\0/g, "").trim();
     offset = start + length;
   }
+  if (syntax === DEFLATED) [view, offset] = [(await inflated(file, offset)) || new DataView(new ArrayBuffer(0)), 0];
   const found = new Map();
-  try { readElements(view, offset, bytes.length, syntax !== IMPLICIT_LE, found); } catch (error) { /* a cut header: keep what was read */ }
+  try { readElements(view, offset, view.byteLength, {explicit: syntax !== IMPLICIT_LE, little: syntax !== EXPLICIT_BE}, found); } catch (error) { /* a cut header: keep what was read */ }
   const charset = found.has(CHARSET) ? new TextDecoder().decode(found.get(CHARSET)).split("\\").pop().trim() : "";
   const decoder = new TextDecoder(DECODERS[charset] || (charset ? "utf-8" : "windows-1252"));
   const value = (tag) => (found.has(tag) ? decoder.decode(found.get(tag)).replace(/\0/g, "").trim() : "");
-  return {study: value(STUDY_UID) || "?", patient: value(PATIENT_NAME), description: value(DESCRIPTION), date: dicomDate(value(STUDY_DATE))};
+  return {study: value(STUDY_UID), patient: value(PATIENT_NAME), patientId: value(PATIENT_ID), description: value(DESCRIPTION), date: dicomDate(value(STUDY_DATE))};
 }
 
 function personName(value) {
@@ -89,13 +112,16 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const studyLabel = ({patient, description, date}) => [personName(patient || ""), description, date].filter(Boolean).join(" · ");
+// A name of empty components ("^") names nobody: the Patient ID stands in for it.
+const studyLabel = ({patient, patientId, description, date}) => [personName(patient || "") || patientId, description, date].filter(Boolean).join(" · ");
 
-function studyRow(key, info = {}) {
+function studyRow(key, info) {
+  // info: what the header says, and `file`, the path of the row's first file, the label left
+  // when the header says nothing; `unread`: the page could not read the header at all.
   if (!studies.has(key)) {
     const row = document.createElement("li");
     row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
-    row.querySelector(".name").textContent = studyLabel(info) || format(text.textStudy, {n: studies.size + 1});
+    row.querySelector(".name").textContent = info.unread ? format(text.textUnread, {file: info.file}) : studyLabel(info) || info.file;
     document.getElementById("studies").append(row);
     studies.set(key, {row, date: info.date, relabelled: false, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
@@ -105,14 +131,25 @@ function studyRow(key, info = {}) {
 function relabel(key, result) {
   // The server read the header with every character set DICOM has: its names are the right ones.
   const study = studies.get(key);
-  if (study.relabelled || !(result.patient || result.description)) return;
+  const label = studyLabel({patient: result.patient, patientId: result.patient_id, description: result.description, date: result.date || study.date});
+  if (study.relabelled || !label) return;
   study.relabelled = true;
-  study.row.querySelector(".name").textContent = studyLabel({...result, date: result.date || study.date});
+  study.row.querySelector(".name").textContent = label;
+}
+
+function settled(item, result) {
+  // A file whose header the page could not read has a row of its own until the server has read
+  // it: then it joins its study's row. Returns the key of the row it belongs to.
+  if (!item.unread || !result.study_uid) return item.key;
+  studies.get(item.key).row.remove();
+  studies.delete(item.key);
+  studyRow(result.study_uid, {file: item.path}).total += 1;
+  return result.study_uid;
 }
 
 function tick(key, outcome) {
   // outcome: "stored", "already" or "refused"; "done" only when every file is in the archive.
-  const study = studyRow(key);
+  const study = studies.get(key);
   study[outcome] += 1;
   const handled = study.stored + study.already + study.refused;
   study.bar.max = study.total;
@@ -185,20 +222,54 @@ async function knownHashes(work) {
   return known;
 }
 
+const UNITS = ["kilobyte", "megabyte", "gigabyte"];
+
+function byteSize(bytes) {
+  // As the server's pages write sizes (1024 to the next unit, one decimal), in the page's language.
+  let unit = 0;
+  for (bytes /= 1024; bytes >= 1024 && unit < UNITS.length - 1; unit += 1) bytes /= 1024;
+  return new Intl.NumberFormat(document.documentElement.lang || undefined, {style: "unit", unit: UNITS[unit], minimumFractionDigits: 1, maximumFractionDigits: 1}).format(bytes);
+}
+
+function showChecked(files, total, bytes, size) {
+  const bar = document.getElementById("checking-bar");
+  bar.max = size || 1;
+  bar.value = bytes;
+  document.getElementById("checking-text").textContent = format(text.textChecking, {files, total, bytes: byteSize(bytes), size: byteSize(size)});
+}
+
+async function checked(files) {
+  // Every header is read and every file hashed before anything is sent, which takes a while for
+  // hundreds of MB: a bar of its own says how far it is. Returns the files to send and the rest.
+  const size = files.reduce((sum, file) => sum + file.size, 0);
+  const work = [], skipped = [];
+  let bytes = 0;
+  document.getElementById("checking").hidden = false;
+  for (const [n, file] of files.entries()) {
+    showChecked(n, files.length, bytes, size);
+    const info = await headerInfo(file);
+    if (!info) skipped.push(file);
+    else {
+      const [path, unread] = [file.webkitRelativePath || file.name, !info.study];
+      const key = unread ? `unread:${n}` : info.study;
+      work.push({file, key, path, unread, hash: await storedHash(file)});
+      studyRow(key, {...info, file: path, unread}).total += 1;
+    }
+    bytes += file.size;
+  }
+  document.getElementById("checking").hidden = true;
+  return {work, skipped};
+}
+
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
-  document.getElementById("overall").hidden = false;
   document.getElementById("upload-stopped").hidden = true;
+  const {work, skipped} = await checked(files);
+  document.getElementById("overall").hidden = false;
   bar.max = files.length;
   let finished = 0;
   const advance = () => { bar.value = ++finished; document.getElementById("overall-text").textContent = `${finished}/${files.length}`; };
-  const work = [];
-  for (const file of files) {
-    const info = await headerInfo(file);
-    if (!info) { problem(file, text.textSkipped); advance(); continue; }
-    work.push({file, key: info.study, hash: await storedHash(file)});
-    studyRow(info.study, info).total += 1;
-  }
+  for (const file of skipped) { problem(file, text.textSkipped); advance(); }
   let known;
   try { known = await knownHashes(work); } catch (error) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }
@@ -211,6 +282,22 @@ async function upload(files) {
   const state = {quotaFull: null, ended: false};
   await Promise.all(Array.from({length: IN_FLIGHT}, () => worker(queue, state, advance)));
   if (state.ended) stop(text.textSession);
+  else await refreshUsage();
+}
+
+async function refreshUsage() {
+  // The storage bars as the server draws them, now that the files are in.
+  const current = document.getElementById("storage-usage");
+  try {
+    const response = await fetch(current.dataset.url, {headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
+    if (!response.ok) return;
+    const fresh = document.createElement("div");
+    fresh.innerHTML = await response.text();
+    const usage = fresh.querySelector("#storage-usage");
+    if (usage) current.replaceWith(usage);
+  } catch (error) {
+    // A weak link: the next page shows the figures.
+  }
 }
 
 async function worker(queue, state, advance) {
@@ -230,7 +317,11 @@ async function worker(queue, state, advance) {
       notice.textContent = result.reason;
       notice.hidden = false;
     }
-    if (response && response.ok) { relabel(item.key, result); tick(item.key, result.status === "duplicate" ? "already" : "stored"); }
+    if (response && response.ok) {
+      const key = settled(item, result);
+      relabel(key, result);
+      tick(key, result.status === "duplicate" ? "already" : "stored");
+    }
     else { problem(item.file, `${text.textFailed}: ${result.reason || response.status}`); tick(item.key, "refused"); }
     advance();
   }
@@ -245,6 +336,9 @@ zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", async (event) => {
   event.preventDefault();
   zone.classList.remove("over");
+  // Every entry is taken before the first await: the browser empties the drop's item list once
+  // the event has been handled, so a second folder read after it would be lost.
+  const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
   const files = [];
   async function walk(entry) {
     if (entry.isFile) files.push(await new Promise((resolve) => entry.file(resolve)));
@@ -255,9 +349,6 @@ zone.addEventListener("drop", async (event) => {
       }
     }
   }
-  for (const item of event.dataTransfer.items) {
-    const entry = item.webkitGetAsEntry && item.webkitGetAsEntry();
-    if (entry) await walk(entry);
-  }
+  for (const entry of entries) await walk(entry);
   upload(files);
 });
