@@ -1,11 +1,13 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports; and DICOM dates and times as the reader's language writes them."""
+usage, and a study's teaching exports; and DICOM values as people read them: dates, times, person names."""
 from __future__ import annotations
 
 from django import template
 from django.utils.formats import date_format, time_format
+from django.utils.translation import get_language
 from pydicom.valuerep import DA, TM
 
+from imaging.dicom import names
 from imaging.services import storage
 from telemed import access
 
@@ -48,3 +50,10 @@ def dicom_date(value: str) -> str:
 def dicom_time(value: str) -> str:
     """A DICOM time (TM, "093000.25") to the minute in the reader's language."""
     return _in_language(value, TM, time_format, "TIME_FORMAT")
+
+
+@register.filter
+def person_name(value: str) -> str:
+    """A DICOM person name (PN, "Zhang^Wei=张^伟") as the reader's language writes it: imaging.dicom.names."""
+    return names.person_name(value, language=get_language() or "")
+

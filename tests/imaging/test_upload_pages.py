@@ -29,7 +29,7 @@ def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     results = [_send(client, f).json() for f in ct_series(slices=3)]
     assert [r["status"] for r in results] == ["stored"] * 3
-    assert results[0]["patient"] == "王^秀英" and results[0]["description"] == "胸部CT平扫"
+    assert results[0]["patient"] == "王秀英" and results[0]["description"] == "胸部CT平扫"
     study = Study.objects.get()
     page = client.get("/imaging/").content.decode()
     assert "胸部CT平扫" in page
