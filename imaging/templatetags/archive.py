@@ -1,12 +1,15 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports; and DICOM values as people read them: dates, times, person names."""
+usage, and a study's teaching exports; and DICOM values as people read them: dates, times, person
+names, and code strings (body part, sex, modality: imaging.coded_values)."""
 from __future__ import annotations
 
 from django import template
 from django.utils.formats import date_format, time_format
+from django.utils.html import format_html
 from django.utils.translation import get_language
 from pydicom.valuerep import DA, TM
 
+from imaging import coded_values
 from imaging.dicom import names
 from imaging.services import storage
 from telemed import access
@@ -57,3 +60,14 @@ def person_name(value: str) -> str:
     """A DICOM person name (PN, "Zhang^Wei=张^伟") as the reader's language writes it: imaging.dicom.names."""
     return names.person_name(value, language=get_language() or "")
 
+
+register.filter("body_part", coded_values.body_part_words)
+register.filter("patient_sex", coded_values.sex_words)
+register.filter("modality_name", coded_values.modality_name)
+
+
+@register.filter
+def modality(code: str) -> str:
+    """The modality's code as sent ("CT"), its name in the reader's language as its title."""
+    name = coded_values.modality_name(code)
+    return format_html('<abbr title="{}">{}</abbr>', name, code) if name else code

@@ -60,7 +60,7 @@ def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, c
         radiologist.locator("#reads").get_by_role("link", name="王秀英").click()
         radiologist.get_by_role("link", name="Write the report").click()
         assert radiologist.locator("#open-viewer").get_attribute("href") == f"/imaging/studies/{study.pk}/view/"
-        radiologist.locator("#template-choice").select_option(label="CT CHEST · CT chest, non-contrast (normal)")
+        radiologist.locator("#template-choice").select_option(label="CT Chest · CT chest, non-contrast (normal)")
         radiologist.locator("#use-template").click()
         assert "The lungs are clear" in radiologist.locator("#id_findings").input_value()
         radiologist.locator("#id_findings").fill("Large right pneumothorax; the right lung is 40 % collapsed; mediastinum shifted to the left.")

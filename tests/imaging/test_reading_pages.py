@@ -44,7 +44,7 @@ def test_clinic_doctor_requests_a_read_from_the_study_page(cast, client_for):
     page = client.get(f"/imaging/studies/{study.pk}/").content.decode()
     assert f"/imaging/studies/{study.pk}/read/" in page and "No read has been requested for this study." in page
     form = client.get(f"/imaging/studies/{study.pk}/read/").content.decode()
-    assert "North Hospital" in form and "CT CHEST" in form
+    assert "North Hospital" in form and "<abbr title=\"Computed tomography\">CT</abbr> Chest" in form
     response = client.post(f"/imaging/studies/{study.pk}/read/", {"hospital": cast.north.hospital.pk, "urgency": "urgent", "question": "Pneumonia?", "history": ""}, follow=True)
     read = ReadRequest.objects.get()
     assert response.redirect_chain[-1][0] == f"/imaging/reads/{read.pk}/"

@@ -87,7 +87,7 @@ def test_two_level_sign_off_waits_for_another_radiologist_then_the_clinic_sees_i
     assert _status(read) == ReadStatus.AWAITING_VERIFICATION
     assert report_for(by=cast.north[Role.CLINIC_DOCTOR], read=read) is None
     assert report_for(by=verifier, read=read) is not None
-    assert Notification.objects.filter(user=verifier, title="A report awaits verification: CT CHEST").exists()
+    assert Notification.objects.filter(user=verifier, title="A report awaits verification: CT Chest").exists()
     assert not Notification.objects.filter(user=cast.north[Role.CLINIC_DOCTOR], title__contains="report").exists()
 
     report = report_verify(by=verifier, read=read)
@@ -103,7 +103,7 @@ def test_with_no_second_radiologist_the_coordinators_are_told_the_report_waits(c
     requires_verification(cast.north)
     read = drafted_read(cast.north)
     report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
-    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A report awaits verification: CT CHEST").exists()
+    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A report awaits verification: CT Chest").exists()
 
 
 def test_the_author_may_not_verify_his_own_report(cast):
