@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
+from imaging.dicom.attributes import attribute_groups
 from imaging.dicom.render import RenderError
 from imaging.services import pixels, studies
 from telemed import access
@@ -108,3 +109,13 @@ def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: 
     except RenderError as exc:
         return JsonResponse({"detail": str(exc)}, status=406)
     return JsonResponse({"window": window})
+
+
+def viewer_tags(request, study_id, series_uid: str, instance_uid: str):
+    """The viewer's tag panel: an image's header as rows with each attribute's name."""
+    detail = {"series": series_uid[:64], "instance": instance_uid[:64]}
+    study = studies.study_get(by=request.user, study_id=study_id, action="imaging.instance_tags", detail=detail)
+    instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
+    if instance is None:
+        raise Http404
+    return render(request, "imaging/_tags.html", {"groups": attribute_groups(instance.metadata)})

@@ -466,3 +466,26 @@ def test_the_next_series_of_a_study_of_one_series_keeps_the_image_shown(live_dap
         assert position.inner_text() == "9 / 9"
         page.locator("#series-list button").first.click()  # its own thumbnail
         assert position.inner_text() == "9 / 9"
+
+
+@pytest.mark.parametrize("width, height", [(1366, 800), (375, 740)])
+def test_the_tag_panel_names_the_attributes_and_finds_one_by_name_or_tag(live_daphne, chromium, width, height):
+    seed_demo()
+    study = _ingest([_bundled("CT_small.dcm")])
+    phone = {"has_touch": True, "is_mobile": True} if width < 500 else {}
+    with _viewing(chromium, live_daphne, study, viewport={"width": width, "height": height}, **phone) as page:
+        _full_quality(page)
+        page.locator("#tags-toggle").click()
+        panel = page.locator("#tags")
+        name = panel.locator("tr", has_text="(0010,0010)")
+        assert "Patient's Name" in name.inner_text() and "PN" in name.inner_text()
+        page.locator("#tags-filter").fill("patient's name")
+        assert [row.inner_text().split("\n")[0].split("\t")[0] for row in panel.locator("tbody tr:visible").all()] == ["(0010,0010)"]
+        page.locator("#tags-filter").fill("0010,0020")  # a Patient ID inside Other Patient IDs Sequence, and the top-level one
+        visible = panel.locator("tbody tr:visible").all_inner_texts()
+        assert any("Other Patient IDs Sequence" in row for row in visible) and sum("(0010,0020)" in row for row in visible) == 3
+        page.locator("#tags-filter").fill("no such attribute")
+        assert page.locator("#tags-none").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+        assert page.console_errors == []
+
