@@ -3,7 +3,8 @@ series side by side with linked scrolling, a compressed study shown low resoluti
 shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
 server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
 of a new series, a study without images, a page without console errors, the viewer within a
-laptop's window, and → in a study of one series."""
+laptop's window, → in a study of one series, the tag panel and its filter, and on a phone the
+tool strip's fading edges and the help opening at its top."""
 from __future__ import annotations
 
 import io
@@ -489,3 +490,22 @@ def test_the_tag_panel_names_the_attributes_and_finds_one_by_name_or_tag(live_da
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
         assert page.console_errors == []
 
+
+def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_the_help_opens_at_its_top(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 375, "height": 740}, has_touch=True, is_mobile=True) as page:
+        _full_quality(page)
+        toolbar = page.locator(".toolbar")
+        fade = "([side]) => Number(getComputedStyle(document.querySelector('.toolbar'), side).opacity)"
+        assert page.evaluate("document.querySelector('.toolbar').scrollWidth > document.querySelector('.toolbar').clientWidth")
+        assert page.evaluate(fade, ["::after"]) == 1 and page.evaluate(fade, ["::before"]) == 0  # more to the right only
+        toolbar.evaluate("(strip) => { strip.scrollLeft = strip.scrollWidth / 2; }")
+        page.wait_for_function(f"({fade})(['::before']) === 1")
+        assert page.evaluate(fade, ["::after"]) == 1  # more on both sides
+        toolbar.evaluate("(strip) => { strip.scrollLeft = strip.scrollWidth; }")
+        page.wait_for_function(f"({fade})(['::after']) === 0")
+        page.locator("#help-open").click()
+        assert page.evaluate("document.getElementById('help').scrollTop") == 0
+        title = page.locator("#help-title").bounding_box()
+        assert 0 <= title["y"] and title["y"] + title["height"] <= 740
