@@ -147,8 +147,12 @@ def test_editor_offers_templates_beside_a_link_to_the_images(cast, client_for):
     assert f'href="/imaging/studies/{read.study_id}/view/"' in page
     data = json.loads(re.search(r'<script id="template-data" type="application/json">(.*?)</script>', page, re.S).group(1))
     ct_chest = ReportTemplate.objects.get(name="CT chest, non-contrast (normal)")
-    assert data[0]["id"] == str(ct_chest.pk)  # the reader's language (English here) first, the closest first
-    assert page.index('<optgroup label="English">') < page.index('<optgroup label="简体中文">')
+    assert data[0]["id"] == str(ct_chest.pk)  # made for the examination, in the reader's language (English here)
+    matching, others = page.index('<optgroup label="For this examination (CT Chest)">'), page.index('<optgroup label="Other templates">')
+    assert matching < page.index("CT chest, non-contrast (normal)") < page.index("胸部CT平扫（正常）") < others < page.index("CT head, non-contrast (normal)")
+    ReadRequest.objects.filter(pk=read.pk).update(body_part="KNEE")  # no template is made for a CT of the knee
+    page = client.get(f"/imaging/reads/{read.pk}/report/").content.decode()
+    assert '<optgroup label="No template is made for this examination; all templates">' in page and "Other templates" not in page
     filled = client.get(f"/imaging/reads/{read.pk}/report/?template={ct_chest.pk}").content.decode()
     assert "The lungs are clear, with no consolidation" in filled
     assert client.get(f"/imaging/reads/{read.pk}/report/?template=not-a-uuid").status_code == 200
