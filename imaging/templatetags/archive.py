@@ -1,5 +1,5 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports; and DICOM values as people read them: dates, times, person
+usage, and a study's teaching exports; and DICOM values as people read them: dates and times, person
 names, and code strings (body part, sex, modality: imaging.coded_values)."""
 from __future__ import annotations
 
@@ -35,8 +35,13 @@ def study_exports(context, study):
     }
 
 
-def _in_language(value: str, parse, formatted, style: str) -> str:
-    """`value` read by pydicom's `parse` and written in the reader's language; one it cannot read, as it is."""
+# Dates and times as every page of the product writes them, in both languages (the consult pages'
+# "Y-m-d H:i"), not in each language's long style ("Nov. 20, 2026" beside "2026-11-20").
+DATE_STYLE, TIME_STYLE = "Y-m-d", "H:i"
+
+
+def _written(value: str, parse, formatted, style: str) -> str:
+    """`value` read by pydicom's `parse` and written in `style`; one it cannot read, as it is."""
     try:
         return formatted(parse(value), style) if value else ""
     except ValueError:
@@ -45,14 +50,14 @@ def _in_language(value: str, parse, formatted, style: str) -> str:
 
 @register.filter
 def dicom_date(value: str) -> str:
-    """A DICOM date (DA, "20261120") in the reader's language."""
-    return _in_language(value, DA, date_format, "DATE_FORMAT")
+    """A DICOM date (DA, "20261120") as the pages write a date: 2026-11-20."""
+    return _written(value, DA, date_format, DATE_STYLE)
 
 
 @register.filter
 def dicom_time(value: str) -> str:
-    """A DICOM time (TM, "093000.25") to the minute in the reader's language."""
-    return _in_language(value, TM, time_format, "TIME_FORMAT")
+    """A DICOM time (TM, "093000.25") to the minute: 09:30."""
+    return _written(value, TM, time_format, TIME_STYLE)
 
 
 @register.filter

@@ -352,15 +352,17 @@ def test_the_clinics_study_page_names_who_requested_and_the_radiologist_apart(ca
     assert f"by {cast.north[Role.CLINIC_DOCTOR]}; radiologist: {cast.north[Role.RADIOLOGIST]}" in page
 
 
-def test_study_dates_are_written_as_dates_in_the_readers_language(cast, client_for):
+def test_study_dates_are_written_in_one_style_on_every_imaging_page_in_both_languages(cast, client_for):
     read = signed_read(cast.north)
     Study.objects.filter(pk=read.study_id).update(study_date="20261120", study_time="093000")
-    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
-    study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
-    assert "Nov. 20, 2026 9:30 a.m." in study_page and "20261120" not in study_page
-    assert "Nov. 20, 2026" in clinic.get(f"/imaging/reads/{read.pk}/print/").content.decode()
-    zh = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(f"/imaging/reads/{read.pk}/print/").content.decode()
-    assert "2026年11月20日" in zh
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    for language in ("en", "zh-hans"):
+        clinic = client_for(doctor, language=language)
+        study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
+        assert "2026-11-20 09:30" in study_page and "20261120" not in study_page
+        for url in ("/imaging/", f"/imaging/studies/{read.study_id}/view/", f"/imaging/reads/{read.pk}/", f"/imaging/reads/{read.pk}/print/"):
+            page = clinic.get(url).content.decode()
+            assert "2026-11-20" in page and "Nov. 20" not in page and "2026年11月20日" not in page, (language, url)
 
 
 def test_the_editor_of_a_signed_report_leads_to_the_read_with_why_and_the_addendum_form(cast, client_for):

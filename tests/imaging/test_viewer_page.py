@@ -137,11 +137,11 @@ def test_a_study_without_images_says_so_and_its_page_offers_no_viewer(cast, clie
     assert "Open in the viewer" in doctor.get(f"/imaging/studies/{image.series.study.pk}/").content.decode()
 
 
-def test_the_viewer_heading_shows_the_study_date_in_the_readers_language(cast, client_for):
+def test_the_viewer_heading_shows_the_study_date_as_the_pages_write_dates(cast, client_for):
     instance = _store(cast, _bundled("MR_small.dcm"))  # Study Date 20040826
     url = f"/imaging/studies/{instance.series.study.pk}/view/"
-    assert "Aug. 26, 2004" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
-    assert "2004年8月26日" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()
+    assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
+    assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()
 
 
 # --- The tag panel -------------------------------------------------------------------------------------
