@@ -10,6 +10,7 @@ urlpatterns = [
     path("studies/<uuid:study_id>/view/", views.study_viewer, name="viewer"),
     path("studies/<uuid:study_id>/view/<str:series_uid>/<str:instance_uid>/<int:frame>/window/", views.viewer_window, name="viewer_window"),
     path("studies/<uuid:study_id>/view/<str:series_uid>/<str:instance_uid>/<int:frame>/region/", views.viewer_region, name="viewer_region"),
+    path("studies/<uuid:study_id>/view/<str:series_uid>/<str:instance_uid>/tags/", views.viewer_tags, name="viewer_tags"),
     path("studies/<uuid:study_id>/export/", export_views.export_create, name="export_create"),
     path("exports/<uuid:export_id>/", export_views.export_detail, name="export"),
     path("exports/<uuid:export_id>/progress/", export_views.export_progress, name="export_progress"),

@@ -22,6 +22,12 @@ MEASURES = {
     "request_to_assignment": gettext_lazy("Request to assignment"),
     "request_to_report": gettext_lazy("Request to signed report"),
 }
+# What a measure's count counts: the reads that got that far (a read requested and not yet
+# assigned has no time to assignment), so the tables say it beside the reads requested.
+COUNTED = {
+    "request_to_assignment": gettext_lazy("Reads assigned"),
+    "request_to_report": gettext_lazy("Reports signed"),
+}
 # (column heading, section heading) per breakdown
 BREAKDOWNS = {
     "hospital": (gettext_lazy("Hospital"), gettext_lazy("By hospital")),
@@ -53,6 +59,7 @@ class Group:
     key: str
     label: str
     requested: int
+    requested_months: tuple[int, ...]
     durations: dict[str, Durations]
 
 
@@ -71,10 +78,12 @@ def _hours(later, earlier) -> float:
 def _group(scope: Scope, key: str, label: str, rows: list[tuple]) -> Group:
     width = len(scope.period.months)
     samples = {measure: [[] for _month in range(width)] for measure in MEASURES}
+    requested = [0] * width
     for created, assigned, signed, *_rest in rows:
         index = scope.period.index_of(created)
         if index is None:
             continue
+        requested[index] += 1
         if assigned is not None:
             samples["request_to_assignment"][index].append(_hours(assigned, created))
         if signed is not None:
@@ -85,7 +94,7 @@ def _group(scope: Scope, key: str, label: str, rows: list[tuple]) -> Group:
         )
         for measure, per_month in samples.items()
     }
-    return Group(key, label, len(rows), durations)
+    return Group(key, label, len(rows), tuple(requested), durations)
 
 
 def _key(breakdown: str, row: tuple) -> tuple[str, str]:
@@ -119,7 +128,11 @@ def page_figures(scope: Scope) -> dict:
     return {
         "requested": overall.requested,
         "measures": [overall.durations[m] for m in MEASURES],
-        "rows": [{"month": month, "spreads": [overall.durations[m].months[i] for m in MEASURES]} for i, month in enumerate(months)],
+        "counted": [COUNTED[m] for m in MEASURES],
+        "rows": [
+            {"month": month, "requested": overall.requested_months[i], "spreads": [overall.durations[m].months[i] for m in MEASURES]}
+            for i, month in enumerate(months)
+        ],
         "overall": [overall.durations[m].overall for m in MEASURES],
         "chart": duration_bars(overall.durations, months, series=CHART_SERIES, shown=hours_minutes),
         "breakdowns": [

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
+from imaging.dicom.attributes import attribute_groups
 from imaging.dicom.header import NOT_PART10
 from imaging.dicom.regions import RegionError
 from imaging.dicom.render import RenderError
@@ -98,14 +99,22 @@ def study_viewer(request, study_id):
     return render(request, "imaging/viewer.html", {"study": study, "viewer": selectors.viewer_study(study)})
 
 
-def _viewed_image(request, study_id, series_uid: str, instance_uid: str, frame: int, *, action: str, **detail):
-    """The image a viewer's request names, its reading audited as `action`; 404 if the user may
-    not see it or there is no such frame."""
+def _viewed_instance(request, study_id, series_uid: str, instance_uid: str, *, action: str, **detail):
+    """The instance a viewer's request names, its reading audited as `action`; 404 if the user
+    may not see it."""
     # The UIDs as asked for, cut where a UID ends: the address may hold anything.
-    detail = {"series": series_uid[:64], "instance": instance_uid[:64], "frame": min(frame, 2**31), **detail}
+    detail = {"series": series_uid[:64], "instance": instance_uid[:64], **detail}
     study = studies.study_get(by=request.user, study_id=study_id, action=action, detail=detail)
     instance = selectors.instance_by_uids(study.study_instance_uid, series_uid, instance_uid)
-    if instance is None or instance.rows is None or not 1 <= frame <= instance.number_of_frames:
+    if instance is None:
+        raise Http404
+    return instance
+
+
+def _viewed_image(request, study_id, series_uid: str, instance_uid: str, frame: int, *, action: str, **detail):
+    """The same, for one frame of an image: 404 as well if there is no such frame."""
+    instance = _viewed_instance(request, study_id, series_uid, instance_uid, action=action, frame=min(frame, 2**31), **detail)
+    if instance.rows is None or not 1 <= frame <= instance.number_of_frames:
         raise Http404
     return instance
 
@@ -143,3 +152,7 @@ def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: 
     except RegionError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"pixels": values.pixels, "mean": values.mean, "sd": values.sd, "min": values.minimum, "max": values.maximum, "unit": unit})
+def viewer_tags(request, study_id, series_uid: str, instance_uid: str):
+    """The viewer's tag panel: an image's header as rows with each attribute's name."""
+    instance = _viewed_instance(request, study_id, series_uid, instance_uid, action="imaging.instance_tags")
+    return render(request, "imaging/_tags.html", {"groups": attribute_groups(instance.metadata)})

@@ -1,11 +1,16 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports; and DICOM dates and times as the reader's language writes them."""
+usage, and a study's teaching exports; and DICOM values as people read them: dates and times, person
+names, and code strings (body part, sex, modality: imaging.coded_values)."""
 from __future__ import annotations
 
 from django import template
 from django.utils.formats import date_format, time_format
+from django.utils.html import format_html
+from django.utils.translation import get_language
 from pydicom.valuerep import DA, TM
 
+from imaging import coded_values
+from imaging.dicom import names
 from imaging.services import storage
 from telemed import access
 
@@ -30,8 +35,13 @@ def study_exports(context, study):
     }
 
 
-def _in_language(value: str, parse, formatted, style: str) -> str:
-    """`value` read by pydicom's `parse` and written in the reader's language; one it cannot read, as it is."""
+# Dates and times as every page of the product writes them, in both languages (the consult pages'
+# "Y-m-d H:i"), not in each language's long style ("Nov. 20, 2026" beside "2026-11-20").
+DATE_STYLE, TIME_STYLE = "Y-m-d", "H:i"
+
+
+def _written(value: str, parse, formatted, style: str) -> str:
+    """`value` read by pydicom's `parse` and written in `style`; one it cannot read, as it is."""
     try:
         return formatted(parse(value), style) if value else ""
     except ValueError:
@@ -40,11 +50,29 @@ def _in_language(value: str, parse, formatted, style: str) -> str:
 
 @register.filter
 def dicom_date(value: str) -> str:
-    """A DICOM date (DA, "20261120") in the reader's language."""
-    return _in_language(value, DA, date_format, "DATE_FORMAT")
+    """A DICOM date (DA, "20261120") as the pages write a date: 2026-11-20."""
+    return _written(value, DA, date_format, DATE_STYLE)
 
 
 @register.filter
 def dicom_time(value: str) -> str:
-    """A DICOM time (TM, "093000.25") to the minute in the reader's language."""
-    return _in_language(value, TM, time_format, "TIME_FORMAT")
+    """A DICOM time (TM, "093000.25") to the minute: 09:30."""
+    return _written(value, TM, time_format, TIME_STYLE)
+
+
+@register.filter
+def person_name(value: str) -> str:
+    """A DICOM person name (PN, "Zhang^Wei=张^伟") as the reader's language writes it: imaging.dicom.names."""
+    return names.person_name(value, language=get_language() or "")
+
+
+register.filter("body_part", coded_values.body_part_words)
+register.filter("patient_sex", coded_values.sex_words)
+register.filter("modality_name", coded_values.modality_name)
+
+
+@register.filter
+def modality(code: str) -> str:
+    """The modality's code as sent ("CT"), its name in the reader's language as its title."""
+    name = coded_values.modality_name(code)
+    return format_html('<abbr title="{}">{}</abbr>', name, code) if name else code

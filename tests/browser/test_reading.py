@@ -12,8 +12,10 @@ import pytest
 from imaging.models import CriticalAlert, ReadRequest, ReadStatus, Study
 from imaging.report_templates import install_shared_templates
 from imaging.services.ingest import instance_ingest
+from imaging.services.reading.assignment import read_assign
+from imaging.services.reading.requests import read_request
 from telemed.accounts.demo import seed_demo
-from telemed.accounts.models import User
+from telemed.accounts.models import Institution, User
 from tests.browser.pages import signed_in
 from tests.imaging.corpus import ct_series
 
@@ -60,7 +62,7 @@ def test_radiologist_signs_a_report_and_the_clinic_doctor_sees_it(live_daphne, c
         radiologist.locator("#reads").get_by_role("link", name="王秀英").click()
         radiologist.get_by_role("link", name="Write the report").click()
         assert radiologist.locator("#open-viewer").get_attribute("href") == f"/imaging/studies/{study.pk}/view/"
-        radiologist.locator("#template-choice").select_option(label="CT CHEST · CT chest, non-contrast (normal)")
+        radiologist.locator("#template-choice").select_option(label="CT Chest · CT chest, non-contrast (normal)")
         radiologist.locator("#use-template").click()
         assert "The lungs are clear" in radiologist.locator("#id_findings").input_value()
         radiologist.locator("#id_findings").fill("Large right pneumothorax; the right lung is 40 % collapsed; mediastinum shifted to the left.")
@@ -114,5 +116,23 @@ def test_study_pages_with_long_uids_do_not_scroll_sideways_on_a_phone(live_daphn
             header = page.locator(".topbar .tools")
             assert header.evaluate("(tools) => tools.getBoundingClientRect().height") < 48, path  # one line: languages, bell, name, sign out
         assert Study.objects.get(description="").study_instance_uid in page.content()  # /imaging/, the unmatched row
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1366, 800), (375, 740)])
+def test_the_report_editor_offers_the_studys_templates_first_and_fits_the_screen(live_daphne, chromium, width, height):
+    seed_demo()
+    install_shared_templates()
+    study = _study()
+    read = read_request(by=User.objects.get(username="doc_qingshan"), study=study, hospital=Institution.objects.get(code="H-0001"), question="Pneumonia?")
+    read_assign(by=User.objects.get(username="coordinator"), read=read, radiologist=User.objects.get(username="dr_sun"))
+    context, page = signed_in(chromium, live_daphne, "dr_sun", at=f"/imaging/reads/{read.pk}/report/", viewport={"width": width, "height": height})
+    try:
+        groups = page.locator("#template-choice optgroup")
+        assert groups.first.get_attribute("label") == "For this examination (CT Chest)"
+        assert groups.nth(1).get_attribute("label") == "Other templates"
+        assert page.locator("#template-choice").evaluate("(select) => select.selectedOptions[0].textContent") == "CT Chest · CT chest, non-contrast (normal)"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()

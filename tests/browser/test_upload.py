@@ -199,13 +199,13 @@ def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored
         page.wait_for_function("document.getElementById('overall-bar').value === 2")
         row = page.locator("#studies li")
         # Relabelled from the server's answer: the name decoded from GB18030, the date as the archive pages write it.
-        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · Nov. 20, 2026"
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
         assert row.locator(".count").inner_text() == "2/2 done"
 
         page.reload()
         page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
         page.wait_for_function("document.getElementById('overall-bar').value === 4")
-        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · Nov. 20, 2026"
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
         assert row.locator(".count").inner_text() == "4/4 done, 1 refused"
         assert row.locator(".outcomes").inner_text() == "1 stored · 2 already stored · 1 refused"
         row.get_by_role("link", name="1 refused").click()

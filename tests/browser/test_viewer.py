@@ -3,7 +3,8 @@ series side by side with linked scrolling, a compressed study shown low resoluti
 shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
 server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
 of a new series, a study without images, a page without console errors, the viewer within a
-laptop's window, and → in a study of one series."""
+laptop's window, → in a study of one series, the tag panel and its filter, and on a phone the
+tool strip's fading edges and the help opening at its top."""
 from __future__ import annotations
 
 import io
@@ -499,3 +500,45 @@ def test_the_roi_tool_reads_the_mean_hu_of_an_ellipse_and_the_value_of_a_clicked
         page.keyboard.press("Escape")
         assert page.locator(f"{LEFT} .overlay ellipse").count() == 0 and page.locator(f"{LEFT} .distance").inner_text() == ""
         assert not page.console_errors
+
+
+@pytest.mark.parametrize("width, height", [(1366, 800), (375, 740)])
+def test_the_tag_panel_names_the_attributes_and_finds_one_by_name_or_tag(live_daphne, chromium, width, height):
+    seed_demo()
+    study = _ingest([_bundled("CT_small.dcm")])
+    phone = {"has_touch": True, "is_mobile": True} if width < 500 else {}
+    with _viewing(chromium, live_daphne, study, viewport={"width": width, "height": height}, **phone) as page:
+        _full_quality(page)
+        page.locator("#tags-toggle").click()
+        panel = page.locator("#tags")
+        name = panel.locator("tr", has_text="(0010,0010)")
+        assert "Patient's Name" in name.inner_text() and "PN" in name.inner_text()
+        page.locator("#tags-filter").fill("patient's name")
+        assert [row.inner_text().split("\n")[0].split("\t")[0] for row in panel.locator("tbody tr:visible").all()] == ["(0010,0010)"]
+        page.locator("#tags-filter").fill("0010,0020")  # a Patient ID inside Other Patient IDs Sequence, and the top-level one
+        visible = panel.locator("tbody tr:visible").all_inner_texts()
+        assert any("Other Patient IDs Sequence" in row for row in visible) and sum("(0010,0020)" in row for row in visible) == 3
+        page.locator("#tags-filter").fill("no such attribute")
+        assert page.locator("#tags-none").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+        assert page.console_errors == []
+
+
+def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_the_help_opens_at_its_top(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 375, "height": 740}, has_touch=True, is_mobile=True) as page:
+        _full_quality(page)
+        toolbar = page.locator(".toolbar")
+        fade = "([side]) => Number(getComputedStyle(document.querySelector('.toolbar'), side).opacity)"
+        assert page.evaluate("document.querySelector('.toolbar').scrollWidth > document.querySelector('.toolbar').clientWidth")
+        assert page.evaluate(fade, ["::after"]) == 1 and page.evaluate(fade, ["::before"]) == 0  # more to the right only
+        toolbar.evaluate("(strip) => { strip.scrollLeft = strip.scrollWidth / 2; }")
+        page.wait_for_function(f"({fade})(['::before']) === 1")
+        assert page.evaluate(fade, ["::after"]) == 1  # more on both sides
+        toolbar.evaluate("(strip) => { strip.scrollLeft = strip.scrollWidth; }")
+        page.wait_for_function(f"({fade})(['::after']) === 0")
+        page.locator("#help-open").click()
+        assert page.evaluate("document.getElementById('help').scrollTop") == 0
+        title = page.locator("#help-title").bounding_box()
+        assert 0 <= title["y"] and title["y"] + title["height"] <= 740

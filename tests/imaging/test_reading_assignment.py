@@ -53,7 +53,7 @@ def test_coordinator_assigns_and_the_radiologist_sees_the_patient_and_is_told(ca
     assert (read.status, read.radiologist) == (ReadStatus.ASSIGNED, radiologist)
     assert read.assigned_at is not None and _granted(radiologist, read)
     note = Notification.objects.get(user=radiologist)
-    assert note.title == "Routine read for you: CT CHEST" and note.link == f"/imaging/reads/{read.pk}/"
+    assert note.title == "Routine read for you: CT Chest" and note.link == f"/imaging/reads/{read.pk}/"
 
 
 def test_only_a_coordinator_of_the_hospital_assigns(cast):
@@ -125,7 +125,7 @@ def test_radiologist_hands_a_read_back_with_a_reason_and_the_coordinators_are_to
     read = read_release(by=radiologist, read=read, reason="On leave from tomorrow.")
     assert (read.status, read.radiologist) == (ReadStatus.REQUESTED, None)
     assert not _granted(radiologist, read)
-    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A read was handed back: CT CHEST").exists()
+    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A read was handed back: CT Chest").exists()
 
 
 # --- Automatic ---------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_automatic_assignment_respects_modalities_and_opting_out(cast):
     read = requested_read(cast.north, study=ct_study(cast.north, patient=other))
     assert read.status == ReadStatus.REQUESTED and read.radiologist is None
     assert read.timeline.last().action == "auto_assign_none"
-    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="Routine read request: CT CHEST").exists()
+    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="Routine read request: CT Chest").exists()
 
 
 def test_a_read_handed_back_goes_to_another_radiologist_by_the_rule(cast):

@@ -35,7 +35,7 @@ def test_ticking_critical_in_the_draft_alerts_the_requesting_doctor_at_once(cast
     alert = CriticalAlert.objects.get(read=read)
     assert alert.finding == FINDING and alert.acknowledged_at is None
     note = Notification.objects.get(user=cast.north[Role.CLINIC_DOCTOR])
-    assert note.title == "Critical finding (危急值): CT CHEST. Acknowledge now."
+    assert note.title == "Critical finding (危急值): CT Chest. Acknowledge now."
     assert FINDING in note.body and "within 10 minutes" in note.body
     assert cast.north.patient.name not in note.title + note.body
     assert read.timeline.filter(action="critical").exists()
@@ -111,7 +111,7 @@ def test_a_finding_not_acknowledged_in_time_alerts_the_other_doctors_and_the_coo
     assert critical_escalate_due(now=later) == 1
     assert critical_escalate_due(now=later) == 0  # once only
     for person in (other_doctor, cast.north[Role.COORDINATOR]):
-        note = Notification.objects.get(user=person, title="Critical finding not acknowledged: CT CHEST")
+        note = Notification.objects.get(user=person, title="Critical finding not acknowledged: CT Chest")
         assert FINDING in note.body and str(cast.north[Role.CLINIC_DOCTOR]) in note.body
     assert not Notification.objects.filter(user=cast.north[Role.CLINIC_DOCTOR], title__contains="not acknowledged").exists()
     assert not Notification.objects.filter(user=cast.doc_n2).exists()

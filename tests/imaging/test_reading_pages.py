@@ -44,7 +44,7 @@ def test_clinic_doctor_requests_a_read_from_the_study_page(cast, client_for):
     page = client.get(f"/imaging/studies/{study.pk}/").content.decode()
     assert f"/imaging/studies/{study.pk}/read/" in page and "No read has been requested for this study." in page
     form = client.get(f"/imaging/studies/{study.pk}/read/").content.decode()
-    assert "North Hospital" in form and "CT CHEST" in form
+    assert "North Hospital" in form and "<abbr title=\"Computed tomography\">CT</abbr> Chest" in form
     response = client.post(f"/imaging/studies/{study.pk}/read/", {"hospital": cast.north.hospital.pk, "urgency": "urgent", "question": "Pneumonia?", "history": ""}, follow=True)
     read = ReadRequest.objects.get()
     assert response.redirect_chain[-1][0] == f"/imaging/reads/{read.pk}/"
@@ -147,8 +147,12 @@ def test_editor_offers_templates_beside_a_link_to_the_images(cast, client_for):
     assert f'href="/imaging/studies/{read.study_id}/view/"' in page
     data = json.loads(re.search(r'<script id="template-data" type="application/json">(.*?)</script>', page, re.S).group(1))
     ct_chest = ReportTemplate.objects.get(name="CT chest, non-contrast (normal)")
-    assert data[0]["id"] == str(ct_chest.pk)  # the reader's language (English here) first, the closest first
-    assert page.index('<optgroup label="English">') < page.index('<optgroup label="简体中文">')
+    assert data[0]["id"] == str(ct_chest.pk)  # made for the examination, in the reader's language (English here)
+    matching, others = page.index('<optgroup label="For this examination (CT Chest)">'), page.index('<optgroup label="Other templates">')
+    assert matching < page.index("CT chest, non-contrast (normal)") < page.index("胸部CT平扫（正常）") < others < page.index("CT head, non-contrast (normal)")
+    ReadRequest.objects.filter(pk=read.pk).update(body_part="KNEE")  # no template is made for a CT of the knee
+    page = client.get(f"/imaging/reads/{read.pk}/report/").content.decode()
+    assert '<optgroup label="No template is made for this examination; all templates">' in page and "Other templates" not in page
     filled = client.get(f"/imaging/reads/{read.pk}/report/?template={ct_chest.pk}").content.decode()
     assert "The lungs are clear, with no consolidation" in filled
     assert client.get(f"/imaging/reads/{read.pk}/report/?template=not-a-uuid").status_code == 200
@@ -348,15 +352,17 @@ def test_the_clinics_study_page_names_who_requested_and_the_radiologist_apart(ca
     assert f"by {cast.north[Role.CLINIC_DOCTOR]}; radiologist: {cast.north[Role.RADIOLOGIST]}" in page
 
 
-def test_study_dates_are_written_as_dates_in_the_readers_language(cast, client_for):
+def test_study_dates_are_written_in_one_style_on_every_imaging_page_in_both_languages(cast, client_for):
     read = signed_read(cast.north)
     Study.objects.filter(pk=read.study_id).update(study_date="20261120", study_time="093000")
-    clinic = client_for(cast.north[Role.CLINIC_DOCTOR])
-    study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
-    assert "Nov. 20, 2026 9:30 a.m." in study_page and "20261120" not in study_page
-    assert "Nov. 20, 2026" in clinic.get(f"/imaging/reads/{read.pk}/print/").content.decode()
-    zh = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(f"/imaging/reads/{read.pk}/print/").content.decode()
-    assert "2026年11月20日" in zh
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    for language in ("en", "zh-hans"):
+        clinic = client_for(doctor, language=language)
+        study_page = clinic.get(f"/imaging/studies/{read.study_id}/").content.decode()
+        assert "2026-11-20 09:30" in study_page and "20261120" not in study_page
+        for url in ("/imaging/", f"/imaging/studies/{read.study_id}/view/", f"/imaging/reads/{read.pk}/", f"/imaging/reads/{read.pk}/print/"):
+            page = clinic.get(url).content.decode()
+            assert "2026-11-20" in page and "Nov. 20" not in page and "2026年11月20日" not in page, (language, url)
 
 
 def test_the_editor_of_a_signed_report_leads_to_the_read_with_why_and_the_addendum_form(cast, client_for):

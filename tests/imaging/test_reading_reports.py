@@ -87,7 +87,7 @@ def test_two_level_sign_off_waits_for_another_radiologist_then_the_clinic_sees_i
     assert _status(read) == ReadStatus.AWAITING_VERIFICATION
     assert report_for(by=cast.north[Role.CLINIC_DOCTOR], read=read) is None
     assert report_for(by=verifier, read=read) is not None
-    assert Notification.objects.filter(user=verifier, title="A report awaits verification: CT CHEST").exists()
+    assert Notification.objects.filter(user=verifier, title="A report awaits verification: CT Chest").exists()
     assert not Notification.objects.filter(user=cast.north[Role.CLINIC_DOCTOR], title__contains="report").exists()
 
     report = report_verify(by=verifier, read=read)
@@ -103,7 +103,7 @@ def test_with_no_second_radiologist_the_coordinators_are_told_the_report_waits(c
     requires_verification(cast.north)
     read = drafted_read(cast.north)
     report_submit(by=cast.north[Role.RADIOLOGIST], read=read)
-    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A report awaits verification: CT CHEST").exists()
+    assert Notification.objects.filter(user=cast.north[Role.COORDINATOR], title="A report awaits verification: CT Chest").exists()
 
 
 def test_the_author_may_not_verify_his_own_report(cast):
@@ -205,19 +205,19 @@ def test_author_or_verifier_adds_signed_addenda_and_the_clinic_is_told(cast):
 
 # --- Templates -------------------------------------------------------------------------------------------
 
-def test_templates_in_the_readers_language_come_first_each_language_the_closest_first(cast):
+def test_the_templates_made_for_the_reads_examination_come_first_then_the_others_each_in_the_readers_language_first(cast):
     install_shared_templates()
-    read = assigned_read(cast.north)
-    own = ReportTemplate.objects.create(hospital=cast.north.hospital, modality="CT", body_part="CHEST", language="en", name="North CT chest", findings="f", impression="i")
+    read = assigned_read(cast.north)  # CT CHEST
+    own = ReportTemplate.objects.create(hospital=cast.north.hospital, modality="ct", body_part="Chest", language="en", name="North CT chest", findings="f", impression="i")
     foreign = ReportTemplate.objects.create(hospital=cast.south.hospital, modality="CT", body_part="CHEST", language="en", name="South CT chest", findings="f", impression="i")
     templates = list(templates_for(read, language="zh-hans"))
     names = [t.name for t in templates]
-    languages = [t.language for t in templates]
-    assert languages == sorted(languages, key=lambda language: language != "zh-hans")  # not mixed
-    assert names[0] == "胸部CT平扫（正常）"
+    assert [t.name for t in templates if t.matching] == ["胸部CT平扫（正常）", "CT chest, non-contrast (normal)", own.name]
+    others = [t for t in templates if not t.matching]
+    assert templates[3:] == others  # after the matching ones
+    languages = [t.language for t in others]
+    assert languages == sorted(languages, key=lambda language: language != "zh-hans")  # the reader's language first
     assert names.index("头颅CT平扫（正常）") < names.index("胸部正位片（正常）")  # same modality before other modalities
-    english = names[languages.index("en"):]
-    assert set(english[:2]) == {"CT chest, non-contrast (normal)", own.name}
     assert foreign.name not in names
 
 

@@ -27,7 +27,7 @@ def test_clinic_doctor_asks_the_paired_hospital_and_its_coordinators_are_told(ca
     assert read.status == ReadStatus.REQUESTED
     assert (read.patient, read.clinic, read.hospital, read.modality, read.body_part) == (cast.north.patient, cast.north.clinic, cast.north.hospital, "CT", "CHEST")
     note = Notification.objects.get(user=cast.north[Role.COORDINATOR])
-    assert note.title == "Urgent read request: CT CHEST" and note.link == f"/imaging/reads/{read.pk}/"
+    assert note.title == "Urgent read request: CT Chest" and note.link == f"/imaging/reads/{read.pk}/"
     assert cast.north.patient.name not in note.title + note.body
     assert list(read.timeline.values_list("action", flat=True)) == ["request"]
     assert AuditEvent.objects.filter(action="read.request", patient_id=cast.north.patient.pk).exists()
@@ -110,7 +110,7 @@ def test_hospital_declines_and_the_clinic_is_told_why(cast):
     read.refresh_from_db()
     assert read.status == ReadStatus.DECLINED
     note = Notification.objects.get(user=cast.north[Role.CLINIC_DOCTOR])
-    assert note.title == "Read request declined: CT CHEST" and "motion artefact" in note.body
+    assert note.title == "Read request declined: CT Chest" and "motion artefact" in note.body
 
 
 def test_the_radiologist_assigned_may_decline_too(cast):

@@ -115,3 +115,14 @@ def test_the_read_chart_speaks_h_mm_like_its_table_while_consults_stay_in_hours(
     assert "2025-01 · Request to signed report, median: 1:30" in titles and "2025-01 · Request to assignment, median: 0:15" in titles
     assert chart["peak_shown"] == "1:30" and "longest: 1:30" in response.content.decode()
     assert response.context["duration_chart"]["peak_shown"].endswith(" h")
+
+
+def test_the_turnaround_tables_say_what_each_count_counts_beside_the_reads_requested(quarter, client_for):
+    page = client_for(quarter.north[Role.COORDINATOR]).get("/consults/statistics/", QUARTER).content.decode()
+    table = page[page.index('id="read-turnaround"'):page.index("</table>", page.index('id="read-turnaround"'))]
+    assert ">Requested</th>" in table and ">Reads assigned</th>" in table and ">Reports signed</th>" in table and ">Reads</th>" not in table
+    # January: two requested, two assigned, two signed; February: one requested and assigned, none signed.
+    assert '<th scope="row">2025-02</th><td class="num">1</td><td class="num">1</td><td class="num">0:30</td><td class="num">0:30</td><td class="num">0</td>' in table
+    assert '<th scope="row">Whole period</th><td class="num">3</td><td class="num">3</td>' in table
+    chinese = client_for(quarter.north[Role.COORDINATOR], language="zh-hans").get("/consults/statistics/", QUARTER).content.decode()
+    assert "已分配阅片数" in chinese and "已签发报告数" in chinese

