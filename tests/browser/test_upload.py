@@ -150,9 +150,9 @@ def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_stu
         page.wait_for_function(_ALL_HANDLED)
         rows = {row.locator(".name").inner_text(): row.locator(".count").inner_text() for row in page.locator("#studies li").all()}
         assert rows == {
-            "王秀英 · 胸部CT平扫 · Nov. 20, 2026": "2/2 done", "王秀英 · 头颅CT平扫 · Nov. 20, 2026": "2/2 done",
-            "王秀英 · 腹部CT · Nov. 20, 2026": "1/1 done", "王秀英 · 盆腔CT · Nov. 20, 2026": "1/1 done",
-            "QS-0002 · Nov. 20, 2026": "1/1 done",
+            "王秀英 · 胸部CT平扫 · 2026-11-20": "2/2 done", "王秀英 · 头颅CT平扫 · 2026-11-20": "2/2 done",
+            "王秀英 · 腹部CT · 2026-11-20": "1/1 done", "王秀英 · 盆腔CT · 2026-11-20": "1/1 done",
+            "QS-0002 · 2026-11-20": "1/1 done",
         }
         # Read by the page (big endian, deflated) or, until the server had read them, a row each.
         unread = {label for label in page.evaluate("[...window.__labels]") if "header" in label}
