@@ -99,10 +99,10 @@ function personName(value) {
   return name.join(/[\u3000-\u9fff]/.test(name.join("")) ? "" : " ");
 }
 
+// As the imaging pages write a date, in both languages (YYYY-MM-DD).
 function dicomDate(value) {
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
-  if (!match) return value;
-  return new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3])).toLocaleDateString(document.documentElement.lang || undefined, {dateStyle: "medium"});
+  return match ? match.slice(1).join("-") : value;
 }
 
 async function storedHash(file) {
