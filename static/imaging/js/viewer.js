@@ -327,7 +327,7 @@ class Viewport {
     if (!answer) { label.textContent = text.textRegionFailed; return; }
     if (!answer.ok) { label.textContent = answer.body.detail || text.textRegionFailed; return; }
     const {pixels, mean, sd, min, max, unit} = answer.body;
-    const number = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1)).replace("-", "−");
+    const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)).replace("-", "−");  // stored values are whole numbers
     const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
     if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
     const spacing = image.spacing;  // [between rows, between columns] in mm
