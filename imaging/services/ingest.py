@@ -156,7 +156,9 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         if spool.too_large:
             raise HeaderError(Reason(gettext_noop("the file is larger than the %(limit)d MB allowed for one instance"), limit=settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)))
         spool.write_out()
-        dataset = read_header(Path(spool.file.temporary_file_path()), inflated_limit=settings.DICOM_MAX_INSTANCE_BYTES)
+        dataset = read_header(
+            Path(spool.file.temporary_file_path()), inflated_limit=settings.DICOM_MAX_INSTANCE_BYTES, header_limit=settings.DICOM_MAX_INFLATED_HEADER_BYTES,
+        )
     except HeaderError as exc:
         spool.close()
         return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, exc.args[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import struct
+import zlib
 from pathlib import Path
 
 import pydicom
@@ -16,7 +17,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "malformed", "restacked", "written", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "deflated_bomb", "malformed", "restacked", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -178,6 +179,29 @@ def _with_syntax(dataset, syntax: str) -> bytes:
     buffer.is_little_endian, buffer.is_implicit_VR = True, False
     write_dataset(buffer, dataset)
     return buffer.getvalue()
+
+
+def deflated_bomb(megabytes: int) -> bytes:
+    """A deflated CT of as many 64 × 64 frames as `megabytes` MB of zero pixels hold: about a
+    thousandth of that on disk. Deflated a block at a time, so never held inflated here."""
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    frame = dataset.Rows * dataset.Columns * dataset.BitsAllocated // 8
+    dataset.NumberOfFrames = frames = megabytes * 1024 * 1024 // frame
+    del dataset.PixelData
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    data_set = pydicom.filebase.DicomBytesIO()
+    data_set.is_little_endian, data_set.is_implicit_VR = True, False
+    write_dataset(data_set, dataset)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [deflater.compress(data_set.getvalue() + _element(0x7FE0, 0x0010, b"OW", frames * frame))]
+    zeros = bytes(frame * 256)
+    for _ in range(frames // 256):
+        parts.append(deflater.compress(zeros))
+    parts.append(deflater.compress(bytes(frame * (frames % 256))) + deflater.flush())
+    meta = pydicom.filebase.DicomBytesIO()
+    meta.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
+    return meta.getvalue() + b"".join(parts)
 
 
 def bundled_as(name: str, *, patient_id: str) -> bytes:

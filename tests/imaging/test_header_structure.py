@@ -12,7 +12,7 @@ from pydicom.sequence import Sequence
 
 from imaging.dicom.header import HeaderError, read_header
 from imaging.dicom.structure import MAX_DEPTH, check_structure
-from tests.imaging.corpus import BUNDLED, ct_series, written
+from tests.imaging.corpus import BUNDLED, ct_series, deflated_bomb, written
 
 
 def _bundled(name: str) -> bytes:
@@ -22,7 +22,7 @@ def _bundled(name: str) -> bytes:
 def _read(tmp_path, data: bytes):
     path = tmp_path / "instance.dcm"
     path.write_bytes(data)
-    return read_header(path, inflated_limit=1024 * 1024 * 1024)
+    return read_header(path, inflated_limit=1024 * 1024 * 1024, header_limit=64 * 1024 * 1024)
 
 
 def _refusal(tmp_path, data: bytes) -> str:
@@ -147,7 +147,19 @@ def test_a_deflated_data_set_that_would_inflate_beyond_the_limit_is_refused_befo
     path = tmp_path / "bomb.dcm"
     path.write_bytes(data)
     with pytest.raises(HeaderError, match="inflates to more than 2 MB"):
-        read_header(path, inflated_limit=2 * 1024 * 1024)
-    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID  # within the limit, read as usual
+        read_header(path, inflated_limit=2 * 1024 * 1024, header_limit=64 * 1024 * 1024)
+    assert read_header(path, inflated_limit=16 * 1024 * 1024, header_limit=64 * 1024 * 1024).PatientID  # within the limit, read as usual
     path.write_bytes(data + b"\0\0")  # bytes after the deflated stream's end (a writer's padding) end the check too
-    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID
+    assert read_header(path, inflated_limit=16 * 1024 * 1024, header_limit=64 * 1024 * 1024).PatientID
+
+
+def test_a_deflated_data_set_cut_short_is_refused_as_truncated(tmp_path):
+    data = deflated_bomb(4)
+    assert _refusal(tmp_path, data[:-20]) == "the file is truncated: it ends inside its deflated data set"
+
+
+def test_a_deflated_data_set_is_checked_to_its_end_after_its_pixel_data(tmp_path):
+    """Its pixel data is skipped by inflating and forgetting, then what follows is walked."""
+    dataset = _read(tmp_path, deflated_bomb(4))
+    assert dataset.NumberOfFrames == 4 * 1024 * 1024 // (64 * 64 * 2)
+    assert "PixelData" not in dataset

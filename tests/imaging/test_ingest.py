@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import pydicom
 import pytest
@@ -13,7 +14,7 @@ from imaging.dicom.transfer import bulk_value
 from imaging.services.ingest import Status, instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, written, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, deflated_bomb, malformed, written, zeroed_preamble
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,29 @@ def test_a_deflated_instance_larger_than_allowed_once_inflated_is_refused_and_le
     settings.DICOM_MAX_INSTANCE_BYTES = 2 * 1024 * 1024
     result = _ingest(cast, _deflated_with_zeros(8))
     assert result.status == Status.INVALID and "inflates to more than 2 MB" in result.reason
+    assert not Instance.objects.exists() and not _stored_files()
+
+
+def test_a_deflated_bomb_within_the_instance_limit_is_stored_without_holding_its_pixel_data_in_memory(cast):
+    """128 MB of zero pixels in 130 kB: its header was read after inflating all of it in memory."""
+    bomb = deflated_bomb(128)
+    tracemalloc.start()
+    try:
+        result = _ingest(cast, bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.status == Status.STORED, result.reason
+    assert result.instance.number_of_frames == 128 * 1024 * 1024 // (64 * 64 * 2)
+    assert peak < 16 * 1024 * 1024, f"{peak / 1024 / 1024:.0f} MB"
+
+
+def test_a_deflated_header_larger_than_may_be_held_in_memory_is_refused_and_leaves_nothing(cast, settings):
+    from tests.imaging.test_header_structure import _deflated_with_zeros
+
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 4 * 1024 * 1024
+    result = _ingest(cast, _deflated_with_zeros(8))  # 8 MB in a private element before the pixel data
+    assert result.status == Status.INVALID and result.reason == "the deflated header (before the pixel data) exceeds 4 MB"
     assert not Instance.objects.exists() and not _stored_files()
 
 
