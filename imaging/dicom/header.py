@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import zlib
@@ -64,8 +65,8 @@ def read_header(path: Path, *, inflated_limit: int, header_limit: int) -> Datase
     try:
         with path.open("rb") as handle:
             dataset, stream = _read(handle, inflated_limit, header_limit)
-            pixels = check_structure(dataset, stream)
-        syntax = dataset.file_meta.TransferSyntaxUID
+            syntax = dataset.file_meta.TransferSyntaxUID
+            pixels = check_structure(dataset, stream, encapsulated=syntax.is_encapsulated)
         if problem := _pixel_problem(dataset, pixels, native=not syntax.is_encapsulated):
             raise HeaderError(problem)
     except HeaderError:
@@ -88,7 +89,10 @@ def _read(handle: BinaryIO, inflated_limit: int, header_limit: int) -> tuple[Fil
     deflated data set's inflated bytes); but a deflated data set is inflated as it is read, not
     whole, and the transfer syntax is checked before the data set is read."""
     preamble = read_preamble(handle, False)
+    meta_start = handle.tell()
     meta = _read_file_meta_info(handle)
+    if problem := _meta_length_problem(meta, meta_start, handle):
+        raise HeaderError(problem)
     syntax = _transfer_syntax(meta)
     stream: BinaryIO = handle
     if syntax == DeflatedExplicitVRLittleEndian:
@@ -97,10 +101,37 @@ def _read(handle: BinaryIO, inflated_limit: int, header_limit: int) -> tuple[Fil
     read = read_dataset(stream, syntax.is_implicit_VR, syntax.is_little_endian, stop_when=_at_pixel_data, defer_size=BULK_DATA_THRESHOLD)
     if isinstance(stream, InflatedDataSet):
         stream.header_done()
+    if problem := _encoding_problem(read, syntax):
+        raise HeaderError(problem)
     read.update(command_set)
     dataset = FileDataset(stream, read, preamble, meta, syntax.is_implicit_VR, syntax.is_little_endian)
     dataset.set_original_encoding(syntax.is_implicit_VR, syntax.is_little_endian, read._character_set)
     return dataset, stream
+
+
+def _meta_length_problem(meta: Dataset, start: int, handle: BinaryIO) -> Reason | None:
+    """The File Meta Information Group Length counts the group's bytes after its own 12-byte
+    element. pydicom reads the group to its end whatever it says; a reader that trusts it would
+    start the data set elsewhere. `handle` stands where pydicom found the group's end."""
+    declared, actual = meta.get("FileMetaInformationGroupLength"), handle.tell() - start - 12
+    if declared is None or declared == actual:
+        return None
+    if isinstance(declared, int) and start + 12 + declared > os.fstat(handle.fileno()).st_size:
+        return Reason(_("the file is truncated: it ends inside the file meta information"))
+    return Reason(_("the File Meta Information Group Length says %(declared)s bytes, the group holds %(actual)d"), declared=declared, actual=actual)
+
+
+def _encoding_problem(dataset: Dataset, syntax: UIDName) -> Reason | None:
+    """pydicom reads a data set in the VR encoding it finds in its first element, whatever the
+    transfer syntax says (with a warning), so a file can hold implicit VR under an explicit
+    syntax, or the reverse: stored, a reader that trusts the syntax could not read it. Items in
+    implicit VR inside an explicit data set are allowed (PS3.5 6.2.2) and not refused."""
+    raw = next((e for e in dataset.values() if e.tag >> 16 and isinstance(e, RawDataElement)), None)  # group 0000: a command set, read apart
+    if raw is None or raw.is_implicit_VR == syntax.is_implicit_VR:
+        return None
+    if raw.is_implicit_VR:
+        return Reason(_("the data set is in implicit VR, not explicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
+    return Reason(_("the data set is in explicit VR, not implicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
 
 
 def _transfer_syntax(meta: Dataset) -> UIDName:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
@@ -56,7 +56,7 @@ def archivable(path: Path) -> bytes:
 MALFORMED_REASONS = {
     "not dicom": "not a DICOM Part 10 file",
     "empty": "not a DICOM Part 10 file",
-    "truncated header": "",
+    "truncated header": "the file is truncated: it ends inside the file meta information",
     "bad uid": "SOPInstanceUID '1.2.abc' is not a valid UID",
     "missing study uid": "StudyInstanceUID is missing",
     "no preamble": "not a DICOM Part 10 file",
@@ -77,12 +77,17 @@ MALFORMED_REASONS = {
     "uid with a leading space": "SOPInstanceUID ' 1.2.826.0.1.3680043",
     "uid encoded as numbers": "SOPInstanceUID is encoded as FD, not as a UID (UI)",
     "uid encoded as an unknown vr": "SOPInstanceUID is encoded as U",
+    "meta group length that lies": "the File Meta Information Group Length says 100 bytes, the group",
+    "implicit vr under an explicit syntax": "the data set is in implicit VR, not explicit VR as its transfer",
+    "explicit vr under the implicit syntax": "the data set is in explicit VR, not implicit VR as its transfer",
+    "native pixel data of undefined length": "(7FE0,0010) has an undefined length, which only encapsulated",
 }
 # Refused as of a transfer syntax the archive does not know (STOW-RS: 0xC122), the rest as invalid.
 UNSUPPORTED_SYNTAX = {"unknown transfer syntax", "sop class as transfer syntax"}
 # A C-STORE cannot carry these: a sender needs the file meta information, and the association
 # agrees a transfer syntax both sides know.
-NOT_BY_DIMSE = {"not dicom", "empty", "truncated header", "no preamble", *UNSUPPORTED_SYNTAX}
+# (A C-STORE's file meta information is the receiver's own: its group length cannot lie.)
+NOT_BY_DIMSE = {"not dicom", "empty", "truncated header", "no preamble", "meta group length that lies", *UNSUPPORTED_SYNTAX}
 
 
 def malformed() -> dict[str, bytes]:
@@ -135,16 +140,23 @@ def _truncated(good: bytes) -> dict[str, bytes]:
         # item inside that declares its whole length; pixel data as short as what was left of it.
         "sequence item longer than its sequence": written(rtplan),
         "pixel data shorter than its rows and columns": written(short_pixels),
+        # Native pixel data is read by its length: of undefined length, its end is unknown.
+        "native pixel data of undefined length": header + _element(0x7FE0, 0x0010, b"OW", 0xFFFFFFFF) + pydicom.dcmread(io.BytesIO(good)).PixelData,
     }
 
 
 def _mislabelled(good: bytes) -> dict[str, bytes]:
-    """Files whose meta information names a transfer syntax their data set is not in."""
+    """Files whose meta information names a transfer syntax their data set is not in, or
+    misstates its own length."""
     dataset = pydicom.dcmread(io.BytesIO(good))
+    group_length = good.index(b"\x02\x00\x00\x00UL\x04\x00") + 8  # (0002,0000), the meta's first element
     return {
         "deflated in name only": _with_syntax(dataset, DeflatedExplicitVRLittleEndian),
         "unknown transfer syntax": _with_syntax(dataset, "1.2.3.4.5.6"),
         "sop class as transfer syntax": _with_syntax(dataset, "1.2.840.10008.5.1.4.1.1.2"),
+        "meta group length that lies": good[:group_length] + struct.pack("<L", 100) + good[group_length + 4:],
+        "implicit vr under an explicit syntax": _with_syntax(dataset, ExplicitVRLittleEndian, implicit=True),
+        "explicit vr under the implicit syntax": _with_syntax(dataset, ImplicitVRLittleEndian),
     }
 
 
@@ -169,14 +181,14 @@ def _element(group: int, element: int, vr: bytes, length: int) -> bytes:
     return struct.pack("<HH2s2xL", group, element, vr, length)
 
 
-def _with_syntax(dataset, syntax: str) -> bytes:
-    """The data set in Explicit VR Little Endian under meta information naming `syntax`."""
+def _with_syntax(dataset, syntax: str, *, implicit: bool = False) -> bytes:
+    """The data set in Explicit (or Implicit) VR Little Endian under meta information naming `syntax`."""
     meta = copy.deepcopy(dataset.file_meta)
     meta.TransferSyntaxUID = syntax
     buffer = pydicom.filebase.DicomBytesIO()
     buffer.write(b"\0" * 128 + b"DICM")
     write_file_meta_info(buffer, meta, enforce_standard=True)
-    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
     write_dataset(buffer, dataset)
     return buffer.getvalue()
 

@@ -50,7 +50,7 @@ class CountingReader(io.BytesIO):
     "MR_small_bigendian.dcm",
     "image_dfl.dcm",  # deflated: the inflated data set is what is checked
     "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm",  # encapsulated: fragments walked by their item headers
-    "SC_rgb_jpeg.dcm", "UN_sequence.dcm",  # a data set in another encoding than its transfer syntax says
+    "UN_sequence.dcm",  # items in implicit VR in an explicit VR data set (PS3.5 6.2.2)
     "SC_ybr_full_422_uncompressed.dcm",  # two samples a pixel though it says three
     "nested_priv_SQ.dcm",
 ])
@@ -58,12 +58,29 @@ def test_whole_files_in_every_encoding_pass(tmp_path, name):
     assert _read(tmp_path, _bundled(name)) is not None
 
 
+def test_a_data_set_in_another_vr_encoding_than_its_transfer_syntax_says_is_refused(tmp_path):
+    """pydicom reads it in the encoding it finds; a reader that trusts the syntax could not."""
+    assert _refusal(tmp_path, _bundled("SC_rgb_jpeg.dcm")) == "the data set is in implicit VR, not explicit VR as its transfer syntax 1.2.840.10008.1.2.4.50 says"
+
+
+def test_encapsulated_pixel_data_under_a_native_transfer_syntax_is_refused(tmp_path):
+    """Well-formed fragments, but the syntax says the pixel data is native, read by its length."""
+    data = io.BytesIO(_bundled("JPEG2000.dcm"))
+    pydicom.filereader.read_preamble(data, False)
+    meta = pydicom.filereader._read_file_meta_info(data)
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    relabelled = io.BytesIO()
+    pydicom.filewriter.write_file_meta_info(relabelled, meta, enforce_standard=True)
+    refusal = _refusal(tmp_path, b"\0" * 128 + b"DICM" + relabelled.getvalue() + data.read())
+    assert refusal == "(7FE0,0010) has an undefined length, which only encapsulated (compressed) pixel data may have"
+
+
 def test_the_pixel_data_is_not_read_only_the_headers_around_it(tmp_path):
     data = ct_series(slices=1, size=512)[0]  # a 0.5 MB slice
     stream = CountingReader(data)
     dataset = pydicom.dcmread(stream, stop_before_pixels=True, defer_size=4096)
     before = stream.read_bytes
-    assert check_structure(dataset, stream) == (0x7FE00010, 512 * 512 * 2)
+    assert check_structure(dataset, stream, encapsulated=False) == (0x7FE00010, 512 * 512 * 2)
     assert stream.read_bytes - before <= 12  # the Pixel Data element's header
 
 
