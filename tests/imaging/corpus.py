@@ -17,7 +17,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "deflated_bomb", "malformed", "restacked", "written", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "ct_series", "deflated_bomb", "malformed", "restacked", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -220,6 +220,14 @@ def bundled_as(name: str, *, patient_id: str) -> bytes:
     """One of pydicom's bundled files as sent for a patient of ours (it lands under them)."""
     dataset = pydicom.dcmread(pydicom.data.get_testdata_file(name))
     dataset.PatientID = patient_id
+    return written(dataset)
+
+
+def changed(data: bytes, **values) -> bytes:
+    """The file with these elements set (by keyword)."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    for keyword, value in values.items():
+        setattr(dataset, keyword, value)
     return written(dataset)
 
 

@@ -17,10 +17,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from imaging.models import Instance, RejectedInstance, Study
+from imaging.services.ingest import UID_TAKEN_REASON
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, changed, ct_series, malformed, zeroed_preamble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,7 +185,7 @@ def test_another_institutions_instance_is_refused_without_pointing_to_its_study(
     body = response.json()
     assert "00081190" not in body and "00081199" not in body
     failed = body["00081198"]["Value"][0]
-    assert failed["00081197"]["Value"] == [0xC000] and "another institution" in failed["00000902"]["Value"][0]
+    assert failed["00081197"]["Value"] == [0xC000] and failed["00000902"]["Value"] == [UID_TAKEN_REASON]
     assert Instance.objects.count() == 1 and not RejectedInstance.objects.exists()
     assert north.stow([data]).status_code == 200
 
@@ -218,7 +219,32 @@ def test_another_alliance_sees_nothing_and_gets_404(north, south):
     for path in (f"/studies/{study_uid}", f"/studies/{study_uid}/metadata", f"/studies/{study_uid}/series",
                  f"/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"):
         assert south.get(path).status_code == 404, path
-    assert south.stow([ct_series(slices=1)[0]], path=f"/studies/{study_uid}").status_code == 404
+
+
+def test_a_study_url_of_a_study_the_sender_cannot_see_is_answered_as_for_a_study_not_in_the_archive(north, south, cast):
+    """Storing into it, the sender learns that its UID is taken only by sending an instance of it,
+    as it would at /studies, not from the URL alone."""
+    data = ct_series(slices=1)[0]
+    assert north.stow([data]).status_code == 200
+    study_uid = _uids(data)[0]
+    unknown = pydicom.uid.generate_uid()
+    elsewhere = ct_series(slices=1)[0]  # of another study than the URL's
+    theirs, not_there = south.stow([elsewhere], path=f"/studies/{study_uid}"), south.stow([elsewhere], path=f"/studies/{unknown}")
+    assert (theirs.status_code, theirs.json()) == (not_there.status_code, not_there.json())
+    assert theirs.status_code == 409 and theirs.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0xA900]
+
+    borrowed = changed(ct_series(slices=1)[0], StudyInstanceUID=study_uid)
+    into_url, at_studies = south.stow([borrowed], path=f"/studies/{study_uid}"), south.stow([borrowed])
+    assert (into_url.status_code, into_url.json()) == (at_studies.status_code, at_studies.json())
+    failed = into_url.json()["00081198"]["Value"][0]
+    assert into_url.status_code == 409 and failed["00081197"]["Value"] == [0xC000] and failed["00000902"]["Value"] == [UID_TAKEN_REASON]
+    assert not Instance.objects.filter(series__study__institution=cast.south.clinic).exists()
+
+    # The owner's answers are what they were: a duplicate is acknowledged, other content is a conflict.
+    assert north.stow([data], path=f"/studies/{study_uid}").status_code == 200
+    conflict = north.stow([changed(data, PatientName="Other^Content")], path=f"/studies/{study_uid}")
+    assert conflict.status_code == 409 and conflict.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0x0111]
+    assert north.stow([borrowed], path=f"/studies/{study_uid}").status_code == 200  # a new instance of its own study
 
 
 def test_token_without_dicom_scopes_is_refused(live_server, cast):
