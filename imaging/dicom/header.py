@@ -118,7 +118,10 @@ def _meta_length_problem(meta: Dataset, start: int, handle: BinaryIO) -> Reason 
         return None
     if isinstance(declared, int) and start + 12 + declared > os.fstat(handle.fileno()).st_size:
         return Reason(_("the file is truncated: it ends inside the file meta information"))
-    return Reason(_("the File Meta Information Group Length says %(declared)s bytes, the group holds %(actual)d"), declared=declared, actual=actual)
+    return Reason(
+        _("the File Meta Information Group Length says %(declared)s bytes, the group holds %(actual)d"),
+        brief="(0002,0000) Group Length says %(declared)s bytes, the group holds %(actual)d", declared=declared, actual=actual,
+    )
 
 
 def _encoding_problem(dataset: Dataset, syntax: UIDName) -> Reason | None:
@@ -156,7 +159,10 @@ def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, n
         return None
     tag, length = pixels
     if tag == PIXEL_DATA and native and length is not None and (needed := _pixel_bytes(dataset)) and length < needed:
-        return Reason(_("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"), length=length, needed=needed)
+        return Reason(
+            _("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"),
+            brief="truncated: the pixel data holds %(length)d bytes, %(needed)d needed", length=length, needed=needed,
+        )
     return None
 
 
@@ -209,7 +215,10 @@ def uid_problems(dataset: Dataset) -> list[Reason]:
         elif not value:
             problems.append(Reason(_("%(keyword)s is missing"), keyword=keyword))
         elif len(value) > 64 or not UID.match(value):
-            problems.append(Reason(_("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"), keyword=keyword, value=value[:70]))
+            problems.append(Reason(
+                _("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"),
+                brief="%(keyword)s is not a valid UID: '%(value)s'", keyword=keyword, value=value[:70],
+            ))
     return problems
 
 

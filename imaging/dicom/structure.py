@@ -63,7 +63,10 @@ def _is_sequence(tag: int) -> bool:
 def _value_end(tag: int, start: int, length: int, size: int, bound: int | None) -> int:
     end = start + length
     if end > size:
-        raise StructureError(Reason(_("the file is truncated: %(element)s declares %(length)d bytes but %(remain)d remain"), element=_name(tag), length=length, remain=max(size - start, 0)))
+        raise StructureError(Reason(
+            _("the file is truncated: %(element)s declares %(length)d bytes but %(remain)d remain"),
+            brief="truncated: %(element)s declares %(length)d bytes but %(remain)d remain", element=_name(tag), length=length, remain=max(size - start, 0),
+        ))
     if bound is not None and end > bound:
         raise StructureError(Reason(_("%(element)s declares %(length)d bytes, more than the sequence or item holding it"), element=_name(tag), length=length))
     return end
@@ -94,7 +97,10 @@ def check_structure(dataset: FileDataset, stream: BinaryIO, *, encapsulated: boo
             stream.seek(element.value_tell)
             _walk(stream, size, little, [_Level(element.tag, last_end, True, False, implicit)], encapsulated=encapsulated)
     if stop == size and last_end is not None and last_end < size:
-        raise StructureError(Reason(_("the file is truncated: it ends inside the header of the element after byte %(offset)d"), offset=last_end))
+        raise StructureError(Reason(
+            _("the file is truncated: it ends inside the header of the element after byte %(offset)d"),
+            brief="truncated: it ends in an element's header, after byte %(offset)d", offset=last_end,
+        ))
     stream.seek(stop)
     return _walk(stream, size, little, [_Level(0, size, False, False, implicit)], encapsulated=encapsulated)
 

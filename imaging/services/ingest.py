@@ -42,7 +42,10 @@ CHUNK = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
-CONFLICT_REASON = Reason(gettext_noop("an instance with this SOP Instance UID is already stored with different content"))
+CONFLICT_REASON = Reason(
+    gettext_noop("an instance with this SOP Instance UID is already stored with different content"),
+    brief="this SOP Instance UID is stored already, with other content",
+)
 # A UID of the file already names a study, series or instance the sender cannot add to: the one
 # answer whoever holds it and whichever UID it is, so that it tells the sender no more than that
 # the UIDs are taken (which any refusal must), never whose they are.

@@ -17,7 +17,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "ct_series", "deflated_bomb", "malformed", "restacked", "written", "zeroed_preamble"]
+__all__ = ["BUNDLED", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds", "ct_series", "deflated_bomb", "malformed", "restacked", "written", "zeroed_preamble"]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -51,8 +51,9 @@ def archivable(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-# What each malformed object must be refused with (a part of the reason, within the 64 characters
-# a STOW-RS Error Comment keeps).
+# What each malformed object must be refused with: a part of the reason, and of the Error Comment
+# of STOW-RS and C-STORE (64 characters) unless MALFORMED_COMMENTS says otherwise, or as many of
+# its words as fit there (comment_holds).
 MALFORMED_REASONS = {
     "not dicom": "not a DICOM Part 10 file",
     "empty": "not a DICOM Part 10 file",
@@ -62,12 +63,12 @@ MALFORMED_REASONS = {
     "no preamble": "not a DICOM Part 10 file",
     "cut inside the header": "the file is truncated: it ends inside the header of the element",
     "cut where the pixel data starts": "the file is truncated: it is an image but has no pixel data",
-    "cut inside the pixel data": "the file is truncated: (7FE0,0010) declares 8192 bytes but 8092",
-    "pixel data longer than the file": "the file is truncated: (7FE0,0010) declares 2147483632 bytes",
-    "text longer than the file": "the file is truncated: (0040,A160) declares 2147483632 bytes",
-    "private value longer than the file": "the file is truncated: (0009,1010) declares 4294967280 bytes",
+    "cut inside the pixel data": "truncated: (7FE0,0010) declares 8192 bytes but 8092 remain",
+    "pixel data longer than the file": "truncated: (7FE0,0010) declares 2147483632 bytes but 100 remain",
+    "text longer than the file": "truncated: (0040,A160) declares 2147483632 bytes but 5 remain",
+    "private value longer than the file": "truncated: (0009,1010) declares 4294967280 bytes but 100 remain",
     "element header cut short": "the header cannot be read",
-    "sequence item longer than its sequence": "the file is truncated: (FFFE,E000) declares",
+    "sequence item longer than its sequence": "truncated: (FFFE,E000) declares 968 bytes but 703 remain",
     "pixel data shorter than its rows and columns": "the pixel data holds 8092 bytes",
     "deflated in name only": "the data set is not deflated",
     "unknown transfer syntax": "transfer syntax 1.2.3.4.5.6 is not supported",
@@ -77,11 +78,25 @@ MALFORMED_REASONS = {
     "uid with a leading space": "SOPInstanceUID ' 1.2.826.0.1.3680043",
     "uid encoded as numbers": "SOPInstanceUID is encoded as FD, not as a UID (UI)",
     "uid encoded as an unknown vr": "SOPInstanceUID is encoded as U",
-    "meta group length that lies": "the File Meta Information Group Length says 100 bytes, the group",
-    "implicit vr under an explicit syntax": "the data set is in implicit VR, not explicit VR as its transfer",
-    "explicit vr under the implicit syntax": "the data set is in explicit VR, not implicit VR as its transfer",
+    "meta group length that lies": "Group Length says 100 bytes, the group holds",
+    "implicit vr under an explicit syntax": "the data set is in implicit VR, not explicit VR",
+    "explicit vr under the implicit syntax": "the data set is in explicit VR, not implicit VR",
     "native pixel data of undefined length": "(7FE0,0010) has an undefined length, which only encapsulated",
 }
+# Where the Error Comment words a reason briefly (its point first, within 64 characters:
+# imaging/dicom/reasons.py, error_comment), what it must hold instead.
+MALFORMED_COMMENTS = {
+    "bad uid": "SOPInstanceUID is not a valid UID: '1.2.abc'",
+    "uid with a leading space": "SOPInstanceUID is not a valid UID: ' 1.2.826.0.1.3680043",
+    "cut inside the header": "truncated: it ends in an element's header, after byte",  # its offset differs by C-STORE
+}
+
+
+def comment_holds(comment: str, name: str) -> bool:
+    """Whether an Error Comment says what the malformed object `name` must be refused with: all
+    of it, or the words of it that fit before the comment's '...'."""
+    expected = MALFORMED_COMMENTS.get(name, MALFORMED_REASONS[name])
+    return expected in comment or (comment.endswith("...") and expected.startswith(comment.removesuffix("...")))
 # Refused as of a transfer syntax the archive does not know (STOW-RS: 0xC122), the rest as invalid.
 UNSUPPORTED_SYNTAX = {"unknown transfer syntax", "sop class as transfer syntax"}
 # A C-STORE cannot carry these: a sender needs the file meta information, and the association
