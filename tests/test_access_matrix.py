@@ -36,6 +36,10 @@ PUBLIC_ROUTE_NAMES = {"login", "health", "set_language", "admin:login"}
 # only these is checked for foreign data, not for a refusal.
 NON_OBJECT_PARAMETERS = {"table", "url"}
 AUDIT_ROUTE_PREFIXES = ("audit/", "api/v1/^audit-events")
+# A STOW-RS into a study URL may name a study not in the archive yet: one the asker cannot see is
+# answered as such a study is (its instances refused as taken UIDs, tests/imaging/test_dicomweb.py),
+# so a POST there is checked for foreign data and rows, not for a refusal by the URL alone.
+STORES_INTO_NAMED_STUDY = {"dicomweb:dicomweb-study"}
 
 
 def _walk(patterns, prefix=""):
@@ -265,7 +269,7 @@ def test_foreign_users_get_no_foreign_data_from_route(cast, route):
             leaked = [word for word in sentinels if word in text]
             assert not leaked, f"{label} {method.upper()} {url} → {response.status_code} shows foreign data: {leaked}"
             assert response.status_code != 500, f"{label} {method.upper()} {url} → 500"
-            if has_foreign_parameter and not public:
+            if has_foreign_parameter and not public and not (method == "post" and match.view_name in STORES_INTO_NAMED_STUDY):
                 assert response.status_code in DENIED, f"{label} {method.upper()} {url} → {response.status_code}, expected 403/404"
         assert _foreign_rows(cast) == before, f"{label} changed the foreign alliance's rows through {url}"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import zlib
@@ -9,15 +10,15 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.datadict import DicomDictionary, dictionary_VR
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.filereader import _read_file_meta_info, read_preamble  # the meta's end is where a deflated data set starts
+from pydicom.filereader import _at_pixel_data, _read_command_set_elements, _read_file_meta_info, read_dataset, read_preamble
 from pydicom.uid import UID as UIDName
 from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, PrivateTransferSyntaxes
 
+from imaging.dicom.inflated import InflatedDataSet, InflationRefused
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
 from imaging.dicom.structure import NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure
@@ -27,7 +28,6 @@ REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOP
 # Elements at least this long stay out of the stored DICOM JSON (they are bulk data).
 BULK_DATA_THRESHOLD = 4096
 LEFT_OUT_UNREAD = 1024 * 1024  # a longer value of any VR is bulk data in the indexed header
-INFLATE_BLOCK = 1024 * 1024
 # What pydicom raises on bytes it cannot make sense of, besides InvalidDicomError: a short element
 # header is a struct.error, a value in an unknown character set a LookupError, and so on.
 UNREADABLE = (
@@ -59,22 +59,21 @@ class UnsupportedTransferSyntax(HeaderError):
     """The file is encoded in a transfer syntax this archive does not know."""
 
 
-def read_header(path: Path, *, inflated_limit: int) -> Dataset:
+def read_header(path: Path, *, inflated_limit: int, header_limit: int) -> Dataset:
     """The dataset up to the pixel data; large values are read only when asked for. The declared
     lengths of the whole file are checked (see imaging/dicom/structure.py), the pixel data unread.
-    A deflated data set is refused if it would inflate beyond `inflated_limit` bytes."""
+    A deflated data set is refused if it would inflate beyond `inflated_limit` bytes, or its
+    elements before the pixel data beyond `header_limit` (see imaging/dicom/inflated.py)."""
     try:
         with path.open("rb") as handle:
-            _inflates_within(handle, inflated_limit)
-            dataset = pydicom.dcmread(handle, stop_before_pixels=True, defer_size=BULK_DATA_THRESHOLD)
-            syntax = _transfer_syntax(dataset)
-            # a deflated data set was inflated into a buffer, which pydicom read
-            pixels = check_structure(dataset, handle if dataset.buffer is None else dataset.buffer)
+            dataset, stream = _read(handle, inflated_limit, header_limit)
+            syntax = dataset.file_meta.TransferSyntaxUID
+            pixels = check_structure(dataset, stream, encapsulated=syntax.is_encapsulated)
         if problem := _pixel_problem(dataset, pixels, native=not syntax.is_encapsulated):
             raise HeaderError(problem)
     except HeaderError:
         raise
-    except StructureError as exc:
+    except (StructureError, InflationRefused) as exc:
         raise HeaderError(exc.args[0]) from None
     except InvalidDicomError:
         raise HeaderError(Reason(NOT_PART10)) from None
@@ -87,39 +86,67 @@ def read_header(path: Path, *, inflated_limit: int) -> Dataset:
     return dataset
 
 
-DEFLATED = DeflatedExplicitVRLittleEndian.encode()
-
-
-def _inflates_within(handle: BinaryIO, limit: int) -> None:
-    """pydicom inflates a deflated data set whole, in memory: one that would inflate beyond
-    `limit` (a decompression bomb: a few MB of zeros become gigabytes) is refused before that,
-    by inflating it a block at a time and keeping nothing. Only a file whose first block names
-    the deflated transfer syntax pays for reading its file meta information twice."""
-    if DEFLATED not in handle.read(4096):
-        handle.seek(0)
-        return
-    handle.seek(0)
-    read_preamble(handle, False)
+def _read(handle: BinaryIO, inflated_limit: int, header_limit: int) -> tuple[FileDataset, BinaryIO]:
+    """What pydicom's dcmread(stop_before_pixels=True) reads, and the stream it stopped in (a
+    deflated data set's inflated bytes); but a deflated data set is inflated as it is read, not
+    whole, and the transfer syntax is checked before the data set is read."""
+    preamble = read_preamble(handle, False)
+    meta_start = handle.tell()
     meta = _read_file_meta_info(handle)
-    if meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-        inflater, inflated = zlib.decompressobj(-zlib.MAX_WBITS), 0
-        while not inflater.eof and (pending := handle.read(INFLATE_BLOCK)):
-            # Past the stream's end (a writer's padding byte) zlib keeps the input unconsumed.
-            while pending and inflated <= limit and not inflater.eof:
-                inflated += len(inflater.decompress(pending, INFLATE_BLOCK))
-                pending = inflater.unconsumed_tail
-            if inflated > limit:
-                raise HeaderError(Reason(_("the deflated data set inflates to more than %(limit)d MB"), limit=limit // (1024 * 1024)))
-    handle.seek(0)
+    if problem := _meta_length_problem(meta, meta_start, handle):
+        raise HeaderError(problem)
+    syntax = _transfer_syntax(meta)
+    stream: BinaryIO = handle
+    if syntax == DeflatedExplicitVRLittleEndian:
+        stream = InflatedDataSet(handle, header_limit=header_limit, size_limit=inflated_limit)
+    command_set = _read_command_set_elements(stream)
+    read = read_dataset(stream, syntax.is_implicit_VR, syntax.is_little_endian, stop_when=_at_pixel_data, defer_size=BULK_DATA_THRESHOLD)
+    if isinstance(stream, InflatedDataSet):
+        stream.header_done()
+    if problem := _encoding_problem(read, syntax):
+        raise HeaderError(problem)
+    read.update(command_set)
+    dataset = FileDataset(stream, read, preamble, meta, syntax.is_implicit_VR, syntax.is_little_endian)
+    dataset.set_original_encoding(syntax.is_implicit_VR, syntax.is_little_endian, read._character_set)
+    return dataset, stream
 
 
-def _transfer_syntax(dataset: Dataset) -> UIDName:
-    syntax = dataset.file_meta.get("TransferSyntaxUID")
+def _meta_length_problem(meta: Dataset, start: int, handle: BinaryIO) -> Reason | None:
+    """The File Meta Information Group Length counts the group's bytes after its own 12-byte
+    element. pydicom reads the group to its end whatever it says; a reader that trusts it would
+    start the data set elsewhere. `handle` stands where pydicom found the group's end."""
+    declared, actual = meta.get("FileMetaInformationGroupLength"), handle.tell() - start - 12
+    if declared is None or declared == actual:
+        return None
+    if isinstance(declared, int) and start + 12 + declared > os.fstat(handle.fileno()).st_size:
+        return Reason(_("the file is truncated: it ends inside the file meta information"))
+    return Reason(
+        _("the File Meta Information Group Length says %(declared)s bytes, the group holds %(actual)d"),
+        brief="(0002,0000) Group Length says %(declared)s bytes, the group holds %(actual)d", declared=declared, actual=actual,
+    )
+
+
+def _encoding_problem(dataset: Dataset, syntax: UIDName) -> Reason | None:
+    """pydicom reads a data set in the VR encoding it finds in its first element, whatever the
+    transfer syntax says (with a warning), so a file can hold implicit VR under an explicit
+    syntax, or the reverse: stored, a reader that trusts the syntax could not read it. Items in
+    implicit VR inside an explicit data set are allowed (PS3.5 6.2.2) and not refused."""
+    raw = next((e for e in dataset.values() if e.tag >> 16 and isinstance(e, RawDataElement)), None)  # group 0000: a command set, read apart
+    if raw is None or raw.is_implicit_VR == syntax.is_implicit_VR:
+        return None
+    if raw.is_implicit_VR:
+        return Reason(_("the data set is in implicit VR, not explicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
+    return Reason(_("the data set is in explicit VR, not implicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
+
+
+def _transfer_syntax(meta: Dataset) -> UIDName:
+    syntax = meta.get("TransferSyntaxUID")
     if syntax is None:
         raise HeaderError(Reason(_("the file meta information has no Transfer Syntax UID")))
     if syntax not in AllTransferSyntaxes and syntax not in PrivateTransferSyntaxes:
         raise UnsupportedTransferSyntax(Reason(_("transfer syntax %(uid)s is not supported"), uid=str(syntax)[:64]))
-    return syntax
+    # a private syntax's registered UID knows its encoding
+    return next((known for known in PrivateTransferSyntaxes if known == syntax), syntax)
 
 
 def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, native: bool) -> Reason | None:
@@ -134,7 +161,10 @@ def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, n
         return None
     tag, length = pixels
     if tag == PIXEL_DATA and native and length is not None and (needed := _pixel_bytes(dataset)) and length < needed:
-        return Reason(_("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"), length=length, needed=needed)
+        return Reason(
+            _("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"),
+            brief="truncated: the pixel data holds %(length)d bytes, %(needed)d needed", length=length, needed=needed,
+        )
     return None
 
 
@@ -187,7 +217,10 @@ def uid_problems(dataset: Dataset) -> list[Reason]:
         elif not value:
             problems.append(Reason(_("%(keyword)s is missing"), keyword=keyword))
         elif len(value) > 64 or not UID.match(value):
-            problems.append(Reason(_("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"), keyword=keyword, value=value[:70]))
+            problems.append(Reason(
+                _("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)"),
+                brief="%(keyword)s is not a valid UID: '%(value)s'", keyword=keyword, value=value[:70],
+            ))
     return problems
 
 

@@ -19,10 +19,12 @@ def gettext_noop(message: str) -> str:
 class Reason(str):
     template: str
     values: dict
+    brief: str  # the same, shorter, for a DICOM Error Comment (see error_comment); empty: the text
 
-    def __new__(cls, template: str, /, **values) -> Reason:
+    def __new__(cls, template: str, /, *, brief: str = "", **values) -> Reason:
         reason = super().__new__(cls, template % values if values else template)
         reason.template, reason.values = template, values
+        reason.brief = brief % values if brief and values else brief
         return reason
 
     def translated(self, gettext: Callable[[str], str]) -> str:
@@ -38,3 +40,19 @@ class Reason(str):
 def translated(reason, gettext: Callable[[str], str]):
     """`reason` in gettext's language, if it is a Reason; anything else as it is."""
     return reason.translated(gettext) if isinstance(reason, Reason) else reason
+
+
+ERROR_COMMENT = 64  # characters: an Error Comment (0000,0902) is an LO
+
+
+def error_comment(reason: str) -> str:
+    """Why, for the person reading a sender's log, as the Error Comment of a STOW-RS failure or a
+    C-STORE status: a reason's brief wording where its text would lose its point when cut
+    (English, as every reason a machine reads). A text still too long is cut and says so: at a
+    word, unless that word is long (a UID), which is cut where the comment ends."""
+    text = str(getattr(reason, "brief", "") or reason)
+    if len(text) <= ERROR_COMMENT:
+        return text
+    head = text[:ERROR_COMMENT - 3]
+    at_word = head.rsplit(" ", 1)[0]
+    return (at_word if len(at_word) >= len(head) * 2 // 3 else head) + "..."

@@ -63,16 +63,20 @@ def _is_sequence(tag: int) -> bool:
 def _value_end(tag: int, start: int, length: int, size: int, bound: int | None) -> int:
     end = start + length
     if end > size:
-        raise StructureError(Reason(_("the file is truncated: %(element)s declares %(length)d bytes but %(remain)d remain"), element=_name(tag), length=length, remain=max(size - start, 0)))
+        raise StructureError(Reason(
+            _("the file is truncated: %(element)s declares %(length)d bytes but %(remain)d remain"),
+            brief="truncated: %(element)s declares %(length)d bytes but %(remain)d remain", element=_name(tag), length=length, remain=max(size - start, 0),
+        ))
     if bound is not None and end > bound:
         raise StructureError(Reason(_("%(element)s declares %(length)d bytes, more than the sequence or item holding it"), element=_name(tag), length=length))
     return end
 
 
-def check_structure(dataset: FileDataset, stream: BinaryIO) -> tuple[int, int | None] | None:
+def check_structure(dataset: FileDataset, stream: BinaryIO, *, encapsulated: bool) -> tuple[int, int | None] | None:
     """Check the file `dataset` was read from with `stop_before_pixels`; `stream` is where pydicom
-    stopped (the pixel data, or the end). Returns the tag of the file's pixel data element and its
-    declared length (None when encapsulated), or None if it has none. Raises StructureError."""
+    stopped (the pixel data, or the end); `encapsulated`: whether its transfer syntax encapsulates
+    the pixel data. Returns the tag of the file's pixel data element and its declared length
+    (None when encapsulated), or None if it has none. Raises StructureError."""
     stop = stream.tell()
     size = stream.seek(0, os.SEEK_END)
     # The elements as read, in the file's order, unconverted (get_item would read deferred values).
@@ -91,14 +95,17 @@ def check_structure(dataset: FileDataset, stream: BinaryIO) -> tuple[int, int | 
         last_end = _value_end(element.tag, element.value_tell, element.length, size, None)
         if element.VR == "SQ" or element.VR is None and _is_sequence(element.tag):
             stream.seek(element.value_tell)
-            _walk(stream, size, little, [_Level(element.tag, last_end, True, False, implicit)])
+            _walk(stream, size, little, [_Level(element.tag, last_end, True, False, implicit)], encapsulated=encapsulated)
     if stop == size and last_end is not None and last_end < size:
-        raise StructureError(Reason(_("the file is truncated: it ends inside the header of the element after byte %(offset)d"), offset=last_end))
+        raise StructureError(Reason(
+            _("the file is truncated: it ends inside the header of the element after byte %(offset)d"),
+            brief="truncated: it ends in an element's header, after byte %(offset)d", offset=last_end,
+        ))
     stream.seek(stop)
-    return _walk(stream, size, little, [_Level(0, size, False, False, implicit)])
+    return _walk(stream, size, little, [_Level(0, size, False, False, implicit)], encapsulated=encapsulated)
 
 
-def _walk(stream: BinaryIO, size: int, little: bool, levels: list[_Level]) -> tuple[int, int | None] | None:
+def _walk(stream: BinaryIO, size: int, little: bool, levels: list[_Level], *, encapsulated: bool) -> tuple[int, int | None] | None:
     """Walk headers until the values in `levels` are closed; returns the first pixel data element
     met at the first level, as check_structure does."""
     tag_and_length, short_length, long_length = HEADERS[little]
@@ -131,6 +138,9 @@ def _walk(stream: BinaryIO, size: int, little: bool, levels: list[_Level]) -> tu
                 length, start = long_length.unpack(extra)[0], at + 12
         if pixels is None and len(levels) == 1 and tag in PIXEL_ELEMENTS:
             pixels = (tag, None if length == UNDEFINED else length)
+            if length == UNDEFINED and not (encapsulated and tag == PIXEL_DATA):
+                # native pixel data is read by its length: without one, where it ends is unknown
+                raise StructureError(Reason(_("%(element)s has an undefined length, which only encapsulated (compressed) pixel data may have"), element=_name(tag)))
         if length == UNDEFINED:
             # Encapsulated pixel data holds fragments; a sequence, or UN of undefined length (whose
             # items are in implicit VR, PS3.5 6.2.2), holds data sets.

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from imaging.dicom.reasons import error_comment
 from imaging.dicomweb.dicomjson import RETRIEVE_URL, element, instance_url
 from imaging.dicomweb.multipart import Part
 from imaging.services.ingest import IngestResult, Status, instances_ingest
@@ -48,7 +49,7 @@ def parts_store(*, parts: list[Part], institution: Institution, by: User, study_
     outcome, dicom = Outcome(), []
     for part in parts:
         if part.content_type not in ("", "application/dicom"):
-            outcome.failed.append(("", "", CANNOT_UNDERSTAND, f"part of type '{part.content_type[:40]}' is not application/dicom"))
+            outcome.failed.append(("", "", CANNOT_UNDERSTAND, f"the part is not application/dicom but '{part.content_type[:40]}'"))
         elif part.too_large:
             limit = settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)
             outcome.failed.append(("", "", OUT_OF_RESOURCES, f"the part is larger than the {limit} MB allowed for one instance"))
@@ -60,12 +61,6 @@ def parts_store(*, parts: list[Part], institution: Institution, by: User, study_
         else:
             outcome.failed.append((result.sop_class_uid, result.sop_instance_uid, _failure_code(result), result.reason))
     return outcome
-
-
-def _error_comment(reason: str) -> str:
-    """Why, for the person reading the sender's log, as an Error Comment: an LO, of at most 64
-    characters, so a longer reason is cut at a word and says so."""
-    return reason if len(reason) <= 64 else reason[:61].rsplit(" ", 1)[0] + "..."
 
 
 def stow_response(outcome: Outcome, *, base_url: str, study_uid: str | None) -> dict:
@@ -86,6 +81,6 @@ def stow_response(outcome: Outcome, *, base_url: str, study_uid: str | None) -> 
             "00081150": element("UI", sop_class),
             "00081155": element("UI", sop_instance),
             "00081197": element("US", code),
-            "00000902": element("LO", _error_comment(reason)),
+            "00000902": element("LO", error_comment(reason)),
         } for sop_class, sop_instance, code, reason in outcome.failed])
     return body

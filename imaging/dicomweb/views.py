@@ -180,9 +180,10 @@ class StudiesView(QidoView):
     """GET: search for studies; POST: store instances (STOW-RS)."""
 
     def post(self, request, study_uid: str | None = None):
+        # A study named in the URL may not be in the archive yet: one the sender cannot see is
+        # answered as one that is not there (its instances are refused as they would be at
+        # /studies, with UID_TAKEN_REASON), so the URL alone tells nothing of what exists.
         institution = self._institution()
-        if study_uid is not None and Study.objects.filter(study_instance_uid=study_uid).exclude(pk__in=self.visible).exists():
-            raise Http404
         media_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
         if media_type.lower() != "multipart/related" or params.get("type", "application/dicom").lower() != "application/dicom":
             return _error(_('Send multipart/related; type="application/dicom".'), 415)

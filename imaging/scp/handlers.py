@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.db import close_old_connections
 from pydicom.dataset import Dataset
 
+from imaging.dicom.reasons import error_comment
 from imaging.models import DicomNode
 from imaging.services.ingest import IngestResult, Status
 from telemed.audit.models import Channel
@@ -40,7 +41,7 @@ def _status(code: int, comment: str = "") -> Dataset:
     status = Dataset()
     status.Status = code
     if comment and code != SUCCESS:
-        status.ErrorComment = comment[:64]
+        status.ErrorComment = error_comment(comment)
     return status
 
 

@@ -42,7 +42,14 @@ CHUNK = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
-CONFLICT_REASON = Reason(gettext_noop("an instance with this SOP Instance UID is already stored with different content"))
+CONFLICT_REASON = Reason(
+    gettext_noop("an instance with this SOP Instance UID is already stored with different content"),
+    brief="this SOP Instance UID is stored already, with other content",
+)
+# A UID of the file already names a study, series or instance the sender cannot add to: the one
+# answer whoever holds it and whichever UID it is, so that it tells the sender no more than that
+# the UIDs are taken (which any refusal must), never whose they are.
+UID_TAKEN_REASON = Reason(gettext_noop("its UIDs are used by a study you cannot add to: send new UIDs"))
 AUDITED_UIDS = 100  # instance UIDs named in one audit event (the count says how many there were)
 
 
@@ -156,7 +163,9 @@ def _receive(stream: BinaryIO | Spool, study_uid: str | None) -> _Received | Ing
         if spool.too_large:
             raise HeaderError(Reason(gettext_noop("the file is larger than the %(limit)d MB allowed for one instance"), limit=settings.DICOM_MAX_INSTANCE_BYTES // (1024 * 1024)))
         spool.write_out()
-        dataset = read_header(Path(spool.file.temporary_file_path()), inflated_limit=settings.DICOM_MAX_INSTANCE_BYTES)
+        dataset = read_header(
+            Path(spool.file.temporary_file_path()), inflated_limit=settings.DICOM_MAX_INSTANCE_BYTES, header_limit=settings.DICOM_MAX_INFLATED_HEADER_BYTES,
+        )
     except HeaderError as exc:
         spool.close()
         return IngestResult(Status.UNSUPPORTED if isinstance(exc, UnsupportedTransferSyntax) else Status.INVALID, exc.args[0])
@@ -303,7 +312,7 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         if existing is not None and existing.series.study.institution_id != institution.pk:
             # Neither acknowledged nor kept: the sender would be pointed to a study it cannot see.
             unkept.append(r.key)
-            results.append(r.result(Status.INVALID, Reason(gettext_noop("this SOP Instance UID belongs to a study of another institution"))))
+            results.append(r.result(Status.INVALID, UID_TAKEN_REASON))
             continue
         if existing is not None and existing.sha256 == r.sha256:
             unkept.append(r.key)
@@ -317,9 +326,10 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         series = series_of.get(r.fields["series"]["series_instance_uid"])
         problem = None
         if existing is None and study is not None and study.institution_id != institution.pk:
-            problem = Reason(gettext_noop("this Study Instance UID belongs to a study of another institution"))
+            problem = UID_TAKEN_REASON
         elif existing is None and series is not None and (study is None or series.study_id != study.pk):
-            problem = Reason(gettext_noop("this Series Instance UID belongs to another study"))
+            # rare: the series' study is read only here
+            problem = Reason(gettext_noop("this Series Instance UID belongs to another study")) if series.study.institution_id == institution.pk else UID_TAKEN_REASON
         elif refusal := usage.add(size=r.size, instances=0 if existing else 1):
             unkept.append(r.key)
             results.append(r.result(Status.OVER_QUOTA, refusal))

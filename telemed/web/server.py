@@ -22,6 +22,10 @@ client's language (`BoundedRequest`); a body within it reaches the application a
 time, as the application reads (`_BodyFile`). A body of known length that fits in the process's
 budget (HTTP_BODY_MEMORY_MB) is kept in memory as the blocks read from the socket rather than
 written to Twisted's file and read back (`_BodyInMemory`).
+
+A bounded request line: Twisted dropped the connection on one longer than 16 KB (a QIDO-RS query
+of a few hundred UIDs), which a client reports as a network failure; it is answered 414 with a
+reason in the client's language instead (`BoundedHTTPChannel`), the connection kept.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from twisted.internet import tcp
 from twisted.internet.interfaces import IPushProducer
-from twisted.web.http import NO_BODY_CODES, Request
+from twisted.web.http import NO_BODY_CODES, HTTPChannel, Request, _GenericHTTPChannelProtocol
 from zope.interface import implementer
 
 from telemed.web.handler import BODY_BLOCKS, BODY_FILE, Block
@@ -53,6 +57,7 @@ from telemed.web.handler import BODY_BLOCKS, BODY_FILE, Block
 HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response waits
 REQUEST_BLOCK = 1024 * 1024
 IN_MEMORY_FROM = 100_000  # below this, Twisted keeps a body in memory itself
+METHOD_LIMIT = 16  # bytes kept of the start and the end of a request line too long to read
 
 
 @implementer(IPushProducer)
@@ -314,19 +319,24 @@ def _receiving_bodies(application):
 
 
 class BoundedRequest(WebRequest):
-    """A request whose body, declared or counted as it comes (chunked), is larger than
-    HTTP_MAX_BODY_BYTES: the rest of the body is read and dropped, so the client finishes
-    sending and reads the answer, and the connection stays usable; the application never sees
-    the request. Any other request's body is handed to daphne as a `_BodyFile`."""
+    """A request refused before the application sees it: its body, declared or counted as it
+    comes (chunked), is larger than HTTP_MAX_BODY_BYTES (413), or its request line was longer
+    than Twisted takes (414, see `BoundedHTTPChannel`). The rest of the body is read and
+    dropped, so the client finishes sending and reads the answer, in its language, and the
+    connection stays usable. Any other request's body is handed to daphne as a `_BodyFile`."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, channel, *args, **kwargs) -> None:
+        super().__init__(channel, *args, **kwargs)
         self._parsePOSTFormSubmission = False  # Twisted's form arguments: daphne never reads them
-        self.body_bytes, self.too_large = 0, False
+        self.body_bytes, self.refused = 0, None  # refused: the status it is answered with
+        if getattr(channel, "uri_too_long", False):
+            channel.uri_too_long, self.refused = False, 414
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > settings.HTTP_MAX_BODY_BYTES:
-            self._drop_body()
+            self._drop_body(413)
+        elif self.refused:
+            self._drop_body(self.refused)
         elif length is not None and length >= IN_MEMORY_FROM and (body := _BodyInMemory.reserved(length)):
             self.content = body
         else:
@@ -334,33 +344,83 @@ class BoundedRequest(WebRequest):
 
     def handleContentChunk(self, data: bytes) -> None:
         self.body_bytes += len(data)
-        if not self.too_large and self.body_bytes > settings.HTTP_MAX_BODY_BYTES:
+        if not self.refused and self.body_bytes > settings.HTTP_MAX_BODY_BYTES:
             self.content.close()  # the temporary file, with what came so far
-            self._drop_body()
+            self._drop_body(413)
         self.content.write(data)
 
-    def _drop_body(self) -> None:
-        self.too_large, self.content = True, _Dropped()
+    def _drop_body(self, status: int) -> None:
+        self.refused, self.content = status, _Dropped()
 
     def process(self):
-        if not self.too_large:
+        if not self.refused:
             self.content = _BodyFile(self.content)
             return super().process()
-        self.handle_reply({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
-        self.handle_reply({"type": "http.response.body", "body": json.dumps({"detail": self._too_large_reason()}, ensure_ascii=False).encode()})
+        self.handle_reply({"type": "http.response.start", "status": self.refused, "headers": [(b"content-type", b"application/json")]})
+        self.handle_reply({"type": "http.response.body", "body": json.dumps({"detail": self._refusal_reason()}, ensure_ascii=False).encode()})
         return None
 
-    def _too_large_reason(self) -> str:
+    def _refusal_reason(self) -> str:
         asked = HttpRequest()
         asked.META["HTTP_ACCEPT_LANGUAGE"] = (self.getHeader(b"accept-language") or b"").decode("latin-1")
         with translation.override(translation.get_language_from_request(asked)):
+            if self.refused == 414:
+                return _(
+                    "The address of this request is longer than the %(limit)d KB this server accepts. "
+                    "Ask for less in one request: fewer values in a query."
+                ) % {"limit": HTTPChannel.MAX_LENGTH // 1024}
             return _(
                 "The request is larger than the %(limit)d MB this server accepts at once (HTTP_MAX_BODY_MB). "
                 "Send it in smaller requests: DICOM instances in several STOW-RS requests, a file in parts."
             ) % {"limit": settings.HTTP_MAX_BODY_BYTES // (1024 * 1024)}
 
 
+class BoundedHTTPChannel(HTTPChannel):
+    """Twisted's HTTP connection, but a request line longer than its line limit (MAX_LENGTH,
+    16 KB: a query of a few hundred UIDs) is answered 414 rather than met by a dropped
+    connection, which a client reports as a network failure. The rest of the line is skipped as
+    it comes; the request goes on behind a short stand-in line with the same method and version,
+    so that its headers are read (the reason is given in the language they ask for) and its body
+    read and dropped by `BoundedRequest`, which answers it."""
+
+    uri_too_long = False  # the request being started had a request line beyond MAX_LENGTH
+    _skipping: bytes | None = None  # the start of such a line, while its rest is skipped
+    _seen = b""  # the last bytes of it skipped so far: its version, or half a line break
+    _given_up = b""  # what Twisted held of it when it gave up on it
+
+    def lineLengthExceeded(self, line: bytes):
+        if not self._HTTPChannel__first_line:  # a header line: dropped as Twisted does
+            return super().lineLengthExceeded(line)
+        self._skipping, self._given_up = line[:METHOD_LIMIT], line
+        return None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._skipping is not None:
+            self.resetTimeout()
+            data = self._after_long_line(data)
+        if data:
+            super().dataReceived(data)
+        if self._given_up:  # Twisted gave up on a request line in that call: skip the rest of it
+            given_up, self._given_up = self._given_up, b""
+            self.dataReceived(given_up)
+
+    def _after_long_line(self, data: bytes) -> bytes:
+        """What follows the long line, led by the stand-in line; empty until the line ends."""
+        seen = self._seen + data
+        end = seen.find(b"\r\n")
+        if end < 0:
+            self._seen = seen[-METHOD_LIMIT:]
+            return b""
+        method, version = self._skipping.split(b" ", 1)[0], seen[:end].rsplit(b" ", 1)[-1]
+        self._skipping, self._seen, self.uri_too_long = None, b"", True
+        return (method or b"GET") + b" / " + (version if version.startswith(b"HTTP/") else b"HTTP/1.1") + b"\r\n" + seen[end + 2:]
+
+
 class BoundedHTTPFactory(HTTPFactory):
+    def protocol(self) -> _GenericHTTPChannelProtocol:
+        """Twisted's protocol for one connection (it may turn into HTTP/2), with our channel."""
+        return _GenericHTTPChannelProtocol(BoundedHTTPChannel())
+
     def buildProtocol(self, addr):
         protocol = super().buildProtocol(addr)
         protocol.requestFactory = BoundedRequest

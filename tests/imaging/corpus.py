@@ -7,16 +7,20 @@ from __future__ import annotations
 import copy
 import io
 import struct
+import zlib
 from pathlib import Path
 
 import pydicom
 import pydicom.data
 from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
-from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.synthetic import ct_series
 
-__all__ = ["BUNDLED", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "ct_series", "encoded_as", "malformed", "restacked", "with_private_value", "written", "zeroed_preamble"]
+__all__ = [
+    "BUNDLED", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds",
+    "ct_series", "deflated_bomb", "encoded_as", "malformed", "restacked", "with_private_value", "written", "zeroed_preamble",
+]
 
 BUNDLED = sorted(
     list((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm")) + list((Path(pydicom.data.__file__).parent / "charset_files").glob("*.dcm"))
@@ -50,23 +54,24 @@ def archivable(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-# What each malformed object must be refused with (a part of the reason, within the 64 characters
-# a STOW-RS Error Comment keeps).
+# What each malformed object must be refused with: a part of the reason, and of the Error Comment
+# of STOW-RS and C-STORE (64 characters) unless MALFORMED_COMMENTS says otherwise, or as many of
+# its words as fit there (comment_holds).
 MALFORMED_REASONS = {
     "not dicom": "no DICOM file header",
     "empty": "no DICOM file header",
-    "truncated header": "",
+    "truncated header": "the file is truncated: it ends inside the file meta information",
     "bad uid": "SOPInstanceUID '1.2.abc' is not a valid UID",
     "missing study uid": "StudyInstanceUID is missing",
     "no preamble": "no DICOM file header",
     "cut inside the header": "the file is truncated: it ends inside the header of the element",
     "cut where the pixel data starts": "the file is truncated: it is an image but has no pixel data",
-    "cut inside the pixel data": "the file is truncated: (7FE0,0010) declares 8192 bytes but 8092",
-    "pixel data longer than the file": "the file is truncated: (7FE0,0010) declares 2147483632 bytes",
-    "text longer than the file": "the file is truncated: (0040,A160) declares 2147483632 bytes",
-    "private value longer than the file": "the file is truncated: (0009,1010) declares 4294967280 bytes",
+    "cut inside the pixel data": "truncated: (7FE0,0010) declares 8192 bytes but 8092 remain",
+    "pixel data longer than the file": "truncated: (7FE0,0010) declares 2147483632 bytes but 100 remain",
+    "text longer than the file": "truncated: (0040,A160) declares 2147483632 bytes but 5 remain",
+    "private value longer than the file": "truncated: (0009,1010) declares 4294967280 bytes but 100 remain",
     "element header cut short": "the header cannot be read",
-    "sequence item longer than its sequence": "the file is truncated: (FFFE,E000) declares",
+    "sequence item longer than its sequence": "truncated: (FFFE,E000) declares 968 bytes but 703 remain",
     "pixel data shorter than its rows and columns": "the pixel data holds 8092 bytes",
     "deflated in name only": "the data set is not deflated",
     "unknown transfer syntax": "transfer syntax 1.2.3.4.5.6 is not supported",
@@ -76,12 +81,31 @@ MALFORMED_REASONS = {
     "uid with a leading space": "SOPInstanceUID ' 1.2.826.0.1.3680043",
     "uid encoded as numbers": "SOPInstanceUID is encoded as FD, not as a UID (UI)",
     "uid encoded as an unknown vr": "SOPInstanceUID is encoded as U",
+    "meta group length that lies": "Group Length says 100 bytes, the group holds",
+    "implicit vr under an explicit syntax": "the data set is in implicit VR, not explicit VR",
+    "explicit vr under the implicit syntax": "the data set is in explicit VR, not implicit VR",
+    "native pixel data of undefined length": "(7FE0,0010) has an undefined length, which only encapsulated",
 }
+# Where the Error Comment words a reason briefly (its point first, within 64 characters:
+# imaging/dicom/reasons.py, error_comment), what it must hold instead.
+MALFORMED_COMMENTS = {
+    "bad uid": "SOPInstanceUID is not a valid UID: '1.2.abc'",
+    "uid with a leading space": "SOPInstanceUID is not a valid UID: ' 1.2.826.0.1.3680043",
+    "cut inside the header": "truncated: it ends in an element's header, after byte",  # its offset differs by C-STORE
+}
+
+
+def comment_holds(comment: str, name: str) -> bool:
+    """Whether an Error Comment says what the malformed object `name` must be refused with: all
+    of it, or the words of it that fit before the comment's '...'."""
+    expected = MALFORMED_COMMENTS.get(name, MALFORMED_REASONS[name])
+    return expected in comment or (comment.endswith("...") and expected.startswith(comment.removesuffix("...")))
 # Refused as of a transfer syntax the archive does not know (STOW-RS: 0xC122), the rest as invalid.
 UNSUPPORTED_SYNTAX = {"unknown transfer syntax", "sop class as transfer syntax"}
 # A C-STORE cannot carry these: a sender needs the file meta information, and the association
 # agrees a transfer syntax both sides know.
-NOT_BY_DIMSE = {"not dicom", "empty", "truncated header", "no preamble", *UNSUPPORTED_SYNTAX}
+# (A C-STORE's file meta information is the receiver's own: its group length cannot lie.)
+NOT_BY_DIMSE = {"not dicom", "empty", "truncated header", "no preamble", "meta group length that lies", *UNSUPPORTED_SYNTAX}
 
 
 def malformed() -> dict[str, bytes]:
@@ -134,16 +158,23 @@ def _truncated(good: bytes) -> dict[str, bytes]:
         # item inside that declares its whole length; pixel data as short as what was left of it.
         "sequence item longer than its sequence": written(rtplan),
         "pixel data shorter than its rows and columns": written(short_pixels),
+        # Native pixel data is read by its length: of undefined length, its end is unknown.
+        "native pixel data of undefined length": header + _element(0x7FE0, 0x0010, b"OW", 0xFFFFFFFF) + pydicom.dcmread(io.BytesIO(good)).PixelData,
     }
 
 
 def _mislabelled(good: bytes) -> dict[str, bytes]:
-    """Files whose meta information names a transfer syntax their data set is not in."""
+    """Files whose meta information names a transfer syntax their data set is not in, or
+    misstates its own length."""
     dataset = pydicom.dcmread(io.BytesIO(good))
+    group_length = good.index(b"\x02\x00\x00\x00UL\x04\x00") + 8  # (0002,0000), the meta's first element
     return {
         "deflated in name only": _with_syntax(dataset, DeflatedExplicitVRLittleEndian),
         "unknown transfer syntax": _with_syntax(dataset, "1.2.3.4.5.6"),
         "sop class as transfer syntax": _with_syntax(dataset, "1.2.840.10008.5.1.4.1.1.2"),
+        "meta group length that lies": good[:group_length] + struct.pack("<L", 100) + good[group_length + 4:],
+        "implicit vr under an explicit syntax": _with_syntax(dataset, ExplicitVRLittleEndian, implicit=True),
+        "explicit vr under the implicit syntax": _with_syntax(dataset, ImplicitVRLittleEndian),
     }
 
 
@@ -168,16 +199,39 @@ def _element(group: int, element: int, vr: bytes, length: int) -> bytes:
     return struct.pack("<HH2s2xL", group, element, vr, length)
 
 
-def _with_syntax(dataset, syntax: str) -> bytes:
-    """The data set in Explicit VR Little Endian under meta information naming `syntax`."""
+def _with_syntax(dataset, syntax: str, *, implicit: bool = False) -> bytes:
+    """The data set in Explicit (or Implicit) VR Little Endian under meta information naming `syntax`."""
     meta = copy.deepcopy(dataset.file_meta)
     meta.TransferSyntaxUID = syntax
     buffer = pydicom.filebase.DicomBytesIO()
     buffer.write(b"\0" * 128 + b"DICM")
     write_file_meta_info(buffer, meta, enforce_standard=True)
-    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
     write_dataset(buffer, dataset)
     return buffer.getvalue()
+
+
+def deflated_bomb(megabytes: int) -> bytes:
+    """A deflated CT of as many 64 × 64 frames as `megabytes` MB of zero pixels hold: about a
+    thousandth of that on disk. Deflated a block at a time, so never held inflated here."""
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
+    frame = dataset.Rows * dataset.Columns * dataset.BitsAllocated // 8
+    dataset.NumberOfFrames = frames = megabytes * 1024 * 1024 // frame
+    del dataset.PixelData
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    data_set = pydicom.filebase.DicomBytesIO()
+    data_set.is_little_endian, data_set.is_implicit_VR = True, False
+    write_dataset(data_set, dataset)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [deflater.compress(data_set.getvalue() + _element(0x7FE0, 0x0010, b"OW", frames * frame))]
+    zeros = bytes(frame * 256)
+    for _ in range(frames // 256):
+        parts.append(deflater.compress(zeros))
+    parts.append(deflater.compress(bytes(frame * (frames % 256))) + deflater.flush())
+    meta = pydicom.filebase.DicomBytesIO()
+    meta.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
+    return meta.getvalue() + b"".join(parts)
 
 
 def bundled_as(name: str, *, patient_id: str) -> bytes:
@@ -201,6 +255,14 @@ def with_private_value(data: bytes, length: int) -> bytes:
     some scanners write their own data there)."""
     dataset = pydicom.dcmread(io.BytesIO(data))
     dataset.private_block(0x0009, "TELEMED TEST", create=True).add_new(0x10, "OB", b"\1" * length)
+    return written(dataset)
+
+
+def changed(data: bytes, **values) -> bytes:
+    """The file with these elements set (by keyword)."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    for keyword, value in values.items():
+        setattr(dataset, keyword, value)
     return written(dataset)
 
 

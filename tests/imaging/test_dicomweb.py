@@ -17,10 +17,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from imaging.models import Instance, RejectedInstance, Study
+from imaging.services.ingest import UID_TAKEN_REASON
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, UNSUPPORTED_SYNTAX, changed, comment_holds, ct_series, malformed, zeroed_preamble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,9 +146,8 @@ def test_malformed_parts_are_refused_with_reasons_and_leave_nothing(north, cast)
     assert len(failed) == len(broken)
     for name, item in zip(corpus, failed):
         assert item["00081197"]["Value"] == [0xC122 if name in UNSUPPORTED_SYNTAX else 0xC000], name
-        comment, expected = item["00000902"]["Value"][0], MALFORMED_REASONS[name]
-        # A 64-character Error Comment holds the reason, or as many of its words as fit.
-        assert expected in comment or (comment.endswith("...") and expected.startswith(comment.removesuffix("..."))), name
+        comment = item["00000902"]["Value"][0]
+        assert len(comment) <= 64 and comment_holds(comment, name), (name, comment)
     assert not Instance.objects.exists() and not Study.objects.exists() and not RejectedInstance.objects.exists()
     folder = f"dicom/{cast.north.clinic.pk}"
     assert not default_storage.exists(folder) or not default_storage.listdir(folder)[1]
@@ -184,7 +184,7 @@ def test_another_institutions_instance_is_refused_without_pointing_to_its_study(
     body = response.json()
     assert "00081190" not in body and "00081199" not in body
     failed = body["00081198"]["Value"][0]
-    assert failed["00081197"]["Value"] == [0xC000] and "another institution" in failed["00000902"]["Value"][0]
+    assert failed["00081197"]["Value"] == [0xC000] and failed["00000902"]["Value"] == [UID_TAKEN_REASON]
     assert Instance.objects.count() == 1 and not RejectedInstance.objects.exists()
     assert north.stow([data]).status_code == 200
 
@@ -218,7 +218,32 @@ def test_another_alliance_sees_nothing_and_gets_404(north, south):
     for path in (f"/studies/{study_uid}", f"/studies/{study_uid}/metadata", f"/studies/{study_uid}/series",
                  f"/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"):
         assert south.get(path).status_code == 404, path
-    assert south.stow([ct_series(slices=1)[0]], path=f"/studies/{study_uid}").status_code == 404
+
+
+def test_a_study_url_of_a_study_the_sender_cannot_see_is_answered_as_for_a_study_not_in_the_archive(north, south, cast):
+    """Storing into it, the sender learns that its UID is taken only by sending an instance of it,
+    as it would at /studies, not from the URL alone."""
+    data = ct_series(slices=1)[0]
+    assert north.stow([data]).status_code == 200
+    study_uid = _uids(data)[0]
+    unknown = pydicom.uid.generate_uid()
+    elsewhere = ct_series(slices=1)[0]  # of another study than the URL's
+    theirs, not_there = south.stow([elsewhere], path=f"/studies/{study_uid}"), south.stow([elsewhere], path=f"/studies/{unknown}")
+    assert (theirs.status_code, theirs.json()) == (not_there.status_code, not_there.json())
+    assert theirs.status_code == 409 and theirs.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0xA900]
+
+    borrowed = changed(ct_series(slices=1)[0], StudyInstanceUID=study_uid)
+    into_url, at_studies = south.stow([borrowed], path=f"/studies/{study_uid}"), south.stow([borrowed])
+    assert (into_url.status_code, into_url.json()) == (at_studies.status_code, at_studies.json())
+    failed = into_url.json()["00081198"]["Value"][0]
+    assert into_url.status_code == 409 and failed["00081197"]["Value"] == [0xC000] and failed["00000902"]["Value"] == [UID_TAKEN_REASON]
+    assert not Instance.objects.filter(series__study__institution=cast.south.clinic).exists()
+
+    # The owner's answers are what they were: a duplicate is acknowledged, other content is a conflict.
+    assert north.stow([data], path=f"/studies/{study_uid}").status_code == 200
+    conflict = north.stow([changed(data, PatientName="Other^Content")], path=f"/studies/{study_uid}")
+    assert conflict.status_code == 409 and conflict.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0x0111]
+    assert north.stow([borrowed], path=f"/studies/{study_uid}").status_code == 200  # a new instance of its own study
 
 
 def test_token_without_dicom_scopes_is_refused(live_server, cast):
@@ -259,6 +284,6 @@ def test_a_long_reason_is_cut_at_a_word_and_nothing_stored_names_no_study(north)
     response = north.stow([buffer.getvalue()], path=f"/studies/{study_uid}")
     assert response.status_code == 409
     comment = response.json()["00081198"]["Value"][0]["00000902"]["Value"][0]
-    assert comment == "an instance with this SOP Instance UID is already stored..."
+    assert comment == "this SOP Instance UID is stored already, with other content"  # cut, its point was lost
     missing = north.stow([malformed()["bad uid"]], path="/studies/1.2.3.4")
     assert missing.status_code == 409 and "00081190" not in missing.json()

@@ -12,7 +12,7 @@ from pydicom.sequence import Sequence
 
 from imaging.dicom.header import HeaderError, read_header
 from imaging.dicom.structure import MAX_DEPTH, check_structure
-from tests.imaging.corpus import BUNDLED, ct_series, written
+from tests.imaging.corpus import BUNDLED, ct_series, deflated_bomb, written
 
 
 def _bundled(name: str) -> bytes:
@@ -22,7 +22,7 @@ def _bundled(name: str) -> bytes:
 def _read(tmp_path, data: bytes):
     path = tmp_path / "instance.dcm"
     path.write_bytes(data)
-    return read_header(path, inflated_limit=1024 * 1024 * 1024)
+    return read_header(path, inflated_limit=1024 * 1024 * 1024, header_limit=64 * 1024 * 1024)
 
 
 def _refusal(tmp_path, data: bytes) -> str:
@@ -50,7 +50,7 @@ class CountingReader(io.BytesIO):
     "MR_small_bigendian.dcm",
     "image_dfl.dcm",  # deflated: the inflated data set is what is checked
     "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm",  # encapsulated: fragments walked by their item headers
-    "SC_rgb_jpeg.dcm", "UN_sequence.dcm",  # a data set in another encoding than its transfer syntax says
+    "UN_sequence.dcm",  # items in implicit VR in an explicit VR data set (PS3.5 6.2.2)
     "SC_ybr_full_422_uncompressed.dcm",  # two samples a pixel though it says three
     "nested_priv_SQ.dcm",
 ])
@@ -58,12 +58,29 @@ def test_whole_files_in_every_encoding_pass(tmp_path, name):
     assert _read(tmp_path, _bundled(name)) is not None
 
 
+def test_a_data_set_in_another_vr_encoding_than_its_transfer_syntax_says_is_refused(tmp_path):
+    """pydicom reads it in the encoding it finds; a reader that trusts the syntax could not."""
+    assert _refusal(tmp_path, _bundled("SC_rgb_jpeg.dcm")) == "the data set is in implicit VR, not explicit VR as its transfer syntax 1.2.840.10008.1.2.4.50 says"
+
+
+def test_encapsulated_pixel_data_under_a_native_transfer_syntax_is_refused(tmp_path):
+    """Well-formed fragments, but the syntax says the pixel data is native, read by its length."""
+    data = io.BytesIO(_bundled("JPEG2000.dcm"))
+    pydicom.filereader.read_preamble(data, False)
+    meta = pydicom.filereader._read_file_meta_info(data)
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    relabelled = io.BytesIO()
+    pydicom.filewriter.write_file_meta_info(relabelled, meta, enforce_standard=True)
+    refusal = _refusal(tmp_path, b"\0" * 128 + b"DICM" + relabelled.getvalue() + data.read())
+    assert refusal == "(7FE0,0010) has an undefined length, which only encapsulated (compressed) pixel data may have"
+
+
 def test_the_pixel_data_is_not_read_only_the_headers_around_it(tmp_path):
     data = ct_series(slices=1, size=512)[0]  # a 0.5 MB slice
     stream = CountingReader(data)
     dataset = pydicom.dcmread(stream, stop_before_pixels=True, defer_size=4096)
     before = stream.read_bytes
-    assert check_structure(dataset, stream) == (0x7FE00010, 512 * 512 * 2)
+    assert check_structure(dataset, stream, encapsulated=False) == (0x7FE00010, 512 * 512 * 2)
     assert stream.read_bytes - before <= 12  # the Pixel Data element's header
 
 
@@ -147,7 +164,19 @@ def test_a_deflated_data_set_that_would_inflate_beyond_the_limit_is_refused_befo
     path = tmp_path / "bomb.dcm"
     path.write_bytes(data)
     with pytest.raises(HeaderError, match="inflates to more than 2 MB"):
-        read_header(path, inflated_limit=2 * 1024 * 1024)
-    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID  # within the limit, read as usual
+        read_header(path, inflated_limit=2 * 1024 * 1024, header_limit=64 * 1024 * 1024)
+    assert read_header(path, inflated_limit=16 * 1024 * 1024, header_limit=64 * 1024 * 1024).PatientID  # within the limit, read as usual
     path.write_bytes(data + b"\0\0")  # bytes after the deflated stream's end (a writer's padding) end the check too
-    assert read_header(path, inflated_limit=16 * 1024 * 1024).PatientID
+    assert read_header(path, inflated_limit=16 * 1024 * 1024, header_limit=64 * 1024 * 1024).PatientID
+
+
+def test_a_deflated_data_set_cut_short_is_refused_as_truncated(tmp_path):
+    data = deflated_bomb(4)
+    assert _refusal(tmp_path, data[:-20]) == "the file is truncated: it ends inside its deflated data set"
+
+
+def test_a_deflated_data_set_is_checked_to_its_end_after_its_pixel_data(tmp_path):
+    """Its pixel data is skipped by inflating and forgetting, then what follows is walked."""
+    dataset = _read(tmp_path, deflated_bomb(4))
+    assert dataset.NumberOfFrames == 4 * 1024 * 1024 // (64 * 64 * 2)
+    assert "PixelData" not in dataset

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import pydicom
 import pytest
@@ -10,10 +11,10 @@ from pydicom.uid import generate_uid
 
 from imaging.models import Instance, RejectedInstance, Series, Study
 from imaging.dicom.transfer import bulk_value
-from imaging.services.ingest import Status, instance_ingest
+from imaging.services.ingest import UID_TAKEN_REASON, Status, instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, ct_series, malformed, written, zeroed_preamble
+from tests.imaging.corpus import BUNDLED, MALFORMED_REASONS, UNSUPPORTED_SYNTAX, changed, ct_series, deflated_bomb, malformed, written, zeroed_preamble
 from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,15 +90,35 @@ def test_study_of_another_institution_is_not_extended(cast):
     files = ct_series(slices=2)
     assert _ingest(cast, files[0]).status == Status.STORED
     result = _ingest(cast, files[1], side="south")
-    assert result.status == Status.INVALID and "another institution" in result.reason
+    assert result.status == Status.INVALID and result.reason == UID_TAKEN_REASON
     assert Instance.objects.count() == 1
+
+
+def test_a_taken_uid_gets_the_same_answer_whoever_holds_it_and_whichever_uid_it_is(cast):
+    """Another alliance's clinic or a sibling clinic of the sender's own alliance; the study's,
+    a series' or an instance's UID: the sender learns that its UIDs are taken, never whose."""
+    south_file, sibling_file = ct_series(slices=1)[0], ct_series(slices=1)[0]
+    assert _ingest(cast, south_file, side="south").status == Status.STORED
+    sibling = instance_ingest(stream=io.BytesIO(sibling_file), institution=cast.north.clinic2, by=cast.doc_n2, source="test")
+    assert sibling.status == Status.STORED
+    answers = []
+    for taken in (south_file, sibling_file):
+        answers += [
+            _ingest(cast, taken),  # the instance's own UID, same bytes
+            _ingest(cast, changed(taken, SOPInstanceUID=generate_uid())),  # the study's
+            _ingest(cast, changed(taken, SOPInstanceUID=generate_uid(), StudyInstanceUID=generate_uid())),  # the series'
+        ]
+    assert {(a.status, a.reason, a.instance) for a in answers} == {(Status.INVALID, UID_TAKEN_REASON, None)}
+    assert UID_TAKEN_REASON == "its UIDs are used by a study you cannot add to: send new UIDs"
+    assert not Instance.objects.filter(series__study__institution=cast.north.clinic).exists() and not RejectedInstance.objects.exists()
+    assert not default_storage.exists(f"dicom/{cast.north.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.north.clinic.pk}")[1]
 
 
 def test_another_institutions_instance_sent_again_is_refused_not_acknowledged(cast):
     data = ct_series(slices=1)[0]
     assert _ingest(cast, data).status == Status.STORED
     theirs = _ingest(cast, data, side="south")
-    assert theirs.status == Status.INVALID and theirs.reason == "this SOP Instance UID belongs to a study of another institution"
+    assert theirs.status == Status.INVALID and theirs.reason == UID_TAKEN_REASON
     assert theirs.instance is None
     assert not default_storage.exists(f"dicom/{cast.south.clinic.pk}") or not default_storage.listdir(f"dicom/{cast.south.clinic.pk}")[1]
     changed = pydicom.dcmread(io.BytesIO(data))
@@ -136,6 +157,29 @@ def test_a_deflated_instance_larger_than_allowed_once_inflated_is_refused_and_le
     settings.DICOM_MAX_INSTANCE_BYTES = 2 * 1024 * 1024
     result = _ingest(cast, _deflated_with_zeros(8))
     assert result.status == Status.INVALID and "inflates to more than 2 MB" in result.reason
+    assert not Instance.objects.exists() and not _stored_files()
+
+
+def test_a_deflated_bomb_within_the_instance_limit_is_stored_without_holding_its_pixel_data_in_memory(cast):
+    """128 MB of zero pixels in 130 kB: its header was read after inflating all of it in memory."""
+    bomb = deflated_bomb(128)
+    tracemalloc.start()
+    try:
+        result = _ingest(cast, bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.status == Status.STORED, result.reason
+    assert result.instance.number_of_frames == 128 * 1024 * 1024 // (64 * 64 * 2)
+    assert peak < 16 * 1024 * 1024, f"{peak / 1024 / 1024:.0f} MB"
+
+
+def test_a_deflated_header_larger_than_may_be_held_in_memory_is_refused_and_leaves_nothing(cast, settings):
+    from tests.imaging.test_header_structure import _deflated_with_zeros
+
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 4 * 1024 * 1024
+    result = _ingest(cast, _deflated_with_zeros(8))  # 8 MB in a private element before the pixel data
+    assert result.status == Status.INVALID and result.reason == "the deflated header (before the pixel data) exceeds 4 MB"
     assert not Instance.objects.exists() and not _stored_files()
 
 

@@ -15,8 +15,8 @@ from imaging.models import Series, Study
 from imaging.services.ingest import Status
 from telemed.access import visible_studies
 from telemed.accounts.models import Role
-from tests.imaging.corpus import ct_series
-from tests.imaging.test_ingest_together import _changed, _together as _send, _uid
+from tests.imaging.corpus import changed, ct_series
+from tests.imaging.test_ingest_together import _together as _send, _uid
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def _counts(study_uid: str) -> tuple[int, int, list[str], dict[str, int]]:
 
 
 def _another_series(data: bytes, modality: str, n: int) -> bytes:
-    return _changed(data, Modality=modality, SeriesInstanceUID="1.2.826.0.1.3680043.99." + ".".join(str(ord(c)) for c in modality), SOPInstanceUID=f"1.2.826.0.1.3680043.99.7.{n}")
+    return changed(data, Modality=modality, SeriesInstanceUID="1.2.826.0.1.3680043.99." + ".".join(str(ord(c)) for c in modality), SOPInstanceUID=f"1.2.826.0.1.3680043.99.7.{n}")
 
 
 def test_counts_grow_with_each_request_and_a_resend_or_a_conflict_changes_nothing(cast):
@@ -42,7 +42,7 @@ def test_counts_grow_with_each_request_and_a_resend_or_a_conflict_changes_nothin
     assert [r.status for r in _send(cast, [ct[2], pr, mr])] == [Status.STORED] * 3
     assert _counts(study_uid) == (3, 5, ["CT", "MR", "PR"], {"CT": 3, "MR": 1, "PR": 1})
 
-    conflict = _changed(ct[0], SeriesDescription="other content, same SOP Instance UID")
+    conflict = changed(ct[0], SeriesDescription="other content, same SOP Instance UID")
     assert [r.status for r in _send(cast, [ct[0], conflict])] == [Status.DUPLICATE, Status.CONFLICT]
     assert _counts(study_uid) == (3, 5, ["CT", "MR", "PR"], {"CT": 3, "MR": 1, "PR": 1})
 

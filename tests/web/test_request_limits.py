@@ -8,6 +8,8 @@ refused body never reaches it.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -96,3 +98,36 @@ def test_a_body_is_not_held_in_the_servers_memory(upload):
         grown = proc_figure(pid, "status", "VmHWM") - before
     assert response.status_code == 200 and int(response.text.split()[1]) >= len(payload)
     assert grown < 3 * 1024  # kB: a 1 MB block or two at a time, not the body
+
+
+LONG_QUERY = "?StudyInstanceUID=" + ",".join(["1.2.826.0.1.3680043.8.498.12345678901234567890"] * 400)  # 19 KB
+
+
+def test_a_request_line_beyond_16_kb_is_answered_414_with_a_reason_not_a_dropped_connection(server):
+    base, _pid = server
+    response = requests.get(base + LONG_QUERY, timeout=30)
+    assert response.status_code == 414
+    assert "longer than the 16 KB" in response.json()["detail"] and "fewer values" in response.json()["detail"]
+
+
+def test_the_414_comes_in_the_clients_language_and_the_connection_serves_the_next_request(server):
+    base, _pid = server
+    with requests.Session() as session:
+        refused = session.post(base + LONG_QUERY, data=b"x" * MB, headers={"Accept-Language": "zh-CN,zh;q=0.9"}, timeout=30)
+        after = session.post(base, data=b"fine", timeout=30)
+    assert refused.status_code == 414 and "地址" in refused.json()["detail"]
+    assert after.status_code == 200 and after.text.split()[1] == "4"
+
+
+def test_a_long_request_line_arriving_in_pieces_is_answered_414(server):
+    """The line's end, and the break after it, may come in another read than its start."""
+    base, _pid = server
+    host, port = base.removeprefix("http://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(b"GET /" + LONG_QUERY.encode() + b" HTTP/1.1\r")
+        time.sleep(0.3)
+        connection.sendall(b"\nHost: x\r\nAccept-Language: en\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        answer = b""
+        while received := connection.recv(65536):
+            answer += received
+    assert answer.startswith(b"HTTP/1.1 414 ") and b"16 KB" in answer

@@ -1,0 +1,112 @@
+"""A deflated data set (Deflated Explicit VR Little Endian, PS3.5 A.5) read in bounded memory.
+
+pydicom inflates such a data set whole, in memory, before reading a byte of it: a file of under
+1 MB that inflates to 900 MB of zero pixels (a decompression bomb) cost 1.9 GB while its header
+was read. Here the data set is inflated as it is read: what the header reader reads before it
+stops (the elements before the pixel data) is kept, up to `header_limit`, since pydicom reads
+deferred values back from it later; beyond that only the block being read is held, and seeking
+forward inflates and forgets. Seeking back past what is held starts inflating again from the
+beginning, which the header check does once (its walk from the pixel data to the end follows
+finding the size, which inflates to the end).
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from typing import BinaryIO
+
+from imaging.dicom.reasons import Reason
+from imaging.dicom.reasons import gettext_noop as _
+
+INFLATE_BLOCK = 1024 * 1024
+MB = 1024 * 1024
+
+
+class InflationRefused(ValueError):
+    """The data set inflates beyond a limit, or its deflate stream is cut short; args[0] is the Reason."""
+
+
+class InflatedDataSet:
+    """The inflated bytes of the deflated data set that starts where `handle` stands, as a
+    read-only seekable file. Refuses (InflationRefused) a data set that inflates beyond
+    `size_limit` bytes, or whose elements before `header_done` is called beyond `header_limit`."""
+
+    closed = False  # pydicom reads a deferred value back from an open buffer
+
+    def __init__(self, handle: BinaryIO, *, header_limit: int, size_limit: int) -> None:
+        self._handle, self._start = handle, handle.tell()
+        self._header_limit, self._size_limit = header_limit, size_limit
+        self._kept = bytearray()  # from the first byte, while the header is read
+        self._keeping = True
+        self._position = 0
+        self._size: int | None = None
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._handle.seek(self._start)
+        self._inflater, self._input = zlib.decompressobj(-zlib.MAX_WBITS), b""
+        self._produced = 0  # bytes this inflater has given
+        self._tail = bytearray()  # the last of them, beyond the kept bytes
+
+    def header_done(self) -> None:
+        """What is read from now on is not kept."""
+        self._keeping = False
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:
+            offset += self._inflated_size()
+        elif whence == os.SEEK_CUR:
+            offset += self._position
+        self._position = offset
+        return offset
+
+    def read(self, size: int) -> bytes:
+        start, end = self._position, self._position + size
+        while self._keeping and len(self._kept) < end and (block := self._block()):
+            self._kept += block
+            if len(self._kept) > self._header_limit:
+                raise InflationRefused(Reason(_("the deflated header (before the pixel data) exceeds %(limit)d MB"), limit=self._header_limit // MB))
+        data = bytes(self._kept[start:end])
+        if end > len(self._kept) and not self._keeping:
+            data += self._beyond_kept(max(start, len(self._kept)), end)
+        self._position = start + len(data)
+        return data
+
+    def _beyond_kept(self, start: int, end: int) -> bytes:
+        if start < self._produced - len(self._tail):  # forgotten: inflate again
+            self._rewind()
+        while True:
+            if (forgettable := start - (self._produced - len(self._tail))) > 0:
+                del self._tail[:forgettable]
+            if self._produced >= end or not (block := self._block()):
+                break
+            self._tail += block
+        held_from = self._produced - len(self._tail)
+        return bytes(self._tail[max(start - held_from, 0):max(end - held_from, 0)])
+
+    def _inflated_size(self) -> int:
+        self._keeping = False
+        while self._size is None:
+            self._block()
+            self._tail.clear()  # only the size was wanted
+        return self._size
+
+    def _block(self) -> bytes:
+        """The next inflated bytes, at most a block of them; empty at the end."""
+        while not self._inflater.eof:
+            if not self._input:
+                self._input = self._handle.read(INFLATE_BLOCK)
+            if not self._input:
+                raise InflationRefused(Reason(_("the file is truncated: it ends inside its deflated data set")))
+            block = self._inflater.decompress(self._input, INFLATE_BLOCK)
+            self._input = self._inflater.unconsumed_tail  # past the stream's end (a writer's padding) is left unused
+            if block:
+                self._produced += len(block)
+                if self._produced > self._size_limit:
+                    raise InflationRefused(Reason(_("the deflated data set inflates to more than %(limit)d MB"), limit=self._size_limit // MB))
+                return block
+        self._size = self._produced
+        return b""
