@@ -137,14 +137,15 @@ def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: 
     """The values inside a region the viewer drew on a frame (`?box=x0,y0,x1,y1` in image pixels,
     `&shape=ellipse` or `rectangle`): pixel count, mean, standard deviation, minimum, maximum
     and their unit (HU for CT)."""
-    shape = request.GET.get("shape", "ellipse")
+    shape, asked = request.GET.get("shape", "ellipse"), request.GET.get("box", "")
+    # Who may see the image is settled first: a stranger learns nothing from a malformed box.
+    instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.region", box=asked[:100], shape=shape[:20])
     try:
-        box = tuple(float(v) for v in request.GET.get("box", "").split(",")) if len(request.GET.get("box", "")) <= 100 else ()
+        box = tuple(float(v) for v in asked.split(",")) if len(asked) <= 100 else ()
     except ValueError:
         box = ()
     if len(box) != 4 or not all(math.isfinite(v) for v in box) or shape not in REGION_SHAPES:
         return JsonResponse({"detail": _("Name the region as box=x0,y0,x1,y1 (image pixels) and shape=ellipse or rectangle.")}, status=400)
-    instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.region", box=list(box), shape=shape)
     try:
         values, unit = pixels.region_get(instance=instance, number=frame, box=box, ellipse=shape == "ellipse")
     except RenderError as exc:

@@ -106,7 +106,7 @@ def test_measuring_a_region_is_audited_as_a_read_of_that_image(cast, client_for)
     client_for(cast.north[Role.CLINIC_DOCTOR]).get(_region_url(instance, box="1,2,3,4", shape="rectangle"))
     event = AuditEvent.objects.get(action="imaging.region")
     assert event.object_id == str(instance.series.study.pk) and event.patient_id == instance.series.study.patient_id
-    assert event.detail == {"series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid, "frame": 1, "box": [1, 2, 3, 4], "shape": "rectangle"}
+    assert event.detail == {"series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid, "frame": 1, "box": "1,2,3,4", "shape": "rectangle"}
 
 
 def test_the_sibling_clinic_cannot_measure_a_region_of_the_image(cast, client_for):
