@@ -2,6 +2,7 @@
 // the server is asked which hashes it already has, and only the rest are sent, a few at a time.
 // A dropped request is retried with growing pauses; a closed tab resumes by choosing again.
 import {format} from "../../telemed/js/format.js";
+import {redrawn} from "../../telemed/js/redraw.js";
 
 const root = document.getElementById("uploader");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -285,20 +286,8 @@ async function upload(files) {
   else await refreshUsage();
 }
 
-async function refreshUsage() {
-  // The storage bars as the server draws them, now that the files are in.
-  const current = document.getElementById("storage-usage");
-  try {
-    const response = await fetch(current.dataset.url, {headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
-    if (!response.ok) return;
-    const fresh = document.createElement("div");
-    fresh.innerHTML = await response.text();
-    const usage = fresh.querySelector("#storage-usage");
-    if (usage) current.replaceWith(usage);
-  } catch (error) {
-    // A weak link: the next page shows the figures.
-  }
-}
+// The storage bars as the server draws them, now that the files are in.
+const refreshUsage = () => redrawn(document.getElementById("storage-usage"));
 
 async function worker(queue, state, advance) {
   while (queue.length && !state.ended) {
