@@ -542,3 +542,27 @@ def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_th
         assert page.evaluate("document.getElementById('help').scrollTop") == 0
         title = page.locator("#help-title").bounding_box()
         assert 0 <= title["y"] and title["y"] + title["height"] <= 740
+
+
+def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_answers_come_in(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=64))
+    held = []
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        # The middle image's header is slow to come; the reader goes on to the next image meanwhile.
+        page.route(re.compile(r"/tags/$"), lambda route: held.append(route) if not held else route.continue_())
+        page.keyboard.press("t")
+        page.keyboard.press("ArrowDown")
+        shown = study.series.get().instances.get(instance_number=4).sop_instance_uid
+        page.locator("#tags-table", has_text=shown).wait_for()
+        held[0].continue_()
+        page.wait_for_load_state("networkidle")
+        assert shown in page.locator("#tags-table").inner_text()
+
+        page.unroute(re.compile(r"/tags/$"))  # a header that cannot be had: not the last image's under this one
+        page.route(re.compile(r"/tags/$"), lambda route: route.fulfill(status=503, body="busy"))
+        page.keyboard.press("ArrowDown")
+        page.locator("#tags-failed").wait_for()
+        assert page.locator("#tags-failed").inner_text() == "The tags of this image could not be loaded: close the panel and open it again to retry."
+        assert shown not in page.locator("#tags").inner_text()

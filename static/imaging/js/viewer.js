@@ -474,19 +474,24 @@ function toggleCine() {
 
 // The tag panel: the server writes the rows (with each attribute's name); the filter box keeps
 // the attributes whose tag, name or value holds what is typed ("0010,0010", "00100010" and
-// "patient's name" all find Patient's Name), a whole sequence when the sequence matches.
-let tagsShown = null;
+// "patient's name" all find Patient's Name), a whole sequence when the sequence matches. Only the
+// answer for the image shown now is written in: one asked for an image scrolled past may come later.
+let tagsShown = null, tagsAsked = null;
 
 async function refreshTags() {
   const tags = document.getElementById("tags");
   const v = state.active;
   if (tags.hidden || !v.current) return;
   const path = `${data.series[v.series].uid}/${v.current.uid}`;
-  if (path === tagsShown) return;
-  const response = await fetch(`${root.dataset.windowBase}${path}/tags/`);
-  if (!response.ok) return;
-  document.getElementById("tags-table").innerHTML = await response.text();
-  tagsShown = path;
+  if (path === tagsShown || path === tagsAsked) return;
+  tagsAsked = path;
+  const response = await fetch(`${root.dataset.windowBase}${path}/tags/`).catch(() => null);
+  const rows = response?.ok ? await response.text().catch(() => null) : null;
+  if (path !== tagsAsked) return;
+  tagsAsked = null;
+  tagsShown = rows === null ? null : path;
+  document.getElementById("tags-table").innerHTML = rows ?? "";
+  document.getElementById("tags-failed").hidden = rows !== null;
   filterTags();
 }
 
@@ -494,8 +499,9 @@ const searchable = (value) => value.toLowerCase().replace(/[\s(),]/g, "");
 
 function filterTags() {
   const wanted = searchable(document.getElementById("tags-filter").value);
+  const groups = document.querySelectorAll("#tags-table tbody");
   let shown = 0;
-  document.querySelectorAll("#tags-table tbody").forEach((group) => {
+  groups.forEach((group) => {
     const rows = [...group.rows];
     const whole = !wanted || searchable(rows[0].textContent).includes(wanted);
     const matching = rows.map((row) => whole || searchable(row.textContent).includes(wanted));
@@ -504,7 +510,7 @@ function filterTags() {
     group.hidden = !matching[0];
     if (matching[0]) shown += 1;
   });
-  document.getElementById("tags-none").hidden = shown > 0;
+  document.getElementById("tags-none").hidden = shown > 0 || groups.length === 0;  // no rows: the header did not come
 }
 document.getElementById("tags-filter").addEventListener("input", filterTags);
 
