@@ -566,3 +566,21 @@ def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_an
         page.locator("#tags-failed").wait_for()
         assert page.locator("#tags-failed").inner_text() == "The tags of this image could not be loaded: close the panel and open it again to retry."
         assert shown not in page.locator("#tags").inner_text()
+
+
+def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_measure(live_daphne, chromium):
+    seed_demo()
+    study = _ingest([_joined(_bundled("SC_rgb_small_odd.dcm"), study_uid=generate_uid(), series_number=1)])
+    with _viewing(chromium, live_daphne, study, language="简体中文") as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=4)
+        page.mouse.up()
+        assert page.locator(f"{LEFT} .distance").inner_text() == "彩色图像没有可测量的数值。"
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0  # no region drawn for nothing
+        assert asked == [] and page.console_errors == []

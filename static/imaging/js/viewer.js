@@ -96,8 +96,9 @@ class Viewport {
 
   get images() { return this.series === null ? [] : data.series[this.series].images; }
   get current() { return this.images[this.index]; }
+  get colour() { return this.series !== null && data.series[this.series].colour; }
   // Colour is rendered as stored, and a failed image has nothing to window or measure.
-  get windowable() { return this.series !== null && !data.series[this.series].colour && !this.failed; }
+  get windowable() { return this.series !== null && !this.colour && !this.failed; }
 
   url(image, low) {
     const tail = image.frame ? `frames/${image.frame}/rendered` : "rendered";
@@ -303,12 +304,19 @@ class Viewport {
   }
 
   // The region tool: an ellipse dragged from corner to corner, or one pixel clicked; the server
-  // measures the stored values under it (HU for CT) and the status line shows them.
+  // measures the stored values under it (HU for CT) and the status line shows them. A colour
+  // image has none: that is said at once, with no region drawn and nothing asked.
   startRegion(event) {
+    if (this.colour) {
+      this.clearMeasurement();
+      this.element.querySelector(".distance").textContent = text.textNoValues;
+      return false;
+    }
     this.points = [];
     this.region = {from: this.toImage(event), to: this.toImage(event)};
     this.element.querySelector(".distance").textContent = "";
     this.drawMeasurement();
+    return true;
   }
 
   growRegion(event) {
@@ -586,7 +594,7 @@ viewports.forEach((viewport) => {
     let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
     if ((mode === "window" && !viewport.windowable) || ((mode === "measure" || mode === "region") && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
-    if (mode === "region") viewport.startRegion(event);
+    if (mode === "region" && !viewport.startRegion(event)) { drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
       before: viewport.window, window: null, moved: false};
     if (mode === "window") {
