@@ -584,3 +584,21 @@ def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_me
         assert page.locator(f"{LEFT} .distance").inner_text() == "彩色图像没有可测量的数值。"
         assert page.locator(f"{LEFT} .overlay ellipse").count() == 0  # no region drawn for nothing
         assert asked == [] and page.console_errors == []
+
+
+def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(live_daphne, chromium):
+    seed_demo()
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, patient_id="QS-0001", size=64)[0]))
+    del dataset.PixelSpacing
+    study = _ingest([written(dataset)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=4)
+        page.mouse.up()
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
+        label = page.locator(f"{LEFT} .distance").inner_text()
+        assert re.search(r", \d+ px \(no pixel spacing: area in pixels\)$", label), label  # as the distance says it is in pixels
