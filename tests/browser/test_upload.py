@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydicom.data
+
 import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
 from imaging.models import Instance, Study
 from telemed.accounts.demo import seed_demo
 from tests.browser.pages import signed_in
-from tests.imaging.corpus import ct_series, encoded_as, with_private_value
+from tests.imaging.corpus import bundled_as, ct_series, encoded_as, with_private_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -247,5 +249,43 @@ def test_an_upload_stops_with_a_message_when_the_session_ends_and_an_html_answer
         page.wait_for_function("document.getElementById('problem-list').textContent.includes(': refused: HTTP 400')")
         assert page.evaluate("window.__errors") == []
         assert not Instance.objects.exists()
+    finally:
+        context.close()
+
+
+def test_on_a_phone_each_study_row_has_its_label_above_its_bar_and_no_count_broken_across_lines(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", [*ct_series(slices=2, patient_id="QS-0001"), bundled_as("CT_small.dcm", patient_id="QS-0001")])
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", viewport={"width": 375, "height": 740}, has_touch=True, is_mobile=True)
+    try:
+        page.get_by_role("button", name="简体中文").click()
+        page.wait_for_load_state()
+        page.locator("#files").set_input_files(paths)
+        page.wait_for_function(_ALL_HANDLED)
+        for row in page.locator("#studies li").all():
+            name, bar = row.locator(".name").bounding_box(), row.locator("progress").bounding_box()
+            assert bar["y"] >= name["y"] + name["height"] - 1 and bar["x"] == pytest.approx(name["x"], abs=1)  # a line of its own
+            pieces = row.locator(".count, .outcomes > *").all()
+            assert pieces and all(piece.evaluate("(e) => e.getClientRects().length") == 1 for piece in pieces), row.inner_text()
+    finally:
+        context.close()
+
+
+def test_the_dicomdir_of_a_cd_is_named_for_what_it_is_and_not_sent_while_its_images_are(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CD", ct_series(slices=2, patient_id="QS-0001"))
+    index = tmp_path / "CD" / "DICOMDIR"  # every CD or DVD a scanner writes has one: an index, not an image
+    index.write_bytes((Path(pydicom.data.__file__).parent / "test_files" / "dicomdirtests" / "DICOMDIR").read_bytes())
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        sent = []
+        page.on("request", lambda request: request.method == "POST" and "/upload/instance" in request.url and sent.append(request))
+        page.locator("#files").set_input_files([*paths, str(index)])
+        page.wait_for_function(_ALL_HANDLED)
+        assert page.locator("#studies li").count() == 1 and "refused" not in page.locator("#studies").inner_text()
+        assert page.locator("#problem-list").text_content() == (
+            "DICOMDIR: not sent: it is the index of a CD or DVD (DICOMDIR), not an image; the images of its folder are sent on their own"
+        )
+        assert len(sent) == 2 and Instance.objects.count() == 2
     finally:
         context.close()

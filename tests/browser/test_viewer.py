@@ -542,3 +542,63 @@ def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_th
         assert page.evaluate("document.getElementById('help').scrollTop") == 0
         title = page.locator("#help-title").bounding_box()
         assert 0 <= title["y"] and title["y"] + title["height"] <= 740
+
+
+def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_answers_come_in(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=64))
+    held = []
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        # The middle image's header is slow to come; the reader goes on to the next image meanwhile.
+        page.route(re.compile(r"/tags/$"), lambda route: held.append(route) if not held else route.continue_())
+        page.keyboard.press("t")
+        page.keyboard.press("ArrowDown")
+        shown = study.series.get().instances.get(instance_number=4).sop_instance_uid
+        page.locator("#tags-table", has_text=shown).wait_for()
+        held[0].continue_()
+        page.wait_for_load_state("networkidle")
+        assert shown in page.locator("#tags-table").inner_text()
+
+        page.unroute(re.compile(r"/tags/$"))  # a header that cannot be had: not the last image's under this one
+        page.route(re.compile(r"/tags/$"), lambda route: route.fulfill(status=503, body="busy"))
+        page.keyboard.press("ArrowDown")
+        page.locator("#tags-failed").wait_for()
+        assert page.locator("#tags-failed").inner_text() == "The tags of this image could not be loaded: close the panel and open it again to retry."
+        assert shown not in page.locator("#tags").inner_text()
+
+
+def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_measure(live_daphne, chromium):
+    seed_demo()
+    study = _ingest([_joined(_bundled("SC_rgb_small_odd.dcm"), study_uid=generate_uid(), series_number=1)])
+    with _viewing(chromium, live_daphne, study, language="简体中文") as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=4)
+        page.mouse.up()
+        assert page.locator(f"{LEFT} .distance").inner_text() == "彩色图像没有可测量的数值。"
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0  # no region drawn for nothing
+        assert asked == [] and page.console_errors == []
+
+
+def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(live_daphne, chromium):
+    seed_demo()
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, patient_id="QS-0001", size=64)[0]))
+    del dataset.PixelSpacing
+    study = _ingest([written(dataset)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=4)
+        page.mouse.up()
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
+        label = page.locator(f"{LEFT} .distance").inner_text()
+        assert re.search(r", \d+ px \(no pixel spacing: area in pixels\)$", label), label  # as the distance says it is in pixels

@@ -399,3 +399,15 @@ def test_a_page_under_imaging_reads_marks_only_imaging_reads_as_current(cast, cl
     page = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/reads/{read.pk}/print/").content.decode()
     nav = page[page.index('class="mainnav"'):page.index("</nav>")]
     assert re.findall(r'<a href="([^"]+)" aria-current="page">', nav) == ["/imaging/reads/"]
+
+
+def test_the_examination_of_a_study_without_a_description_ends_in_no_separator_in_the_editor_and_the_verify_page(cast, client_for):
+    read = assigned_read(cast.north)
+    Study.objects.filter(pk=read.study_id).update(description="")
+    editor = client_for(cast.north[Role.RADIOLOGIST]).get(f"/imaging/reads/{read.pk}/report/").content.decode()
+    waiting, verifier = awaiting_verification(cast.north)
+    Study.objects.filter(pk=waiting.study_id).update(description="")
+    verify = client_for(verifier).get(f"/imaging/reads/{waiting.pk}/verify/").content.decode()
+    for page in (editor, verify):
+        examination = re.search(r"<dt>Examination</dt><dd>(.*?)</dd>", page, re.S)[1]
+        assert " ".join(re.sub(r"<[^>]+>", " ", examination).split()) == "CT Chest"  # not 'CT Chest ·'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pydicom
 import pytest
@@ -143,6 +144,15 @@ def test_the_viewer_heading_shows_the_study_date_as_the_pages_write_dates(cast, 
     assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR]).get(url).content.decode()
     assert "2004-08-26" in client_for(cast.north[Role.CLINIC_DOCTOR], language="zh-hans").get(url).content.decode()
 
+
+
+def test_the_viewer_heading_and_title_of_a_study_without_a_description_end_in_no_separator(cast, client_for):
+    study = _store(cast, ct_series(slices=1, description="", study_date="20261120")[0]).series.study
+    html = client_for(cast.north[Role.CLINIC_DOCTOR]).get(f"/imaging/studies/{study.pk}/view/").content.decode()
+    heading = " ".join(re.sub(r"<[^>]+>", " ", html[html.index("<h1>"):html.index("</h1>")]).split())
+    title = " ".join(html[html.index("<title>") + 7:html.index("</title>")].split())
+    assert heading == "王秀英 2026-11-20"  # not '王秀英 · ' with nothing after the dot
+    assert title == "Viewer · Remote consultation and rounds"
 
 # --- The tag panel -------------------------------------------------------------------------------------
 

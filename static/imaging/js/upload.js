@@ -21,6 +21,7 @@ const STUDY_UID = 0x0020000d, PATIENT_NAME = 0x00100010, PATIENT_ID = 0x00100020
 const WANTED = new Set([STUDY_UID, PATIENT_NAME, PATIENT_ID, DESCRIPTION, STUDY_DATE, CHARSET]);
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 const IMPLICIT_LE = "1.2.840.10008.1.2", EXPLICIT_BE = "1.2.840.10008.1.2.2", DEFLATED = "1.2.840.10008.1.2.1.99";
+const MEDIA_DIRECTORY = "1.2.840.10008.1.3.10";  // the SOP class of a DICOMDIR: the index of a CD or DVD, no image
 const HEAD = 65536;  // the bytes of a file read for its header
 // A first label only: the server decodes every character set, writes the date as its pages do, and its answer relabels the row.
 const DECODERS = {"ISO_IR 192": "utf-8", "GB18030": "gb18030", "GBK": "gbk", "ISO_IR 100": "windows-1252"};
@@ -71,19 +72,23 @@ async function inflated(file, offset) {
 
 async function headerInfo(file) {
   // Part 10 files carry "DICM" at byte 128, then the file meta group (always explicit VR little
-  // endian). What is not found (a study UID beyond the bytes read) is left empty.
+  // endian). What is not found (a study UID beyond the bytes read) is left empty. A DICOMDIR is
+  // said to be one: it is not sent.
   const head = await file.slice(0, Math.min(file.size, HEAD)).arrayBuffer();
   const bytes = new Uint8Array(head);
   if (bytes.length < 132 || String.fromCharCode(...bytes.slice(128, 132)) !== "DICM") return null;
   let view = new DataView(head);
-  let offset = 132, syntax = "";
+  let offset = 132, syntax = "", sopClass = "";
   while (offset + 12 <= bytes.length && view.getUint16(offset, true) === 0x0002) {
     const long = LONG_VRS.has(String.fromCharCode(bytes[offset + 4], bytes[offset + 5]));
     const start = offset + (long ? 12 : 8);
     const length = long ? view.getUint32(offset + 8, true) : view.getUint16(offset + 6, true);
-    if (view.getUint16(offset + 2, true) === 0x0010) syntax = String.fromCharCode(...bytes.slice(start, start + length)).replace(/\0/g, "").trim();
+    const uid = () => String.fromCharCode(...bytes.slice(start, start + length)).replace(/\0/g, "").trim();
+    if (view.getUint16(offset + 2, true) === 0x0010) syntax = uid();
+    else if (view.getUint16(offset + 2, true) === 0x0002) sopClass = uid();
     offset = start + length;
   }
+  if (sopClass === MEDIA_DIRECTORY) return {directory: true};
   if (syntax === DEFLATED) [view, offset] = [(await inflated(file, offset)) || new DataView(new ArrayBuffer(0)), 0];
   const found = new Map();
   try { readElements(view, offset, view.byteLength, {explicit: syntax !== IMPLICIT_LE, little: syntax !== EXPLICIT_BE}, found); } catch (error) { /* a cut header: keep what was read */ }
@@ -241,7 +246,8 @@ function showChecked(files, total, bytes, size) {
 
 async function checked(files) {
   // Every header is read and every file hashed before anything is sent, which takes a while for
-  // hundreds of MB: a bar of its own says how far it is. Returns the files to send and the rest.
+  // hundreds of MB: a bar of its own says how far it is. Returns the files to send and the rest,
+  // each with why it is not sent.
   const size = files.reduce((sum, file) => sum + file.size, 0);
   const work = [], skipped = [];
   let bytes = 0;
@@ -249,7 +255,8 @@ async function checked(files) {
   for (const [n, file] of files.entries()) {
     showChecked(n, files.length, bytes, size);
     const info = await headerInfo(file);
-    if (!info) skipped.push(file);
+    if (!info) skipped.push({file, reason: text.textSkipped});
+    else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
       const [path, unread] = [file.webkitRelativePath || file.name, !info.study];
       const key = unread ? `unread:${n}` : info.study;
@@ -270,7 +277,7 @@ async function upload(files) {
   bar.max = files.length;
   let finished = 0;
   const advance = () => { bar.value = ++finished; document.getElementById("overall-text").textContent = `${finished}/${files.length}`; };
-  for (const file of skipped) { problem(file, text.textSkipped); advance(); }
+  for (const {file, reason} of skipped) { problem(file, reason); advance(); }
   let known;
   try { known = await knownHashes(work); } catch (error) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }

@@ -96,8 +96,9 @@ class Viewport {
 
   get images() { return this.series === null ? [] : data.series[this.series].images; }
   get current() { return this.images[this.index]; }
+  get colour() { return this.series !== null && data.series[this.series].colour; }
   // Colour is rendered as stored, and a failed image has nothing to window or measure.
-  get windowable() { return this.series !== null && !data.series[this.series].colour && !this.failed; }
+  get windowable() { return this.series !== null && !this.colour && !this.failed; }
 
   url(image, low) {
     const tail = image.frame ? `frames/${image.frame}/rendered` : "rendered";
@@ -303,12 +304,19 @@ class Viewport {
   }
 
   // The region tool: an ellipse dragged from corner to corner, or one pixel clicked; the server
-  // measures the stored values under it (HU for CT) and the status line shows them.
+  // measures the stored values under it (HU for CT) and the status line shows them. A colour
+  // image has none: that is said at once, with no region drawn and nothing asked.
   startRegion(event) {
+    if (this.colour) {
+      this.clearMeasurement();
+      this.element.querySelector(".distance").textContent = text.textNoValues;
+      return false;
+    }
     this.points = [];
     this.region = {from: this.toImage(event), to: this.toImage(event)};
     this.element.querySelector(".distance").textContent = "";
     this.drawMeasurement();
+    return true;
   }
 
   growRegion(event) {
@@ -331,7 +339,7 @@ class Viewport {
     const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
     if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
     const spacing = image.spacing;  // [between rows, between columns] in mm
-    const area = spacing ? `${(pixels * spacing[0] * spacing[1] / 100).toFixed(2)} ${text.textCm2}` : `${pixels} px`;
+    const area = spacing ? `${(pixels * spacing[0] * spacing[1] / 100).toFixed(2)} ${text.textCm2}` : `${pixels} px (${text.textNoSpacingArea})`;
     label.textContent = format(text.textRegion, {mean: withUnit(mean), sd: number(sd), min: number(min), max: number(max), area});
   }
 
@@ -474,19 +482,24 @@ function toggleCine() {
 
 // The tag panel: the server writes the rows (with each attribute's name); the filter box keeps
 // the attributes whose tag, name or value holds what is typed ("0010,0010", "00100010" and
-// "patient's name" all find Patient's Name), a whole sequence when the sequence matches.
-let tagsShown = null;
+// "patient's name" all find Patient's Name), a whole sequence when the sequence matches. Only the
+// answer for the image shown now is written in: one asked for an image scrolled past may come later.
+let tagsShown = null, tagsAsked = null;
 
 async function refreshTags() {
   const tags = document.getElementById("tags");
   const v = state.active;
   if (tags.hidden || !v.current) return;
   const path = `${data.series[v.series].uid}/${v.current.uid}`;
-  if (path === tagsShown) return;
-  const response = await fetch(`${root.dataset.windowBase}${path}/tags/`);
-  if (!response.ok) return;
-  document.getElementById("tags-table").innerHTML = await response.text();
-  tagsShown = path;
+  if (path === tagsShown || path === tagsAsked) return;
+  tagsAsked = path;
+  const response = await fetch(`${root.dataset.windowBase}${path}/tags/`).catch(() => null);
+  const rows = response?.ok ? await response.text().catch(() => null) : null;
+  if (path !== tagsAsked) return;
+  tagsAsked = null;
+  tagsShown = rows === null ? null : path;
+  document.getElementById("tags-table").innerHTML = rows ?? "";
+  document.getElementById("tags-failed").hidden = rows !== null;
   filterTags();
 }
 
@@ -494,8 +507,9 @@ const searchable = (value) => value.toLowerCase().replace(/[\s(),]/g, "");
 
 function filterTags() {
   const wanted = searchable(document.getElementById("tags-filter").value);
+  const groups = document.querySelectorAll("#tags-table tbody");
   let shown = 0;
-  document.querySelectorAll("#tags-table tbody").forEach((group) => {
+  groups.forEach((group) => {
     const rows = [...group.rows];
     const whole = !wanted || searchable(rows[0].textContent).includes(wanted);
     const matching = rows.map((row) => whole || searchable(row.textContent).includes(wanted));
@@ -504,7 +518,7 @@ function filterTags() {
     group.hidden = !matching[0];
     if (matching[0]) shown += 1;
   });
-  document.getElementById("tags-none").hidden = shown > 0;
+  document.getElementById("tags-none").hidden = shown > 0 || groups.length === 0;  // no rows: the header did not come
 }
 document.getElementById("tags-filter").addEventListener("input", filterTags);
 
@@ -580,7 +594,7 @@ viewports.forEach((viewport) => {
     let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
     if ((mode === "window" && !viewport.windowable) || ((mode === "measure" || mode === "region") && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
-    if (mode === "region") viewport.startRegion(event);
+    if (mode === "region" && !viewport.startRegion(event)) { drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
       before: viewport.window, window: null, moved: false};
     if (mode === "window") {
