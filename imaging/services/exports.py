@@ -108,11 +108,7 @@ def _write_zip(export: StudyExport, spool) -> tuple[int, list[dict]]:
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
         for done, instance in enumerate(instances, start=1):
             with instance_file(instance) as source:
-                inflated = isinstance(source, InflatedFile)
-                dataset = pydicom.dcmread(source, stop_before_pixels=inflated)
-                pixels_at = source.tell()  # of an inflated file, read to its pixel data
-                if inflated:  # written deflated again, as stored
-                    dataset.file_meta.TransferSyntaxUID = instance.transfer_syntax_uid
+                dataset, pixels_at = _read(instance, source)
                 flag = burned_in(dataset)
                 if flag == "yes":
                     burned += 1
@@ -129,10 +125,22 @@ def _write_zip(export: StudyExport, spool) -> tuple[int, list[dict]]:
     return written, warnings
 
 
+def _read(instance: Instance, source) -> tuple[pydicom.Dataset, int]:
+    """The instance's data set, and where its pixel data starts in `source`. A deflated one is read
+    to its pixel data only, from the file it inflates to (services/files.py), and names the
+    syntax it is written in again: read whole, a 0.9 MB file held the 900 MB it inflates to,
+    several times."""
+    inflated = isinstance(source, InflatedFile)
+    dataset = pydicom.dcmread(source, stop_before_pixels=inflated)
+    if inflated:
+        dataset.file_meta.TransferSyntaxUID = instance.transfer_syntax_uid
+    return dataset, source.tell()
+
+
 def _write(out, dataset: pydicom.Dataset, source, pixels_at: int) -> None:
-    """The de-identified instance as a Part 10 file in its stored syntax. A deflated one was read
-    to its pixel data (from the file it inflates to, services/files.py), which is copied through
-    a block at a time: read whole, a 0.9 MB file held the 900 MB it inflates to, several times."""
+    """The de-identified instance as a Part 10 file in its stored syntax; a deflated one's pixel
+    data is copied through from `source` a block at a time (what may follow it, a padding or the
+    digital signatures the profile removes, is left out)."""
     if isinstance(source, InflatedFile):
         write_deflated(out, dataset, element_chunks(source, pixels_at))
     else:
