@@ -328,8 +328,9 @@ LOGGING = {
 
 # The largest single DICOM instance accepted on any path.
 DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_MB", 1024, minimum=1) * 1024 * 1024
-# A deflated data set is inflated as its header is read, and what comes before its pixel data is
-# held in memory meanwhile: at most this much (imaging/dicom/inflated.py).
+# A deflated data set is inflated as it is read, never whole: what comes before its pixel data is
+# held in memory meanwhile, and one frame as it is retrieved or rendered: at most this much each
+# (imaging/dicom/inflated.py).
 DICOM_MAX_INFLATED_HEADER_BYTES = env_int("DICOM_MAX_INFLATED_HEADER_MB", 64, minimum=1) * 1024 * 1024
 # Run by each server process as it starts, before its first request (telemed/web/server.py).
 SERVER_WARM_UP = ["imaging.services.pixels.warm_up"]

@@ -1,6 +1,7 @@
 """Pure functions over pydicom datasets: read a header without pixels, check it, index it."""
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -14,11 +15,13 @@ from pydicom.dataelem import RawDataElement
 from pydicom.datadict import DicomDictionary, dictionary_VR
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import _at_pixel_data, _read_command_set_elements, _read_file_meta_info, read_dataset, read_preamble
+from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID as UIDName
-from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, PrivateTransferSyntaxes
+from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, PrivateTransferSyntaxes
 
-from imaging.dicom.inflated import InflatedDataSet, InflationRefused
+from imaging.dicom.inflated import InflatedDataSet, InflatedFile, InflationRefused
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
 from imaging.dicom.structure import NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure
@@ -84,6 +87,21 @@ def read_header(path: Path, *, inflated_limit: int, header_limit: int) -> Datase
     except UNREADABLE as exc:
         raise HeaderError(Reason(_("the header cannot be read: %(error)s"), error=str(exc)[:220])) from None
     return dataset
+
+
+def inflated_file(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -> InflatedFile:
+    """The deflated file in `handle` (a stored one: read_header took it) as the Explicit VR Little
+    Endian file it inflates to, read in bounded memory (see InflatedFile). Raises what read_header
+    turns into a HeaderError."""
+    handle.seek(0)
+    dataset, stream = _read(handle, inflated_limit, header_limit)
+    meta = copy.deepcopy(dataset.file_meta)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    prefix = DicomBytesIO()
+    prefix.write(dataset.preamble + b"DICM")
+    write_file_meta_info(prefix, meta, enforce_standard=True)
+    frames = int(dataset.get("NumberOfFrames") or 1)
+    return InflatedFile(prefix.getvalue(), stream, frame_bytes=(_pixel_bytes(dataset) or 0) // max(frames, 1))
 
 
 def _read(handle: BinaryIO, inflated_limit: int, header_limit: int) -> tuple[FileDataset, BinaryIO]:

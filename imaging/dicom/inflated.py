@@ -8,12 +8,22 @@ deferred values back from it later; beyond that only the block being read is hel
 forward inflates and forgets. Seeking back past what is held starts inflating again from the
 beginning, which the header check does once (its walk from the pixel data to the end follows
 finding the size, which inflates to the end).
+
+A stored deflated file is retrieved the same way (`InflatedFile`: the Explicit VR Little Endian
+file it inflates to), and written again, for the teaching export, a block at a time
+(`write_deflated`).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
+
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
@@ -35,7 +45,7 @@ class InflatedDataSet:
 
     def __init__(self, handle: BinaryIO, *, header_limit: int, size_limit: int) -> None:
         self._handle, self._start = handle, handle.tell()
-        self._header_limit, self._size_limit = header_limit, size_limit
+        self.header_limit, self._size_limit = header_limit, size_limit
         self._kept = bytearray()  # from the first byte, while the header is read
         self._keeping = True
         self._position = 0
@@ -67,8 +77,8 @@ class InflatedDataSet:
         start, end = self._position, self._position + size
         while self._keeping and len(self._kept) < end and (block := self._block()):
             self._kept += block
-            if len(self._kept) > self._header_limit:
-                raise InflationRefused(Reason(_("the deflated header (before the pixel data) exceeds %(limit)d MB"), limit=self._header_limit // MB))
+            if len(self._kept) > self.header_limit:
+                raise InflationRefused(Reason(_("the deflated header (before the pixel data) exceeds %(limit)d MB"), limit=self.header_limit // MB))
         data = bytes(self._kept[start:end])
         if end > len(self._kept) and not self._keeping:
             data += self._beyond_kept(max(start, len(self._kept)), end)
@@ -110,3 +120,71 @@ class InflatedDataSet:
                 return block
         self._size = self._produced
         return b""
+
+
+class InflatedFile:
+    """A stored deflated file as the Explicit VR Little Endian file it inflates to (PS3.5 A.5: the
+    inflated data set is in that syntax), read-only and seekable: `prefix` (the preamble and the
+    file meta information naming that syntax), then `data_set`, whose header was read and
+    `header_done` called, so that reading it holds its header and one block, not what it
+    inflates to. `frame_bytes`: how long one frame of its pixel data is; `held_limit`: the most
+    of it a reader may hold in memory (its header was refused beyond that)."""
+
+    closed = False  # pydicom reads a deferred value back from an open buffer
+
+    def __init__(self, prefix: bytes, data_set: InflatedDataSet, *, frame_bytes: int) -> None:
+        self._prefix, self._data_set, self.frame_bytes = prefix, data_set, frame_bytes
+        self.held_limit = data_set.header_limit
+        self._position = 0
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:
+            offset += len(self._prefix) + self._data_set.seek(0, os.SEEK_END)
+        elif whence == os.SEEK_CUR:
+            offset += self._position
+        self._position = offset
+        return offset
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:  # to the end
+            size = len(self._prefix) + self._data_set.seek(0, os.SEEK_END) - self._position
+        start, end = self._position, self._position + size
+        data = self._prefix[start:end]
+        if end > len(self._prefix):
+            self._data_set.seek(max(start - len(self._prefix), 0))
+            data += self._data_set.read(end - max(start, len(self._prefix)))
+        self._position = start + len(data)
+        return data
+
+
+def write_deflated(out: BinaryIO, dataset: Dataset, pixel_data: Iterable[bytes]) -> None:
+    """`dataset` (a header, without its pixel data) and then `pixel_data` (the element's bytes,
+    in Explicit VR Little Endian) written to `out` as a deflated Part 10 file, a block at a time:
+    what pydicom's dcmwrite gives of the whole data set, which it deflates in memory."""
+    meta = DicomBytesIO()
+    meta.write(dataset.preamble or bytes(128))
+    meta.write(b"DICM")
+    write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = True, False
+    write_dataset(header, dataset)
+    out.write(meta.getvalue())
+    deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate (PS3.5 A.5)
+    for chunk in itertools.chain([header.getvalue()], pixel_data):
+        out.write(deflater.compress(chunk))
+    out.write(deflater.flush())
+
+
+def element_chunks(source: BinaryIO, start: int) -> Iterator[bytes]:
+    """The element of defined length (Explicit VR Little Endian, a VR with a 4-byte length: pixel
+    data) at `start` in `source`, a block at a time."""
+    source.seek(start)
+    head = source.read(12)
+    yield head
+    left = int.from_bytes(head[8:12], "little") if len(head) == 12 else 0
+    while left > 0 and (block := source.read(min(left, INFLATE_BLOCK))):
+        left -= len(block)
+        yield block

@@ -33,8 +33,23 @@ class Reason(str):
 
     @classmethod
     def joined(cls, reasons: list[Reason]) -> Reason:
-        """Several reasons in one, separated by semicolons."""
-        return reduce(lambda first, then: cls("%(first)s; %(then)s", first=first, then=then), reasons)
+        """Several reasons in one, separated by semicolons. Its brief (see error_comment) holds the
+        parts' briefs that fit whole, the first always, and counts the others: cut, the joined
+        text lost the first point's end, or the whole of it."""
+        joined = reduce(lambda first, then: cls("%(first)s; %(then)s", first=first, then=then), reasons)
+        if len(reasons) > 1:
+            joined.brief = _joined_brief([getattr(r, "brief", "") or str(r) for r in reasons])
+        return joined
+
+
+def _joined_brief(briefs: list[str]) -> str:
+    brief = briefs[0]
+    for n, then in enumerate(briefs[1:], start=1):
+        after = len(briefs) - n - 1  # not yet added once `then` is
+        if len(f"{brief}; {then}{f'; and {after} more' if after else ''}") > ERROR_COMMENT:
+            return f"{brief}; and {len(briefs) - n} more"
+        brief = f"{brief}; {then}"
+    return brief
 
 
 def translated(reason, gettext: Callable[[str], str]):

@@ -1,7 +1,9 @@
 """Transfer syntaxes for WADO-RS (PS3.18 8.7.3): what an Accept header asks for, which syntax an
 instance, a frame or a bulk data element is sent in, and its bytes in that syntax.
 
-Pure functions over pydicom and file-like objects. The rules:
+Pure functions over pydicom and file-like objects. A stored deflated file is read as the
+Explicit VR Little Endian file it inflates to (`inflated`), in bounded memory: pydicom inflates a
+deflated data set whole, and a file of 0.9 MB may inflate to 900 MB. The rules:
 - `transfer-syntax=*` or the stored syntax's UID: the stored bytes, untouched.
 - no transfer-syntax with application/dicom, application/octet-stream or */*: Explicit VR Little
   Endian (the standard's default), decoded when the stored syntax is compressed.
@@ -11,6 +13,7 @@ Pure functions over pydicom and file-like objects. The rules:
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -22,6 +25,9 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
+
+from imaging.dicom.header import BULK_DATA_THRESHOLD, UNREADABLE, HeaderError, inflated_file
+from imaging.dicom.inflated import INFLATE_BLOCK, MB, InflatedFile, InflationRefused
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -170,6 +176,15 @@ def decoder_reason(exc: Exception) -> str:
     return reason[:200]
 
 
+def inflated(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -> InflatedFile:
+    """A stored deflated file as the Explicit VR Little Endian file it inflates to, inflated as it
+    is read (imaging/dicom/inflated.py); TransferError if it cannot be read."""
+    try:
+        return inflated_file(handle, inflated_limit=inflated_limit, header_limit=header_limit)
+    except (HeaderError, InflationRefused, zlib.error, *UNREADABLE) as exc:
+        raise TransferError(f"the deflated data set cannot be read: {exc}"[:200]) from None
+
+
 def can_decode(transfer_syntax: str) -> bool:
     if transfer_syntax in NATIVE_LITTLE_ENDIAN or transfer_syntax == BIG_ENDIAN:
         return True
@@ -245,12 +260,20 @@ def frame_array(source: BinaryIO, number: int, header: Dataset | None = None) ->
     """Frame `number` (1-based) decoded, colour as RGB; `header` receives the pixel module.
 
     pydicom can read just that frame from the file; a few files it decodes from a full read trip
-    that path, so a full read is the fallback. Raises TransferError with the decoder's reason."""
+    that path, so a full read is the fallback; not of an inflated file, where a full read would
+    hold all it inflates to, nor is a frame of one read that is larger than it may hold. Raises
+    TransferError with the decoder's reason."""
+    if isinstance(source, InflatedFile) and source.frame_bytes > source.held_limit:
+        raise TransferError(
+            f"a frame of this deflated instance inflates to {source.frame_bytes // MB} MB, more than the {source.held_limit // MB} MB "
+            "a deflated data set may hold in memory at once"
+        )
     source.seek(0)
     try:
         return pixel_array(source, ds_out=header, index=number - 1)
-    except Exception:  # noqa: BLE001 - retried below, where the reason is kept
-        pass
+    except Exception as exc:  # noqa: BLE001 - retried below, where the reason is kept
+        if isinstance(source, InflatedFile):
+            raise TransferError(decoder_reason(exc)) from None
     source.seek(0)
     try:
         dataset = pydicom.dcmread(source)
@@ -279,11 +302,15 @@ def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice) -> Iterato
 
 
 def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int) -> Iterator[bytes]:
-    """The Pixel Data bulk data: one part of native data, or one part per compressed frame."""
-    if media_type_of(choice.transfer_syntax) == OCTET:
-        yield b"".join(frame_parts(source, list(range(1, frames + 1)), choice))
-    else:
-        yield from frame_parts(source, list(range(1, frames + 1)), choice)
+    """The Pixel Data bulk data, a frame at a time: one part of native data (see
+    is_one_part), or one part per compressed frame."""
+    yield from frame_parts(source, list(range(1, frames + 1)), choice)
+
+
+def is_one_part(choice: Choice) -> bool:
+    """Whether the Pixel Data bulk data goes as one part (native data), its frames its chunks:
+    joined, a 900 MB pixel data was held whole."""
+    return media_type_of(choice.transfer_syntax) == OCTET
 
 
 # Instances -----------------------------------------------------------------------------------
@@ -302,11 +329,19 @@ def _swap_words(dataset: Dataset) -> None:
             element.value = np.frombuffer(element.value, dtype=f">u{size}").astype(f"<u{size}").tobytes()
 
 
-def explicit_little_endian(source: BinaryIO) -> bytes:
+def explicit_little_endian(source: BinaryIO) -> Iterator[bytes]:
     """The instance rewritten in Explicit VR Little Endian: compressed pixel data decoded (colour
-    as RGB), a big endian file's words swapped. The SOP Instance UID stays: the pixels are those
-    the stored syntax gives."""
+    as RGB), a big endian file's words swapped, an inflated file read through a block at a time
+    (it is in that syntax). The SOP Instance UID stays: the pixels are those the stored syntax
+    gives."""
     source.seek(0)
+    if isinstance(source, InflatedFile):
+        try:
+            while chunk := source.read(INFLATE_BLOCK):
+                yield chunk
+        except InflationRefused as exc:
+            raise TransferError(exc.args[0]) from None
+        return
     try:
         dataset = pydicom.dcmread(source)
         stored = str(dataset.file_meta.TransferSyntaxUID)
@@ -319,7 +354,7 @@ def explicit_little_endian(source: BinaryIO) -> bytes:
         pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     except Exception as exc:  # noqa: BLE001 - decoders and a malformed header raise many kinds
         raise TransferError(decoder_reason(exc)) from None
-    return buffer.getvalue()
+    yield buffer.getvalue()
 
 
 def _big_to_little(dataset: Dataset) -> None:
@@ -353,7 +388,8 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
     metadata as bulk data (as sent, in its character set), or None if there is none."""
     steps = parse_path(path)
     source.seek(0)
-    dataset = pydicom.dcmread(source, stop_before_pixels=steps[0] < PIXEL_DATA)
+    # Values are read when asked for, so that one past the pixel data is read without it.
+    dataset = pydicom.dcmread(source, stop_before_pixels=steps[0] < PIXEL_DATA, defer_size=BULK_DATA_THRESHOLD)
     big_endian = str(dataset.file_meta.TransferSyntaxUID) == BIG_ENDIAN
     current: Dataset = dataset
     for n in range(0, len(steps) - 1, 2):

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -34,6 +33,7 @@ from imaging.dicomweb.streaming import file_chunks
 from imaging.models import Instance, Study
 from imaging.selectors import INSTANCE_ORDER, instance_by_uids, shown_image, study_by_uid
 from imaging.services import ingest, pixels
+from imaging.services.files import instance_file
 from telemed.access import storing_institutions, study_visible, visible_studies
 from telemed.accounts.authentication import AccessTokenAuthentication, UnparsedBodySessionAuthentication
 from telemed.accounts.models import AccessToken
@@ -232,9 +232,9 @@ class StudiesView(QidoView):
 
 # WADO-RS ----------------------------------------------------------------------------------------
 
-def _transcoded(name: str) -> Iterator[bytes]:
-    with default_storage.open(name, "rb") as handle:
-        yield transfer.explicit_little_endian(handle)
+def _transcoded(instance: Instance) -> Iterator[bytes]:
+    with instance_file(instance) as source:
+        yield from transfer.explicit_little_endian(source)
 
 
 def _primed(parts: Iterator[bytes]) -> Iterator[bytes]:
@@ -253,10 +253,10 @@ def _primed(parts: Iterator[bytes]) -> Iterator[bytes]:
     return everything()
 
 
-def _pixel_parts(name: str, produce) -> Iterator[bytes]:
-    """Parts made by `produce(handle)` from the stored file, kept open while they stream."""
-    with default_storage.open(name, "rb") as handle:
-        yield from produce(handle)
+def _pixel_parts(instance: Instance, produce) -> Iterator[bytes]:
+    """Parts made by `produce(source)` from the stored file, kept open while they stream."""
+    with instance_file(instance) as source:
+        yield from produce(source)
 
 
 def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> StreamingHttpResponse:
@@ -327,7 +327,7 @@ class RetrieveView(DicomWebView):
             if target == stored:
                 parts.append((target, file_chunks(instance.file.name)))
             elif transfer.can_decode(stored):
-                parts.append((target, _transcoded(instance.file.name)))
+                parts.append((target, _transcoded(instance)))
             else:
                 return _undecodable(instance, _("no decoder for this transfer syntax is installed"))
         transcoded = sum(1 for instance, (target, _c) in zip(found, parts) if target != instance.transfer_syntax_uid)
@@ -369,7 +369,9 @@ class MetadataView(RetrieveView):
 class PixelDataView(RetrieveView):
     """Frames and the Pixel Data bulk data: stored bytes, or decoded to little endian."""
 
-    def pixel_response(self, instance: Instance, produce) -> HttpResponse:
+    def pixel_response(self, instance: Instance, produce, *, whole: bool = False) -> HttpResponse:
+        """Parts made by `produce(source, choice)`; `whole`: they are the frames of the whole
+        Pixel Data, which native data sends as one part."""
         wanted = transfer.parse_accept(self.request.META.get("HTTP_ACCEPT"))
         choice = transfer.choose_pixel_syntax(wanted, instance.transfer_syntax_uid)
         if choice is None:
@@ -377,9 +379,11 @@ class PixelDataView(RetrieveView):
         if choice.decode and not transfer.can_decode(instance.transfer_syntax_uid):
             return _undecodable(instance, _("no decoder for this transfer syntax is installed"))
         try:
-            parts = _primed(_pixel_parts(instance.file.name, lambda handle: produce(handle, choice)))
+            parts = _primed(_pixel_parts(instance, lambda source: produce(source, choice)))
         except transfer.TransferError as exc:
             return _undecodable(instance, str(exc))
+        if whole and transfer.is_one_part(choice):
+            return _multipart(iter([(choice.content_type, parts)]), choice.media_type)
         return _multipart(((choice.content_type, [part]) for part in parts), choice.media_type)
 
 
@@ -416,13 +420,16 @@ class BulkDataView(PixelDataView):
         if attribute_path.upper() == "7FE00010":
             if not instance.rows:
                 return _no_pixel_data()
-            response = self.pixel_response(instance, lambda handle, choice: transfer.whole_pixel_data(handle, choice, instance.number_of_frames))
+            response = self.pixel_response(instance, lambda source, choice: transfer.whole_pixel_data(source, choice, instance.number_of_frames), whole=True)
         else:
             wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
             if not any(w.canonical in (transfer.OCTET, *transfer.WILDCARDS) for w in wanted):
                 return _error(_("Bulk data is sent as application/octet-stream."), 406)
-            with default_storage.open(instance.file.name, "rb") as handle:
-                value = transfer.bulk_value(handle, attribute_path)
+            try:
+                with instance_file(instance) as source:
+                    value = transfer.bulk_value(source, attribute_path)
+            except transfer.TransferError as exc:
+                return _error(_("The stored file of this instance cannot be read: %(reason)s.") % {"reason": exc}, 406)
             if value is None:
                 return _error(_("This instance has no binary element at %(path)s.") % {"path": attribute_path}, 404)
             response = _multipart(iter([(f"{transfer.OCTET}; transfer-syntax={transfer.EXPLICIT_LE}", [value])]), transfer.OCTET)

@@ -11,11 +11,11 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-
 from imaging.dicom import regions, render, synthetic
 from imaging.dicom.cache import FrameCache
+from imaging.dicom.transfer import TransferError
 from imaging.models import Instance
+from imaging.services.files import instance_file
 
 frames = FrameCache(settings.IMAGING_FRAME_CACHE_BYTES)
 
@@ -24,8 +24,11 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
     """Frame `number` (1-based) of `instance`, decoded; RenderError if it cannot be."""
 
     def decode() -> render.Frame:
-        with default_storage.open(instance.file.name, "rb") as handle:
-            return render.decode_frame(handle, number)
+        try:
+            with instance_file(instance) as source:
+                return render.decode_frame(source, number)
+        except TransferError as exc:  # a deflated file that cannot be read
+            raise render.RenderError(str(exc)) from None
 
     return frames.get((instance.sha256, number), decode)
 

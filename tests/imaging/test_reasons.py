@@ -33,3 +33,13 @@ def test_an_error_comment_keeps_a_reasons_point_in_64_characters():
     assert error_comment(invalid) == "SOPInstanceUID is not a valid UID: ' 1.2.826.0.1.3680043.8.49..."
     assert error_comment(Reason("%(keyword)s is missing", keyword="StudyInstanceUID")) == "StudyInstanceUID is missing"
     assert error_comment("the header cannot be read: " + "an unusually long explanation " * 3) == "the header cannot be read: an unusually long explanation an..."
+
+
+def test_reasons_joined_keep_the_first_point_whole_in_an_error_comment_and_count_the_others():
+    uid = "1.2.826.0.1.3680043.8.498." + "1" * 30
+    invalid = Reason("%(keyword)s '%(value)s' is not a valid UID (digits and dots, at most 64 characters)", brief="%(keyword)s is not a valid UID: '%(value)s'", keyword="StudyInstanceUID", value="x" + uid[:12])
+    missing = [Reason("%(keyword)s is missing", keyword=keyword) for keyword in ("SeriesInstanceUID", "SOPClassUID")]
+    assert error_comment(Reason.joined([invalid, *missing])) == f"StudyInstanceUID is not a valid UID: 'x{uid[:12]}'; and 2 more"
+    assert error_comment(Reason.joined(missing)) == "SeriesInstanceUID is missing; SOPClassUID is missing"
+    assert error_comment(Reason.joined([*missing, invalid])) == "SeriesInstanceUID is missing; SOPClassUID is missing; and 1 more"
+    assert Reason.joined([invalid, *missing]).startswith("StudyInstanceUID 'x1.2.826") and Reason.joined([invalid]) is invalid

@@ -20,8 +20,9 @@ def test_chinese_catalogue_has_no_untranslated_or_fuzzy_entries():
     assert catalogue.percent_translated() == 100
 
 
-def test_every_string_in_the_code_is_in_the_chinese_catalogue(tmp_path, monkeypatch):
-    """makemessages over a copy of the sources: anything it adds is a string nobody translated."""
+def test_every_string_in_the_code_is_in_the_chinese_catalogue_and_no_other(tmp_path, monkeypatch):
+    """makemessages over a copy of the sources: anything it adds is a string nobody translated,
+    anything it marks obsolete (#~) a string no code, template or gettext_noop uses any more."""
     for folder in ("telemed", "consults", "imaging", "rounds", "templates"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "migrations"))
     copy = tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES"
@@ -33,6 +34,8 @@ def test_every_string_in_the_code_is_in_the_chinese_catalogue(tmp_path, monkeypa
     refreshed = polib.pofile(str(copy / "django.po"))
     missing = [entry.msgid for entry in refreshed.untranslated_entries() + refreshed.fuzzy_entries()]
     assert not missing, f"Translate these in {CATALOGUE.relative_to(ROOT)}: {missing}"
+    unused = [entry.msgid for entry in refreshed.obsolete_entries()]
+    assert not unused, f"Remove these from {CATALOGUE.relative_to(ROOT)}, no code uses them: {unused}"
 
 
 @pytest.mark.django_db
