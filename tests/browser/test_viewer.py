@@ -478,10 +478,7 @@ def test_the_roi_tool_reads_the_mean_hu_of_an_ellipse_and_the_value_of_a_clicked
         assert page.locator("#region").get_attribute("aria-pressed") == "true"
         box = page.locator(f"{LEFT} .image").bounding_box()
         per_pixel = box["width"] / 128
-        page.mouse.move(box["x"] + 40 * per_pixel, box["y"] + 40 * per_pixel)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 80 * per_pixel, box["y"] + 80 * per_pixel, steps=4)
-        page.mouse.up()
+        _draw_ellipse(page, (40 / 128, 40 / 128), (80 / 128, 80 / 128))
         page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
         label = page.locator(f"{LEFT} .distance").inner_text()
         match = re.fullmatch(r"Mean −?[\d.]+ HU, SD [\d.]+ \(−?\d+ to −?\d+\), ([\d.]+) cm²", label)  # CT numbers are whole
@@ -568,6 +565,15 @@ def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_an
         assert shown not in page.locator("#tags").inner_text()
 
 
+def _draw_ellipse(page, start: tuple[float, float], end: tuple[float, float], viewport: str = LEFT) -> None:
+    """Drag the ROI tool from `start` to `end`, as fractions of the image's width and height."""
+    box = page.locator(f"{viewport} .image").bounding_box()  # the transformed box: zoom and pan included
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=4)
+    page.mouse.up()
+
+
 def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_measure(live_daphne, chromium):
     seed_demo()
     study = _ingest([_joined(_bundled("SC_rgb_small_odd.dcm"), study_uid=generate_uid(), series_number=1)])
@@ -576,11 +582,7 @@ def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_me
         asked = []
         page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
         page.keyboard.press("o")
-        box = page.locator(f"{LEFT} .image").bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=4)
-        page.mouse.up()
+        _draw_ellipse(page, (0.2, 0.2), (0.8, 0.8))
         assert page.locator(f"{LEFT} .distance").inner_text() == "彩色图像没有可测量的数值。"
         assert page.locator(f"{LEFT} .overlay ellipse").count() == 0  # no region drawn for nothing
         assert asked == [] and page.console_errors == []
@@ -594,11 +596,7 @@ def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(li
     with _viewing(chromium, live_daphne, study) as page:
         _full_quality(page)
         page.keyboard.press("o")
-        box = page.locator(f"{LEFT} .image").bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=4)
-        page.mouse.up()
+        _draw_ellipse(page, (0.2, 0.2), (0.6, 0.6))
         page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
         label = page.locator(f"{LEFT} .distance").inner_text()
         assert re.search(r", \d+ px \(no pixel spacing: area in pixels\)$", label), label  # as the distance says it is in pixels
