@@ -39,6 +39,7 @@ def test_clinic_doctor_uploads_files_then_resumes_without_sending_them_again(liv
             headers: {"X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value}}).then((r) => r.json())""")
         assert said["reason"].startswith("no DICOM file header") and "export it from the modality" in said["reason"]
         assert page.locator("#problem-list").text_content() == f"README.txt: not sent: {said['reason']}"
+        assert page.locator("#problems summary").inner_text() == "Files not stored (1)"  # counted while folded
         assert Instance.objects.count() == 5
 
         # The tab is closed and the doctor chooses the whole folder again.

@@ -179,7 +179,9 @@ function problem(file, reason) {
   document.getElementById("problems").hidden = false;
   const item = document.createElement("li");
   item.textContent = `${file.webkitRelativePath || file.name}: ${reason}`;
-  document.getElementById("problem-list").append(item);
+  const list = document.getElementById("problem-list");
+  list.append(item);
+  document.getElementById("problem-count").textContent = String(list.children.length);  // seen while the list is folded
 }
 
 class SessionEnded extends Error {}
