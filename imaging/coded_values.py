@@ -75,7 +75,9 @@ MODALITIES = {
 
 
 def body_part_words(code: str) -> str:
-    return str(BODY_PARTS.get(code.strip().upper(), code)) if code else ""
+    """The body part in words of the language active when it is rendered (a notification is
+    rendered in each recipient's); a code not listed, as sent."""
+    return BODY_PARTS.get(code.strip().upper(), code) if code else ""
 
 
 def sex_words(code: str) -> str:

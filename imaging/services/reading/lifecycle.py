@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consults.services.notify import lazy_format
-from imaging.coded_values import BODY_PARTS
+from imaging.coded_values import body_part_words
 from imaging.models import ReadEvent, ReadRequest, ReadStatus
 from telemed.accounts.models import Role, User
 from telemed.audit.services import audit_record
@@ -88,7 +88,7 @@ def read_link(read: ReadRequest) -> str:
 def read_label(read: ReadRequest) -> str:
     """What a notification names: the examination, never the patient (bodies go out by SMS too);
     the body part in words of the recipient's language, as notify() renders it in each one's."""
-    part = BODY_PARTS.get(read.body_part.upper(), read.body_part)
+    part = body_part_words(read.body_part)
     if read.modality and part:
         return lazy_format("%(modality)s %(part)s", modality=read.modality, part=part)
     return read.modality or part or read.study.description or gettext_lazy("imaging study")
