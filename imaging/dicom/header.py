@@ -21,7 +21,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID as UIDName
 from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, PrivateTransferSyntaxes
 
-from imaging.dicom.inflated import InflatedDataSet, InflatedFile, InflationRefused
+from imaging.dicom.inflated import NOT_DEFLATED, InflatedDataSet, InflatedFile, InflationRefused
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
 from imaging.dicom.structure import NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure
@@ -83,7 +83,7 @@ def read_header(path: Path, *, inflated_limit: int, header_limit: int) -> Datase
     except RecursionError:
         raise HeaderError(Reason(NESTED_TOO_DEEPLY)) from None
     except zlib.error:
-        raise HeaderError(Reason(_("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says"))) from None
+        raise HeaderError(Reason(NOT_DEFLATED)) from None
     except UNREADABLE as exc:
         raise HeaderError(Reason(_("the header cannot be read: %(error)s"), error=str(exc)[:220])) from None
     return dataset

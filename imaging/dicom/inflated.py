@@ -29,6 +29,7 @@ from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
 
 INFLATE_BLOCK = 1024 * 1024
+NOT_DEFLATED = _("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says")
 MB = 1024 * 1024
 
 
@@ -111,7 +112,10 @@ class InflatedDataSet:
                 self._input = self._handle.read(INFLATE_BLOCK)
             if not self._input:
                 raise InflationRefused(Reason(_("the file is truncated: it ends inside its deflated data set")))
-            block = self._inflater.decompress(self._input, INFLATE_BLOCK)
+            try:
+                block = self._inflater.decompress(self._input, INFLATE_BLOCK)
+            except zlib.error:  # met only now, past the header the ingest read: a 4xx, not a 500
+                raise InflationRefused(Reason(NOT_DEFLATED)) from None
             self._input = self._inflater.unconsumed_tail  # past the stream's end (a writer's padding) is left unused
             if block:
                 self._produced += len(block)

@@ -20,13 +20,15 @@ from typing import BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
+from pydicom.valuerep import STR_VR
 
-from imaging.dicom.header import BULK_DATA_THRESHOLD, UNREADABLE, HeaderError, inflated_file
+from imaging.dicom.header import BULK_DATA_THRESHOLD, LEFT_OUT_UNREAD, UNREADABLE, HeaderError, inflated_file
 from imaging.dicom.inflated import INFLATE_BLOCK, MB, InflatedFile, InflationRefused
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -383,9 +385,27 @@ def parse_path(path: str) -> list[int | str]:
     return steps
 
 
+def _vr_of(raw: RawDataElement) -> str:
+    """A raw element's VR: as written (explicit VR), else the dictionary's."""
+    if raw.VR:
+        return raw.VR
+    try:
+        return dictionary_VR(raw.tag)
+    except KeyError:
+        return "UN"
+
+
 def bulk_value(source: BinaryIO, path: str) -> bytes | None:
     """The bytes of the binary element at `path` (little endian), or of a text left out of the
-    metadata as bulk data (as sent, in its character set), or None if there is none."""
+    metadata as bulk data (as sent, in its character set), or None if there is none.
+    TransferError if the stored file cannot be read that far (read where the ingest did not)."""
+    try:
+        return _bulk_value(source, path)
+    except (InflationRefused, *UNREADABLE) as exc:
+        raise TransferError(f"the stored file cannot be read there: {exc}"[:200]) from None
+
+
+def _bulk_value(source: BinaryIO, path: str) -> bytes | None:
     steps = parse_path(path)
     source.seek(0)
     # Values are read when asked for, so that one past the pixel data is read without it.
@@ -399,10 +419,13 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
         current = element.value[steps[n + 1]]
     if steps[-1] not in current:
         return None
-    raw = current.get_item(steps[-1])  # before it is read: a text's bytes as sent
+    raw = current.get_item(steps[-1], keep_deferred=True)  # unread: a text's bytes as sent, never decoded
+    if isinstance(raw, RawDataElement) and _vr_of(raw) in STR_VR:
+        if raw.length <= LEFT_OUT_UNREAD:  # in the metadata itself, not bulk data
+            return None
+        source.seek(raw.value_tell)  # deferred: read where it lies in the file
+        return source.read(raw.length)
     element = current[steps[-1]]
-    if isinstance(element.value, str):
-        return raw.value if isinstance(raw, RawDataElement) else element.value.encode()
     if not isinstance(element.value, bytes):
         return None
     if big_endian and element.VR in WORD_SIZES:

@@ -180,3 +180,16 @@ def test_an_ordinary_deflated_file_is_exported_as_pydicom_would_write_it(cast):
     assert exported.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
     assert exported.PixelData == original.PixelData and exported.Rows == original.Rows
     assert exported.StudyInstanceUID != original.StudyInstanceUID and exported.PatientIdentityRemoved == "YES"
+
+
+@pytest.mark.parametrize("damage", ["limit lowered since it was stored", "file cut short in storage"])
+def test_a_deflated_file_that_cannot_be_read_past_its_header_is_refused_with_why_not_a_500(cast, client_for, settings, damage):
+    instance = _store(cast, deflated_bomb(BOMB_MB))
+    if damage == "limit lowered since it was stored":
+        settings.DICOM_MAX_INSTANCE_BYTES = BOMB_MB // 4 * MB
+    else:
+        path = default_storage.path(instance.file.name)
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[:len(data) * 3 // 4])
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
+    assert response.status_code == 406 and "cannot be read" in response.json()["detail"]
