@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import math
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +20,7 @@ from imaging.services import pixels, studies
 from telemed import access
 from telemed.patients.models import Patient
 from telemed.web.forms import call_service
+from telemed.web.params import numbers
 
 
 class ReconcileForm(forms.Form):
@@ -141,10 +140,10 @@ def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: 
     # Who may see the image is settled first: a stranger learns nothing from a malformed box.
     instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.region", box=asked[:100], shape=shape[:20])
     try:
-        box = tuple(float(v) for v in asked.split(",")) if len(asked) <= 100 else ()
+        box = numbers(asked, float, (4,))
     except ValueError:
-        box = ()
-    if len(box) != 4 or not all(math.isfinite(v) for v in box) or shape not in REGION_SHAPES:
+        box = None
+    if box is None or shape not in REGION_SHAPES:
         return JsonResponse({"detail": _("Name the region as box=x0,y0,x1,y1 (image pixels) and shape=ellipse or rectangle.")}, status=400)
     try:
         values, unit = pixels.region_get(instance=instance, number=frame, box=box, ellipse=shape == "ellipse")
@@ -153,6 +152,8 @@ def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: 
     except RegionError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"pixels": values.pixels, "mean": values.mean, "sd": values.sd, "min": values.minimum, "max": values.maximum, "unit": unit})
+
+
 def viewer_tags(request, study_id, series_uid: str, instance_uid: str):
     """The viewer's tag panel: an image's header as rows with each attribute's name."""
     instance = _viewed_instance(request, study_id, series_uid, instance_uid, action="imaging.instance_tags")

@@ -6,7 +6,6 @@ study that does not exist. Writes go only into `storing_institutions(user)`.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -39,6 +38,7 @@ from telemed.accounts.authentication import AccessTokenAuthentication, UnparsedB
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
 from telemed.audit.services import audit_record
+from telemed.web.params import numbers
 
 DICOM_JSON = "application/dicom+json"
 
@@ -440,20 +440,6 @@ class BulkDataView(PixelDataView):
 
 # Rendered and thumbnails ----------------------------------------------------------------------
 
-def _numbers(raw: str | None, cast, counts: tuple[int, ...]) -> tuple | None:
-    """'a,b,…' → a tuple of as many numbers as one of `counts` allows, or None if not given.
-    'nan' and 'inf' are refused: a window of them paints an image of nothing."""
-    if not raw:
-        return None
-    parts = raw.split(",")
-    if len(parts) not in counts:
-        raise ValueError(raw)
-    numbers = tuple(cast(part) for part in parts)  # ValueError for one that is not a number
-    if not all(math.isfinite(value) for value in numbers):
-        raise ValueError(raw)
-    return numbers
-
-
 def _window(raw: str | None) -> tuple[float, float, str] | None:
     """'center,width' or 'center,width,function' → (center, width, function), or None."""
     if not raw:
@@ -461,7 +447,7 @@ def _window(raw: str | None) -> tuple[float, float, str] | None:
     parts = raw.split(",")
     if len(parts) not in (2, 3):
         raise ValueError(raw)
-    center, width = _numbers(",".join(parts[:2]), float, (2,))
+    center, width = numbers(",".join(parts[:2]), float, (2,))
     function = parts[2].strip().lower() if len(parts) == 3 else "linear"
     if function not in render.VOI_FUNCTIONS or width < 1:
         raise ValueError(raw)
@@ -488,7 +474,7 @@ class _Rendering:
         except ValueError:
             raise ValueError(_("window must be center,width or center,width,function: two numbers, a width of at least 1, and linear, linear-exact or sigmoid.")) from None
         try:
-            viewport = _numbers(params.get("viewport"), int, (2, 6))
+            viewport = numbers(params.get("viewport"), int, (2, 6))
             if viewport and (min(viewport[:2] + viewport[4:]) < 1 or min(viewport[2:4], default=0) < 0):
                 raise ValueError(viewport)
             self.viewport = viewport
