@@ -83,6 +83,8 @@ def upload_instance(request, institution):
 @require_safe
 def upload_usage(request):
     """The storage bars alone, drawn as every page draws them, for the upload page to show what its files took."""
+    if not access.storing_institutions(request.user).exists():  # the page's own rule: who may upload
+        raise PermissionDenied
     return render(request, "imaging/includes/upload_usage.html")
 
 

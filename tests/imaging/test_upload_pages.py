@@ -58,6 +58,13 @@ def test_the_storage_bars_are_drawn_alone_with_what_an_upload_took_for_the_page_
     assert client_for(cast.north[Role.COORDINATOR]).get("/imaging/upload/usage/").content.decode().count("usage-row") == 0
 
 
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.RADIOLOGIST])
+def test_who_may_not_upload_is_refused_the_storage_bars_as_the_upload_page(cast, client_for, role):
+    client = client_for(cast.north[role])
+    assert client.get("/imaging/upload/").status_code == 403
+    assert client.get("/imaging/upload/usage/").status_code == 403
+
+
 def test_resumed_upload_sends_only_what_is_missing_and_stores_each_instance_once(cast, client_for):
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     files = ct_series(slices=6)
