@@ -339,7 +339,7 @@ class Viewport {
     const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
     if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
     const spacing = image.spacing;  // [between rows, between columns] in mm
-    const area = spacing ? `${(pixels * spacing[0] * spacing[1] / 100).toFixed(2)} ${text.textCm2}` : `${pixels} px (${text.textNoSpacingArea})`;
+    const area = spacing ? `${(pixels * spacing[0] * spacing[1] / 100).toFixed(2)} ${text.textCm2}` : format(text.textNoSpacingArea, {pixels});
     label.textContent = format(text.textRegion, {mean: withUnit(mean), sd: number(sd), min: number(min), max: number(max), area});
   }
 
