@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imaging import selectors
+from imaging.dicom import reasons
 from imaging.dicom.attributes import attribute_groups
 from imaging.dicom.header import NOT_PART10
 from imaging.dicom.regions import RegionError
@@ -125,7 +126,7 @@ def viewer_window(request, study_id, series_uid: str, instance_uid: str, frame: 
     try:
         window = pixels.frame_get(instance=instance, number=frame).window
     except RenderError as exc:
-        return JsonResponse({"detail": str(exc)}, status=406)
+        return JsonResponse({"detail": reasons.translated(exc.args[0], _)}, status=406)
     return JsonResponse({"window": window})
 
 
@@ -148,7 +149,7 @@ def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: 
     try:
         values, unit = pixels.region_get(instance=instance, number=frame, box=box, ellipse=shape == "ellipse")
     except RenderError as exc:
-        return JsonResponse({"detail": str(exc)}, status=406)
+        return JsonResponse({"detail": reasons.translated(exc.args[0], _)}, status=406)
     except RegionError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"pixels": values.pixels, "mean": values.mean, "sd": values.sd, "min": values.minimum, "max": values.maximum, "unit": unit})

@@ -332,6 +332,10 @@ DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_MB", 1024, minimum=1) * 1
 # held in memory meanwhile, and one frame as it is retrieved or rendered: at most this much each
 # (imaging/dicom/inflated.py).
 DICOM_MAX_INFLATED_HEADER_BYTES = env_int("DICOM_MAX_INFLATED_HEADER_MB", 64, minimum=1) * 1024 * 1024
+# The most one decoding of compressed pixel data may produce: a frame to render or to send
+# decoded, or every frame of an instance transcoded whole. Decoders allocate what the compressed
+# data declares, so a file of 1 KB could otherwise ask for gigabytes (imaging/dicom/codestreams.py).
+DICOM_MAX_DECODED_BYTES = env_int("DICOM_MAX_DECODED_MB", 512, minimum=1) * 1024 * 1024
 # Run by each server process as it starts, before its first request (telemed/web/server.py).
 SERVER_WARM_UP = ["imaging.services.pixels.warm_up"]
 # Decoded frames kept per server process for rendering (window drags, low then full quality).

@@ -25,6 +25,8 @@ from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 
+from imaging.dicom.reasons import Reason
+from imaging.dicom.reasons import gettext_noop as _
 from imaging.dicom.transfer import TransferError, frame_array
 
 THUMBNAIL_SIZE = 128
@@ -50,13 +52,15 @@ class Frame:
         return self.values.nbytes
 
 
-def decode_frame(source: BinaryIO, number: int) -> Frame:
-    """Frame `number` (1-based) of the DICOM file in `source`; RenderError says why it cannot be."""
+def decode_frame(source: BinaryIO, number: int, *, decode_limit: int) -> Frame:
+    """Frame `number` (1-based) of the DICOM file in `source`; RenderError says why it cannot be
+    (a Reason, see reasons.py). A compressed frame larger than `decode_limit` bytes decoded is
+    refused before it is decoded."""
     header = Dataset()
     try:
-        pixels = frame_array(source, number, header)
+        pixels = frame_array(source, number, header, decode_limit=decode_limit)
     except TransferError as exc:
-        raise RenderError(str(exc)) from None
+        raise RenderError(exc.args[0]) from None
     return _prepare(header, pixels)
 
 
@@ -81,7 +85,7 @@ def _rescale(header: Dataset) -> tuple[float, float]:
     try:
         return float(header.RescaleSlope), float(header.RescaleIntercept)
     except (TypeError, ValueError):
-        raise RenderError("Rescale Slope or Rescale Intercept is not a number.") from None
+        raise RenderError(Reason(_("Rescale Slope or Rescale Intercept is not a number"))) from None
 
 
 def _eight_bit(rgb: np.ndarray, header: Dataset) -> np.ndarray:

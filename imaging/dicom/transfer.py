@@ -23,13 +23,18 @@ import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.encaps import get_frame
+from pydicom.encaps import generate_frames, get_frame
+from pydicom.errors import InvalidDicomError
+from pydicom.filereader import _read_file_meta_info, read_preamble  # the meta information alone
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 from pydicom.valuerep import STR_VR
 
+from imaging.dicom import codestreams
 from imaging.dicom.header import BULK_DATA_THRESHOLD, LEFT_OUT_UNREAD, UNREADABLE, HeaderError, inflated_file
 from imaging.dicom.inflated import INFLATE_BLOCK, MB, InflatedFile, InflationRefused
+from imaging.dicom.reasons import Reason
+from imaging.dicom.reasons import gettext_noop as _
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -37,6 +42,7 @@ DEFLATED_LE = "1.2.840.10008.1.2.1.99"
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
 # Whose pixel data, as pydicom reads it, is already little endian and not encapsulated.
 NATIVE_LITTLE_ENDIAN = {EXPLICIT_LE, IMPLICIT_LE, DEFLATED_LE}
+NATIVE_SYNTAXES = NATIVE_LITTLE_ENDIAN | {BIG_ENDIAN}
 DICOM = "application/dicom"
 OCTET = "application/octet-stream"
 PIXEL_DATA = 0x7FE00010
@@ -127,7 +133,7 @@ def parse_accept(header: str | None) -> list[Wanted]:
 
 
 def media_type_of(transfer_syntax: str) -> str | None:
-    if transfer_syntax in NATIVE_LITTLE_ENDIAN or transfer_syntax == BIG_ENDIAN:
+    if transfer_syntax in NATIVE_SYNTAXES:
         return OCTET
     return IMAGE_MEDIA_TYPES.get(transfer_syntax)
 
@@ -171,11 +177,19 @@ def choose_instance_syntax(wanted: list[Wanted], stored: str) -> str | None:
     return None
 
 
-def decoder_reason(exc: Exception) -> str:
-    """pydicom lists every plugin's failure; the first one is the one worth showing."""
+def decoder_reason(exc: Exception) -> Reason:
+    """pydicom lists every plugin's failure; the first one is the one worth showing. It is the
+    decoder's own English: the sentence around it is in the reader's language."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reason = lines[1] if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else type(exc).__name__)
-    return reason[:200]
+    return Reason(_("the decoder reports: %(error)s"), error=reason[:200])
+
+
+def _detail(exc: Exception) -> str:
+    """What went wrong: our own Reason, translated with the sentence around it, or a library's
+    words, kept short (English whatever the reader's language)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Reason) else str(exc)[:180]
 
 
 def inflated(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -> InflatedFile:
@@ -184,11 +198,11 @@ def inflated(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -> Inf
     try:
         return inflated_file(handle, inflated_limit=inflated_limit, header_limit=header_limit)
     except (HeaderError, InflationRefused, zlib.error, *UNREADABLE) as exc:
-        raise TransferError(f"the deflated data set cannot be read: {exc}"[:200]) from None
+        raise TransferError(Reason(_("the deflated data set cannot be read: %(error)s"), error=_detail(exc))) from None
 
 
 def can_decode(transfer_syntax: str) -> bool:
-    if transfer_syntax in NATIVE_LITTLE_ENDIAN or transfer_syntax == BIG_ENDIAN:
+    if transfer_syntax in NATIVE_SYNTAXES:
         return True
     try:
         return get_decoder(transfer_syntax).is_available
@@ -209,6 +223,13 @@ class PixelLayout:
     length: int
     bits_allocated: int
     extended_offsets: tuple[bytes, bytes] | None
+    rows: int
+    columns: int
+    samples: int  # per pixel, as decoded: three for YBR_FULL_422
+
+    @property
+    def decoded_frame_bytes(self) -> int:
+        return self.rows * self.columns * self.samples * max(self.bits_allocated // 8, 1)
 
 
 def pixel_layout(source: BinaryIO) -> PixelLayout:
@@ -217,27 +238,31 @@ def pixel_layout(source: BinaryIO) -> PixelLayout:
         dataset = pydicom.dcmread(source, defer_size=256)
         raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
         if raw is None:
-            raise TransferError("this instance has no pixel data")
+            raise TransferError(Reason(_("this instance has no pixel data")))
         bits = int(dataset.get("BitsAllocated", 8) or 8)
+        rows, columns = int(dataset.Rows), int(dataset.Columns)
         samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-        if dataset.get("PhotometricInterpretation") == "YBR_FULL_422":
-            samples = 2  # two chroma samples are shared by each pair of pixels
+        # Native YBR_FULL_422 stores two samples a pixel: each pair of pixels shares its chroma.
+        stored_samples = 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else samples
         extended = None
         if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
             extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
         return PixelLayout(
             transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
             frames=int(dataset.get("NumberOfFrames", 1) or 1),
-            frame_bytes=int(dataset.Rows) * int(dataset.Columns) * samples * bits // 8,
+            frame_bytes=rows * columns * stored_samples * bits // 8,
             offset=raw.value_tell,
             length=raw.length,
             bits_allocated=bits,
             extended_offsets=extended,
+            rows=rows,
+            columns=columns,
+            samples=samples,
         )
     except (AttributeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         if isinstance(exc, TransferError):
             raise
-        raise TransferError(f"the image pixel module cannot be read: {exc}"[:200]) from None
+        raise TransferError(Reason(_("the image pixel module cannot be read: %(error)s"), error=_detail(exc))) from None
 
 
 def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
@@ -245,31 +270,35 @@ def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
     encapsulated frame joined."""
     if layout.transfer_syntax in (EXPLICIT_LE, IMPLICIT_LE, BIG_ENDIAN):
         if layout.bits_allocated % 8:
-            raise TransferError("bit-packed pixel data cannot be cut into frames")
+            raise TransferError(Reason(_("bit-packed pixel data cannot be cut into frames")))
         source.seek(layout.offset + (number - 1) * layout.frame_bytes)
         frame = source.read(layout.frame_bytes) if number * layout.frame_bytes <= layout.length else b""
         if len(frame) != layout.frame_bytes:
-            raise TransferError("the pixel data is shorter than its rows, columns and frames say")
+            raise TransferError(Reason(_("the pixel data is shorter than its rows, columns and frames say")))
         return frame
     source.seek(layout.offset)
     try:
         return get_frame(source, number - 1, number_of_frames=layout.frames, extended_offsets=layout.extended_offsets)
     except (ValueError, KeyError, EOFError, OSError) as exc:
-        raise TransferError(f"the frame cannot be found in the encapsulated pixel data: {exc}"[:200]) from None
+        raise TransferError(Reason(_("the frame cannot be found in the encapsulated pixel data: %(error)s"), error=_detail(exc))) from None
 
 
-def frame_array(source: BinaryIO, number: int, header: Dataset | None = None) -> np.ndarray:
+def frame_array(source: BinaryIO, number: int, header: Dataset | None = None, *, decode_limit: int) -> np.ndarray:
     """Frame `number` (1-based) decoded, colour as RGB; `header` receives the pixel module.
 
     pydicom can read just that frame from the file; a few files it decodes from a full read trip
     that path, so a full read is the fallback; not of an inflated file, where a full read would
-    hold all it inflates to, nor is a frame of one read that is larger than it may hold. Raises
-    TransferError with the decoder's reason."""
+    hold all it inflates to, nor is a frame of one read that is larger than it may hold. A
+    compressed frame that would decode to more than `decode_limit` bytes is refused before any
+    decoder runs (`refuse_oversized`). Raises TransferError with the reason."""
     if isinstance(source, InflatedFile) and source.frame_bytes > source.held_limit:
-        raise TransferError(
-            f"a frame of this deflated instance inflates to {source.frame_bytes // MB} MB, more than the {source.held_limit // MB} MB "
-            "a deflated data set may hold in memory at once"
-        )
+        raise TransferError(Reason(
+            _("a frame of this deflated instance inflates to %(size)d MB, more than the %(limit)d MB a deflated data set may hold in memory at once"),
+            size=source.frame_bytes // MB, limit=source.held_limit // MB,
+        ))
+    if not isinstance(source, InflatedFile) and stored_syntax(source) not in NATIVE_SYNTAXES:
+        layout = pixel_layout(source)
+        refuse_oversized(stored_frame(source, layout, number), layout, number=number, decode_limit=decode_limit)
     source.seek(0)
     try:
         return pixel_array(source, ds_out=header, index=number - 1)
@@ -288,25 +317,54 @@ def frame_array(source: BinaryIO, number: int, header: Dataset | None = None) ->
         raise TransferError(decoder_reason(exc)) from None
 
 
-def decoded_frame(source: BinaryIO, number: int) -> bytes:
+def stored_syntax(source: BinaryIO) -> str | None:
+    """The transfer syntax a file's meta information names, read alone (a twentieth of a
+    millisecond; the whole header takes a quarter); None if it names none."""
+    source.seek(0)
+    try:
+        read_preamble(source, False)
+        return str(_read_file_meta_info(source).get("TransferSyntaxUID", "")) or None
+    except (InvalidDicomError, *UNREADABLE):
+        return None
+
+
+def refuse_oversized(codestream: bytes, layout: PixelLayout, *, number: int, decode_limit: int) -> None:
+    """TransferError, before a decoder allocates anything, for a compressed frame the header says
+    decodes to more than `decode_limit` bytes, or whose codestream declares more pixels or
+    components than the header gives it: decoders size their output by the codestream."""
+    if layout.decoded_frame_bytes > decode_limit:
+        raise TransferError(Reason(
+            _("a frame of this instance decodes to %(size)d MB, more than the %(limit)d MB this server decodes at once"),
+            size=-(-layout.decoded_frame_bytes // MB), limit=decode_limit // MB,
+        ))
+    declared = codestreams.oversized(codestream, rows=layout.rows, columns=layout.columns, samples=layout.samples)
+    if declared is not None:
+        raise TransferError(Reason(
+            _("the compressed data of frame %(number)d declares %(columns)d × %(rows)d pixels of %(components)d components, more than the %(header_columns)d × %(header_rows)d of %(samples)d the header gives it"),
+            number=number, columns=declared.columns, rows=declared.rows, components=declared.components,
+            header_columns=layout.columns, header_rows=layout.rows, samples=layout.samples,
+        ))
+
+
+def decoded_frame(source: BinaryIO, number: int, *, decode_limit: int) -> bytes:
     """Frame `number` decoded to little endian native bytes (colour as RGB, as `decompress` gives)."""
-    return _little_endian(frame_array(source, number)).tobytes()
+    return _little_endian(frame_array(source, number, decode_limit=decode_limit)).tobytes()
 
 
 def _little_endian(array: np.ndarray) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("<"), copy=False)
 
 
-def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice) -> Iterator[bytes]:
+def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice, *, decode_limit: int) -> Iterator[bytes]:
     layout = None if choice.decode else pixel_layout(source)
     for number in numbers:
-        yield decoded_frame(source, number) if choice.decode else stored_frame(source, layout, number)
+        yield decoded_frame(source, number, decode_limit=decode_limit) if choice.decode else stored_frame(source, layout, number)
 
 
-def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int) -> Iterator[bytes]:
+def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int, *, decode_limit: int) -> Iterator[bytes]:
     """The Pixel Data bulk data, a frame at a time: one part of native data (see
     is_one_part), or one part per compressed frame."""
-    yield from frame_parts(source, list(range(1, frames + 1)), choice)
+    yield from frame_parts(source, list(range(1, frames + 1)), choice, decode_limit=decode_limit)
 
 
 def is_one_part(choice: Choice) -> bool:
@@ -331,11 +389,11 @@ def _swap_words(dataset: Dataset) -> None:
             element.value = np.frombuffer(element.value, dtype=f">u{size}").astype(f"<u{size}").tobytes()
 
 
-def explicit_little_endian(source: BinaryIO) -> Iterator[bytes]:
+def explicit_little_endian(source: BinaryIO, *, decode_limit: int) -> Iterator[bytes]:
     """The instance rewritten in Explicit VR Little Endian: compressed pixel data decoded (colour
-    as RGB), a big endian file's words swapped, an inflated file read through a block at a time
-    (it is in that syntax). The SOP Instance UID stays: the pixels are those the stored syntax
-    gives."""
+    as RGB; all its frames held at once, so refused beyond `decode_limit` bytes), a big endian
+    file's words swapped, an inflated file read through a block at a time (it is in that syntax).
+    The SOP Instance UID stays: the pixels are those the stored syntax gives."""
     source.seek(0)
     if isinstance(source, InflatedFile):
         try:
@@ -350,13 +408,28 @@ def explicit_little_endian(source: BinaryIO) -> Iterator[bytes]:
         if stored == BIG_ENDIAN:
             _big_to_little(dataset)
         elif stored not in NATIVE_LITTLE_ENDIAN and "PixelData" in dataset:
+            _refuse_oversized_instance(source, dataset, decode_limit)
             dataset.decompress(as_rgb=True, generate_instance_uid=False)
         dataset.file_meta.TransferSyntaxUID = EXPLICIT_LE
         buffer = io.BytesIO()
         pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    except TransferError:
+        raise
     except Exception as exc:  # noqa: BLE001 - decoders and a malformed header raise many kinds
         raise TransferError(decoder_reason(exc)) from None
     yield buffer.getvalue()
+
+
+def _refuse_oversized_instance(source: BinaryIO, dataset: Dataset, decode_limit: int) -> None:
+    layout = pixel_layout(source)
+    if layout.decoded_frame_bytes * layout.frames > decode_limit:
+        raise TransferError(Reason(
+            _("this instance decodes to %(size)d MB, more than the %(limit)d MB this server decodes at once"),
+            size=-(-layout.decoded_frame_bytes * layout.frames // MB), limit=decode_limit // MB,
+        ))
+    frames = generate_frames(dataset.PixelData, number_of_frames=layout.frames, extended_offsets=layout.extended_offsets)
+    for number, codestream in enumerate(frames, start=1):
+        refuse_oversized(codestream, layout, number=number, decode_limit=decode_limit)
 
 
 def _big_to_little(dataset: Dataset) -> None:
@@ -402,7 +475,7 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
     try:
         return _bulk_value(source, path)
     except (InflationRefused, *UNREADABLE) as exc:
-        raise TransferError(f"the stored file cannot be read there: {exc}"[:200]) from None
+        raise TransferError(Reason(_("the stored file cannot be read there: %(error)s"), error=_detail(exc))) from None
 
 
 def _bulk_value(source: BinaryIO, path: str) -> bytes | None:

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
-from imaging.dicom import render, transfer
+from imaging.dicom import reasons, render, transfer
 from imaging.dicomweb import dicomjson, query, stow
 from imaging.dicomweb.multipart import (
     MultipartError,
@@ -234,7 +234,7 @@ class StudiesView(QidoView):
 
 def _transcoded(instance: Instance) -> Iterator[bytes]:
     with instance_file(instance) as source:
-        yield from transfer.explicit_little_endian(source)
+        yield from transfer.explicit_little_endian(source, decode_limit=settings.DICOM_MAX_DECODED_BYTES)
 
 
 def _primed(parts: Iterator[bytes]) -> Iterator[bytes]:
@@ -276,8 +276,9 @@ def _not_acceptable_pixels(instance: Instance) -> HttpResponse:
 
 
 def _undecodable(instance: Instance, reason: str) -> HttpResponse:
+    """`reason` a text in the reader's language, or a TransferError's or RenderError's Reason."""
     return _error(_("The pixel data of this instance (%(syntax)s) cannot be decoded: %(reason)s. It can still be sent as stored (transfer-syntax=*).") % {
-        "syntax": transfer.syntax_name(instance.transfer_syntax_uid), "reason": reason,
+        "syntax": transfer.syntax_name(instance.transfer_syntax_uid), "reason": reasons.translated(reason, _),
     }, 406)
 
 
@@ -335,7 +336,7 @@ class RetrieveView(DicomWebView):
             try:
                 parts = [(parts[0][0], _primed(parts[0][1]))]
             except transfer.TransferError as exc:
-                return _undecodable(found[0], str(exc))
+                return _undecodable(found[0], exc.args[0])
         self.audit("imaging.wado", study=study, detail={
             "series": series_uid or "", "instance": instance_uid or "", "count": len(found), "transcoded": transcoded,
         })
@@ -381,7 +382,7 @@ class PixelDataView(RetrieveView):
         try:
             parts = _primed(_pixel_parts(instance, lambda source: produce(source, choice)))
         except transfer.TransferError as exc:
-            return _undecodable(instance, str(exc))
+            return _undecodable(instance, exc.args[0])
         if whole and transfer.is_one_part(choice):
             return _multipart(iter([(choice.content_type, parts)]), choice.media_type)
         return _multipart(((choice.content_type, [part]) for part in parts), choice.media_type)
@@ -405,7 +406,7 @@ class FramesView(PixelDataView):
         study, instance = self.one(study_uid, series_uid, instance_uid)
         if (missing := _missing_frames(instance, frames)) is not None:
             return missing
-        response = self.pixel_response(instance, lambda handle, choice: transfer.frame_parts(handle, frames, choice))
+        response = self.pixel_response(instance, lambda handle, choice: transfer.frame_parts(handle, frames, choice, decode_limit=settings.DICOM_MAX_DECODED_BYTES))
         if response.status_code == 200:
             self.audit("imaging.wado", study=study, detail={"series": series_uid, "instance": instance_uid, "frames": frames[:100]})
         return response
@@ -420,7 +421,7 @@ class BulkDataView(PixelDataView):
         if attribute_path.upper() == "7FE00010":
             if not instance.rows:
                 return _no_pixel_data()
-            response = self.pixel_response(instance, lambda source, choice: transfer.whole_pixel_data(source, choice, instance.number_of_frames), whole=True)
+            response = self.pixel_response(instance, lambda source, choice: transfer.whole_pixel_data(source, choice, instance.number_of_frames, decode_limit=settings.DICOM_MAX_DECODED_BYTES), whole=True)
         else:
             wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
             if not any(w.canonical in (transfer.OCTET, *transfer.WILDCARDS) for w in wanted):
@@ -429,7 +430,7 @@ class BulkDataView(PixelDataView):
                 with instance_file(instance) as source:
                     value = transfer.bulk_value(source, attribute_path)
             except transfer.TransferError as exc:
-                return _error(_("The stored file of this instance cannot be read: %(reason)s.") % {"reason": exc}, 406)
+                return _error(_("The stored file of this instance cannot be read: %(reason)s.") % {"reason": reasons.translated(exc.args[0], _)}, 406)
             if value is None:
                 return _error(_("This instance has no binary element at %(path)s.") % {"path": attribute_path}, 404)
             response = _multipart(iter([(f"{transfer.OCTET}; transfer-syntax={transfer.EXPLICIT_LE}", [value])]), transfer.OCTET)
@@ -557,7 +558,7 @@ class RenderedView(RetrieveView):
         try:
             image = rendering.paint(instance, numbers[0], fmt)
         except render.RenderError as exc:
-            return _undecodable(instance, str(exc))
+            return _undecodable(instance, exc.args[0])
         self.audit("imaging.wado", study=study, detail={"rendered": True, "instance": instance.sop_instance_uid, "frame": numbers[0]})
         body = image.result()
         response = HttpResponse(body, content_type=f"image/{fmt}")

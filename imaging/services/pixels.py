@@ -26,9 +26,9 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
     def decode() -> render.Frame:
         try:
             with instance_file(instance) as source:
-                return render.decode_frame(source, number)
+                return render.decode_frame(source, number, decode_limit=settings.DICOM_MAX_DECODED_BYTES)
         except TransferError as exc:  # a deflated file that cannot be read
-            raise render.RenderError(str(exc)) from None
+            raise render.RenderError(exc.args[0]) from None
 
     return frames.get((instance.sha256, number), decode)
 
@@ -55,4 +55,4 @@ def warm_up() -> None:
     first render of each process otherwise paid for starting pydicom's pixel decoders, numpy's
     lookup, libjpeg and a painter thread, about 4 ms more than the next one."""
     [data] = synthetic.ct_series(slices=1, size=16, seed="warm-up")
-    image_soon(render.decode_frame(io.BytesIO(data), 1), window=None, viewport=None, fmt="jpeg", quality=90).result()
+    image_soon(render.decode_frame(io.BytesIO(data), 1, decode_limit=settings.DICOM_MAX_DECODED_BYTES), window=None, viewport=None, fmt="jpeg", quality=90).result()

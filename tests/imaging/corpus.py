@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pydicom
 import pydicom.data
+import pydicom.encaps
+from PIL import Image
 from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
@@ -232,6 +234,25 @@ def deflated_bomb(megabytes: int) -> bytes:
     meta.write(b"\0" * 128 + b"DICM")
     write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
     return meta.getvalue() + b"".join(parts)
+
+
+def jpeg_declaring(*, rows: int, columns: int, header_rows: int = 64, header_columns: int = 64, frames: int = 1) -> bytes:
+    """A JPEG Baseline CT of `frames` frames whose header says `header_rows` × `header_columns`,
+    each frame a small grey JPEG whose start-of-frame declares `rows` × `columns` (a decoder
+    bomb when that is larger: decoders size their output by the codestream)."""
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buffer, "JPEG")
+    codestream = bytearray(buffer.getvalue())
+    start_of_frame = codestream.index(b"\xff\xc0")
+    codestream[start_of_frame + 5:start_of_frame + 9] = struct.pack(">HH", rows, columns)
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, size=16)[0]))
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = header_rows, header_columns, frames
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 8, 8, 7, 0
+    dataset.PixelData = pydicom.encaps.encapsulate([bytes(codestream)] * frames)
+    dataset["PixelData"].VR = "OB"
+    return written(dataset)
 
 
 def bundled_as(name: str, *, patient_id: str) -> bytes:
