@@ -290,3 +290,38 @@ def test_the_dicomdir_of_a_cd_is_named_for_what_it_is_and_not_sent_while_its_ima
         assert len(sent) == 2 and Instance.objects.count() == 2
     finally:
         context.close()
+
+
+# What macOS and Windows leave in a folder beside the images (none of it DICOM), as a doctor's
+# folder holds it: copied from a Mac (.DS_Store, "._" AppleDouble twins, a zip's __MACOSX) or
+# opened in Windows Explorer (Thumbs.db, desktop.ini).
+_SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini", "._IM0001.dcm", "__MACOSX/CD/._IM0002.dcm")
+
+
+def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such_and_not_sent(live_daphne, chromium, tmp_path):
+    seed_demo()
+    _written(tmp_path / "CD", ct_series(slices=2, patient_id="QS-0001"))
+    for name in _SYSTEM_FILES:
+        (tmp_path / "CD" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "CD" / name).write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(200))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        sent = []
+        page.on("request", lambda request: request.method == "POST" and "/upload/instance" in request.url and sent.append(request))
+        for language, reason in (
+            ("English", "not sent: a system file that macOS or Windows leaves in folders, not an image"),
+            ("简体中文", "未发送：这是 macOS 或 Windows 在文件夹中留下的系统文件，不是图像"),
+        ):
+            page.get_by_role("button", name=language).click()
+            page.wait_for_load_state()
+            _dropped(page, [str(tmp_path / "CD")])
+            page.wait_for_function(_ALL_HANDLED)
+            assert page.locator("#overall-text").inner_text() == "7/7"
+            problems = page.locator("#problem-list li").all_text_contents()  # folded: not rendered
+            assert sorted(problems) == sorted(f"CD/{name}: {reason}" for name in _SYSTEM_FILES), language
+            assert page.locator("#studies li").count() == 1
+            assert page.locator("#studies li .count").inner_text().startswith("2/2")
+            assert not page.locator("#studies li .outcomes a").count()  # nothing refused
+        assert len(sent) == 2 and Instance.objects.count() == 2
+    finally:
+        context.close()

@@ -175,10 +175,28 @@ function tick(key, outcome) {
   }
 }
 
+// Where a file lies under what was chosen or dropped ("CT/IM0001.dcm"): a dropped folder's files
+// know only their own name, so the drop notes each one's path here.
+const droppedPaths = new WeakMap();
+const pathOf = (file) => droppedPaths.get(file) || file.webkitRelativePath || file.name;
+
+// What macOS and Windows leave in folders beside the images: never DICOM, so not sent, and not
+// called a file to export again either. By name (Finder's .DS_Store, Explorer's Thumbs.db and
+// desktop.ini, the "._" twin macOS writes of every file on a stick or share), or by folder (a zip
+// made on a Mac holds those twins under __MACOSX; a whole drive has the systems' own folders).
+const SYSTEM_NAMES = new Set([".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"]);
+const SYSTEM_FOLDERS = new Set(["__macosx", ".spotlight-v100", ".trashes", ".fseventsd", "system volume information", "$recycle.bin"]);
+
+function systemFile(path) {
+  const parts = path.toLowerCase().split("/");
+  const name = parts.pop();
+  return SYSTEM_NAMES.has(name) || name.startsWith("._") || parts.some((folder) => SYSTEM_FOLDERS.has(folder));
+}
+
 function problem(file, reason) {
   document.getElementById("problems").hidden = false;
   const item = document.createElement("li");
-  item.textContent = `${file.webkitRelativePath || file.name}: ${reason}`;
+  item.textContent = `${pathOf(file)}: ${reason}`;
   const list = document.getElementById("problem-list");
   list.append(item);
   document.getElementById("problem-count").textContent = String(list.children.length);  // seen while the list is folded
@@ -256,11 +274,13 @@ async function checked(files) {
   document.getElementById("checking").hidden = false;
   for (const [n, file] of files.entries()) {
     showChecked(n, files.length, bytes, size);
-    const info = await headerInfo(file);
+    const path = pathOf(file);
+    const info = systemFile(path) ? {system: true} : await headerInfo(file);
     if (!info) skipped.push({file, reason: text.textSkipped});
+    else if (info.system) skipped.push({file, reason: text.textSystem});
     else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
-      const [path, unread] = [file.webkitRelativePath || file.name, !info.study];
+      const unread = !info.study;
       const key = unread ? `unread:${n}` : info.study;
       work.push({file, key, path, unread, hash: await storedHash(file)});
       studyRow(key, {...info, file: path, unread}).total += 1;
@@ -339,7 +359,11 @@ zone.addEventListener("drop", async (event) => {
   const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
   const files = [];
   async function walk(entry) {
-    if (entry.isFile) files.push(await new Promise((resolve) => entry.file(resolve)));
+    if (entry.isFile) {
+      const file = await new Promise((resolve) => entry.file(resolve));
+      droppedPaths.set(file, entry.fullPath.replace(/^\//, ""));
+      files.push(file);
+    }
     else if (entry.isDirectory) {
       const reader = entry.createReader();
       for (let batch = await new Promise((r) => reader.readEntries(r)); batch.length; batch = await new Promise((r) => reader.readEntries(r))) {
