@@ -211,13 +211,44 @@ def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored
         page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
         page.wait_for_function("document.getElementById('overall-bar').value === 4")
         assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
-        assert row.locator(".count").inner_text() == "4/4 done, 1 refused"
+        assert row.locator(".count").inner_text() == "4/4 done"
         assert row.locator(".outcomes").inner_text() == "1 stored · 2 already stored · 1 refused"
         row.get_by_role("link", name="1 refused").click()
         assert page.locator("#problem-list").is_visible()
         assert "IM0004.dcm: refused" in page.locator("#problem-list").inner_text()
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
         assert Instance.objects.count() == 3
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("viewport", "language", "refused"), [
+    ({"width": 375, "height": 667}, "English", "1 refused"), ({"width": 375, "height": 667}, "简体中文", "被拒绝 1"),
+    ({"width": 1280, "height": 900}, "English", "1 refused"), ({"width": 1280, "height": 900}, "简体中文", "被拒绝 1"),
+])
+def test_a_study_rows_refused_files_are_counted_once_as_the_link_to_why_below_its_bar_on_a_phone(live_daphne, chromium, tmp_path, viewport, language, refused):
+    seed_demo()
+    files = ct_series(slices=2, patient_id="QS-0001")
+    conflicting = files[0][:-2] + bytes([files[0][-2] ^ 0xFF, files[0][-1]])
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", viewport=viewport)
+    try:
+        page.get_by_role("button", name=language).click()
+        page.wait_for_load_state()
+        page.locator("#files").set_input_files(_written(tmp_path / "first", files[:1]))
+        page.wait_for_function(_ALL_HANDLED)
+        page.reload()
+        page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
+        page.wait_for_function(_ALL_HANDLED)
+        row = page.locator("#studies li")
+        assert row.inner_text().count(refused) == 1, row.inner_text()
+        assert row.get_by_role("link").inner_text() == refused
+        bar, outcomes = row.locator("progress").bounding_box(), row.locator(".outcomes").bounding_box()
+        if viewport["width"] < 400:  # the counts of each outcome have a line of their own, not wrapped into the bar's
+            assert outcomes["y"] >= bar["y"] + bar["height"] - 1 and outcomes["x"] == pytest.approx(bar["x"], abs=1)
+            assert row.locator(".outcomes").evaluate("(e) => e.getClientRects().length") == 1
+        else:  # one line: label, bar, count, outcomes
+            assert outcomes["y"] < bar["y"] + bar["height"] and outcomes["x"] > bar["x"] + bar["width"]
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"]
     finally:
         context.close()
 

@@ -160,9 +160,8 @@ function tick(key, outcome) {
   const handled = study.stored + study.already + study.refused;
   study.bar.max = study.total;
   study.bar.value = handled;
-  let state = "";
-  if (handled === study.total) state = study.refused ? format(text.textDoneRefused, {n: study.refused}) : text.textDone;
-  study.row.querySelector(".count").textContent = `${handled}/${study.total} ${state}`;
+  // How many were refused is said once, among the outcomes, as the link to why.
+  study.row.querySelector(".count").textContent = handled === study.total ? `${handled}/${study.total} ${text.textDone}` : `${handled}/${study.total}`;
   const outcomes = study.row.querySelector(".outcomes");
   outcomes.replaceChildren();
   for (const [name, template] of [["stored", text.textStored], ["already", text.textAlready], ["refused", text.textRefused]]) {
