@@ -167,6 +167,44 @@ def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_stu
         context.close()
 
 
+# Names as modalities send them, with the cases imaging/dicom/names.py decides: which groups are
+# there and which are empty, ideographic text in either group, components empty, missing or beyond
+# the fifth, spaces Python strips and JavaScript's trim() does not (or the reverse).
+_NAMES = [
+    "Zhang^Wei=张^伟", "ZHANG^WEI=张^伟=zhang^wei", "张^伟=Zhang^Wei", "王^秀英", "=张^伟", "==zhang^wei", "=^^^=zhang",
+    "Zhang^Wei=张^伟=チョウ^イ", "Lee^Minjun=이^민준", "Zhang=Zhang", "a=b=c=d", "Doe^John=",
+    "Doe^John^^Dr", "Doe^John^Q^Dr^Jr", "A^B^C^D^E^F", "Wang^^^^^张", "Wang^XiaoDong^^", "^John", "^^^", "=", "==", "",
+    " Zhang ^ Wei = 张 ^ 伟 ", "\u3000张\u3000^伟", "Doe\x1c^John\x85", "\ufeffDoe^John",
+]
+
+
+def test_the_upload_page_writes_a_person_name_as_the_server_does_in_both_languages(live_daphne, chromium, tmp_path):
+    from django.utils import translation
+
+    from imaging.templatetags.archive import person_name
+
+    seed_demo()
+    data = ct_series(slices=1, patient_id="QS-0001", patient_name="Zhang^Wei=张^伟", charset="ISO_IR 192")
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_LABELS_WATCHED)
+    try:
+        for button, language in (("English", "en"), ("简体中文", "zh-hans")):
+            page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            written = page.evaluate("""async (names) => {
+                const module = await import(new URL("names.js", document.querySelector("script[src*='upload.js']").src));
+                return names.map((name) => module.personName(name, document.documentElement.lang));
+            }""", _NAMES)
+            with translation.override(language):
+                assert dict(zip(_NAMES, written)) == {name: person_name(name) for name in _NAMES}, language
+                server = person_name("Zhang^Wei=张^伟")
+            # The row's first label, written before the server's answer, is the one its answer writes.
+            page.locator("#files").set_input_files(_written(tmp_path / language, data))
+            page.wait_for_function(_ALL_HANDLED)
+            assert {label.split(" · ")[0] for label in page.evaluate("[...window.__labels]")} == {server}, language
+    finally:
+        context.close()
+
+
 def _written(folder, files: list[bytes]) -> list[str]:
     folder.mkdir()
     paths = []

@@ -3,6 +3,7 @@
 // A dropped request is retried with growing pauses; a closed tab resumes by choosing again.
 import {format} from "../../telemed/js/format.js";
 import {redrawn} from "../../telemed/js/redraw.js";
+import {personName} from "./names.js";
 
 const root = document.getElementById("uploader");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -98,13 +99,6 @@ async function headerInfo(file) {
   return {study: value(STUDY_UID), patient: value(PATIENT_NAME), patientId: value(PATIENT_ID), description: value(DESCRIPTION), date: dicomDate(value(STUDY_DATE))};
 }
 
-function personName(value) {
-  // The ideographic form where there is one (王^秀英), else the alphabetic one (Wang^Xiuying).
-  const groups = value.split("=");
-  const name = (groups[1] || groups[0]).split("^").filter(Boolean);
-  return name.join(/[\u3000-\u9fff]/.test(name.join("")) ? "" : " ");
-}
-
 // As the imaging pages write a date, in both languages (YYYY-MM-DD).
 function dicomDate(value) {
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
@@ -118,8 +112,8 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// A name of empty components ("^") names nobody: the Patient ID stands in for it.
-const studyLabel = ({patient, patientId, description, date}) => [personName(patient || "") || patientId, description, date].filter(Boolean).join(" · ");
+// `name` as written (personName); a name of empty components ("^") names nobody: the Patient ID stands in for it.
+const studyLabel = ({name, patientId, description, date}) => [name || patientId, description, date].filter(Boolean).join(" · ");
 
 function studyRow(key, info) {
   // info: what the header says, and `file`, the path of the row's first file, the label left
@@ -127,7 +121,7 @@ function studyRow(key, info) {
   if (!studies.has(key)) {
     const row = document.createElement("li");
     row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
-    row.querySelector(".name").textContent = info.unread ? format(text.textUnread, {file: info.file}) : studyLabel(info) || info.file;
+    row.querySelector(".name").textContent = info.unread ? format(text.textUnread, {file: info.file}) : studyLabel({...info, name: personName(info.patient || "", document.documentElement.lang)}) || info.file;
     document.getElementById("studies").append(row);
     studies.set(key, {row, date: info.date, relabelled: false, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
@@ -135,9 +129,9 @@ function studyRow(key, info) {
 }
 
 function relabel(key, result) {
-  // The server read the header with every character set DICOM has: its names are the right ones.
+  // The server read the header with every character set DICOM has: its names are the right ones, written.
   const study = studies.get(key);
-  const label = studyLabel({patient: result.patient, patientId: result.patient_id, description: result.description, date: result.date || study.date});
+  const label = studyLabel({name: result.patient, patientId: result.patient_id, description: result.description, date: result.date || study.date});
   if (study.relabelled || !label) return;
   study.relabelled = true;
   study.row.querySelector(".name").textContent = label;
