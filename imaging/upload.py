@@ -17,11 +17,10 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from imaging.dicom import reasons
+from imaging.dicom import dates, names, reasons
 from imaging.models import Instance
 from imaging.services import storage
 from imaging.services.ingest import Status, instance_ingest
-from imaging.templatetags.archive import dicom_date, person_name
 from telemed import access
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -73,7 +72,10 @@ def upload_instance(request, institution):
     body = {"status": result.status, "reason": reasons.translated(result.reason, _), "sop_instance_uid": result.sop_instance_uid}
     if result.instance is not None:
         study = result.instance.series.study
-        body.update(study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient=person_name(study.dicom_patient_name), patient_id=study.dicom_patient_id, date=dicom_date(study.study_date))
+        body.update(
+            study=str(study.pk), study_uid=study.study_instance_uid, description=study.description, patient_id=study.dicom_patient_id,
+            patient=names.person_name(study.dicom_patient_name, language=request.LANGUAGE_CODE), date=dates.dicom_date(study.study_date),
+        )
     if result.status == Status.OVER_QUOTA:
         body["reason"] = _quota_message(institution)
         return JsonResponse(body, status=507)  # the page stops sending: every further file would be refused too

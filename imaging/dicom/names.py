@@ -33,7 +33,8 @@ def person_name(value: str, *, language: str) -> str:
     when the name has no other."""
     if not value:
         return ""
-    alphabetic, ideographic, phonetic = (PersonName(value).components + ("", ""))[:3]
+    # pydicom drops empty trailing groups ("=" has none): each one missing is empty.
+    alphabetic, ideographic, phonetic = (PersonName(value).components + ("", "", ""))[:3]
     groups = [w for w in dict.fromkeys(_written(g) for g in (alphabetic, ideographic)) if w] or [w for w in [_written(phonetic)] if w]
     if not groups:
         return ""

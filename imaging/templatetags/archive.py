@@ -1,16 +1,15 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
-usage, and a study's teaching exports; and DICOM values as people read them: dates and times, person
-names, and code strings (body part, sex, modality: imaging.coded_values)."""
+usage, and a study's teaching exports; and DICOM values as people read them: dates and times
+(imaging.dicom.dates), person names (imaging.dicom.names), and code strings (body part, sex,
+modality: imaging.coded_values). The rules live in those modules, which code outside templates uses."""
 from __future__ import annotations
 
 from django import template
-from django.utils.formats import date_format, time_format
 from django.utils.html import format_html
 from django.utils.translation import get_language
-from pydicom.valuerep import DA, TM
 
 from imaging import coded_values
-from imaging.dicom import names
+from imaging.dicom import dates, names
 from imaging.services import storage
 from telemed import access
 
@@ -35,29 +34,8 @@ def study_exports(context, study):
     }
 
 
-# Dates and times as every page of the product writes them, in both languages (the consult pages'
-# "Y-m-d H:i"), not in each language's long style ("Nov. 20, 2026" beside "2026-11-20").
-DATE_STYLE, TIME_STYLE = "Y-m-d", "H:i"
-
-
-def _written(value: str, parse, formatted, style: str) -> str:
-    """`value` read by pydicom's `parse` and written in `style`; one it cannot read, as it is."""
-    try:
-        return formatted(parse(value), style) if value else ""
-    except ValueError:
-        return value
-
-
-@register.filter
-def dicom_date(value: str) -> str:
-    """A DICOM date (DA, "20261120") as the pages write a date: 2026-11-20."""
-    return _written(value, DA, date_format, DATE_STYLE)
-
-
-@register.filter
-def dicom_time(value: str) -> str:
-    """A DICOM time (TM, "093000.25") to the minute: 09:30."""
-    return _written(value, TM, time_format, TIME_STYLE)
+register.filter("dicom_date", dates.dicom_date)
+register.filter("dicom_time", dates.dicom_time)
 
 
 @register.filter

@@ -167,6 +167,44 @@ def test_big_endian_deflated_and_unreadable_headers_get_rows_that_tell_their_stu
         context.close()
 
 
+# Names as modalities send them, with the cases imaging/dicom/names.py decides: which groups are
+# there and which are empty, ideographic text in either group, components empty, missing or beyond
+# the fifth, spaces Python strips and JavaScript's trim() does not (or the reverse).
+_NAMES = [
+    "Zhang^Wei=张^伟", "ZHANG^WEI=张^伟=zhang^wei", "张^伟=Zhang^Wei", "王^秀英", "=张^伟", "==zhang^wei", "=^^^=zhang",
+    "Zhang^Wei=张^伟=チョウ^イ", "Lee^Minjun=이^민준", "Zhang=Zhang", "a=b=c=d", "Doe^John=",
+    "Doe^John^^Dr", "Doe^John^Q^Dr^Jr", "A^B^C^D^E^F", "Wang^^^^^张", "Wang^XiaoDong^^", "^John", "^^^", "=", "==", "",
+    " Zhang ^ Wei = 张 ^ 伟 ", "\u3000张\u3000^伟", "Doe\x1c^John\x85", "\ufeffDoe^John",
+]
+
+
+def test_the_upload_page_writes_a_person_name_as_the_server_does_in_both_languages(live_daphne, chromium, tmp_path):
+    from django.utils import translation
+
+    from imaging.templatetags.archive import person_name
+
+    seed_demo()
+    data = ct_series(slices=1, patient_id="QS-0001", patient_name="Zhang^Wei=张^伟", charset="ISO_IR 192")
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_LABELS_WATCHED)
+    try:
+        for button, language in (("English", "en"), ("简体中文", "zh-hans")):
+            page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            written = page.evaluate("""async (names) => {
+                const module = await import(new URL("names.js", document.querySelector("script[src*='upload.js']").src));
+                return names.map((name) => module.personName(name, document.documentElement.lang));
+            }""", _NAMES)
+            with translation.override(language):
+                assert dict(zip(_NAMES, written)) == {name: person_name(name) for name in _NAMES}, language
+                server = person_name("Zhang^Wei=张^伟")
+            # The row's first label, written before the server's answer, is the one its answer writes.
+            page.locator("#files").set_input_files(_written(tmp_path / language, data))
+            page.wait_for_function(_ALL_HANDLED)
+            assert {label.split(" · ")[0] for label in page.evaluate("[...window.__labels]")} == {server}, language
+    finally:
+        context.close()
+
+
 def _written(folder, files: list[bytes]) -> list[str]:
     folder.mkdir()
     paths = []
@@ -211,13 +249,44 @@ def test_a_study_row_is_labelled_from_the_header_and_tells_stored_already_stored
         page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
         page.wait_for_function("document.getElementById('overall-bar').value === 4")
         assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
-        assert row.locator(".count").inner_text() == "4/4 done, 1 refused"
+        assert row.locator(".count").inner_text() == "4/4 done"
         assert row.locator(".outcomes").inner_text() == "1 stored · 2 already stored · 1 refused"
         row.get_by_role("link", name="1 refused").click()
         assert page.locator("#problem-list").is_visible()
         assert "IM0004.dcm: refused" in page.locator("#problem-list").inner_text()
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
         assert Instance.objects.count() == 3
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("viewport", "language", "refused"), [
+    ({"width": 375, "height": 667}, "English", "1 refused"), ({"width": 375, "height": 667}, "简体中文", "被拒绝 1"),
+    ({"width": 1280, "height": 900}, "English", "1 refused"), ({"width": 1280, "height": 900}, "简体中文", "被拒绝 1"),
+])
+def test_a_study_rows_refused_files_are_counted_once_as_the_link_to_why_below_its_bar_on_a_phone(live_daphne, chromium, tmp_path, viewport, language, refused):
+    seed_demo()
+    files = ct_series(slices=2, patient_id="QS-0001")
+    conflicting = files[0][:-2] + bytes([files[0][-2] ^ 0xFF, files[0][-1]])
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", viewport=viewport)
+    try:
+        page.get_by_role("button", name=language).click()
+        page.wait_for_load_state()
+        page.locator("#files").set_input_files(_written(tmp_path / "first", files[:1]))
+        page.wait_for_function(_ALL_HANDLED)
+        page.reload()
+        page.locator("#files").set_input_files(_written(tmp_path / "again", [*files, conflicting]))
+        page.wait_for_function(_ALL_HANDLED)
+        row = page.locator("#studies li")
+        assert row.inner_text().count(refused) == 1, row.inner_text()
+        assert row.get_by_role("link").inner_text() == refused
+        bar, outcomes = row.locator("progress").bounding_box(), row.locator(".outcomes").bounding_box()
+        if viewport["width"] < 400:  # the counts of each outcome have a line of their own, not wrapped into the bar's
+            assert outcomes["y"] >= bar["y"] + bar["height"] - 1 and outcomes["x"] == pytest.approx(bar["x"], abs=1)
+            assert row.locator(".outcomes").evaluate("(e) => e.getClientRects().length") == 1
+        else:  # one line: label, bar, count, outcomes
+            assert outcomes["y"] < bar["y"] + bar["height"] and outcomes["x"] > bar["x"] + bar["width"]
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"]
     finally:
         context.close()
 
@@ -287,6 +356,41 @@ def test_the_dicomdir_of_a_cd_is_named_for_what_it_is_and_not_sent_while_its_ima
         assert page.locator("#problem-list").text_content() == (
             "DICOMDIR: not sent: it is the index of a CD or DVD (DICOMDIR), not an image; the images of its folder are sent on their own"
         )
+        assert len(sent) == 2 and Instance.objects.count() == 2
+    finally:
+        context.close()
+
+
+# What macOS and Windows leave in a folder beside the images (none of it DICOM), as a doctor's
+# folder holds it: copied from a Mac (.DS_Store, "._" AppleDouble twins, a zip's __MACOSX) or
+# opened in Windows Explorer (Thumbs.db, desktop.ini).
+_SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini", "._IM0001.dcm", "__MACOSX/CD/._IM0002.dcm")
+
+
+def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such_and_not_sent(live_daphne, chromium, tmp_path):
+    seed_demo()
+    _written(tmp_path / "CD", ct_series(slices=2, patient_id="QS-0001"))
+    for name in _SYSTEM_FILES:
+        (tmp_path / "CD" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "CD" / name).write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(200))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        sent = []
+        page.on("request", lambda request: request.method == "POST" and "/upload/instance" in request.url and sent.append(request))
+        for language, reason in (
+            ("English", "not sent: a system file that macOS or Windows leaves in folders, not an image"),
+            ("简体中文", "未发送：这是 macOS 或 Windows 在文件夹中留下的系统文件，不是图像"),
+        ):
+            page.get_by_role("button", name=language).click()
+            page.wait_for_load_state()
+            _dropped(page, [str(tmp_path / "CD")])
+            page.wait_for_function(_ALL_HANDLED)
+            assert page.locator("#overall-text").inner_text() == "7/7"
+            problems = page.locator("#problem-list li").all_text_contents()  # folded: not rendered
+            assert sorted(problems) == sorted(f"CD/{name}: {reason}" for name in _SYSTEM_FILES), language
+            assert page.locator("#studies li").count() == 1
+            assert page.locator("#studies li .count").inner_text().startswith("2/2")
+            assert not page.locator("#studies li .outcomes a").count()  # nothing refused
         assert len(sent) == 2 and Instance.objects.count() == 2
     finally:
         context.close()

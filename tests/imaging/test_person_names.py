@@ -23,6 +23,8 @@ from tests.imaging.corpus import ct_series, written
     ("Doe^John^^Dr", "Dr Doe John", "Dr Doe John"),
     ("Wang^XiaoDong^^", "Wang XiaoDong", "Wang XiaoDong"),
     ("^^^", "", ""),
+    ("=", "", ""),  # groups, all empty
+    ("==", "", ""),
     ("", "", ""),
 ])
 def test_a_person_name_is_written_family_name_first_in_the_readers_language_first(value, chinese, english):

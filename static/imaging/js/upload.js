@@ -3,6 +3,7 @@
 // A dropped request is retried with growing pauses; a closed tab resumes by choosing again.
 import {format} from "../../telemed/js/format.js";
 import {redrawn} from "../../telemed/js/redraw.js";
+import {personName} from "./names.js";
 
 const root = document.getElementById("uploader");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -98,13 +99,6 @@ async function headerInfo(file) {
   return {study: value(STUDY_UID), patient: value(PATIENT_NAME), patientId: value(PATIENT_ID), description: value(DESCRIPTION), date: dicomDate(value(STUDY_DATE))};
 }
 
-function personName(value) {
-  // The ideographic form where there is one (王^秀英), else the alphabetic one (Wang^Xiuying).
-  const groups = value.split("=");
-  const name = (groups[1] || groups[0]).split("^").filter(Boolean);
-  return name.join(/[\u3000-\u9fff]/.test(name.join("")) ? "" : " ");
-}
-
 // As the imaging pages write a date, in both languages (YYYY-MM-DD).
 function dicomDate(value) {
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
@@ -118,8 +112,8 @@ async function storedHash(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// A name of empty components ("^") names nobody: the Patient ID stands in for it.
-const studyLabel = ({patient, patientId, description, date}) => [personName(patient || "") || patientId, description, date].filter(Boolean).join(" · ");
+// `name` as written (personName); a name of empty components ("^") names nobody: the Patient ID stands in for it.
+const studyLabel = ({name, patientId, description, date}) => [name || patientId, description, date].filter(Boolean).join(" · ");
 
 function studyRow(key, info) {
   // info: what the header says, and `file`, the path of the row's first file, the label left
@@ -127,7 +121,7 @@ function studyRow(key, info) {
   if (!studies.has(key)) {
     const row = document.createElement("li");
     row.innerHTML = `<span class="name"></span> <progress max="1" value="0"></progress> <span class="count"></span> <span class="outcomes muted small"></span>`;
-    row.querySelector(".name").textContent = info.unread ? format(text.textUnread, {file: info.file}) : studyLabel(info) || info.file;
+    row.querySelector(".name").textContent = info.unread ? format(text.textUnread, {file: info.file}) : studyLabel({...info, name: personName(info.patient || "", document.documentElement.lang)}) || info.file;
     document.getElementById("studies").append(row);
     studies.set(key, {row, date: info.date, relabelled: false, bar: row.querySelector("progress"), total: 0, stored: 0, already: 0, refused: 0});
   }
@@ -135,9 +129,9 @@ function studyRow(key, info) {
 }
 
 function relabel(key, result) {
-  // The server read the header with every character set DICOM has: its names are the right ones.
+  // The server read the header with every character set DICOM has: its names are the right ones, written.
   const study = studies.get(key);
-  const label = studyLabel({patient: result.patient, patientId: result.patient_id, description: result.description, date: result.date || study.date});
+  const label = studyLabel({name: result.patient, patientId: result.patient_id, description: result.description, date: result.date || study.date});
   if (study.relabelled || !label) return;
   study.relabelled = true;
   study.row.querySelector(".name").textContent = label;
@@ -160,9 +154,8 @@ function tick(key, outcome) {
   const handled = study.stored + study.already + study.refused;
   study.bar.max = study.total;
   study.bar.value = handled;
-  let state = "";
-  if (handled === study.total) state = study.refused ? format(text.textDoneRefused, {n: study.refused}) : text.textDone;
-  study.row.querySelector(".count").textContent = `${handled}/${study.total} ${state}`;
+  // How many were refused is said once, among the outcomes, as the link to why.
+  study.row.querySelector(".count").textContent = handled === study.total ? `${handled}/${study.total} ${text.textDone}` : `${handled}/${study.total}`;
   const outcomes = study.row.querySelector(".outcomes");
   outcomes.replaceChildren();
   for (const [name, template] of [["stored", text.textStored], ["already", text.textAlready], ["refused", text.textRefused]]) {
@@ -175,10 +168,28 @@ function tick(key, outcome) {
   }
 }
 
+// Where a file lies under what was chosen or dropped ("CT/IM0001.dcm"): a dropped folder's files
+// know only their own name, so the drop notes each one's path here.
+const droppedPaths = new WeakMap();
+const pathOf = (file) => droppedPaths.get(file) || file.webkitRelativePath || file.name;
+
+// What macOS and Windows leave in folders beside the images: never DICOM, so not sent, and not
+// called a file to export again either. By name (Finder's .DS_Store, Explorer's Thumbs.db and
+// desktop.ini, the "._" twin macOS writes of every file on a stick or share), or by folder (a zip
+// made on a Mac holds those twins under __MACOSX; a whole drive has the systems' own folders).
+const SYSTEM_NAMES = new Set([".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"]);
+const SYSTEM_FOLDERS = new Set(["__macosx", ".spotlight-v100", ".trashes", ".fseventsd", "system volume information", "$recycle.bin"]);
+
+function systemFile(path) {
+  const parts = path.toLowerCase().split("/");
+  const name = parts.pop();
+  return SYSTEM_NAMES.has(name) || name.startsWith("._") || parts.some((folder) => SYSTEM_FOLDERS.has(folder));
+}
+
 function problem(file, reason) {
   document.getElementById("problems").hidden = false;
   const item = document.createElement("li");
-  item.textContent = `${file.webkitRelativePath || file.name}: ${reason}`;
+  item.textContent = `${pathOf(file)}: ${reason}`;
   const list = document.getElementById("problem-list");
   list.append(item);
   document.getElementById("problem-count").textContent = String(list.children.length);  // seen while the list is folded
@@ -256,11 +267,13 @@ async function checked(files) {
   document.getElementById("checking").hidden = false;
   for (const [n, file] of files.entries()) {
     showChecked(n, files.length, bytes, size);
-    const info = await headerInfo(file);
+    const path = pathOf(file);
+    const info = systemFile(path) ? {system: true} : await headerInfo(file);
     if (!info) skipped.push({file, reason: text.textSkipped});
+    else if (info.system) skipped.push({file, reason: text.textSystem});
     else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
-      const [path, unread] = [file.webkitRelativePath || file.name, !info.study];
+      const unread = !info.study;
       const key = unread ? `unread:${n}` : info.study;
       work.push({file, key, path, unread, hash: await storedHash(file)});
       studyRow(key, {...info, file: path, unread}).total += 1;
@@ -339,7 +352,11 @@ zone.addEventListener("drop", async (event) => {
   const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
   const files = [];
   async function walk(entry) {
-    if (entry.isFile) files.push(await new Promise((resolve) => entry.file(resolve)));
+    if (entry.isFile) {
+      const file = await new Promise((resolve) => entry.file(resolve));
+      droppedPaths.set(file, entry.fullPath.replace(/^\//, ""));
+      files.push(file);
+    }
     else if (entry.isDirectory) {
       const reader = entry.createReader();
       for (let batch = await new Promise((r) => reader.readEntries(r)); batch.length; batch = await new Promise((r) => reader.readEntries(r))) {
