@@ -186,13 +186,25 @@ function systemFile(path) {
   return SYSTEM_NAMES.has(name) || name.startsWith("._") || parts.some((folder) => SYSTEM_FOLDERS.has(folder));
 }
 
-function problem(file, reason) {
+let notStored = 0;
+
+function problem(what, reason, files = 1) {
+  // A line of "Files not stored": `what` names the file (or the files) `reason` is about.
   document.getElementById("problems").hidden = false;
   const item = document.createElement("li");
-  item.textContent = `${pathOf(file)}: ${reason}`;
-  const list = document.getElementById("problem-list");
-  list.append(item);
-  document.getElementById("problem-count").textContent = String(list.children.length);  // seen while the list is folded
+  item.textContent = `${what}: ${reason}`;
+  document.getElementById("problem-list").append(item);
+  notStored += files;
+  document.getElementById("problem-count").textContent = String(notStored);  // seen while the list is folded
+}
+
+const NAMED_SYSTEM_FILES = 3;
+
+function systemFiles(paths) {
+  // One line for them all: a folder copied from a Mac holds a "._" twin of every image.
+  if (paths.length === 1) { problem(paths[0], text.textSystem); return; }
+  const named = paths.slice(0, NAMED_SYSTEM_FILES).join(", ") + (paths.length > NAMED_SYSTEM_FILES ? ", …" : "");
+  problem(named, format(text.textSystemMany, {count: paths.length}), paths.length);
 }
 
 class SessionEnded extends Error {}
@@ -262,7 +274,7 @@ async function checked(files) {
   // hundreds of MB: a bar of its own says how far it is. Returns the files to send and the rest,
   // each with why it is not sent.
   const size = files.reduce((sum, file) => sum + file.size, 0);
-  const work = [], skipped = [];
+  const work = [], skipped = [], litter = [];
   let bytes = 0;
   document.getElementById("checking").hidden = false;
   for (const [n, file] of files.entries()) {
@@ -270,7 +282,7 @@ async function checked(files) {
     const path = pathOf(file);
     const info = systemFile(path) ? {system: true} : await headerInfo(file);
     if (!info) skipped.push({file, reason: text.textSkipped});
-    else if (info.system) skipped.push({file, reason: text.textSystem});
+    else if (info.system) litter.push(path);
     else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
       const unread = !info.study;
@@ -281,18 +293,20 @@ async function checked(files) {
     bytes += file.size;
   }
   document.getElementById("checking").hidden = true;
-  return {work, skipped};
+  return {work, skipped, litter};
 }
 
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
   document.getElementById("upload-stopped").hidden = true;
-  const {work, skipped} = await checked(files);
+  const {work, skipped, litter} = await checked(files);
   document.getElementById("overall").hidden = false;
   bar.max = files.length;
   let finished = 0;
   const advance = () => { bar.value = ++finished; document.getElementById("overall-text").textContent = `${finished}/${files.length}`; };
-  for (const {file, reason} of skipped) { problem(file, reason); advance(); }
+  for (const {file, reason} of skipped) { problem(pathOf(file), reason); advance(); }
+  if (litter.length) systemFiles(litter);
+  litter.forEach(() => advance());
   let known;
   try { known = await knownHashes(work); } catch (error) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }
@@ -314,7 +328,7 @@ const refreshUsage = () => redrawn(document.getElementById("storage-usage"));
 async function worker(queue, state, advance) {
   while (queue.length && !state.ended) {
     const item = queue.shift();
-    if (state.quotaFull) { problem(item.file, `${text.textFailed}: ${state.quotaFull}`); tick(item.key, "refused"); advance(); continue; }
+    if (state.quotaFull) { problem(pathOf(item.file), `${text.textFailed}: ${state.quotaFull}`); tick(item.key, "refused"); advance(); continue; }
     const response = await post(root.dataset.instanceUrl, item.file, "application/dicom");
     let result;
     try { result = response ? await answer(response) : {reason: text.textUnsent}; } catch (error) {
@@ -333,7 +347,7 @@ async function worker(queue, state, advance) {
       relabel(key, result);
       tick(key, result.status === "duplicate" ? "already" : "stored");
     }
-    else { problem(item.file, `${text.textFailed}: ${result.reason || response.status}`); tick(item.key, "refused"); }
+    else { problem(pathOf(item.file), `${text.textFailed}: ${result.reason || response.status}`); tick(item.key, "refused"); }
     advance();
   }
 }
