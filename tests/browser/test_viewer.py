@@ -603,3 +603,35 @@ def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(li
         page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
         label = page.locator(f"{LEFT} .distance").inner_text()
         assert re.search(r", \d+ px \(no pixel spacing: area in pixels\)$", label), label  # as the distance says it is in pixels
+
+
+def _next_frames(page) -> None:
+    """Let the page lay itself out again and its observers answer (two animation frames)."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def test_a_banner_appearing_above_the_viewer_after_load_leaves_its_status_line_on_screen(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+
+        def status_bottom() -> float:
+            _next_frames(page)
+            status = page.locator(f"{LEFT} .status").bounding_box()
+            return status["y"] + status["height"]
+
+        assert status_bottom() <= 768
+        # A critical finding arrives: the banner's place is drawn again by the server (redraw.js
+        # puts a fresh element in place of the old one), taller than the empty one it replaces.
+        page.evaluate("""() => { const fresh = document.createElement("div"); fresh.id = "critical-banner";
+            fresh.innerHTML = '<p class="critical-banner" role="alert">A critical finding (危急值) waits for your clinic\\'s acknowledgement.</p>';
+            document.getElementById("critical-banner").replaceWith(fresh); }""")
+        assert status_bottom() <= 768
+        page.evaluate("""() => document.querySelector(".critical-banner").insertAdjacentHTML("afterend",
+            '<p class="critical-banner" role="alert">A second line of the banner.</p>')""")  # the same element grows
+        assert status_bottom() <= 768
+        page.evaluate("""() => document.querySelector(".viewer-head").insertAdjacentHTML("beforebegin",
+            '<ul class="messages" role="status"><li>Saved.</li></ul>')""")  # a new element above the viewer
+        assert status_bottom() <= 768
+        assert page.console_errors == []

@@ -689,13 +689,20 @@ document.addEventListener("keydown", (event) => {
   else if (action) { event.preventDefault(); action(); }
 });
 
-// The viewer fills the window from where it starts, below a page head whose height depends on
-// the width and the language (app.css: .viewer).
+// The viewer fills the window from where it starts (app.css: .viewer), which moves whenever
+// what is above it changes height: the site's header and the page head as the width and the
+// language wrap them, the critical-finding banner when a finding arrives (redraw.js puts a
+// fresh element in place of the old one, watched from then on), or an element put in above.
+// Only what is above is watched: the viewer's own height, set here, would answer itself.
+const above = new ResizeObserver(placeViewer);
 function placeViewer() {
   root.style.setProperty("--viewer-top", `${root.getBoundingClientRect().top + window.scrollY}px`);
+  above.observe(document.querySelector("body > header"));
+  for (let node = root.previousElementSibling; node; node = node.previousElementSibling) above.observe(node);
 }
+new MutationObserver(placeViewer).observe(root.parentElement, {childList: true});
+window.addEventListener("resize", placeViewer);  // the page's margins change with the width too
 placeViewer();
-window.addEventListener("resize", placeViewer);
 
 setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window", {chosen: false});
 if (data.series.length) viewports[0].load(0);
