@@ -635,3 +635,30 @@ def test_a_banner_appearing_above_the_viewer_after_load_leaves_its_status_line_o
             '<ul class="messages" role="status"><li>Saved.</li></ul>')""")  # a new element above the viewer
         assert status_bottom() <= 768
         assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language, said", [
+    ("English", "Outside the image (128 × 128 pixels): click or drag on the image."),
+    ("简体中文", "在图像之外（图像为 128 × 128 像素）：请在图像上点击或拖动。"),
+])
+def test_an_roi_click_or_drag_outside_the_image_says_so_at_once_without_asking_the_server(live_daphne, chromium, language, said):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, language=language) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        image, canvas = page.locator(f"{LEFT} .image").bounding_box(), page.locator(f"{LEFT} .canvas").bounding_box()
+        assert image["x"] - canvas["x"] > 40  # fitted in a wider canvas: black on both sides
+        page.mouse.click(canvas["x"] + 20, canvas["y"] + canvas["height"] / 2)
+        assert page.locator(f"{LEFT} .distance").inner_text() == said
+        _draw_ellipse(page, (-0.3, 0.2), (-0.1, 0.4))  # left of the image, not touching it
+        assert page.locator(f"{LEFT} .distance").inner_text() == said
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0
+        assert asked == []
+        _draw_ellipse(page, (-0.1, 0.4), (0.2, 0.6))  # over its edge: the part on the image is measured
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent !== {said!r}")
+        assert len(asked) == 1
+        page.wait_for_load_state("networkidle")
+        assert page.console_errors == []

@@ -326,9 +326,17 @@ class Viewport {
 
   async measureRegion() {
     const region = this.region, image = this.current, token = this.token;
+    const label = this.element.querySelector(".distance");
+    // A click or a drag wholly off the image (the black around it) is told at once, with nothing
+    // asked: the server refuses it for the same reason (regions.py), as a 400 the console logs.
+    const [columns, rows] = image.size, xs = [region.from[0], region.to[0]], ys = [region.from[1], region.to[1]];
+    if (Math.max(...xs) < 0 || Math.max(...ys) < 0 || Math.min(...xs) > columns || Math.min(...ys) > rows) {
+      this.clearMeasurement();
+      label.textContent = format(text.textOutside, {columns, rows});
+      return;
+    }
     const box = [...region.from, ...region.to].map((v) => v.toFixed(1)).join(",");
     const url = `${root.dataset.windowBase}${data.series[this.series].uid}/${image.uid}/${image.frame || 1}/region/?shape=ellipse&box=${box}`;
-    const label = this.element.querySelector(".distance");
     label.textContent = text.textMeasuring;
     const answer = await fetch(url).then((response) => response.json().then((body) => ({ok: response.ok, body}))).catch(() => null);
     if (token !== this.token || region !== this.region) return;
