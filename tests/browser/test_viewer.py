@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from imaging.models import Study
@@ -662,3 +663,17 @@ def test_an_roi_click_or_drag_outside_the_image_says_so_at_once_without_asking_t
         assert len(asked) == 1
         page.wait_for_load_state("networkidle")
         assert page.console_errors == []
+
+
+def test_the_roi_on_an_rt_dose_grid_reads_the_dose_in_gray(live_daphne, chromium):
+    seed_demo()
+    dose = pydicom.dcmread(get_testdata_file("rtdose.dcm"))
+    dose.DoseUnits, dose.DoseGridScaling = "GY", "1e-5"
+    study = _ingest([_joined(written(dose), study_uid=generate_uid(), series_number=1)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.keyboard.press("o")
+        _draw_ellipse(page, (0.1, 0.1), (0.9, 0.9))
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
+        label = page.locator(f"{LEFT} .distance").inner_text()
+        assert re.fullmatch(r"Mean \d+\.\d\d Gy, SD \d+\.\d\d \(\d+\.\d\d to \d+\.\d\d\), [\d.]+ cm²", label), label

@@ -343,7 +343,8 @@ class Viewport {
     if (!answer) { label.textContent = text.textRegionFailed; return; }
     if (!answer.ok) { label.textContent = answer.body.detail || text.textRegionFailed; return; }
     const {pixels, mean, sd, min, max, unit} = answer.body;
-    const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)).replace("-", "−");  // stored values are whole numbers
+    // Stored values are whole numbers (HU); a dose is read to the centigray.
+    const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(unit === "Gy" ? 2 : 1)).replace("-", "−");
     const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
     if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
     const spacing = image.spacing;  // [between rows, between columns] in mm
