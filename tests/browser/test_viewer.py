@@ -677,3 +677,38 @@ def test_the_roi_on_an_rt_dose_grid_reads_the_dose_in_gray(live_daphne, chromium
         page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
         label = page.locator(f"{LEFT} .distance").inner_text()
         assert re.fullmatch(r"Mean \d+\.\d\d Gy, SD \d+\.\d\d \(\d+\.\d\d to \d+\.\d\d\), [\d.]+ cm²", label), label
+
+
+@pytest.mark.parametrize("language, shortcut", [
+    ("English", "ROI from the keyboard: measure a circle in the middle of the view"),
+    ("简体中文", "用键盘测区域 CT 值：测量视图中央的圆形区域"),
+])
+def test_with_the_roi_tool_enter_on_the_image_measures_a_circle_in_the_middle_of_the_view(live_daphne, chromium, language, shortcut):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, language=language) as page:
+        _full_quality(page)
+        page.keyboard.press("?")
+        assert shortcut in page.locator("#help").inner_text()
+        page.keyboard.press("Escape")
+        page.locator(f"{LEFT} .canvas").focus()
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("Enter")  # the Window tool: Enter does nothing on the image
+        page.keyboard.press("o")
+        with page.expect_request(re.compile(r"/region/")) as measured:
+            page.keyboard.press("Enter")
+        box = tuple(float(v) for v in re.search(r"box=([^&]+)", measured.value.url)[1].replace("%2C", ",").split(","))
+        assert box == pytest.approx((57.6, 57.6, 70.4, 70.4), abs=0.1)  # 12.8 pixels across: a tenth of 128
+        assert len(asked) == 1 and page.locator(f"{LEFT} .overlay ellipse").count() == 1
+        instance = study.series.get().instances.get(instance_number=2)
+        expected = pixels.region_get(instance=instance, number=1, box=box, ellipse=True)[0].mean
+        written = (f"{expected:.0f}" if expected.is_integer() else f"{expected:.1f}").replace("-", "−")
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.includes({written + ' HU'!r})")  # the mean
+        assert page.locator(f"{LEFT} .distance").get_attribute("aria-live") == "polite"  # read out as it comes
+
+        page.locator("#zoom-in").click()  # on a button, Enter is the button's
+        zoomed = _zoom(page)
+        page.locator("#fit").press("Enter")
+        assert _zoom(page) < zoomed and len(asked) == 1
+        assert page.console_errors == []

@@ -303,17 +303,18 @@ class Viewport {
       : `${Math.hypot(x2 - x1, y2 - y1).toFixed(0)} px (${text.textNoSpacing})`;
   }
 
-  // The region tool: an ellipse dragged from corner to corner, or one pixel clicked; the server
-  // measures the stored values under it (HU for CT) and the status line shows them. A colour
-  // image has none: that is said at once, with no region drawn and nothing asked.
-  startRegion(event) {
+  // The region tool: an ellipse dragged from corner to corner (`from`, `to` in image pixels), or
+  // one pixel clicked; the server measures the stored values under it (HU for CT, dose for RT
+  // Dose) and the status line shows them. A colour image has none: that is said at once, with no
+  // region drawn and nothing asked.
+  startRegion(from, to = from) {
     if (this.colour) {
       this.clearMeasurement();
       this.element.querySelector(".distance").textContent = text.textNoValues;
       return false;
     }
     this.points = [];
-    this.region = {from: this.toImage(event), to: this.toImage(event)};
+    this.region = {from, to};
     this.element.querySelector(".distance").textContent = "";
     this.drawMeasurement();
     return true;
@@ -322,6 +323,18 @@ class Viewport {
   growRegion(event) {
     this.region.to = this.toImage(event);
     this.drawMeasurement();
+  }
+
+  // The region tool without a pointer (Enter on the image): a circle a tenth of the image's
+  // smaller side across, at the centre of the view (the image's centre when fitted), kept whole
+  // on the image when zoom and pan have moved the centre off it.
+  regionAtCentre() {
+    if (this.failed || !this.current) return;
+    const box = this.canvas.getBoundingClientRect(), [columns, rows] = this.current.size;
+    const radius = Math.max(Math.min(columns, rows) / 20, 0.5);
+    const within = (v, size) => Math.min(Math.max(v, radius), size - radius);
+    const x = within((box.width / 2 - this.view.x) / this.view.scale, columns), y = within((box.height / 2 - this.view.y) / this.view.scale, rows);
+    if (this.startRegion([x - radius, y - radius], [x + radius, y + radius])) this.measureRegion();
   }
 
   async measureRegion() {
@@ -603,7 +616,7 @@ viewports.forEach((viewport) => {
     let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
     if ((mode === "window" && !viewport.windowable) || ((mode === "measure" || mode === "region") && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
-    if (mode === "region" && !viewport.startRegion(event)) { drag = null; return; }
+    if (mode === "region" && !viewport.startRegion(viewport.toImage(event))) { drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
       before: viewport.window, window: null, moved: false};
     if (mode === "window") {
@@ -691,6 +704,13 @@ document.addEventListener("keydown", (event) => {
   if (target.matches("input:not([type=range]), textarea, select")) return;
   // The slider keeps ← and → (its own direction); ↑ ↓ and the others go as on the image.
   if (target.matches("input[type=range]") && (event.key === "ArrowLeft" || event.key === "ArrowRight")) return;
+  // Enter on an image measures a region at its centre with the ROI tool (its keyboard way);
+  // anywhere else Enter keeps its own meaning (a button, a link).
+  if (event.key === "Enter") {
+    const viewport = viewports.find((v) => v.canvas === target);
+    if (viewport && state.tool === "region") { event.preventDefault(); activate(viewport); viewport.regionAtCentre(); }
+    return;
+  }
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   const preset = /^[1-5]$/.test(key) ? presets[Number(key) - 1] : null;
   const action = shortcuts[key];
