@@ -712,3 +712,19 @@ def test_with_the_roi_tool_enter_on_the_image_measures_a_circle_in_the_middle_of
         page.locator("#fit").press("Enter")
         assert _zoom(page) < zoomed and len(asked) == 1
         assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language", ["English", "简体中文"])
+def test_with_two_series_side_by_side_the_toolbar_is_one_row_on_a_1366_pixel_laptop(live_daphne, chromium, language):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, language=language, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+        page.locator("#layout").click()
+        assert page.locator("#link").is_visible()
+        _full_quality(page, RIGHT)
+        toolbar, button = page.locator(".toolbar").bounding_box(), page.locator("#fit").bounding_box()
+        assert toolbar["height"] < 1.5 * button["height"]  # one row of tools
+        assert page.locator("#help-open").bounding_box()["y"] == pytest.approx(page.locator("[data-preset]").first.bounding_box()["y"], abs=1)
+        for name in ("Side by side", "Link scrolling") if language == "English" else ("并排", "同步翻页"):
+            assert page.get_by_role("button", name=name).is_visible()  # each still named for who cannot see it
