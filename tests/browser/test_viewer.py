@@ -3,8 +3,10 @@ series side by side with linked scrolling, a compressed study shown low resoluti
 shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
 server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
 of a new series, a study without images, a page without console errors, the viewer within a
-laptop's window, → in a study of one series, the tag panel and its filter, and on a phone the
-tool strip's fading edges and the help opening at its top."""
+laptop's window (also when a banner appears above it after load), → in a study of one series,
+the tag panel and its filter, on a phone the tool strip's fading edges and the help opening at
+its top; the ROI off the image, on an RT Dose grid and from the keyboard, and the toolbar in one
+row at 1366 px with two series side by side."""
 from __future__ import annotations
 
 import io
