@@ -1,7 +1,9 @@
 """The values inside a region of a frame: what a radiologist reads as the CT number (HU) of a
-nodule, a cyst or a bleed, by drawing an ellipse over it, or of one pixel, by clicking it."""
+nodule, a cyst or a bleed, by drawing an ellipse over it, or of one pixel, by clicking it; on an
+RT Dose grid, the dose a structure receives."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +25,32 @@ class RegionValues:
     maximum: float
 
 
-def region_values(frame: Frame, box: tuple[float, float, float, float], *, ellipse: bool) -> RegionValues:
-    """The modality values (rescale applied: HU for CT) of the pixels whose centres lie in the
-    ellipse or rectangle inscribed in `box` (x0, y0, x1, y1 in image pixels, any corner order);
-    a box too small to hold a pixel centre (a click) measures the pixel under it."""
+DOSE_UNITS, DOSE_GRID_SCALING = "30040002", "3004000E"
+# The unit written after a dose, by the header's Dose Units (the standard names these two).
+UNIT_OF_DOSE = {"GY": "Gy", "RELATIVE": "%"}
+
+
+def dose_quantity(metadata: dict) -> tuple[float, str]:
+    """What an RT Dose's stored values are multiplied by to be dose, Dose Grid Scaling
+    (3004,000E), and the unit of that dose (empty for a unit the standard does not name), from
+    its header in the DICOM JSON model. RegionError when the scaling is missing or not a positive number:
+    the stored integers alone are not a dose."""
+    scaling = ((metadata.get(DOSE_GRID_SCALING) or {}).get("Value") or [None])[0]
+    try:
+        scaling = float(scaling)
+    except (TypeError, ValueError):
+        scaling = math.nan
+    if not math.isfinite(scaling) or scaling <= 0:
+        raise RegionError(_("This RT Dose image has no valid Dose Grid Scaling (3004,000E): its stored values are not a dose."))
+    units = ((metadata.get(DOSE_UNITS) or {}).get("Value") or [""])[0]
+    return scaling, UNIT_OF_DOSE.get(str(units).strip().upper(), "")
+
+
+def region_values(frame: Frame, box: tuple[float, float, float, float], *, ellipse: bool, scaling: float = 1.0) -> RegionValues:
+    """The modality values (rescale applied: HU for CT), times `scaling` (an RT Dose's Dose Grid
+    Scaling), of the pixels whose centres lie in the ellipse or rectangle inscribed in `box` (x0,
+    y0, x1, y1 in image pixels, any corner order); a box too small to hold a pixel centre (a
+    click) measures the pixel under it."""
     if frame.window is None:
         raise RegionError(_("A colour image has no values to measure."))
     rows, columns = frame.values.shape
@@ -48,6 +72,6 @@ def region_values(frame: Frame, box: tuple[float, float, float, float], *, ellip
         inside = ((x + 0.5 - (left + right) / 2) / half_width) ** 2 + ((y + 0.5 - (top + bottom) / 2) / half_height) ** 2 <= 1
         stored = stored[inside] if inside.any() else stored[:1, :1]
     slope, intercept = frame.rescale
-    values = stored.astype(np.float64) * slope + intercept
+    values = (stored.astype(np.float64) * slope + intercept) * scaling
     return RegionValues(pixels=int(values.size), mean=float(values.mean()), sd=float(values.std()),
                         minimum=float(values.min()), maximum=float(values.max()))

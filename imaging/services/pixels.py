@@ -34,10 +34,13 @@ def frame_get(*, instance: Instance, number: int) -> render.Frame:
 
 
 def region_get(*, instance: Instance, number: int, box: tuple[float, float, float, float], ellipse: bool) -> tuple[regions.RegionValues, str]:
-    """The values inside a region of frame `number` and their unit (HU for CT, whose rescale
-    gives Hounsfield units; none named otherwise). RenderError or RegionError says why not."""
-    values = regions.region_values(frame_get(instance=instance, number=number), box, ellipse=ellipse)
-    return values, "HU" if instance.series.modality == "CT" else ""
+    """The values inside a region of frame `number` and their unit: HU for CT, whose rescale
+    gives Hounsfield units; dose for RT Dose, in its Dose Units (its header is read for them);
+    none named otherwise. RenderError or RegionError says why not."""
+    frame = frame_get(instance=instance, number=number)
+    modality = instance.series.modality
+    scaling, unit = regions.dose_quantity(instance.metadata) if modality == "RTDOSE" else (1.0, "HU" if modality == "CT" else "")
+    return regions.region_values(frame, box, ellipse=ellipse, scaling=scaling), unit
 
 
 # Windowing and JPEG or PNG encoding let go of the GIL for most of their time.

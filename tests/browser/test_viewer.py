@@ -3,8 +3,10 @@ series side by side with linked scrolling, a compressed study shown low resoluti
 shortcut help, a phone-width screen with a two-finger pinch, and the Chinese labels; an image the
 server cannot render, where a window drag starts, touch swipes and pinches, the wheel, the window
 of a new series, a study without images, a page without console errors, the viewer within a
-laptop's window, → in a study of one series, the tag panel and its filter, and on a phone the
-tool strip's fading edges and the help opening at its top."""
+laptop's window (also when a banner appears above it after load), → in a study of one series,
+the tag panel and its filter, on a phone the tool strip's fading edges and the help opening at
+its top; the ROI off the image, on an RT Dose grid and from the keyboard, and the toolbar in one
+row at 1366 px with two series side by side."""
 from __future__ import annotations
 
 import io
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from imaging.models import Study
@@ -603,3 +606,127 @@ def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(li
         page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
         label = page.locator(f"{LEFT} .distance").inner_text()
         assert re.search(r", \d+ px \(no pixel spacing: area in pixels\)$", label), label  # as the distance says it is in pixels
+
+
+def _next_frames(page) -> None:
+    """Let the page lay itself out again and its observers answer (two animation frames)."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def test_a_banner_appearing_above_the_viewer_after_load_leaves_its_status_line_on_screen(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+
+        def status_bottom() -> float:
+            _next_frames(page)
+            status = page.locator(f"{LEFT} .status").bounding_box()
+            return status["y"] + status["height"]
+
+        assert status_bottom() <= 768
+        # A critical finding arrives: the banner's place is drawn again by the server (redraw.js
+        # puts a fresh element in place of the old one), taller than the empty one it replaces.
+        page.evaluate("""() => { const fresh = document.createElement("div"); fresh.id = "critical-banner";
+            fresh.innerHTML = '<p class="critical-banner" role="alert">A critical finding (危急值) waits for your clinic\\'s acknowledgement.</p>';
+            document.getElementById("critical-banner").replaceWith(fresh); }""")
+        assert status_bottom() <= 768
+        page.evaluate("""() => document.querySelector(".critical-banner").insertAdjacentHTML("afterend",
+            '<p class="critical-banner" role="alert">A second line of the banner.</p>')""")  # the same element grows
+        assert status_bottom() <= 768
+        page.evaluate("""() => document.querySelector(".viewer-head").insertAdjacentHTML("beforebegin",
+            '<ul class="messages" role="status"><li>Saved.</li></ul>')""")  # a new element above the viewer
+        assert status_bottom() <= 768
+        assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language, said", [
+    ("English", "Outside the image (128 × 128 pixels): click or drag on the image."),
+    ("简体中文", "在图像之外（图像为 128 × 128 像素）：请在图像上点击或拖动。"),
+])
+def test_an_roi_click_or_drag_outside_the_image_says_so_at_once_without_asking_the_server(live_daphne, chromium, language, said):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, language=language) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        image, canvas = page.locator(f"{LEFT} .image").bounding_box(), page.locator(f"{LEFT} .canvas").bounding_box()
+        assert image["x"] - canvas["x"] > 40  # fitted in a wider canvas: black on both sides
+        page.mouse.click(canvas["x"] + 20, canvas["y"] + canvas["height"] / 2)
+        assert page.locator(f"{LEFT} .distance").inner_text() == said
+        _draw_ellipse(page, (-0.3, 0.2), (-0.1, 0.4))  # left of the image, not touching it
+        assert page.locator(f"{LEFT} .distance").inner_text() == said
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0
+        assert asked == []
+        _draw_ellipse(page, (-0.1, 0.4), (0.2, 0.6))  # over its edge: the part on the image is measured
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent !== {said!r}")
+        assert len(asked) == 1
+        page.wait_for_load_state("networkidle")
+        assert page.console_errors == []
+
+
+def test_the_roi_on_an_rt_dose_grid_reads_the_dose_in_gray(live_daphne, chromium):
+    seed_demo()
+    dose = pydicom.dcmread(get_testdata_file("rtdose.dcm"))
+    dose.DoseUnits, dose.DoseGridScaling = "GY", "1e-5"
+    study = _ingest([_joined(written(dose), study_uid=generate_uid(), series_number=1)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.keyboard.press("o")
+        _draw_ellipse(page, (0.1, 0.1), (0.9, 0.9))
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.startsWith('Mean')")
+        label = page.locator(f"{LEFT} .distance").inner_text()
+        assert re.fullmatch(r"Mean \d+\.\d\d Gy, SD \d+\.\d\d \(\d+\.\d\d to \d+\.\d\d\), [\d.]+ cm²", label), label
+
+
+@pytest.mark.parametrize("language, shortcut", [
+    ("English", "ROI from the keyboard: measure a circle in the middle of the view"),
+    ("简体中文", "用键盘测区域 CT 值：测量视图中央的圆形区域"),
+])
+def test_with_the_roi_tool_enter_on_the_image_measures_a_circle_in_the_middle_of_the_view(live_daphne, chromium, language, shortcut):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, language=language) as page:
+        _full_quality(page)
+        page.keyboard.press("?")
+        assert shortcut in page.locator("#help").inner_text()
+        page.keyboard.press("Escape")
+        page.locator(f"{LEFT} .canvas").focus()
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("Enter")  # the Window tool: Enter does nothing on the image
+        page.keyboard.press("o")
+        with page.expect_request(re.compile(r"/region/")) as measured:
+            page.keyboard.press("Enter")
+        box = tuple(float(v) for v in re.search(r"box=([^&]+)", measured.value.url)[1].replace("%2C", ",").split(","))
+        assert box == pytest.approx((57.6, 57.6, 70.4, 70.4), abs=0.1)  # 12.8 pixels across: a tenth of 128
+        assert len(asked) == 1 and page.locator(f"{LEFT} .overlay ellipse").count() == 1
+        instance = study.series.get().instances.get(instance_number=2)
+        expected = pixels.region_get(instance=instance, number=1, box=box, ellipse=True)[0].mean
+        written = (f"{expected:.0f}" if expected.is_integer() else f"{expected:.1f}").replace("-", "−")
+        page.wait_for_function(f"document.querySelector('{LEFT} .distance').textContent.includes({written + ' HU'!r})")  # the mean
+        assert page.locator(f"{LEFT} .distance").get_attribute("aria-live") == "polite"  # read out as it comes
+
+        page.locator("#zoom-in").click()  # on a button, Enter is the button's
+        zoomed = _zoom(page)
+        page.locator("#fit").press("Enter")
+        assert _zoom(page) < zoomed and len(asked) == 1
+        assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language", ["English", "简体中文"])
+def test_with_two_series_side_by_side_the_toolbar_is_one_row_on_a_1366_pixel_laptop(live_daphne, chromium, language):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, language=language, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+        page.locator("#layout").click()
+        assert page.locator("#link").is_visible()
+        _full_quality(page, RIGHT)
+        toolbar, button = page.locator(".toolbar").bounding_box(), page.locator("#fit").bounding_box()
+        assert toolbar["height"] < 1.5 * button["height"]  # one row of tools
+        assert page.locator("#help-open").bounding_box()["y"] == pytest.approx(page.locator("[data-preset]").first.bounding_box()["y"], abs=1)
+        for name in ("Side by side", "Link scrolling") if language == "English" else ("并排", "同步翻页"):
+            assert page.get_by_role("button", name=name).is_visible()  # each still named for who cannot see it

@@ -1,6 +1,7 @@
-"""The viewer's region tool: the values (HU for CT) inside an ellipse or a rectangle drawn on an
-image, or of the one pixel clicked; measured on the stored pixels, checked against pydicom's own
-modality LUT, refused with a reason for a region it cannot measure, and audited as a read."""
+"""The viewer's region tool: the values (HU for CT, dose for RT Dose) inside an ellipse or a
+rectangle drawn on an image, or of the one pixel clicked; measured on the stored pixels, checked
+against pydicom's own modality LUT and an RT Dose's Dose Grid Scaling, refused with a reason for a
+region it cannot measure, and audited as a read."""
 from __future__ import annotations
 
 import io
@@ -12,18 +13,19 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_modality_lut
 
-from imaging.dicom.regions import region_values
+from imaging.dicom.regions import RegionError, region_values
 from imaging.dicom.render import Frame
+from imaging.services import pixels
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
-from tests.imaging.corpus import archivable
+from tests.imaging.corpus import archivable, written
 
 pytestmark = pytest.mark.django_db
 
 
-def _stored(cast, name: str):
-    data = archivable(Path(get_testdata_file(name)))
+def _stored(cast, name: str, data: bytes | None = None):
+    data = data or archivable(Path(get_testdata_file(name)))
     result = instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
     assert result.ok, result.reason
     return result.instance
@@ -113,3 +115,38 @@ def test_the_sibling_clinic_cannot_measure_a_region_of_the_image(cast, client_fo
     instance = _stored(cast, "CT_small.dcm")
     assert client_for(cast.doc_n2).get(_region_url(instance, box="1,2,3,4")).status_code == 404
     assert not AuditEvent.objects.filter(action="imaging.region", outcome="success").exists()
+
+
+def _dose(units: str | None, scaling: str | None = "1.5e-5") -> tuple[pydicom.Dataset, bytes]:
+    """pydicom's RT Dose grid (15 frames of 10 × 10, RELATIVE, scaling 1e-6) in `units` and `scaling`."""
+    dataset = pydicom.dcmread(get_testdata_file("rtdose.dcm"))
+    for keyword, value in (("DoseUnits", units), ("DoseGridScaling", scaling)):
+        if value is None:
+            del dataset[keyword]
+        else:
+            setattr(dataset, keyword, value)
+    return dataset, written(dataset)
+
+
+@pytest.mark.parametrize("units, unit", [("GY", "Gy"), ("RELATIVE", "%")])
+def test_an_rt_dose_region_is_measured_in_dose_with_its_unit(cast, units, unit):
+    dataset, data = _dose(units)
+    instance = _stored(cast, "rtdose.dcm", data)
+    values, named = pixels.region_get(instance=instance, number=3, box=(2, 1, 7, 9), ellipse=False)
+    dose = dataset.pixel_array[2].astype(np.float64) * 1.5e-5
+    assert named == unit and values.pixels == 40
+    assert values.mean == pytest.approx(dose[1:9, 2:7].mean()) and values.sd == pytest.approx(dose[1:9, 2:7].std())
+    assert (values.minimum, values.maximum) == (pytest.approx(dose[1:9, 2:7].min()), pytest.approx(dose[1:9, 2:7].max()))
+    assert values.maximum < 100  # dose, not the stored integers (up to 1254000)
+
+
+def test_an_rt_dose_without_a_dose_grid_scaling_is_refused_with_a_reason(cast):
+    instance = _stored(cast, "rtdose.dcm", _dose("GY", scaling=None)[1])
+    with pytest.raises(RegionError, match=r"Dose Grid Scaling \(3004,000E\)"):
+        pixels.region_get(instance=instance, number=1, box=(0, 0, 4, 4), ellipse=False)
+
+
+def test_the_viewer_is_told_an_rt_dose_regions_unit(cast, client_for):
+    instance = _stored(cast, "rtdose.dcm", _dose("GY")[1])
+    answer = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_region_url(instance, box="4.5,4.5,4.5,4.5")).json()
+    assert answer["unit"] == "Gy" and answer["pixels"] == 1

@@ -303,17 +303,18 @@ class Viewport {
       : `${Math.hypot(x2 - x1, y2 - y1).toFixed(0)} px (${text.textNoSpacing})`;
   }
 
-  // The region tool: an ellipse dragged from corner to corner, or one pixel clicked; the server
-  // measures the stored values under it (HU for CT) and the status line shows them. A colour
-  // image has none: that is said at once, with no region drawn and nothing asked.
-  startRegion(event) {
+  // The region tool: an ellipse dragged from corner to corner (`from`, `to` in image pixels), or
+  // one pixel clicked; the server measures the stored values under it (HU for CT, dose for RT
+  // Dose) and the status line shows them. A colour image has none: that is said at once, with no
+  // region drawn and nothing asked.
+  startRegion(from, to = from) {
     if (this.colour) {
       this.clearMeasurement();
       this.element.querySelector(".distance").textContent = text.textNoValues;
       return false;
     }
     this.points = [];
-    this.region = {from: this.toImage(event), to: this.toImage(event)};
+    this.region = {from, to};
     this.element.querySelector(".distance").textContent = "";
     this.drawMeasurement();
     return true;
@@ -324,18 +325,39 @@ class Viewport {
     this.drawMeasurement();
   }
 
+  // The region tool without a pointer (Enter on the image): a circle a tenth of the image's
+  // smaller side across, at the centre of the view (the image's centre when fitted), kept whole
+  // on the image when zoom and pan have moved the centre off it.
+  regionAtCentre() {
+    if (this.failed || !this.current) return;
+    const box = this.canvas.getBoundingClientRect(), [columns, rows] = this.current.size;
+    const radius = Math.max(Math.min(columns, rows) / 20, 0.5);
+    const within = (v, size) => Math.min(Math.max(v, radius), size - radius);
+    const x = within((box.width / 2 - this.view.x) / this.view.scale, columns), y = within((box.height / 2 - this.view.y) / this.view.scale, rows);
+    if (this.startRegion([x - radius, y - radius], [x + radius, y + radius])) this.measureRegion();
+  }
+
   async measureRegion() {
     const region = this.region, image = this.current, token = this.token;
+    const label = this.element.querySelector(".distance");
+    // A click or a drag wholly off the image (the black around it) is told at once, with nothing
+    // asked: the server refuses it for the same reason (regions.py), as a 400 the console logs.
+    const [columns, rows] = image.size, xs = [region.from[0], region.to[0]], ys = [region.from[1], region.to[1]];
+    if (Math.max(...xs) < 0 || Math.max(...ys) < 0 || Math.min(...xs) > columns || Math.min(...ys) > rows) {
+      this.clearMeasurement();
+      label.textContent = format(text.textOutside, {columns, rows});
+      return;
+    }
     const box = [...region.from, ...region.to].map((v) => v.toFixed(1)).join(",");
     const url = `${root.dataset.windowBase}${data.series[this.series].uid}/${image.uid}/${image.frame || 1}/region/?shape=ellipse&box=${box}`;
-    const label = this.element.querySelector(".distance");
     label.textContent = text.textMeasuring;
     const answer = await fetch(url).then((response) => response.json().then((body) => ({ok: response.ok, body}))).catch(() => null);
     if (token !== this.token || region !== this.region) return;
     if (!answer) { label.textContent = text.textRegionFailed; return; }
     if (!answer.ok) { label.textContent = answer.body.detail || text.textRegionFailed; return; }
     const {pixels, mean, sd, min, max, unit} = answer.body;
-    const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)).replace("-", "−");  // stored values are whole numbers
+    // Stored values are whole numbers (HU); a dose is read to the centigray.
+    const number = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(unit === "Gy" ? 2 : 1)).replace("-", "−");
     const withUnit = (v) => (unit ? `${number(v)} ${unit}` : number(v));
     if (pixels === 1) { label.textContent = format(text.textPixel, {value: withUnit(mean)}); return; }
     const spacing = image.spacing;  // [between rows, between columns] in mm
@@ -594,7 +616,7 @@ viewports.forEach((viewport) => {
     let mode = event.shiftKey || event.button === 1 ? "pan" : tool;
     if ((mode === "window" && !viewport.windowable) || ((mode === "measure" || mode === "region") && viewport.failed)) mode = "none";
     if (mode === "measure") { viewport.measure(event); drag = null; return; }
-    if (mode === "region" && !viewport.startRegion(event)) { drag = null; return; }
+    if (mode === "region" && !viewport.startRegion(viewport.toImage(event))) { drag = null; return; }
     drag = {viewport, mode, x: event.clientX, y: event.clientY, lastX: event.clientX, lastY: event.clientY,
       before: viewport.window, window: null, moved: false};
     if (mode === "window") {
@@ -682,6 +704,13 @@ document.addEventListener("keydown", (event) => {
   if (target.matches("input:not([type=range]), textarea, select")) return;
   // The slider keeps ← and → (its own direction); ↑ ↓ and the others go as on the image.
   if (target.matches("input[type=range]") && (event.key === "ArrowLeft" || event.key === "ArrowRight")) return;
+  // Enter on an image measures a region at its centre with the ROI tool (its keyboard way);
+  // anywhere else Enter keeps its own meaning (a button, a link).
+  if (event.key === "Enter") {
+    const viewport = viewports.find((v) => v.canvas === target);
+    if (viewport && state.tool === "region") { event.preventDefault(); activate(viewport); viewport.regionAtCentre(); }
+    return;
+  }
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   const preset = /^[1-5]$/.test(key) ? presets[Number(key) - 1] : null;
   const action = shortcuts[key];
@@ -689,13 +718,20 @@ document.addEventListener("keydown", (event) => {
   else if (action) { event.preventDefault(); action(); }
 });
 
-// The viewer fills the window from where it starts, below a page head whose height depends on
-// the width and the language (app.css: .viewer).
+// The viewer fills the window from where it starts (app.css: .viewer), which moves whenever
+// what is above it changes height: the site's header and the page head as the width and the
+// language wrap them, the critical-finding banner when a finding arrives (redraw.js puts a
+// fresh element in place of the old one, watched from then on), or an element put in above.
+// Only what is above is watched: the viewer's own height, set here, would answer itself.
+const above = new ResizeObserver(placeViewer);
 function placeViewer() {
   root.style.setProperty("--viewer-top", `${root.getBoundingClientRect().top + window.scrollY}px`);
+  above.observe(document.querySelector("body > header"));
+  for (let node = root.previousElementSibling; node; node = node.previousElementSibling) above.observe(node);
 }
+new MutationObserver(placeViewer).observe(root.parentElement, {childList: true});
+window.addEventListener("resize", placeViewer);  // the page's margins change with the width too
 placeViewer();
-window.addEventListener("resize", placeViewer);
 
 setTool(matchMedia("(pointer: coarse)").matches ? "scroll" : "window", {chosen: false});
 if (data.series.length) viewports[0].load(0);
