@@ -136,7 +136,7 @@ REGION_SHAPES = ("ellipse", "rectangle")
 def viewer_region(request, study_id, series_uid: str, instance_uid: str, frame: int):
     """The values inside a region the viewer drew on a frame (`?box=x0,y0,x1,y1` in image pixels,
     `&shape=ellipse` or `rectangle`): pixel count, mean, standard deviation, minimum, maximum
-    and their unit (HU for CT, Gy or % for RT Dose)."""
+    and their unit (HU for CT, Gy for an RT Dose in gray)."""
     shape, asked = request.GET.get("shape", "ellipse"), request.GET.get("box", "")
     # Who may see the image is settled first: a stranger learns nothing from a malformed box.
     instance = _viewed_image(request, study_id, series_uid, instance_uid, frame, action="imaging.region", box=asked[:100], shape=shape[:20])

@@ -26,8 +26,9 @@ class RegionValues:
 
 
 DOSE_UNITS, DOSE_GRID_SCALING = "30040002", "3004000E"
-# The unit written after a dose, by the header's Dose Units (the standard names these two).
-UNIT_OF_DOSE = {"GY": "Gy", "RELATIVE": "%"}
+# The unit written after a dose, by the header's Dose Units. RELATIVE, the standard's other
+# value, is relative to a reference the file does not give (not a percentage): no unit is named.
+UNIT_OF_DOSE = {"GY": "Gy"}
 
 
 def dose_quantity(metadata: dict) -> tuple[float, str]:
