@@ -211,9 +211,10 @@ def _with_syntax(dataset, syntax: str, *, implicit: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def deflated_bomb(megabytes: int) -> bytes:
+def deflated_bomb(megabytes: int, *, padding: int = 0) -> bytes:
     """A deflated CT of as many 64 × 64 frames as `megabytes` MB of zero pixels hold: about a
-    thousandth of that on disk. Deflated a block at a time, so never held inflated here."""
+    thousandth of that on disk, and `padding` bytes of Data Set Trailing Padding after the pixel
+    data. Deflated a block at a time, so never held inflated here."""
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     frame = dataset.Rows * dataset.Columns * dataset.BitsAllocated // 8
     dataset.NumberOfFrames = frames = megabytes * 1024 * 1024 // frame
@@ -227,7 +228,10 @@ def deflated_bomb(megabytes: int) -> bytes:
     zeros = bytes(frame * 256)
     for _ in range(frames // 256):
         parts.append(deflater.compress(zeros))
-    parts.append(deflater.compress(bytes(frame * (frames % 256))) + deflater.flush())
+    parts.append(deflater.compress(bytes(frame * (frames % 256))))
+    if padding:
+        parts.append(deflater.compress(_element(0xFFFC, 0xFFFC, b"OB", padding) + bytes(padding)))
+    parts.append(deflater.flush())
     meta = pydicom.filebase.DicomBytesIO()
     meta.write(b"\0" * 128 + b"DICM")
     write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)

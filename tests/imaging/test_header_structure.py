@@ -11,6 +11,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from imaging.dicom.header import HeaderError, read_header
+from imaging.dicom.header import _read as _read_deflated
 from imaging.dicom.structure import MAX_DEPTH, check_structure
 from tests.imaging.corpus import BUNDLED, ct_series, deflated_bomb, written
 
@@ -180,3 +181,13 @@ def test_a_deflated_data_set_is_checked_to_its_end_after_its_pixel_data(tmp_path
     dataset = _read(tmp_path, deflated_bomb(4))
     assert dataset.NumberOfFrames == 4 * 1024 * 1024 // (64 * 64 * 2)
     assert "PixelData" not in dataset
+
+
+def test_a_deflated_data_set_with_elements_after_its_pixel_data_is_inflated_once_while_checked(tmp_path):
+    """Finding its size inflated it to the end; the walk after the pixel data then inflated it all
+    again from the beginning. It resumes from the inflater as it stood near there."""
+    data = deflated_bomb(16, padding=2 * 1024 * 1024)
+    stream = CountingReader(data)
+    dataset, inflated = _read_deflated(stream, 1024 * 1024 * 1024, 64 * 1024 * 1024)
+    assert check_structure(dataset, inflated, encapsulated=False) == (0x7FE00010, 16 * 1024 * 1024)
+    assert stream.read_bytes < 1.2 * len(data)
