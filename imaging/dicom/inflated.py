@@ -16,6 +16,7 @@ file it inflates to), and written again, for the teaching export, a block at a t
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import threading
@@ -48,24 +49,24 @@ class Checkpoint(NamedTuple):
 
 class Checkpoints:
     """Where inflating one deflated data set may resume from: the inflater as it stood before the
-    last block it gave, and before blocks spread over what it has given, at most `SPREAD` of them
-    (as more is inflated they are thinned to every other one); each holds some 40 kB, mostly its
-    window. A reader of a stored file may share them with the readers before it
-    (imaging/services/files.py)."""
+    last `RECENT` blocks it gave, and before blocks spread over all it has given, at most
+    `SPREAD` of them (as more is inflated they are thinned to every other one); each holds some
+    40 kB, mostly its window. The readers of a stored file share them (imaging/services/files.py),
+    so that the frames of a scroll, each read by a request of its own, resume near the last one."""
 
-    SPREAD = 16
-    nbytes = (SPREAD + 1) * 40 * 1024  # the most they hold (imaging.dicom.cache bounds them by it)
+    SPREAD, RECENT = 16, 4
+    nbytes = (SPREAD + RECENT) * 40 * 1024  # the most they hold (imaging/services/files.py keeps them in a cache bounded by it)
 
     def __init__(self) -> None:
         self._spacing = INFLATE_BLOCK
         self._spread: dict[int, Checkpoint] = {}  # by offset // spacing, the first one met
-        self._latest: Checkpoint | None = None
+        self._recent: collections.deque[Checkpoint] = collections.deque(maxlen=self.RECENT)
         self._lock = threading.Lock()
 
     def take(self, offset: int, at: int, inflater: Inflater) -> None:
         checkpoint = Checkpoint(offset, at, inflater.copy())
         with self._lock:
-            self._latest = checkpoint
+            self._recent.append(checkpoint)
             self._spread.setdefault(offset // self._spacing, checkpoint)
             if len(self._spread) > self.SPREAD:
                 self._spacing *= 2
@@ -77,7 +78,7 @@ class Checkpoints:
     def before(self, offset: int) -> Checkpoint | None:
         """The checkpoint nearest before `offset`."""
         with self._lock:
-            return max((c for c in (self._latest, *self._spread.values()) if c is not None and c.offset <= offset), key=lambda c: c.offset, default=None)
+            return max((c for c in (*self._recent, *self._spread.values()) if c.offset <= offset), key=lambda c: c.offset, default=None)
 
 
 class InflatedDataSet:
@@ -194,6 +195,11 @@ class InflatedFile:
         self._prefix, self._data_set, self.frame_bytes = prefix, data_set, frame_bytes
         self.held_limit = data_set.header_limit
         self._position = 0
+
+    def share_checkpoints(self, checkpoints: Checkpoints) -> None:
+        """Resume inflating from, and record into, `checkpoints`: those of the readers of the same
+        stored file before this one."""
+        self._data_set.checkpoints = checkpoints
 
     def tell(self) -> int:
         return self._position

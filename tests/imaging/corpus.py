@@ -18,7 +18,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 from imaging.dicom.synthetic import ct_series
 
 __all__ = [
-    "BUNDLED", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds",
+    "BUNDLED", "CountingReader", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds",
     "ct_series", "deflated_bomb", "encoded_as", "malformed", "restacked", "with_private_value", "written", "zeroed_preamble",
 ]
 
@@ -209,6 +209,19 @@ def _with_syntax(dataset, syntax: str, *, implicit: bool = False) -> bytes:
     buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
     write_dataset(buffer, dataset)
     return buffer.getvalue()
+
+
+class CountingReader(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.read_bytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
 
 
 def deflated_bomb(megabytes: int, *, padding: int = 0) -> bytes:

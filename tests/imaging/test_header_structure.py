@@ -13,7 +13,7 @@ from pydicom.sequence import Sequence
 from imaging.dicom.header import HeaderError, read_header
 from imaging.dicom.header import _read as _read_deflated
 from imaging.dicom.structure import MAX_DEPTH, check_structure
-from tests.imaging.corpus import BUNDLED, ct_series, deflated_bomb, written
+from tests.imaging.corpus import BUNDLED, CountingReader, ct_series, deflated_bomb, written
 
 
 def _bundled(name: str) -> bytes:
@@ -30,19 +30,6 @@ def _refusal(tmp_path, data: bytes) -> str:
     with pytest.raises(HeaderError) as refused:
         _read(tmp_path, data)
     return str(refused.value)
-
-
-class CountingReader(io.BytesIO):
-    """A file that counts the bytes read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.read_bytes = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.read_bytes += len(data)
-        return data
 
 
 @pytest.mark.parametrize("name", [
