@@ -30,6 +30,7 @@ from pydicom.filewriter import write_dataset, write_file_meta_info
 
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
+from imaging.dicom.structure import pixel_bytes
 
 INFLATE_BLOCK = 1024 * 1024
 NOT_DEFLATED = _("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says")
@@ -184,17 +185,26 @@ class InflatedDataSet:
 class InflatedFile:
     """A stored deflated file as the Explicit VR Little Endian file it inflates to (PS3.5 A.5: the
     inflated data set is in that syntax), read-only and seekable: `prefix` (the preamble and the
-    file meta information naming that syntax), then `data_set`, whose header was read and
-    `header_done` called, so that reading it holds its header and one block, not what it
-    inflates to. `frame_bytes`: how long one frame of its pixel data is; `held_limit`: the most
-    of it a reader may hold in memory (its header was refused beyond that)."""
+    file meta information naming that syntax), then `data_set`, whose header was read (`header`)
+    and `header_done` called, so that reading it holds its header and one block, not what it
+    inflates to."""
 
     closed = False  # pydicom reads a deferred value back from an open buffer
 
-    def __init__(self, prefix: bytes, data_set: InflatedDataSet, *, frame_bytes: int) -> None:
-        self._prefix, self._data_set, self.frame_bytes = prefix, data_set, frame_bytes
-        self.held_limit = data_set.header_limit
+    def __init__(self, prefix: bytes, data_set: InflatedDataSet, *, header: Dataset) -> None:
+        self._prefix, self._data_set, self._header = prefix, data_set, header
         self._position = 0
+
+    @property
+    def held_limit(self) -> int:
+        """The most of it a reader may hold in memory (its header was refused beyond that)."""
+        return self._data_set.header_limit
+
+    @property
+    def frame_bytes(self) -> int:
+        """How long one frame of its pixel data is (0 if its header does not say)."""
+        total = pixel_bytes(self._header)
+        return total // int(self._header.get("NumberOfFrames") or 1) if total else 0
 
     def share_checkpoints(self, checkpoints: Checkpoints) -> None:
         """Resume inflating from, and record into, `checkpoints`: those of the readers of the same

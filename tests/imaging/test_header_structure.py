@@ -68,7 +68,7 @@ def test_the_pixel_data_is_not_read_only_the_headers_around_it(tmp_path):
     stream = CountingReader(data)
     dataset = pydicom.dcmread(stream, stop_before_pixels=True, defer_size=4096)
     before = stream.read_bytes
-    assert check_structure(dataset, stream, encapsulated=False) == (0x7FE00010, 512 * 512 * 2)
+    assert check_structure(dataset, stream) == (0x7FE00010, 512 * 512 * 2)
     assert stream.read_bytes - before <= 12  # the Pixel Data element's header
 
 
@@ -176,5 +176,5 @@ def test_a_deflated_data_set_with_elements_after_its_pixel_data_is_inflated_once
     data = deflated_bomb(16, padding=2 * 1024 * 1024)
     stream = CountingReader(data)
     dataset, inflated = _read_deflated(stream, 1024 * 1024 * 1024, 64 * 1024 * 1024)
-    assert check_structure(dataset, inflated, encapsulated=False) == (0x7FE00010, 16 * 1024 * 1024)
+    assert check_structure(dataset, inflated) == (0x7FE00010, 16 * 1024 * 1024)
     assert stream.read_bytes < 1.2 * len(data)
