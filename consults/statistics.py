@@ -448,7 +448,7 @@ EXPORT_COLUMNS = {
     "durations": ("month", "measure", "consults", "median_hours", "p90_hours"),
     "utilisation": ("expert_id", "expert", "month", "offered_hours", "booked_hours", "utilisation_percent"),
     # Remote reads' turnaround (imaging/statistics.py), in the same export as the consults'.
-    "reads": ("month", "breakdown", "key", "name", "measure", "reads", "median_hours", "p90_hours"),
+    "reads": ("month", "breakdown", "key", "name", "requested", "measure", "reads", "median_hours", "p90_hours"),
 }
 EXPORT_TABLES = tuple(EXPORT_COLUMNS)
 ALL_MONTHS = "all"  # the month column of a row that sums up the whole period

@@ -58,9 +58,12 @@ class Group:
 
     key: str
     label: str
-    requested: int
     requested_months: tuple[int, ...]
     durations: dict[str, Durations]
+
+    @property
+    def requested(self) -> int:
+        return sum(self.requested_months)
 
 
 def _rows(scope: Scope) -> list[tuple]:
@@ -94,7 +97,7 @@ def _group(scope: Scope, key: str, label: str, rows: list[tuple]) -> Group:
         )
         for measure, per_month in samples.items()
     }
-    return Group(key, label, len(rows), tuple(requested), durations)
+    return Group(key, label, tuple(requested), durations)
 
 
 def _key(breakdown: str, row: tuple) -> tuple[str, str]:
@@ -143,11 +146,13 @@ def page_figures(scope: Scope) -> dict:
 
 
 def _spread_rows(scope: Scope, breakdown: str, group: Group) -> Iterator[dict]:
+    """Per measure, a row per month and one for the whole period, each with the reads requested
+    then (the page's Requested column) beside the reads the measure counts."""
     for measure, result in group.durations.items():
-        labelled = [(f"{month:%Y-%m}", s) for month, s in zip(scope.period.months, result.months)] + [(ALL_MONTHS, result.overall)]
-        for month, s in labelled:
+        labelled = [(f"{month:%Y-%m}", requested, s) for month, requested, s in zip(scope.period.months, group.requested_months, result.months)]
+        for month, requested, s in [*labelled, (ALL_MONTHS, group.requested, result.overall)]:
             yield {
-                "month": month, "breakdown": breakdown, "key": group.key, "name": _text(group.label), "measure": measure,
+                "month": month, "breakdown": breakdown, "key": group.key, "name": _text(group.label), "requested": requested, "measure": measure,
                 "reads": s.count, "median_hours": _blank(s.median), "p90_hours": _blank(s.p90),
             }
 

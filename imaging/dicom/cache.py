@@ -3,7 +3,8 @@
 Decoding is the dear part of rendering (a JPEG 2000 slice takes tens of milliseconds, the window
 and the JPEG encoding a few), and a reader asks for the same frame again and again: low
 resolution then full quality, every step of a window drag, the other viewport. One cache per
-process, shared by the request threads; it never holds more than `max_bytes` of frames.
+process, shared by the request threads; it never holds more than `max_bytes` of frames. (The
+inflater checkpoints of deflated files, imaging/services/files.py, are kept in one too.)
 """
 from __future__ import annotations
 

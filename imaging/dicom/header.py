@@ -24,7 +24,7 @@ from pydicom.uid import AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, Exp
 from imaging.dicom.inflated import NOT_DEFLATED, InflatedDataSet, InflatedFile, InflationRefused
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
-from imaging.dicom.structure import NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure
+from imaging.dicom.structure import INT32, NESTED_TOO_DEEPLY, PIXEL_DATA, StructureError, check_structure, found_encoding, pixel_bytes
 
 UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
@@ -37,7 +37,6 @@ UNREADABLE = (
     EOFError, OSError, ValueError, LookupError, TypeError, AttributeError, OverflowError, NotImplementedError, struct.error, BytesLengthException,
 )
 
-INT32 = (-(2**31), 2**31 - 1)
 # The numbers the index keeps, and the range each may take: an IS (Integer String) fills a signed
 # 32-bit column; counts are at least 0, and a Number of Frames, when present, at least 1 (PS3.3
 # C.7.6.6). Anything else is refused, not cut: a file the index cannot describe is not stored.
@@ -71,7 +70,7 @@ def read_header(path: Path, *, inflated_limit: int, header_limit: int) -> Datase
         with path.open("rb") as handle:
             dataset, stream = _read(handle, inflated_limit, header_limit)
             syntax = dataset.file_meta.TransferSyntaxUID
-            pixels = check_structure(dataset, stream, encapsulated=syntax.is_encapsulated)
+            pixels = check_structure(dataset, stream)
         if problem := _pixel_problem(dataset, pixels, native=not syntax.is_encapsulated):
             raise HeaderError(problem)
     except HeaderError:
@@ -100,8 +99,7 @@ def inflated_file(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -
     prefix = DicomBytesIO()
     prefix.write(dataset.preamble + b"DICM")
     write_file_meta_info(prefix, meta, enforce_standard=True)
-    frames = int(dataset.get("NumberOfFrames") or 1)
-    return InflatedFile(prefix.getvalue(), stream, frame_bytes=(_pixel_bytes(dataset) or 0) // max(frames, 1))
+    return InflatedFile(prefix.getvalue(), stream, header=dataset)
 
 
 def _read(handle: BinaryIO, inflated_limit: int, header_limit: int) -> tuple[FileDataset, BinaryIO]:
@@ -145,14 +143,14 @@ def _meta_length_problem(meta: Dataset, start: int, handle: BinaryIO) -> Reason 
 
 
 def _encoding_problem(dataset: Dataset, syntax: UIDName) -> Reason | None:
-    """pydicom reads a data set in the VR encoding it finds in its first element, whatever the
-    transfer syntax says (with a warning), so a file can hold implicit VR under an explicit
-    syntax, or the reverse: stored, a reader that trusts the syntax could not read it. Items in
-    implicit VR inside an explicit data set are allowed (PS3.5 6.2.2) and not refused."""
-    raw = next((e for e in dataset.values() if e.tag >> 16 and isinstance(e, RawDataElement)), None)  # group 0000: a command set, read apart
-    if raw is None or raw.is_implicit_VR == syntax.is_implicit_VR:
+    """pydicom reads a data set in the VR encoding it finds (found_encoding), with a warning, so
+    a file can hold implicit VR under an explicit syntax, or the reverse: stored, a reader that
+    trusts the syntax could not read it. Items in implicit VR inside an explicit data set are
+    allowed (PS3.5 6.2.2) and not refused."""
+    found = found_encoding(dataset)
+    if found is None or found[0] == syntax.is_implicit_VR:
         return None
-    if raw.is_implicit_VR:
+    if found[0]:
         return Reason(_("the data set is in implicit VR, not explicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
     return Reason(_("the data set is in explicit VR, not implicit VR as its transfer syntax %(uid)s says"), uid=str(syntax))
 
@@ -178,28 +176,12 @@ def _pixel_problem(dataset: Dataset, pixels: tuple[int, int | None] | None, *, n
             return Reason(_("the file is truncated: it is an image but has no pixel data"))
         return None
     tag, length = pixels
-    if tag == PIXEL_DATA and native and length is not None and (needed := _pixel_bytes(dataset)) and length < needed:
+    if tag == PIXEL_DATA and native and length is not None and (needed := pixel_bytes(dataset)) and length < needed:
         return Reason(
             _("the file is truncated: the pixel data holds %(length)d bytes, its rows, columns, samples, bits and frames need %(needed)d"),
             brief="truncated: the pixel data holds %(length)d bytes, %(needed)d needed", length=length, needed=needed,
         )
     return None
-
-
-def _pixel_bytes(dataset: Dataset) -> int | None:
-    """How many bytes native pixel data of this header's description holds (as pydicom's
-    get_expected_length counts, which multiplies a malformed value as a string); None if the
-    header does not say, or says it in values index_fields refuses."""
-    try:
-        rows, columns, bits = (int(dataset[keyword].value) for keyword in ("Rows", "Columns", "BitsAllocated"))
-        samples, frames = int(dataset.get("SamplesPerPixel", 1)), int(dataset.get("NumberOfFrames") or 1)
-    except (KeyError, TypeError, ValueError):
-        return None
-    if min(rows, columns, bits, samples, frames) < 1 or max(rows, columns, frames) > INT32[1]:
-        return None
-    length = (rows * columns * samples * frames * bits + 7) // 8  # 1-bit pixels are packed
-    # PS3.3 C.7.6.3.1.2: two samples a pixel
-    return length // 3 * 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else length
 
 
 def _as_sent(dataset: Dataset, keyword: str):

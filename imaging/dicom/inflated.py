@@ -5,9 +5,10 @@ pydicom inflates such a data set whole, in memory, before reading a byte of it: 
 was read. Here the data set is inflated as it is read: what the header reader reads before it
 stops (the elements before the pixel data) is kept, up to `header_limit`, since pydicom reads
 deferred values back from it later; beyond that only the block being read is held, and seeking
-forward inflates and forgets. Seeking back past what is held starts inflating again from the
-beginning, which the header check does once (its walk from the pixel data to the end follows
-finding the size, which inflates to the end).
+forward inflates and forgets. Seeking back past what is held resumes inflating from the nearest
+checkpoint before it (`Checkpoints`: the inflater's state, copied, at a few offsets), not from the
+beginning: the header check's walk from the pixel data to the end follows finding the size, which
+inflated to the end, and the frames of a multi-frame are read in any order.
 
 A stored deflated file is retrieved the same way (`InflatedFile`: the Explicit VR Little Endian
 file it inflates to), and written again, for the teaching export, a block at a time
@@ -15,11 +16,13 @@ file it inflates to), and written again, for the teaching export, a block at a t
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -27,14 +30,56 @@ from pydicom.filewriter import write_dataset, write_file_meta_info
 
 from imaging.dicom.reasons import Reason
 from imaging.dicom.reasons import gettext_noop as _
+from imaging.dicom.structure import pixel_bytes
 
 INFLATE_BLOCK = 1024 * 1024
 NOT_DEFLATED = _("the data set is not deflated, as its transfer syntax (Deflated Explicit VR Little Endian) says")
 MB = 1024 * 1024
+Inflater = type(zlib.decompressobj())  # zlib does not name it
 
 
 class InflationRefused(ValueError):
     """The data set inflates beyond a limit, or its deflate stream is cut short; args[0] is the Reason."""
+
+
+class Checkpoint(NamedTuple):
+    offset: int  # inflated bytes given before it
+    at: int  # where in the file the deflated bytes still to read begin
+    inflater: Inflater  # never used itself, only copied: it may be shared
+
+
+class Checkpoints:
+    """Where inflating one deflated data set may resume from: the inflater as it stood before the
+    last `RECENT` blocks it gave, and before blocks spread over all it has given, at most
+    `SPREAD` of them (as more is inflated they are thinned to every other one); each holds some
+    40 kB, mostly its window. The readers of a stored file share them (imaging/services/files.py),
+    so that the frames of a scroll, each read by a request of its own, resume near the last one."""
+
+    SPREAD, RECENT = 16, 4
+    nbytes = (SPREAD + RECENT) * 40 * 1024  # the most they hold (imaging/services/files.py keeps them in a cache bounded by it)
+
+    def __init__(self) -> None:
+        self._spacing = INFLATE_BLOCK
+        self._spread: dict[int, Checkpoint] = {}  # by offset // spacing, the first one met
+        self._recent: collections.deque[Checkpoint] = collections.deque(maxlen=self.RECENT)
+        self._lock = threading.Lock()
+
+    def take(self, offset: int, at: int, inflater: Inflater) -> None:
+        checkpoint = Checkpoint(offset, at, inflater.copy())
+        with self._lock:
+            self._recent.append(checkpoint)
+            self._spread.setdefault(offset // self._spacing, checkpoint)
+            if len(self._spread) > self.SPREAD:
+                self._spacing *= 2
+                thinned: dict[int, Checkpoint] = {}
+                for kept in sorted(self._spread.values(), key=lambda c: c.offset):
+                    thinned.setdefault(kept.offset // self._spacing, kept)
+                self._spread = thinned
+
+    def before(self, offset: int) -> Checkpoint | None:
+        """The checkpoint nearest before `offset`."""
+        with self._lock:
+            return max((c for c in (*self._recent, *self._spread.values()) if c.offset <= offset), key=lambda c: c.offset, default=None)
 
 
 class InflatedDataSet:
@@ -51,13 +96,21 @@ class InflatedDataSet:
         self._keeping = True
         self._position = 0
         self._size: int | None = None
-        self._rewind()
+        self.checkpoints = Checkpoints()
+        self._resume(Checkpoint(0, self._start, zlib.decompressobj(-zlib.MAX_WBITS)))
 
-    def _rewind(self) -> None:
-        self._handle.seek(self._start)
-        self._inflater, self._input = zlib.decompressobj(-zlib.MAX_WBITS), b""
-        self._produced = 0  # bytes this inflater has given
+    def _resume(self, checkpoint: Checkpoint) -> None:
+        self._handle.seek(checkpoint.at)
+        self._inflater, self._input = checkpoint.inflater.copy(), b""
+        self._produced = checkpoint.offset  # bytes this inflater has given
         self._tail = bytearray()  # the last of them, beyond the kept bytes
+
+    def _resume_near(self, offset: int) -> None:
+        """Inflate from the checkpoint nearest before `offset`, if it is ahead of what is
+        inflated, or `offset` is behind what is held."""
+        checkpoint = self.checkpoints.before(offset) or Checkpoint(0, self._start, zlib.decompressobj(-zlib.MAX_WBITS))
+        if offset < self._produced - len(self._tail) or checkpoint.offset > self._produced:
+            self._resume(checkpoint)
 
     def header_done(self) -> None:
         """What is read from now on is not kept."""
@@ -87,8 +140,7 @@ class InflatedDataSet:
         return data
 
     def _beyond_kept(self, start: int, end: int) -> bytes:
-        if start < self._produced - len(self._tail):  # forgotten: inflate again
-            self._rewind()
+        self._resume_near(start)
         while True:
             if (forgettable := start - (self._produced - len(self._tail))) > 0:
                 del self._tail[:forgettable]
@@ -100,6 +152,8 @@ class InflatedDataSet:
 
     def _inflated_size(self) -> int:
         self._keeping = False
+        if self._size is None:
+            self._resume_near(self._size_limit)
         while self._size is None:
             self._block()
             self._tail.clear()  # only the size was wanted
@@ -107,6 +161,8 @@ class InflatedDataSet:
 
     def _block(self) -> bytes:
         """The next inflated bytes, at most a block of them; empty at the end."""
+        if not self._inflater.eof:
+            self.checkpoints.take(self._produced, self._handle.tell() - len(self._input), self._inflater)
         while not self._inflater.eof:
             if not self._input:
                 self._input = self._handle.read(INFLATE_BLOCK)
@@ -129,17 +185,31 @@ class InflatedDataSet:
 class InflatedFile:
     """A stored deflated file as the Explicit VR Little Endian file it inflates to (PS3.5 A.5: the
     inflated data set is in that syntax), read-only and seekable: `prefix` (the preamble and the
-    file meta information naming that syntax), then `data_set`, whose header was read and
-    `header_done` called, so that reading it holds its header and one block, not what it
-    inflates to. `frame_bytes`: how long one frame of its pixel data is; `held_limit`: the most
-    of it a reader may hold in memory (its header was refused beyond that)."""
+    file meta information naming that syntax), then `data_set`, whose header was read (`header`)
+    and `header_done` called, so that reading it holds its header and one block, not what it
+    inflates to."""
 
     closed = False  # pydicom reads a deferred value back from an open buffer
 
-    def __init__(self, prefix: bytes, data_set: InflatedDataSet, *, frame_bytes: int) -> None:
-        self._prefix, self._data_set, self.frame_bytes = prefix, data_set, frame_bytes
-        self.held_limit = data_set.header_limit
+    def __init__(self, prefix: bytes, data_set: InflatedDataSet, *, header: Dataset) -> None:
+        self._prefix, self._data_set, self._header = prefix, data_set, header
         self._position = 0
+
+    @property
+    def held_limit(self) -> int:
+        """The most of it a reader may hold in memory (its header was refused beyond that)."""
+        return self._data_set.header_limit
+
+    @property
+    def frame_bytes(self) -> int:
+        """How long one frame of its pixel data is (0 if its header does not say)."""
+        total = pixel_bytes(self._header)
+        return total // int(self._header.get("NumberOfFrames") or 1) if total else 0
+
+    def share_checkpoints(self, checkpoints: Checkpoints) -> None:
+        """Resume inflating from, and record into, `checkpoints`: those of the readers of the same
+        stored file before this one."""
+        self._data_set.checkpoints = checkpoints
 
     def tell(self) -> int:
         return self._position

@@ -18,7 +18,7 @@ from typing import BinaryIO, NamedTuple
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import FileDataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 from imaging.dicom.reasons import Reason
@@ -33,6 +33,7 @@ LONG_LENGTH_VRS = frozenset(vr.encode() for vr in EXPLICIT_VR_LENGTH_32)  # a 4-
 HEADERS = {little: tuple(struct.Struct(("<" if little else ">") + f) for f in ("HHL", "4x2sH", "L")) for little in (True, False)}
 NESTED_TOO_DEEPLY = _("sequences are nested too deeply to read")
 MAX_DEPTH = 64  # sequences within sequences; pydicom's recursive reader gives up not far beyond
+INT32 = (-(2**31), 2**31 - 1)
 
 
 class StructureError(ValueError):
@@ -72,19 +73,26 @@ def _value_end(tag: int, start: int, length: int, size: int, bound: int | None) 
     return end
 
 
-def check_structure(dataset: FileDataset, stream: BinaryIO, *, encapsulated: bool) -> tuple[int, int | None] | None:
+def found_encoding(dataset: Dataset) -> tuple[bool, bool] | None:
+    """Whether the data set is in implicit VR, and little endian, as pydicom found it: it reads a
+    data set in the encoding of its first element, whatever the transfer syntax says. None if no
+    element is left as read."""
+    # group 0000: a command set, which a file should not hold, read apart (pydicom adds it at the end)
+    raw = next((e for e in dataset.values() if e.tag >> 16 and isinstance(e, RawDataElement)), None)
+    return None if raw is None else (raw.is_implicit_VR, raw.is_little_endian)
+
+
+def check_structure(dataset: FileDataset, stream: BinaryIO) -> tuple[int, int | None] | None:
     """Check the file `dataset` was read from with `stop_before_pixels`; `stream` is where pydicom
-    stopped (the pixel data, or the end); `encapsulated`: whether its transfer syntax encapsulates
-    the pixel data. Returns the tag of the file's pixel data element and its declared length
-    (None when encapsulated), or None if it has none. Raises StructureError."""
+    stopped (the pixel data, or the end). Returns the tag of the file's pixel data element and its
+    declared length (None when encapsulated), or None if it has none. Raises StructureError."""
     stop = stream.tell()
     size = stream.seek(0, os.SEEK_END)
+    encapsulated = dataset.file_meta.TransferSyntaxUID.is_encapsulated
     # The elements as read, in the file's order, unconverted (get_item would read deferred values).
     # Command set elements (group 0000), which a file should not hold, pydicom adds at the end.
     elements = [e for e in dataset.values() if e.tag >> 16]
-    # pydicom reads a data set in the encoding it finds, whatever the transfer syntax says
-    raw = next((e for e in elements if isinstance(e, RawDataElement)), None)
-    implicit, little = dataset.original_encoding if raw is None else (raw.is_implicit_VR, raw.is_little_endian)
+    implicit, little = found_encoding(dataset) or dataset.original_encoding
     last_end: int | None = None  # where the last element pydicom read ends, when it has a length
     for element in elements:
         last_end = None
@@ -170,3 +178,19 @@ def _item(stream: BinaryIO, levels: list[_Level], tag: int, length: int, start: 
         stream.seek(_value_end(tag, start, length, size, level.end))
     else:
         levels.append(_Level(level.tag, _value_end(tag, start, length, size, level.end), False, False, level.implicit))
+
+
+def pixel_bytes(dataset: Dataset) -> int | None:
+    """How many bytes native pixel data of this header's description holds (as pydicom's
+    get_expected_length counts, which multiplies a malformed value as a string); None if the
+    header does not say, or says it in values the index refuses (imaging/dicom/header.py)."""
+    try:
+        rows, columns, bits = (int(dataset[keyword].value) for keyword in ("Rows", "Columns", "BitsAllocated"))
+        samples, frames = int(dataset.get("SamplesPerPixel", 1)), int(dataset.get("NumberOfFrames") or 1)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if min(rows, columns, bits, samples, frames) < 1 or max(rows, columns, frames) > INT32[1]:
+        return None
+    length = (rows * columns * samples * frames * bits + 7) // 8  # 1-bit pixels are packed
+    # PS3.3 C.7.6.3.1.2: two samples a pixel
+    return length // 3 * 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else length

@@ -54,3 +54,16 @@ def modality(code: str) -> str:
     """The modality's code as sent ("CT"), its name in the reader's language as its title."""
     name = coded_values.modality_name(code)
     return format_html('<abbr title="{}">{}</abbr>', name, code) if name else code
+
+
+@register.filter
+def examination(modality_code: str, body_part_code: str) -> str:
+    """What was examined, as the read pages name it: the modality's code (its name as its title,
+    or — if none was sent) and the body part in words: CT 胸部."""
+    return format_html("{} {}", modality(modality_code) or "—", coded_values.body_part_words(body_part_code))
+
+
+@register.inclusion_tag("imaging/includes/patient_summary.html")
+def patient_summary(patient) -> dict:
+    """A registered patient as the read pages introduce them: name · sex · age."""
+    return {"patient": patient}

@@ -20,7 +20,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 from imaging.dicom.synthetic import ct_series
 
 __all__ = [
-    "BUNDLED", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds",
+    "BUNDLED", "CountingReader", "MALFORMED_COMMENTS", "MALFORMED_REASONS", "NOT_BY_DIMSE", "UNSUPPORTED_SYNTAX", "archivable", "bundled_as", "changed", "comment_holds",
     "ct_series", "deflated_bomb", "encoded_as", "malformed", "restacked", "with_private_value", "written", "zeroed_preamble",
 ]
 
@@ -213,9 +213,23 @@ def _with_syntax(dataset, syntax: str, *, implicit: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def deflated_bomb(megabytes: int) -> bytes:
+class CountingReader(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.read_bytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def deflated_bomb(megabytes: int, *, padding: int = 0) -> bytes:
     """A deflated CT of as many 64 × 64 frames as `megabytes` MB of zero pixels hold: about a
-    thousandth of that on disk. Deflated a block at a time, so never held inflated here."""
+    thousandth of that on disk, and `padding` bytes of Data Set Trailing Padding after the pixel
+    data. Deflated a block at a time, so never held inflated here."""
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1)[0]))
     frame = dataset.Rows * dataset.Columns * dataset.BitsAllocated // 8
     dataset.NumberOfFrames = frames = megabytes * 1024 * 1024 // frame
@@ -229,7 +243,10 @@ def deflated_bomb(megabytes: int) -> bytes:
     zeros = bytes(frame * 256)
     for _ in range(frames // 256):
         parts.append(deflater.compress(zeros))
-    parts.append(deflater.compress(bytes(frame * (frames % 256))) + deflater.flush())
+    parts.append(deflater.compress(bytes(frame * (frames % 256))))
+    if padding:
+        parts.append(deflater.compress(_element(0xFFFC, 0xFFFC, b"OB", padding) + bytes(padding)))
+    parts.append(deflater.flush())
     meta = pydicom.filebase.DicomBytesIO()
     meta.write(b"\0" * 128 + b"DICM")
     write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)

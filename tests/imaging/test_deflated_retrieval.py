@@ -1,5 +1,5 @@
 """A stored deflated instance is retrieved in bounded memory: a frame (WADO-RS frames, rendered,
-the viewer's region values) is read by inflating up to it, the instance in Explicit VR Little
+the viewer's region values) is read by inflating up to it, from near the frame read before, the instance in Explicit VR Little
 Endian and the Pixel Data bulk data stream a block at a time, the teaching export copies its pixel
 data through; what cannot be read so is refused with why. Ordinary deflated files come out as
 before (the same bytes, the same images).
@@ -10,19 +10,21 @@ from __future__ import annotations
 import io
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pydicom
 import pydicom.data
 import pytest
-from django.core.files.storage import default_storage
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, default_storage
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, generate_uid
 
 from imaging.models import Study
 from imaging.services.exports import export_request, export_run
 from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
-from tests.imaging.corpus import changed, ct_series, deflated_bomb, encoded_as
+from tests.imaging.corpus import CountingReader, changed, ct_series, deflated_bomb, encoded_as, written
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +195,39 @@ def test_a_deflated_file_that_cannot_be_read_past_its_header_is_refused_with_why
         open(path, "wb").write(data[:len(data) * 3 // 4])
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
     assert response.status_code == 406 and "cannot be read" in response.json()["detail"]
+
+
+class CountingStorage(FileSystemStorage):
+    """The archive's files, each read through a CountingReader (`opened`)."""
+
+    opened: list[CountingReader] = []
+
+    def _open(self, name, mode="rb"):
+        reader = CountingReader(Path(self.path(name)).read_bytes())
+        self.opened.append(reader)
+        return File(reader, name)
+
+
+def _deflated_multiframe(frames: int) -> bytes:
+    """A deflated CT of `frames` 256 × 256 frames of noise: it deflates little, so each frame is
+    some 100 kB of the file."""
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, size=256)[0]))
+    dataset.NumberOfFrames = frames
+    dataset.PixelData = np.random.default_rng(7).integers(0, 4096, (frames, 256, 256), dtype=np.uint16).tobytes()
+    return encoded_as(written(dataset), DeflatedExplicitVRLittleEndian)
+
+
+@pytest.mark.parametrize("tail, accept", [("/rendered", "image/png"), ("", OCTET)])
+def test_scrolling_a_deflated_multi_frame_inflates_each_frame_from_near_the_one_before_not_from_the_beginning(cast, client_for, settings, tail, accept):
+    """Each frame is asked for by a request of its own; frame N inflated the N frames before it
+    (64: 7 MB of the file read for the last one)."""
+    frames = 64
+    instance = _store(cast, _deflated_multiframe(frames))
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.CountingStorage", "OPTIONS": {"location": settings.MEDIA_ROOT}}}
+    read = []
+    for number in range(1, frames + 1):
+        CountingStorage.opened.clear()
+        assert client.get(_url(instance, f"/frames/{number}{tail}"), HTTP_ACCEPT=accept).status_code == 200
+        read.append(sum(reader.read_bytes for reader in CountingStorage.opened))
+    assert max(read) < 3 * MB, [round(n / MB, 1) for n in read]  # the header's block, and the block holding the frame

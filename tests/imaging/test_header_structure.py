@@ -11,8 +11,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from imaging.dicom.header import HeaderError, read_header
+from imaging.dicom.header import _read as _read_deflated
 from imaging.dicom.structure import MAX_DEPTH, check_structure
-from tests.imaging.corpus import BUNDLED, ct_series, deflated_bomb, written
+from tests.imaging.corpus import BUNDLED, CountingReader, ct_series, deflated_bomb, written
 
 
 def _bundled(name: str) -> bytes:
@@ -29,19 +30,6 @@ def _refusal(tmp_path, data: bytes) -> str:
     with pytest.raises(HeaderError) as refused:
         _read(tmp_path, data)
     return str(refused.value)
-
-
-class CountingReader(io.BytesIO):
-    """A file that counts the bytes read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.read_bytes = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.read_bytes += len(data)
-        return data
 
 
 @pytest.mark.parametrize("name", [
@@ -80,7 +68,7 @@ def test_the_pixel_data_is_not_read_only_the_headers_around_it(tmp_path):
     stream = CountingReader(data)
     dataset = pydicom.dcmread(stream, stop_before_pixels=True, defer_size=4096)
     before = stream.read_bytes
-    assert check_structure(dataset, stream, encapsulated=False) == (0x7FE00010, 512 * 512 * 2)
+    assert check_structure(dataset, stream) == (0x7FE00010, 512 * 512 * 2)
     assert stream.read_bytes - before <= 12  # the Pixel Data element's header
 
 
@@ -180,3 +168,13 @@ def test_a_deflated_data_set_is_checked_to_its_end_after_its_pixel_data(tmp_path
     dataset = _read(tmp_path, deflated_bomb(4))
     assert dataset.NumberOfFrames == 4 * 1024 * 1024 // (64 * 64 * 2)
     assert "PixelData" not in dataset
+
+
+def test_a_deflated_data_set_with_elements_after_its_pixel_data_is_inflated_once_while_checked(tmp_path):
+    """Finding its size inflated it to the end; the walk after the pixel data then inflated it all
+    again from the beginning. It resumes from the inflater as it stood near there."""
+    data = deflated_bomb(16, padding=2 * 1024 * 1024)
+    stream = CountingReader(data)
+    dataset, inflated = _read_deflated(stream, 1024 * 1024 * 1024, 64 * 1024 * 1024)
+    assert check_structure(dataset, inflated) == (0x7FE00010, 16 * 1024 * 1024)
+    assert stream.read_bytes < 1.2 * len(data)

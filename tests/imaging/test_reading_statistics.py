@@ -84,12 +84,26 @@ def test_read_turnaround_csv_and_api_match_the_page_and_keep_the_south_out(quart
     assert list(rows[0]) == list(statistics.EXPORT_COLUMNS["reads"])
     by_key = {(r["breakdown"], r["key"], r["measure"], r["month"]): r for r in rows}
     assert by_key["all", "all", "request_to_report", "2025-01"] == {
-        "month": "2025-01", "breakdown": "all", "key": "all", "name": "", "measure": "request_to_report", "reads": "2", "median_hours": "7.0", "p90_hours": "8.6",
+        "month": "2025-01", "breakdown": "all", "key": "all", "name": "", "requested": "2", "measure": "request_to_report", "reads": "2", "median_hours": "7.0", "p90_hours": "8.6",
     }
     assert by_key["modality", "MR", "request_to_assignment", "all"]["median_hours"] == "0.5"
     assert "South Hospital" not in response.content.decode()
     api = client.get("/api/v1/consult-statistics/", QUARTER).json()["reads"]
     assert {(r["breakdown"], r["key"], r["measure"], r["month"]) for r in api} == set(by_key)
+
+
+def test_the_read_csv_gives_the_reads_requested_each_month_as_the_pages_requested_column_does(quarter, client_for):
+    """A month's reads assigned or signed alone do not say how many were asked (February: one
+    requested, none signed)."""
+    client = client_for(quarter.north[Role.COORDINATOR])
+    page = client.get("/consults/statistics/", QUARTER).context["reads"]
+    rows = list(csv.DictReader(io.StringIO(client.get("/consults/statistics/reads.csv", QUARTER).content.decode("utf-8-sig"))))
+    signed = {r["month"]: r for r in rows if (r["breakdown"], r["measure"]) == ("all", "request_to_report")}
+    assert [signed[f"{row['month']:%Y-%m}"]["requested"] for row in page["rows"]] == [str(row["requested"]) for row in page["rows"]] == ["2", "1", "0"]
+    assert signed["all"]["requested"] == str(page["requested"]) == "3"
+    assert {(r["key"], r["month"], r["requested"]) for r in rows if r["breakdown"] == "modality" and r["month"] != "all"} == {
+        ("CT", "2025-01", "2"), ("CT", "2025-02", "0"), ("CT", "2025-03", "0"), ("MR", "2025-01", "0"), ("MR", "2025-02", "1"), ("MR", "2025-03", "0"),
+    }
 
 
 def test_the_south_coordinator_sees_only_the_souths_reads(quarter, client_for):
