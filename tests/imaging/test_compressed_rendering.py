@@ -13,9 +13,9 @@ from PIL import Image
 from imaging.dicom import render
 from imaging.dicom.cache import FrameCache
 from imaging.services import pixels
-from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from tests.imaging.corpus import BUNDLED, archivable, ct_series
+from tests.imaging.stored import stored_by_north
 
 pytestmark = pytest.mark.django_db
 
@@ -52,12 +52,6 @@ def _pydicom_decodes(path) -> bool:
     return True
 
 
-def _store(cast, data: bytes):
-    result = instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
-    assert result.ok, result.reason
-    return result.instance
-
-
 def _url(instance, tail: str) -> str:
     series = instance.series
     return f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}/{tail}"
@@ -71,7 +65,7 @@ def test_the_bundled_files_cover_every_compressed_family():
 
 @pytest.mark.parametrize("path", COMPRESSED, ids=[p.name for p in COMPRESSED])
 def test_compressed_file_is_rendered_or_refused_with_the_decoders_reason(cast, client_for, path):
-    instance = _store(cast, archivable(path))
+    instance = stored_by_north(cast, archivable(path))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     last = _url(instance, f"frames/{instance.number_of_frames}/rendered")
     rendered, thumbnail = client.get(last), client.get(_url(instance, "thumbnail"))
@@ -91,7 +85,7 @@ def test_only_the_two_broken_bundled_files_are_undecodable():
 
 def test_a_colour_multiframe_jpeg_frame_is_rendered_in_colour(cast, client_for):
     path = next(p for p in BUNDLED if p.name == "examples_ybr_color.dcm")
-    instance = _store(cast, path.read_bytes())
+    instance = stored_by_north(cast, path.read_bytes())
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "frames/17/rendered"), HTTP_ACCEPT="image/png")
     image = np.asarray(Image.open(io.BytesIO(response.content)))
     expected = pydicom.pixels.pixel_array(str(path), index=16)
@@ -100,7 +94,7 @@ def test_a_colour_multiframe_jpeg_frame_is_rendered_in_colour(cast, client_for):
 
 
 def test_a_window_drag_renders_from_the_cached_frame_without_decoding_again(cast, client_for):
-    instance = _store(cast, next(p for p in BUNDLED if p.name == "MR_small_jp2klossless.dcm").read_bytes())
+    instance = stored_by_north(cast, next(p for p in BUNDLED if p.name == "MR_small_jp2klossless.dcm").read_bytes())
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     pixels.frames.clear()
     misses = pixels.frames.misses
@@ -135,7 +129,7 @@ def test_monochrome1_is_shown_inverted(cast, client_for):
     dataset.save_as(buffer, enforce_file_format=True)
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     shown = [
-        np.asarray(Image.open(io.BytesIO(client.get(_url(_store(cast, raw), "rendered"), {"window": "0,2000"}, HTTP_ACCEPT="image/png").content)), dtype=int)
+        np.asarray(Image.open(io.BytesIO(client.get(_url(stored_by_north(cast, raw), "rendered"), {"window": "0,2000"}, HTTP_ACCEPT="image/png").content)), dtype=int)
         for raw in (data, buffer.getvalue())
     ]
     assert shown[0].std() > 0 and (shown[1] == 255 - shown[0]).all()

@@ -7,7 +7,6 @@ made a decoder hold 4.3 GB for 22 s before.
 Who asks: the north clinic doctor who stored the files."""
 from __future__ import annotations
 
-import io
 import tracemalloc
 
 import pydicom
@@ -16,9 +15,9 @@ from pydicom.encaps import generate_frames
 
 from imaging.dicom import codestreams
 from imaging.services import pixels
-from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from tests.imaging.corpus import BUNDLED, jpeg_declaring
+from tests.imaging.stored import stored_by_north, instance_url
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +25,6 @@ MB = 1024 * 1024
 OCTET = f'multipart/related; type="application/octet-stream"; transfer-syntax={pydicom.uid.ExplicitVRLittleEndian}'
 AS_EXPLICIT = f'multipart/related; type="application/dicom"; transfer-syntax={pydicom.uid.ExplicitVRLittleEndian}'
 STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-
-
-def _store(cast, data: bytes):
-    result = instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
-    assert result.ok, result.reason
-    return result.instance
-
-
-def _url(instance, tail: str = "") -> str:
-    series = instance.series
-    return f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}{tail}"
 
 
 def _viewer(instance, tail: str) -> str:
@@ -54,15 +42,15 @@ def _peak_and_response(client, url: str, **headers):
 
 def test_a_frame_whose_codestream_declares_more_pixels_than_its_header_is_refused_before_decoding(cast, client_for):
     """12,000 × 12,000 declared under a 64 × 64 header: 137 MB a decoder would allocate."""
-    bomb = _store(cast, jpeg_declaring(rows=12000, columns=12000))
+    bomb = stored_by_north(cast, jpeg_declaring(rows=12000, columns=12000))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     pixels.frames.clear()
     for url, accept in [
-        (_url(bomb, "/frames/1/rendered"), "image/png"),
-        (_url(bomb, "/thumbnail"), "image/jpeg"),
-        (_url(bomb, "/frames/1"), OCTET),
-        (_url(bomb, "/bulkdata/7FE00010"), OCTET),
-        (_url(bomb), AS_EXPLICIT),
+        (instance_url(bomb, "/frames/1/rendered"), "image/png"),
+        (instance_url(bomb, "/thumbnail"), "image/jpeg"),
+        (instance_url(bomb, "/frames/1"), OCTET),
+        (instance_url(bomb, "/bulkdata/7FE00010"), OCTET),
+        (instance_url(bomb), AS_EXPLICIT),
         (_viewer(bomb, "window/"), "application/json"),
     ]:
         client.get(url, HTTP_ACCEPT=accept)  # the code a first request loads is not counted
@@ -70,21 +58,21 @@ def test_a_frame_whose_codestream_declares_more_pixels_than_its_header_is_refuse
         assert response.status_code == 406, url
         assert "declares 12000 × 12000 pixels of 1 components, more than the 64 × 64 of 1 the header gives it" in response.json()["detail"], url
         assert peak < 16 * MB, f"{url}: {peak / MB:.0f} MB"
-    assert client.get(_url(bomb), HTTP_ACCEPT=STORED).status_code == 200  # as stored it is only bytes
+    assert client.get(instance_url(bomb), HTTP_ACCEPT=STORED).status_code == 200  # as stored it is only bytes
 
 
 def test_the_refusal_is_in_the_readers_language(cast, client_for):
-    bomb = _store(cast, jpeg_declaring(rows=12000, columns=12000))
-    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(bomb, "/frames/1/rendered"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    bomb = stored_by_north(cast, jpeg_declaring(rows=12000, columns=12000))
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(instance_url(bomb, "/frames/1/rendered"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 406
     assert "第 1 帧的压缩数据声明了 12000 × 12000 像素、1 个分量，超出文件头给出的 64 × 64、1 个分量" in response.json()["detail"]
 
 
 def test_a_frame_that_decodes_beyond_the_limit_is_refused_before_decoding(cast, client_for, settings):
     settings.DICOM_MAX_DECODED_BYTES = 4 * MB
-    large = _store(cast, jpeg_declaring(rows=16, columns=16, header_rows=4096, header_columns=4096))  # 16 MB of 8-bit grey
+    large = stored_by_north(cast, jpeg_declaring(rows=16, columns=16, header_rows=4096, header_columns=4096))  # 16 MB of 8-bit grey
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
-    for url, accept in [(_url(large, "/frames/1/rendered"), "image/png"), (_url(large, "/frames/1"), OCTET)]:
+    for url, accept in [(instance_url(large, "/frames/1/rendered"), "image/png"), (instance_url(large, "/frames/1"), OCTET)]:
         response = client.get(url, HTTP_ACCEPT=accept)
         assert response.status_code == 406
         assert "a frame of this instance decodes to 16 MB, more than the 4 MB this server decodes at once" in response.json()["detail"]
@@ -93,9 +81,9 @@ def test_a_frame_that_decodes_beyond_the_limit_is_refused_before_decoding(cast, 
 def test_an_instance_transcoded_whole_is_refused_when_all_its_frames_decode_beyond_the_limit(cast, client_for, settings):
     """Transcoding holds every frame decoded at once: 8 frames of 1 MB each pass one at a time."""
     settings.DICOM_MAX_DECODED_BYTES = 4 * MB
-    cine = _store(cast, jpeg_declaring(rows=16, columns=16, header_rows=1024, header_columns=1024, frames=8))
+    cine = stored_by_north(cast, jpeg_declaring(rows=16, columns=16, header_rows=1024, header_columns=1024, frames=8))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
-    response = client.get(_url(cine), HTTP_ACCEPT=AS_EXPLICIT)
+    response = client.get(instance_url(cine), HTTP_ACCEPT=AS_EXPLICIT)
     assert response.status_code == 406
     assert "this instance decodes to 8 MB, more than the 4 MB this server decodes at once" in response.json()["detail"]
     assert "It can still be sent as stored (transfer-syntax=*)" in response.json()["detail"]

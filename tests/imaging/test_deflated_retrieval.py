@@ -22,9 +22,9 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 
 from imaging.models import Study
 from imaging.services.exports import export_request, export_run
-from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from tests.imaging.corpus import CountingReader, changed, ct_series, deflated_bomb, encoded_as, written
+from tests.imaging.stored import stored_by_north, instance_url
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +33,6 @@ BOMB_MB = 64
 STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 AS_EXPLICIT = f'multipart/related; type="application/dicom"; transfer-syntax={ExplicitVRLittleEndian}'
 OCTET = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
-
-
-def _store(cast, data: bytes):
-    result = instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test")
-    assert result.ok, result.reason
-    return result.instance
-
-
-def _url(instance, tail: str = "") -> str:
-    series = instance.series
-    return f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}/instances/{instance.sop_instance_uid}{tail}"
 
 
 def _body(response) -> bytes:
@@ -70,9 +59,9 @@ def _peak_and_size(client, url: str, **headers) -> tuple[int, int, int]:
 
 def test_a_deflated_bombs_frames_instance_and_pixel_data_are_retrieved_without_inflating_it_in_memory(cast, client_for):
     """64 MB of zero pixels in 70 kB: each request inflated all of it in memory, some more than once."""
-    bomb = _store(cast, deflated_bomb(BOMB_MB))
+    bomb = stored_by_north(cast, deflated_bomb(BOMB_MB))
     [slice_] = ct_series(slices=1, patient_id=cast.north.patient.mrn)
-    ordinary = _store(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
+    ordinary = stored_by_north(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     inflated = BOMB_MB * MB
     for tail, accept, expected in [
@@ -84,8 +73,8 @@ def test_a_deflated_bombs_frames_instance_and_pixel_data_are_retrieved_without_i
         ("", STORED, None),
         ("/bulkdata/7FE00010", OCTET, (inflated, inflated + 1024)),
     ]:
-        client.get(_url(ordinary, tail.replace(",2", "")), HTTP_ACCEPT=accept)  # the code a first request loads is not counted
-        peak, status, size = _peak_and_size(client, _url(bomb, tail), HTTP_ACCEPT=accept)
+        client.get(instance_url(ordinary, tail.replace(",2", "")), HTTP_ACCEPT=accept)  # the code a first request loads is not counted
+        peak, status, size = _peak_and_size(client, instance_url(bomb, tail), HTTP_ACCEPT=accept)
         assert status == 200, tail
         assert peak < 16 * MB, f"{tail or accept}: {peak / MB:.0f} MB"
         if expected:
@@ -93,7 +82,7 @@ def test_a_deflated_bombs_frames_instance_and_pixel_data_are_retrieved_without_i
 
 
 def test_the_viewers_region_values_of_a_deflated_bomb_are_read_without_inflating_it_in_memory(cast, client_for):
-    bomb = _store(cast, deflated_bomb(BOMB_MB))
+    bomb = stored_by_north(cast, deflated_bomb(BOMB_MB))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     client.get(f"/imaging/studies/{bomb.series.study.pk}/view/{bomb.series.series_instance_uid}/{bomb.sop_instance_uid}/1/region/?box=0,0,8,8")
     url = f"/imaging/studies/{bomb.series.study.pk}/view/{bomb.series.series_instance_uid}/{bomb.sop_instance_uid}/2/region/"
@@ -106,15 +95,15 @@ def test_an_ordinary_deflated_file_is_transcoded_to_explicit_little_endian_as_py
     dcmread and dcmwrite give (what the transcoding was), as stored the bytes stored."""
     path = pydicom.data.get_testdata_file("image_dfl.dcm")
     original = pydicom.dcmread(path)
-    instance = _store(cast, changed(open(path, "rb").read(), PatientID=cast.north.patient.mrn, SeriesInstanceUID=generate_uid()))
+    instance = stored_by_north(cast, changed(open(path, "rb").read(), PatientID=cast.north.patient.mrn, SeriesInstanceUID=generate_uid()))
     dataset = pydicom.dcmread(default_storage.open(instance.file.name))
     dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     expected = io.BytesIO()
     pydicom.dcmwrite(expected, dataset, enforce_file_format=True)
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
-    assert _only_part(client.get(_url(instance), HTTP_ACCEPT=AS_EXPLICIT)) == expected.getvalue()
-    assert _only_part(client.get(_url(instance), HTTP_ACCEPT=STORED)) == default_storage.open(instance.file.name).read()
-    frame = _only_part(client.get(_url(instance, "/frames/1"), HTTP_ACCEPT=OCTET))
+    assert _only_part(client.get(instance_url(instance), HTTP_ACCEPT=AS_EXPLICIT)) == expected.getvalue()
+    assert _only_part(client.get(instance_url(instance), HTTP_ACCEPT=STORED)) == default_storage.open(instance.file.name).read()
+    frame = _only_part(client.get(instance_url(instance, "/frames/1"), HTTP_ACCEPT=OCTET))
     assert frame == original.pixel_array.tobytes()
 
 
@@ -122,14 +111,14 @@ def test_an_ordinary_deflated_file_is_transcoded_to_explicit_little_endian_as_py
 def test_a_deflated_slice_renders_and_gives_the_frames_and_region_values_of_the_same_slice_stored_explicit(cast, client_for, size):
     [explicit] = ct_series(slices=1, size=size, patient_id=cast.north.patient.mrn)
     deflated = encoded_as(changed(explicit, SOPInstanceUID=generate_uid()), DeflatedExplicitVRLittleEndian)
-    plain, packed = _store(cast, explicit), _store(cast, deflated)
+    plain, packed = stored_by_north(cast, explicit), stored_by_north(cast, deflated)
     assert packed.transfer_syntax_uid == DeflatedExplicitVRLittleEndian
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     for tail, accept in [("/frames/1/rendered", "image/png"), ("/rendered?window=40,400", "image/jpeg"), ("/thumbnail", "image/png")]:
-        assert _body(client.get(_url(packed, tail), HTTP_ACCEPT=accept)) == _body(client.get(_url(plain, tail), HTTP_ACCEPT=accept)), tail
+        assert _body(client.get(instance_url(packed, tail), HTTP_ACCEPT=accept)) == _body(client.get(instance_url(plain, tail), HTTP_ACCEPT=accept)), tail
     for tail in ("/frames/1", "/bulkdata/7FE00010"):
-        assert _only_part(client.get(_url(packed, tail), HTTP_ACCEPT=OCTET)) == _only_part(client.get(_url(plain, tail), HTTP_ACCEPT=OCTET)), tail
-    transcoded = pydicom.dcmread(io.BytesIO(_only_part(client.get(_url(packed), HTTP_ACCEPT=AS_EXPLICIT))))
+        assert _only_part(client.get(instance_url(packed, tail), HTTP_ACCEPT=OCTET)) == _only_part(client.get(instance_url(plain, tail), HTTP_ACCEPT=OCTET)), tail
+    transcoded = pydicom.dcmread(io.BytesIO(_only_part(client.get(instance_url(packed), HTTP_ACCEPT=AS_EXPLICIT))))
     assert transcoded.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
     assert np.array_equal(transcoded.pixel_array, pydicom.dcmread(io.BytesIO(explicit)).pixel_array)
     region = "/imaging/studies/{}/view/{}/{}/1/region/?box=4,4,40,40&shape=ellipse"
@@ -139,19 +128,19 @@ def test_a_deflated_slice_renders_and_gives_the_frames_and_region_values_of_the_
 
 def test_a_deflated_frame_larger_than_may_be_held_in_memory_is_refused_with_why_and_the_instance_still_streams(cast, client_for, settings):
     [slice_] = ct_series(slices=1, size=1024, patient_id=cast.north.patient.mrn)  # a frame of 2 MB
-    instance = _store(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
+    instance = stored_by_north(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
     settings.DICOM_MAX_INFLATED_HEADER_BYTES = 1 * MB
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     for tail, accept in [("/frames/1/rendered", "image/png"), ("/frames/1", OCTET)]:
-        response = client.get(_url(instance, tail), HTTP_ACCEPT=accept)
+        response = client.get(instance_url(instance, tail), HTTP_ACCEPT=accept)
         assert response.status_code == 406, tail
         assert "inflates to 2 MB, more than the 1 MB a deflated data set may hold in memory at once" in response.json()["detail"], tail
-    assert client.get(_url(instance), HTTP_ACCEPT=AS_EXPLICIT).status_code == 200
+    assert client.get(instance_url(instance), HTTP_ACCEPT=AS_EXPLICIT).status_code == 200
 
 
 def test_a_deflated_bomb_is_exported_deflated_without_inflating_it_in_memory(cast):
     bomb = deflated_bomb(BOMB_MB)
-    _store(cast, bomb)
+    stored_by_north(cast, bomb)
     export = export_request(by=cast.north[Role.CLINIC_DOCTOR], study=Study.objects.get())
     tracemalloc.start()
     try:
@@ -173,7 +162,7 @@ def test_a_deflated_bomb_is_exported_deflated_without_inflating_it_in_memory(cas
 
 def test_an_ordinary_deflated_file_is_exported_as_pydicom_would_write_it(cast):
     [slice_] = ct_series(slices=1, patient_id=cast.north.patient.mrn)
-    _store(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
+    stored_by_north(cast, encoded_as(slice_, DeflatedExplicitVRLittleEndian))
     export = export_run(export_id=export_request(by=cast.north[Role.CLINIC_DOCTOR], study=Study.objects.get()).pk)
     with default_storage.open(export.file.name, "rb") as handle, zipfile.ZipFile(io.BytesIO(handle.read())) as archive:
         [name] = [n for n in archive.namelist() if n.endswith(".dcm")]
@@ -186,14 +175,14 @@ def test_an_ordinary_deflated_file_is_exported_as_pydicom_would_write_it(cast):
 
 @pytest.mark.parametrize("damage", ["limit lowered since it was stored", "file cut short in storage"])
 def test_a_deflated_file_that_cannot_be_read_past_its_header_is_refused_with_why_not_a_500(cast, client_for, settings, damage):
-    instance = _store(cast, deflated_bomb(BOMB_MB))
+    instance = stored_by_north(cast, deflated_bomb(BOMB_MB))
     if damage == "limit lowered since it was stored":
         settings.DICOM_MAX_INSTANCE_BYTES = BOMB_MB // 4 * MB
     else:
         path = default_storage.path(instance.file.name)
         data = open(path, "rb").read()
         open(path, "wb").write(data[:len(data) * 3 // 4])
-    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
+    response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(instance_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
     assert response.status_code == 406 and "cannot be read" in response.json()["detail"]
 
 
@@ -222,12 +211,12 @@ def test_scrolling_a_deflated_multi_frame_inflates_each_frame_from_near_the_one_
     """Each frame is asked for by a request of its own; frame N inflated the N frames before it
     (64: 7 MB of the file read for the last one)."""
     frames = 64
-    instance = _store(cast, _deflated_multiframe(frames))
+    instance = stored_by_north(cast, _deflated_multiframe(frames))
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.CountingStorage", "OPTIONS": {"location": settings.MEDIA_ROOT}}}
     read = []
     for number in range(1, frames + 1):
         CountingStorage.opened.clear()
-        assert client.get(_url(instance, f"/frames/{number}{tail}"), HTTP_ACCEPT=accept).status_code == 200
+        assert client.get(instance_url(instance, f"/frames/{number}{tail}"), HTTP_ACCEPT=accept).status_code == 200
         read.append(sum(reader.read_bytes for reader in CountingStorage.opened))
     assert max(read) < 3 * MB, [round(n / MB, 1) for n in read]  # the header's block, and the block holding the frame

@@ -4,21 +4,12 @@ imaging.dicom.names, imaging.coded_values), so the rule is written once and runs
 template's language and escaping."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("telemed", "consults", "imaging", "rounds")
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_no_code_outside_templatetags_imports_a_template_filter_module():
@@ -27,7 +18,7 @@ def test_no_code_outside_templatetags_imports_a_template_filter_module():
         for package in PACKAGES
         for path in (ROOT / package).rglob("*.py")
         if "templatetags" not in path.parts
-        for name in _imports(path)
+        for name in imported_modules(path)
         if name.split(".")[0] in PACKAGES and ".templatetags" in name
     }
     assert not offending

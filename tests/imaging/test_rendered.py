@@ -11,16 +11,12 @@ import pytest
 from PIL import Image
 
 from imaging.dicom import render
-from imaging.services.ingest import instance_ingest
 from telemed.accounts.models import Role
 from telemed.audit.models import AuditEvent
 from tests.imaging.corpus import bundled_as, ct_series, restacked, written
+from tests.imaging.stored import stored_by_north
 
 pytestmark = pytest.mark.django_db
-
-
-def _store(cast, data: bytes):
-    return instance_ingest(stream=io.BytesIO(data), institution=cast.north.clinic, by=cast.north[Role.CLINIC_DOCTOR], source="test").instance
 
 
 def _url(instance, tail: str) -> str:
@@ -29,7 +25,7 @@ def _url(instance, tail: str) -> str:
 
 
 def test_ct_frame_is_rendered_as_jpeg_in_the_asked_window_and_size(cast, client_for):
-    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=64)[0])
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     response = client.get(_url(instance, "rendered"), {"window": "40,400", "viewport": "32,32"})
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
@@ -40,7 +36,7 @@ def test_ct_frame_is_rendered_as_jpeg_in_the_asked_window_and_size(cast, client_
 
 
 def test_a_rendered_image_is_painted_on_another_thread_while_its_access_is_recorded(cast, client_for, monkeypatch):
-    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=64)[0])
     painted_on, encode = [], render.encode
     monkeypatch.setattr(render, "encode", lambda *args, **kwargs: painted_on.append(threading.current_thread().name) or encode(*args, **kwargs))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "40,400"})
@@ -52,14 +48,14 @@ def test_a_rendered_image_is_painted_on_another_thread_while_its_access_is_recor
 
 
 def test_a_refused_rendering_records_no_access(cast, client_for):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
     assert client_for(cast.doc_n2).get(_url(instance, "rendered")).status_code == 404
     assert not AuditEvent.objects.filter(action="imaging.wado").exists()
 
 
 def test_thumbnails_are_small(cast, client_for):
-    instance = _store(cast, ct_series(slices=1, size=256)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=256)[0])
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "thumbnail"))
     assert max(Image.open(io.BytesIO(response.content)).size) <= 128
     series = instance.series
@@ -68,7 +64,7 @@ def test_thumbnails_are_small(cast, client_for):
 
 
 def test_bad_rendering_parameters_get_a_400(cast, client_for):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     assert client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": "wide"}).status_code == 400
     for nothing in ("nan,400", "40,inf"):
         refused = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), {"window": nothing})
@@ -76,7 +72,7 @@ def test_bad_rendering_parameters_get_a_400(cast, client_for):
 
 
 def test_another_clinic_cannot_render_the_study(cast, client_for):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     assert client_for(cast.doc_n2).get(_url(instance, "rendered")).status_code == 404
     assert client_for(cast.doc_n2).get(_url(instance, "thumbnail")).status_code == 404
 
@@ -96,7 +92,7 @@ def test_the_hospitals_radiologist_renders_a_study_sent_for_reading_and_no_other
 
 @pytest.mark.parametrize("accept", ["image/gif", "application/dicom", "application/dicom+json"])
 def test_a_rendering_asked_for_only_in_a_form_not_produced_gets_a_406(cast, client_for, accept):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), HTTP_ACCEPT=accept)
     assert response.status_code == 406 and "image/jpeg" in response.json()["detail"]
     assert not AuditEvent.objects.filter(action="imaging.wado").exists()
@@ -104,7 +100,7 @@ def test_a_rendering_asked_for_only_in_a_form_not_produced_gets_a_406(cast, clie
 
 @pytest.mark.parametrize("accept, produced", [(None, "image/jpeg"), ("*/*", "image/jpeg"), ("image/*", "image/jpeg"), ("image/gif, image/png", "image/png"), ("image/jpeg;q=0.5, image/png", "image/png")])
 def test_a_rendering_is_sent_in_the_first_acceptable_form(cast, client_for, accept, produced):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     headers = {"HTTP_ACCEPT": accept} if accept else {}
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), **headers)
     assert response.status_code == 200 and response["Content-Type"] == produced
@@ -118,13 +114,13 @@ def test_a_rendering_is_sent_in_the_first_acceptable_form(cast, client_for, acce
     ({"quality": "0"}, "quality"), ({"quality": "101"}, "quality"), ({"quality": "50.5"}, "quality"), ({"quality": "-9999999999999999999999"}, "quality"),
 ])
 def test_a_rendering_parameter_out_of_its_range_gets_a_400_naming_it(cast, client_for, params, named):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "rendered"), params)
     assert response.status_code == 400 and response.json()["detail"].startswith(named)
 
 
 def test_a_window_one_wide_and_quality_at_its_ends_are_rendered(cast, client_for):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     for params in ({"window": "40,1"}, {"quality": "1"}, {"quality": "100"}):
         assert client.get(_url(instance, "rendered"), params).status_code == 200
@@ -164,8 +160,8 @@ def test_a_study_thumbnail_skips_a_first_series_without_images(cast, client_for)
     study_uid = pydicom.dcmread(io.BytesIO(first)).StudyInstanceUID
     report = pydicom.dcmread(pydicom.data.get_testdata_file("test-SR.dcm"))
     report.StudyInstanceUID, report.SeriesNumber, report.PatientID = study_uid, 0, pydicom.dcmread(io.BytesIO(first)).PatientID
-    _store(cast, written(report))
-    images = [_store(cast, data) for data in restacked(ct_series(slices=5), study_uid=study_uid, frame_of_reference="1.2.3", series_number=2, slice_gap=1.0)]
+    stored_by_north(cast, written(report))
+    images = [stored_by_north(cast, data) for data in restacked(ct_series(slices=5), study_uid=study_uid, frame_of_reference="1.2.3", series_number=2, slice_gap=1.0)]
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     assert client.get(f"/dicomweb/studies/{study_uid}/thumbnail").status_code == 200
     middle = sorted(images, key=lambda i: i.instance_number)[2]
@@ -186,7 +182,7 @@ def test_another_clinic_cannot_render_the_series_or_the_study_thumbnail(cast, cl
 
 
 def test_several_frames_rendered_come_as_a_multipart_of_each_frame(cast, client_for):
-    instance = _store(cast, bundled_as("rtdose.dcm", patient_id=cast.north.patient.mrn))
+    instance = stored_by_north(cast, bundled_as("rtdose.dcm", patient_id=cast.north.patient.mrn))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, "frames/1,3,15/rendered"), HTTP_ACCEPT="image/png")
     assert response.status_code == 200 and response["Content-Type"].startswith('multipart/related; type="image/png"')
     images = [Image.open(io.BytesIO(part)) for part in _parts(response)]
@@ -197,20 +193,20 @@ def test_several_frames_rendered_come_as_a_multipart_of_each_frame(cast, client_
 
 @pytest.mark.parametrize("tail", ["frames/{n}", "frames/{n}/rendered", "frames/1,{n}"])
 def test_a_frame_number_of_thousands_of_digits_is_a_404_not_a_server_error(cast, client_for, tail):
-    instance = _store(cast, ct_series(slices=1)[0])
+    instance = stored_by_north(cast, ct_series(slices=1)[0])
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, tail.format(n="9" * 5000)))
     assert response.status_code == 404 and response.json()["detail"]
 
 
 @pytest.mark.parametrize("tail", ["frames/1", "frames/1/rendered", "rendered", "thumbnail", "bulkdata/7FE00010"])
 def test_the_images_of_an_instance_without_pixel_data_are_not_found(cast, client_for, tail):
-    instance = _store(cast, bundled_as("rtplan.dcm", patient_id=cast.north.patient.mrn))
+    instance = stored_by_north(cast, bundled_as("rtplan.dcm", patient_id=cast.north.patient.mrn))
     response = client_for(cast.north[Role.CLINIC_DOCTOR]).get(_url(instance, tail), HTTP_ACCEPT="*/*")
     assert response.status_code == 404 and "no pixel data" in response.json()["detail"]
 
 
 def test_a_viewport_region_shows_that_part_of_the_image_fitted_into_the_viewport(cast, client_for):
-    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=64)[0])
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     whole = Image.open(io.BytesIO(client.get(_url(instance, "rendered"), {"window": "40,400"}, HTTP_ACCEPT="image/png").content))
     part = client.get(_url(instance, "rendered"), {"window": "40,400", "viewport": "16,16,8,24,32,32"}, HTTP_ACCEPT="image/png")
@@ -219,7 +215,7 @@ def test_a_viewport_region_shows_that_part_of_the_image_fitted_into_the_viewport
 
 
 def test_a_window_function_shapes_the_grey_between_the_ends(cast, client_for):
-    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=64)[0])
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     grey = {function: client.get(_url(instance, "rendered"), {"window": f"40,400,{function}"}, HTTP_ACCEPT="image/png") for function in ("linear", "LINEAR-EXACT", "sigmoid")}
     assert {response.status_code for response in grey.values()} == {200}
@@ -227,7 +223,7 @@ def test_a_window_function_shapes_the_grey_between_the_ends(cast, client_for):
 
 
 def test_a_thumbnail_takes_the_viewport_asked_for(cast, client_for):
-    instance = _store(cast, ct_series(slices=1, size=64)[0])
+    instance = stored_by_north(cast, ct_series(slices=1, size=64)[0])
     client = client_for(cast.north[Role.CLINIC_DOCTOR])
     assert Image.open(io.BytesIO(client.get(_url(instance, "thumbnail"), {"viewport": "24,24"}).content)).size == (24, 24)
     assert client.get(_url(instance, "thumbnail"), {"viewport": "abc"}).status_code == 400

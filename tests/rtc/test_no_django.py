@@ -2,22 +2,12 @@
 another app can use it alone."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import telemed.rtc
+from tests.imports import imported_modules
 
 RTC = Path(telemed.rtc.__file__).parent
-
-
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_the_relay_package_imports_neither_django_nor_other_project_code():
