@@ -58,6 +58,9 @@ HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response 
 REQUEST_BLOCK = 1024 * 1024
 IN_MEMORY_FROM = 100_000  # below this, Twisted keeps a body in memory itself
 METHOD_LIMIT = 16  # bytes kept of the start and the end of a request line too long to read
+# A request line is skipped this far for its 414; beyond, the client is not a browser or a
+# DICOMweb client with a long query, and the connection is dropped rather than kept open for it.
+SKIPPED_LINE_LIMIT = 1024 * 1024
 
 
 @implementer(IPushProducer)
@@ -386,12 +389,13 @@ class BoundedHTTPChannel(HTTPChannel):
     uri_too_long = False  # the request being started had a request line beyond MAX_LENGTH
     _skipping: bytes | None = None  # the start of such a line, while its rest is skipped
     _seen = b""  # the last bytes of it skipped so far: its version, or half a line break
+    _skipped = 0  # how much of it has been skipped
     _given_up = b""  # what Twisted held of it when it gave up on it
 
     def lineLengthExceeded(self, line: bytes):
         if not self._HTTPChannel__first_line:  # a header line: dropped as Twisted does
             return super().lineLengthExceeded(line)
-        self._skipping, self._given_up = line[:METHOD_LIMIT], line
+        self._skipping, self._given_up, self._skipped = line[:METHOD_LIMIT], line, 0
         return None
 
     def dataReceived(self, data: bytes) -> None:
@@ -408,6 +412,11 @@ class BoundedHTTPChannel(HTTPChannel):
         """What follows the long line, led by the stand-in line; empty until the line ends."""
         seen = self._seen + data
         end = seen.find(b"\r\n")
+        self._skipped += len(data) if end < 0 else end
+        if self._skipped > SKIPPED_LINE_LIMIT:
+            self._skipping = None
+            self.transport.loseConnection()
+            return b""
         if end < 0:
             self._seen = seen[-METHOD_LIMIT:]
             return b""
