@@ -225,9 +225,13 @@ def _name_condition(path: str, value: str) -> Q:
     """A Person Name stored as one value ('Wang^XiaoDong=王^小东'), compared as a patient's name
     is (header.matchable_name): case ignored, and the empty components a sender may leave at a
     group's end. A value of one group matches any of the stored groups; a value of several
-    matches each given group with its own (an empty one matches anything)."""
-    groups = [f"{_pattern(matchable_name(group), '[^=]')}[ ^]*" if group else "[^=]*" for group in value.split("=")]
-    start = "^(.*=)?" if len(groups) == 1 else "^"
+    matches each given group with its own (an empty one matches anything, and one at the end a
+    stored name without that group too)."""
+    given = value.split("=")
+    while len(given) > 1 and not given[-1]:
+        given.pop()
+    groups = [f"{_pattern(matchable_name(group), '[^=]')}[ ^]*" if group else "[^=]*" for group in given]
+    start = "^" if "=" in value else "^(.*=)?"
     return Q(**{f"{path}__iregex": start + "=".join(groups) + "(=.*)?$"})
 
 

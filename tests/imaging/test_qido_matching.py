@@ -231,6 +231,11 @@ def test_a_referring_physician_is_matched_whatever_the_case_and_the_empty_compon
         assert len(_search(client, "studies", ReferringPhysicianName=value).json()) == 1, value
     for value in ("Zhou", "Zhou^Mi", "周", "Zhou^Min=王^敏"):
         assert _search(client, "studies", ReferringPhysicianName=value).json() == [], value
+    study.referring_physician = "Zhou^Min"  # without an ideographic group: an empty one asked matches it
+    study.save(update_fields=["referring_physician"])
+    for value in ("Zhou^Min=", "zhou^min==", "Zhou^Min^^="):
+        assert len(_search(client, "studies", ReferringPhysicianName=value).json()) == 1, value
+    assert _search(client, "studies", ReferringPhysicianName="=周^敏").json() == []
     assert _search(client_for(cast.south[Role.CLINIC_DOCTOR]), "studies", ReferringPhysicianName="Zhou^Min").json() == []
 
 
