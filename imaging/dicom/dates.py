@@ -12,14 +12,16 @@ def dicom_date(value: str) -> str:
     """A DICOM date (DA, "20261120") as the pages write a date: 2026-11-20; one pydicom cannot
     read, as it is."""
     try:
-        return DA(value).isoformat() if value else ""
+        parsed = DA(value) if value else None
     except ValueError:
         return value
+    return parsed.isoformat() if parsed else value.strip()  # pydicom gives None for spaces
 
 
 def dicom_time(value: str) -> str:
     """A DICOM time (TM, "093000.25") to the minute: 09:30; one pydicom cannot read, as it is."""
     try:
-        return TM(value).strftime("%H:%M") if value else ""
+        parsed = TM(value) if value else None
     except ValueError:
         return value
+    return parsed.strftime("%H:%M") if parsed else value.strip()
