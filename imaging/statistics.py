@@ -18,15 +18,11 @@ from consults.models import Urgency
 from consults.statistics import ALL_MONTHS, Durations, Scope, _blank, _text, duration_bars, spread
 from imaging.models import ReadRequest
 
+# Each measure's label, and what its count counts: the reads that got that far (a read requested
+# and not yet assigned has no time to assignment), so the tables say it beside the reads requested.
 MEASURES = {
-    "request_to_assignment": gettext_lazy("Request to assignment"),
-    "request_to_report": gettext_lazy("Request to signed report"),
-}
-# What a measure's count counts: the reads that got that far (a read requested and not yet
-# assigned has no time to assignment), so the tables say it beside the reads requested.
-COUNTED = {
-    "request_to_assignment": gettext_lazy("Reads assigned"),
-    "request_to_report": gettext_lazy("Reports signed"),
+    "request_to_assignment": (gettext_lazy("Request to assignment"), gettext_lazy("Reads assigned")),
+    "request_to_report": (gettext_lazy("Request to signed report"), gettext_lazy("Reports signed")),
 }
 # (column heading, section heading) per breakdown
 BREAKDOWNS = {
@@ -93,7 +89,7 @@ def _group(scope: Scope, key: str, label: str, rows: list[tuple]) -> Group:
             samples["request_to_report"][index].append(_hours(signed, created))
     durations = {
         measure: Durations(
-            measure, str(MEASURES[measure]), tuple(spread(s, digits=HOURS_DIGITS) for s in per_month), spread([h for s in per_month for h in s], digits=HOURS_DIGITS),
+            measure, str(MEASURES[measure][0]), tuple(spread(s, digits=HOURS_DIGITS) for s in per_month), spread([h for s in per_month for h in s], digits=HOURS_DIGITS),
         )
         for measure, per_month in samples.items()
     }
@@ -131,7 +127,7 @@ def page_figures(scope: Scope) -> dict:
     return {
         "requested": overall.requested,
         "measures": [overall.durations[m] for m in MEASURES],
-        "counted": [COUNTED[m] for m in MEASURES],
+        "counted": [counted for _label, counted in MEASURES.values()],
         "rows": [
             {"month": month, "requested": overall.requested_months[i], "spreads": [overall.durations[m].months[i] for m in MEASURES]}
             for i, month in enumerate(months)
