@@ -62,8 +62,3 @@ def examination(modality_code: str, body_part_code: str) -> str:
     or — if none was sent) and the body part in words: CT 胸部."""
     return format_html("{} {}", modality(modality_code) or "—", coded_values.body_part_words(body_part_code))
 
-
-@register.inclusion_tag("imaging/includes/patient_summary.html")
-def patient_summary(patient) -> dict:
-    """A registered patient as the read pages introduce them: name · sex · age."""
-    return {"patient": patient}
