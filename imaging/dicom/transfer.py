@@ -279,7 +279,7 @@ def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
     source.seek(layout.offset)
     try:
         return get_frame(source, number - 1, number_of_frames=layout.frames, extended_offsets=layout.extended_offsets)
-    except (ValueError, KeyError, EOFError, OSError) as exc:
+    except UNREADABLE as exc:  # an Extended Offset Table of the wrong length is a struct.error, of lengths beyond any file an OverflowError
         raise TransferError(Reason(_("the frame cannot be found in the encapsulated pixel data: %(error)s"), error=_detail(exc))) from None
 
 
