@@ -474,8 +474,21 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
     TransferError if the stored file cannot be read that far (read where the ingest did not)."""
     try:
         return _bulk_value(source, path)
+    except TransferError:
+        raise
     except (InflationRefused, *UNREADABLE) as exc:
         raise TransferError(Reason(_("the stored file cannot be read there: %(error)s"), error=_detail(exc))) from None
+
+
+def _refuse_unholdable(source: BinaryIO, raw) -> None:
+    """TransferError for an element of a deflated file longer than the file may hold in memory,
+    told by its length before its value is read: the value is read whole, and inflating holds it
+    again (a few hundred kB of file may inflate to hundreds of MB)."""
+    if isinstance(source, InflatedFile) and isinstance(raw, RawDataElement) and _vr_of(raw) != "SQ" and raw.length > source.held_limit:
+        raise TransferError(Reason(
+            _("an element of this deflated instance inflates to %(size)d MB, more than the %(limit)d MB a deflated data set may hold in memory at once"),
+            size=-(-raw.length // MB), limit=source.held_limit // MB,
+        ))
 
 
 def _bulk_value(source: BinaryIO, path: str) -> bytes | None:
@@ -498,6 +511,7 @@ def _bulk_value(source: BinaryIO, path: str) -> bytes | None:
             return None
         source.seek(raw.value_tell)  # deferred: read where it lies in the file
         return source.read(raw.length)
+    _refuse_unholdable(source, raw)
     element = current[steps[-1]]
     if not isinstance(element.value, bytes):
         return None

@@ -220,3 +220,23 @@ def test_scrolling_a_deflated_multi_frame_inflates_each_frame_from_near_the_one_
         assert client.get(instance_url(instance, f"/frames/{number}{tail}"), HTTP_ACCEPT=accept).status_code == 200
         read.append(sum(reader.read_bytes for reader in CountingStorage.opened))
     assert max(read) < 3 * MB, [round(n / MB, 1) for n in read]  # the header's block, and the block holding the frame
+
+
+def test_a_deflated_element_larger_than_may_be_held_in_memory_is_refused_as_bulk_data_before_it_is_read(cast, client_for, settings):
+    """Bulk data is sent whole: 32 MB of padding behind a file of 70 kB took 100 MB to send
+    (200 MB took 625 MB)."""
+    instance = stored_by_north(cast, deflated_bomb(1, padding=32 * MB))
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 4 * MB
+    client.get(instance_url(instance, "/bulkdata/7FE00010"), HTTP_ACCEPT=OCTET)  # the code a first request loads is not counted
+    tracemalloc.start()
+    try:
+        response = client.get(instance_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 406
+    assert "an element of this deflated instance inflates to 32 MB, more than the 4 MB a deflated data set may hold in memory at once" in response.json()["detail"]
+    assert peak < 16 * MB, f"{peak / MB:.0f} MB"
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 64 * MB
+    assert len(_only_part(client.get(instance_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET))) == 32 * MB
