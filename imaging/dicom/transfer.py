@@ -259,7 +259,7 @@ def pixel_layout(source: BinaryIO) -> PixelLayout:
             columns=columns,
             samples=samples,
         )
-    except (AttributeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
+    except (InvalidDicomError, *UNREADABLE) as exc:
         if isinstance(exc, TransferError):
             raise
         raise TransferError(Reason(_("the image pixel module cannot be read: %(error)s"), error=_detail(exc))) from None
