@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -233,36 +234,48 @@ class PixelLayout:
 
 
 def pixel_layout(source: BinaryIO) -> PixelLayout:
+    """The layout of the file in `source`, read without its pixel data."""
     source.seek(0)
+    with _pixel_module_read():
+        return _layout_of(pydicom.dcmread(source, defer_size=256))
+
+
+@contextmanager
+def _pixel_module_read() -> Iterator[None]:
+    """What pydicom raises reading a file or its image pixel module, as a TransferError."""
     try:
-        dataset = pydicom.dcmread(source, defer_size=256)
-        raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
-        if raw is None:
-            raise TransferError(Reason(_("this instance has no pixel data")))
-        bits = int(dataset.get("BitsAllocated", 8) or 8)
-        rows, columns = int(dataset.Rows), int(dataset.Columns)
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-        # Native YBR_FULL_422 stores two samples a pixel: each pair of pixels shares its chroma.
-        stored_samples = 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else samples
-        extended = None
-        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
-            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
-        return PixelLayout(
-            transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
-            frames=int(dataset.get("NumberOfFrames", 1) or 1),
-            frame_bytes=rows * columns * stored_samples * bits // 8,
-            offset=raw.value_tell,
-            length=raw.length,
-            bits_allocated=bits,
-            extended_offsets=extended,
-            rows=rows,
-            columns=columns,
-            samples=samples,
-        )
+        yield
+    except TransferError:
+        raise
     except (InvalidDicomError, *UNREADABLE) as exc:
-        if isinstance(exc, TransferError):
-            raise
         raise TransferError(Reason(_("the image pixel module cannot be read: %(error)s"), error=_detail(exc))) from None
+
+
+def _layout_of(dataset: Dataset) -> PixelLayout:
+    """The layout of a data set read with its pixel data unconverted (left raw or deferred)."""
+    raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
+    if raw is None:
+        raise TransferError(Reason(_("this instance has no pixel data")))
+    bits = int(dataset.get("BitsAllocated", 8) or 8)
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    # Native YBR_FULL_422 stores two samples a pixel: each pair of pixels shares its chroma.
+    stored_samples = 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else samples
+    extended = None
+    if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
+        extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
+    return PixelLayout(
+        transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
+        frames=int(dataset.get("NumberOfFrames", 1) or 1),
+        frame_bytes=rows * columns * stored_samples * bits // 8,
+        offset=raw.value_tell,
+        length=raw.length,
+        bits_allocated=bits,
+        extended_offsets=extended,
+        rows=rows,
+        columns=columns,
+        samples=samples,
+    )
 
 
 def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
@@ -408,7 +421,7 @@ def explicit_little_endian(source: BinaryIO, *, decode_limit: int) -> Iterator[b
         if stored == BIG_ENDIAN:
             _big_to_little(dataset)
         elif stored not in NATIVE_LITTLE_ENDIAN and "PixelData" in dataset:
-            _refuse_oversized_instance(source, dataset, decode_limit)
+            _refuse_oversized_instance(dataset, decode_limit)
             dataset.decompress(as_rgb=True, generate_instance_uid=False)
         dataset.file_meta.TransferSyntaxUID = EXPLICIT_LE
         buffer = io.BytesIO()
@@ -420,8 +433,9 @@ def explicit_little_endian(source: BinaryIO, *, decode_limit: int) -> Iterator[b
     yield buffer.getvalue()
 
 
-def _refuse_oversized_instance(source: BinaryIO, dataset: Dataset, decode_limit: int) -> None:
-    layout = pixel_layout(source)
+def _refuse_oversized_instance(dataset: Dataset, decode_limit: int) -> None:
+    with _pixel_module_read():
+        layout = _layout_of(dataset)
     if layout.decoded_frame_bytes * layout.frames > decode_limit:
         raise TransferError(Reason(
             _("this instance decodes to %(size)d MB, more than the %(limit)d MB this server decodes at once"),
