@@ -374,12 +374,6 @@ def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice, *, decode_
         yield decoded_frame(source, number, decode_limit=decode_limit) if choice.decode else stored_frame(source, layout, number)
 
 
-def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int, *, decode_limit: int) -> Iterator[bytes]:
-    """The Pixel Data bulk data, a frame at a time: one part of native data (see
-    is_one_part), or one part per compressed frame."""
-    yield from frame_parts(source, list(range(1, frames + 1)), choice, decode_limit=decode_limit)
-
-
 def is_one_part(choice: Choice) -> bool:
     """Whether the Pixel Data bulk data goes as one part (native data), its frames its chunks:
     joined, a 900 MB pixel data was held whole."""
