@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydicom.datadict import dictionary_description
 from pydicom.tag import Tag
 
-PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
+PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")  # a Person Name's component groups in DICOM JSON (PS3.18 F.2.2)
 
 
 @dataclass(frozen=True)

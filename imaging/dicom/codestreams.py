@@ -62,6 +62,6 @@ def oversized(codestream: bytes, *, rows: int, columns: int, samples: int) -> De
     """The codestream's declaration if it holds more pixels or components than the DICOM header
     gives the frame; None when it fits or declares nothing."""
     declared = declared_size(codestream)
-    if declared is None or (declared.rows <= rows and declared.columns <= columns and declared.components <= max(samples, 1)):
+    if declared is None or (declared.rows <= rows and declared.columns <= columns and declared.components <= samples):
         return None
     return declared

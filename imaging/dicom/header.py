@@ -96,6 +96,9 @@ def inflated_file(handle: BinaryIO, *, inflated_limit: int, header_limit: int) -
     dataset, stream = _read(handle, inflated_limit, header_limit)
     meta = copy.deepcopy(dataset.file_meta)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # The data set's UIDs, as pydicom's dcmwrite gives a file of any other syntax transcoded: a
+    # sender may leave them out of the meta information, which pydicom then refuses to write.
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
     prefix = DicomBytesIO()
     prefix.write(dataset.preamble + b"DICM")
     write_file_meta_info(prefix, meta, enforce_standard=True)

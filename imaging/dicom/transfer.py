@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -233,36 +234,48 @@ class PixelLayout:
 
 
 def pixel_layout(source: BinaryIO) -> PixelLayout:
+    """The layout of the file in `source`, read without its pixel data."""
     source.seek(0)
+    with _pixel_module_read():
+        return _layout_of(pydicom.dcmread(source, defer_size=256))
+
+
+@contextmanager
+def _pixel_module_read() -> Iterator[None]:
+    """What pydicom raises reading a file or its image pixel module, as a TransferError."""
     try:
-        dataset = pydicom.dcmread(source, defer_size=256)
-        raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
-        if raw is None:
-            raise TransferError(Reason(_("this instance has no pixel data")))
-        bits = int(dataset.get("BitsAllocated", 8) or 8)
-        rows, columns = int(dataset.Rows), int(dataset.Columns)
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-        # Native YBR_FULL_422 stores two samples a pixel: each pair of pixels shares its chroma.
-        stored_samples = 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else samples
-        extended = None
-        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
-            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
-        return PixelLayout(
-            transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
-            frames=int(dataset.get("NumberOfFrames", 1) or 1),
-            frame_bytes=rows * columns * stored_samples * bits // 8,
-            offset=raw.value_tell,
-            length=raw.length,
-            bits_allocated=bits,
-            extended_offsets=extended,
-            rows=rows,
-            columns=columns,
-            samples=samples,
-        )
-    except (AttributeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
-        if isinstance(exc, TransferError):
-            raise
+        yield
+    except TransferError:
+        raise
+    except (InvalidDicomError, *UNREADABLE) as exc:
         raise TransferError(Reason(_("the image pixel module cannot be read: %(error)s"), error=_detail(exc))) from None
+
+
+def _layout_of(dataset: Dataset) -> PixelLayout:
+    """The layout of a data set read with its pixel data unconverted (left raw or deferred)."""
+    raw = dataset.get_item(PIXEL_DATA, keep_deferred=True)
+    if raw is None:
+        raise TransferError(Reason(_("this instance has no pixel data")))
+    bits = int(dataset.get("BitsAllocated", 8) or 8)
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    # Native YBR_FULL_422 stores two samples a pixel: each pair of pixels shares its chroma.
+    stored_samples = 2 if dataset.get("PhotometricInterpretation") == "YBR_FULL_422" else samples
+    extended = None
+    if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
+        extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
+    return PixelLayout(
+        transfer_syntax=str(dataset.file_meta.TransferSyntaxUID),
+        frames=int(dataset.get("NumberOfFrames", 1) or 1),
+        frame_bytes=rows * columns * stored_samples * bits // 8,
+        offset=raw.value_tell,
+        length=raw.length,
+        bits_allocated=bits,
+        extended_offsets=extended,
+        rows=rows,
+        columns=columns,
+        samples=samples,
+    )
 
 
 def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
@@ -279,7 +292,7 @@ def stored_frame(source: BinaryIO, layout: PixelLayout, number: int) -> bytes:
     source.seek(layout.offset)
     try:
         return get_frame(source, number - 1, number_of_frames=layout.frames, extended_offsets=layout.extended_offsets)
-    except (ValueError, KeyError, EOFError, OSError) as exc:
+    except UNREADABLE as exc:  # an Extended Offset Table of the wrong length is a struct.error, of lengths beyond any file an OverflowError
         raise TransferError(Reason(_("the frame cannot be found in the encapsulated pixel data: %(error)s"), error=_detail(exc))) from None
 
 
@@ -361,12 +374,6 @@ def frame_parts(source: BinaryIO, numbers: list[int], choice: Choice, *, decode_
         yield decoded_frame(source, number, decode_limit=decode_limit) if choice.decode else stored_frame(source, layout, number)
 
 
-def whole_pixel_data(source: BinaryIO, choice: Choice, frames: int, *, decode_limit: int) -> Iterator[bytes]:
-    """The Pixel Data bulk data, a frame at a time: one part of native data (see
-    is_one_part), or one part per compressed frame."""
-    yield from frame_parts(source, list(range(1, frames + 1)), choice, decode_limit=decode_limit)
-
-
 def is_one_part(choice: Choice) -> bool:
     """Whether the Pixel Data bulk data goes as one part (native data), its frames its chunks:
     joined, a 900 MB pixel data was held whole."""
@@ -408,7 +415,7 @@ def explicit_little_endian(source: BinaryIO, *, decode_limit: int) -> Iterator[b
         if stored == BIG_ENDIAN:
             _big_to_little(dataset)
         elif stored not in NATIVE_LITTLE_ENDIAN and "PixelData" in dataset:
-            _refuse_oversized_instance(source, dataset, decode_limit)
+            _refuse_oversized_instance(dataset, decode_limit)
             dataset.decompress(as_rgb=True, generate_instance_uid=False)
         dataset.file_meta.TransferSyntaxUID = EXPLICIT_LE
         buffer = io.BytesIO()
@@ -420,8 +427,9 @@ def explicit_little_endian(source: BinaryIO, *, decode_limit: int) -> Iterator[b
     yield buffer.getvalue()
 
 
-def _refuse_oversized_instance(source: BinaryIO, dataset: Dataset, decode_limit: int) -> None:
-    layout = pixel_layout(source)
+def _refuse_oversized_instance(dataset: Dataset, decode_limit: int) -> None:
+    with _pixel_module_read():
+        layout = _layout_of(dataset)
     if layout.decoded_frame_bytes * layout.frames > decode_limit:
         raise TransferError(Reason(
             _("this instance decodes to %(size)d MB, more than the %(limit)d MB this server decodes at once"),
@@ -474,8 +482,21 @@ def bulk_value(source: BinaryIO, path: str) -> bytes | None:
     TransferError if the stored file cannot be read that far (read where the ingest did not)."""
     try:
         return _bulk_value(source, path)
+    except TransferError:
+        raise
     except (InflationRefused, *UNREADABLE) as exc:
         raise TransferError(Reason(_("the stored file cannot be read there: %(error)s"), error=_detail(exc))) from None
+
+
+def _refuse_unholdable(source: BinaryIO, raw) -> None:
+    """TransferError for an element of a deflated file longer than the file may hold in memory,
+    told by its length before its value is read: the value is read whole, and inflating holds it
+    again (a few hundred kB of file may inflate to hundreds of MB)."""
+    if isinstance(source, InflatedFile) and isinstance(raw, RawDataElement) and _vr_of(raw) != "SQ" and raw.length > source.held_limit:
+        raise TransferError(Reason(
+            _("an element of this deflated instance inflates to %(size)d MB, more than the %(limit)d MB a deflated data set may hold in memory at once"),
+            size=-(-raw.length // MB), limit=source.held_limit // MB,
+        ))
 
 
 def _bulk_value(source: BinaryIO, path: str) -> bytes | None:
@@ -498,6 +519,7 @@ def _bulk_value(source: BinaryIO, path: str) -> bytes | None:
             return None
         source.seek(raw.value_tell)  # deferred: read where it lies in the file
         return source.read(raw.length)
+    _refuse_unholdable(source, raw)
     element = current[steps[-1]]
     if not isinstance(element.value, bytes):
         return None

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from imaging.dicom import transfer
+from imaging.dicom.attributes import PN_GROUPS
 from imaging.models import Instance, Series, Study
 
 RETRIEVE_URL = "00081190"
 # Instance Availability: every stored instance is on the archive's own storage, at once.
 AVAILABILITY = {"00080056": {"vr": "CS", "Value": ["ONLINE"]}}
-
-
-PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
 
 
 def element(vr: str, *values) -> dict:

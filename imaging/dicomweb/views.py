@@ -421,7 +421,9 @@ class BulkDataView(PixelDataView):
         if attribute_path.upper() == "7FE00010":
             if not instance.rows:
                 return _no_pixel_data()
-            response = self.pixel_response(instance, lambda source, choice: transfer.whole_pixel_data(source, choice, instance.number_of_frames, decode_limit=settings.DICOM_MAX_DECODED_BYTES), whole=True)
+            # A frame at a time: one part of native data (transfer.is_one_part), or one part per compressed frame.
+            every_frame = list(range(1, instance.number_of_frames + 1))
+            response = self.pixel_response(instance, lambda source, choice: transfer.frame_parts(source, every_frame, choice, decode_limit=settings.DICOM_MAX_DECODED_BYTES), whole=True)
         else:
             wanted = transfer.parse_accept(request.META.get("HTTP_ACCEPT"))
             if not any(w.canonical in (transfer.OCTET, *transfer.WILDCARDS) for w in wanted):

@@ -18,7 +18,7 @@ import pydicom.data
 import pytest
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, generate_uid
 
 from imaging.models import Study
 from imaging.services.exports import export_request, export_run
@@ -220,3 +220,49 @@ def test_scrolling_a_deflated_multi_frame_inflates_each_frame_from_near_the_one_
         assert client.get(instance_url(instance, f"/frames/{number}{tail}"), HTTP_ACCEPT=accept).status_code == 200
         read.append(sum(reader.read_bytes for reader in CountingStorage.opened))
     assert max(read) < 3 * MB, [round(n / MB, 1) for n in read]  # the header's block, and the block holding the frame
+
+
+def test_a_deflated_element_larger_than_may_be_held_in_memory_is_refused_as_bulk_data_before_it_is_read(cast, client_for, settings):
+    """Bulk data is sent whole: 32 MB of padding behind a file of 70 kB took 100 MB to send
+    (200 MB took 625 MB)."""
+    instance = stored_by_north(cast, deflated_bomb(1, padding=32 * MB))
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 4 * MB
+    client.get(instance_url(instance, "/bulkdata/7FE00010"), HTTP_ACCEPT=OCTET)  # the code a first request loads is not counted
+    tracemalloc.start()
+    try:
+        response = client.get(instance_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 406
+    assert "an element of this deflated instance inflates to 32 MB, more than the 4 MB a deflated data set may hold in memory at once" in response.json()["detail"]
+    assert peak < 16 * MB, f"{peak / MB:.0f} MB"
+    settings.DICOM_MAX_INFLATED_HEADER_BYTES = 64 * MB
+    assert len(_only_part(client.get(instance_url(instance, "/bulkdata/FFFCFFFC"), HTTP_ACCEPT=OCTET))) == 32 * MB
+
+
+def _without_meta_element(data: bytes, keyword: str) -> bytes:
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    del dataset.file_meta[keyword]
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=False)  # as a sender that leaves it out writes it
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("syntax", [DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian])
+@pytest.mark.parametrize("keyword", ["MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID"])
+def test_a_file_whose_meta_information_leaves_out_its_sop_uids_renders_and_is_transcoded_naming_the_data_sets(cast, client_for, syntax, keyword):
+    """Deflated, it was stored and then never read again: pydicom refused to write its meta
+    information as Explicit VR Little Endian. Big endian (any syntax that is transcoded) gets the
+    data set's UIDs, as pydicom's dcmwrite gives them; a deflated file the same."""
+    [slice_] = ct_series(slices=1, patient_id=cast.north.patient.mrn)
+    instance = stored_by_north(cast, _without_meta_element(encoded_as(slice_, syntax), keyword))
+    client = client_for(cast.north[Role.CLINIC_DOCTOR])
+    for tail, accept in [("/frames/1/rendered", "image/png"), ("/frames/1", OCTET), ("/bulkdata/7FE00010", OCTET)]:
+        assert client.get(instance_url(instance, tail), HTTP_ACCEPT=accept).status_code == 200, tail
+    response = client.get(instance_url(instance), HTTP_ACCEPT=AS_EXPLICIT)
+    assert response.status_code == 200
+    transcoded = pydicom.dcmread(io.BytesIO(_only_part(response)))
+    assert transcoded.file_meta.MediaStorageSOPClassUID == transcoded.SOPClassUID
+    assert transcoded.file_meta.MediaStorageSOPInstanceUID == transcoded.SOPInstanceUID == instance.sop_instance_uid
