@@ -5,7 +5,7 @@ server cannot render, where a window drag starts, touch swipes and pinches, the 
 of a new series, a study without images, a page without console errors, the viewer within a
 laptop's window (also when a banner appears above it after load), → in a study of one series,
 the tag panel and its filter, on a phone the tool strip's fading edges and the help opening at
-its top; the ROI off the image, on an RT Dose grid and from the keyboard, and the toolbar in one
+its top; the ROI off the image, on an RT Dose grid, from the keyboard and cut short mid-drag, and the toolbar in one
 row at 1366 px with two series side by side."""
 from __future__ import annotations
 
@@ -592,6 +592,57 @@ def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_me
         assert page.locator(f"{LEFT} .distance").inner_text() == "彩色图像没有可测量的数值。"
         assert page.locator(f"{LEFT} .overlay ellipse").count() == 0  # no region drawn for nothing
         assert asked == [] and page.console_errors == []
+
+
+def test_an_roi_being_dragged_when_the_wheel_scrolls_or_cine_plays_ends_without_an_error(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        page.mouse.wheel(0, 200)  # the next image: the region drawn on the last one is gone
+        page.wait_for_function(f"document.querySelector('{LEFT} .position').textContent === '6 / 9'")
+        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=4)
+        page.mouse.up()
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0 and asked == []
+
+        page.keyboard.press("c")  # cine: every image it shows clears what was drawn on the one before
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        for step in range(1, 9):
+            page.mouse.move(box["x"] + box["width"] * (0.3 + step / 20), box["y"] + box["height"] * 0.5)
+            page.wait_for_timeout(60)
+        page.mouse.up()
+        page.keyboard.press("c")
+        assert page.console_errors == []
+
+
+def test_an_roi_drag_the_browser_cancels_is_dropped_without_being_measured(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.locator("#region").click()
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        session = page.context.new_cdp_session(page)
+        x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+        _touch(page, session, [(1, x, y)], "touchStart")
+        for step in range(1, 6):
+            _touch(page, session, [(1, x + step * 8, y + step * 8)], "touchMove")
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 1
+        _touch(page, session, [], "touchCancel")  # the browser took the finger (a system gesture)
+        _next_frames(page)
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0
+        assert asked == [] and page.locator(f"{LEFT} .distance").inner_text() == ""
+        assert page.console_errors == []
 
 
 def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(live_daphne, chromium):

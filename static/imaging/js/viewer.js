@@ -283,7 +283,10 @@ class Viewport {
     return [(event.clientX - box.left - this.view.x) / this.view.scale, (event.clientY - box.top - this.view.y) / this.view.scale];
   }
 
+  // Also ends a region being dragged on this viewport: whatever clears it mid-drag (the wheel, a
+  // key, cine) leaves nothing for the pointer to grow or measure.
   clearMeasurement() {
+    if (drag?.viewport === this && drag.mode === "region") drag = null;
     this.points = [];
     this.region = null;
     this.drawMeasurement();
@@ -656,13 +659,15 @@ viewports.forEach((viewport) => {
     drag.lastY = event.clientY;
   });
   // A release always leaves a settled image: the dragged window at full quality, or after a
-  // pinch whatever was showing brought to full quality.
+  // pinch whatever was showing brought to full quality. A cancelled region (the browser took
+  // the pointer) is dropped, not measured.
   const release = (event) => {
     pointers.delete(event.pointerId);
     if (!drag || drag.viewport !== viewport) return;
     const ended = drag;
     if (ended.mode !== "pinch" || pointers.size === 0) drag = null;
-    if (ended.mode === "region") viewport.measureRegion();
+    if (ended.mode === "region" && event.type === "pointercancel") viewport.clearMeasurement();
+    else if (ended.mode === "region") viewport.measureRegion();
     else if (ended.mode === "window" && ended.moved && viewport.window) viewport.setWindow(...viewport.window);
     else if (!drag && viewport.img.dataset.quality === "low" && !viewport.failed) viewport.show();
   };
