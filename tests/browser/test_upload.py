@@ -406,3 +406,58 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
         assert page.locator("#problem-list li").all_text_contents() == ["USB/.DS_Store: not sent: a system file that macOS or Windows leaves in folders, not an image"]
     finally:
         context.close()
+
+
+# As Chromium 80 to 102: DecompressionStream is there, but not for "deflate-raw".
+_NO_DEFLATE_RAW = """
+const Inflater = window.DecompressionStream;
+window.DecompressionStream = class extends Inflater {
+  constructor(format) {
+    if (format === "deflate-raw") throw new TypeError(`Failed to construct 'DecompressionStream': Unsupported compression format: '${format}'`);
+    super(format);
+  }
+};
+"""
+
+
+def test_a_deflated_file_in_a_browser_that_cannot_inflate_it_is_sent_and_labelled_by_the_server(live_daphne, chromium, tmp_path):
+    seed_demo()
+    data = ct_series(slices=1, patient_id="QS-0001", study_date="20261120")[0]
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_NO_DEFLATE_RAW + _LABELS_WATCHED)
+    try:
+        page.locator("#files").set_input_files(_written(tmp_path / "CT", [encoded_as(data, DeflatedExplicitVRLittleEndian)]))
+        page.wait_for_function(_ALL_HANDLED)
+        assert page.locator("#checking").is_hidden() and page.locator("#upload-stopped").is_hidden()
+        assert "IM0001.dcm (its header is read by the server)" in page.evaluate("[...window.__labels]")
+        row = page.locator("#studies li")
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
+        assert row.locator(".count").inner_text() == "1/1 done"
+        assert Instance.objects.count() == 1
+    finally:
+        context.close()
+
+
+# A file the browser cannot read any more (its folder moved, the disc taken out) while checking.
+_UNREADABLE = """
+Blob.prototype.arrayBuffer = () => Promise.reject(new DOMException("A requested file or directory could not be found", "NotFoundError"));
+"""
+
+
+def test_files_the_browser_cannot_read_while_checking_stop_the_upload_with_a_message_in_both_languages(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=2, patient_id="QS-0001"))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_UNREADABLE)
+    try:
+        for language, said in (
+            ("English", "The files could not be read to check them: make sure the folder, disc or USB stick is still there, then choose it again."),
+            ("简体中文", "无法读取文件以进行检查：请确认文件夹、光盘或 U 盘仍然可用，然后重新选择。"),
+        ):
+            page.get_by_role("button", name=language).click()
+            page.wait_for_load_state()
+            page.locator("#files").set_input_files(paths)
+            page.locator("#upload-stopped").wait_for(state="visible")
+            assert page.locator("#upload-stopped").inner_text() == said
+            assert page.locator("#checking").is_hidden()
+        assert not Instance.objects.exists()
+    finally:
+        context.close()

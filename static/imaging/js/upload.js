@@ -54,9 +54,11 @@ function readElements(view, offset, end, syntax, found) {
 
 async function inflated(file, offset) {
   // A deflated data set (the meta group before it is not) inflated as far as its header goes;
-  // null in a browser that cannot inflate, and the server reads the file.
-  if (typeof DecompressionStream === "undefined") return null;
-  const reader = file.slice(offset).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  // null in a browser that cannot inflate (no DecompressionStream, or, as Chromium 80 to 102,
+  // one without "deflate-raw"), and the server reads the file.
+  let inflater;
+  try { inflater = new DecompressionStream("deflate-raw"); } catch (error) { return null; }
+  const reader = file.slice(offset).stream().pipeThrough(inflater).getReader();
   const bytes = new Uint8Array(HEAD);
   let length = 0;
   try {
@@ -299,7 +301,14 @@ async function checked(files) {
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
   document.getElementById("upload-stopped").hidden = true;
-  const {work, skipped, litter} = await checked(files);
+  let checks;
+  try { checks = await checked(files); } catch (error) {
+    // A file the browser could not read (moved, a disc or stick taken out): said, not a bar left checking.
+    document.getElementById("checking").hidden = true;
+    stop(text.textUnreadable);
+    return;
+  }
+  const {work, skipped, litter} = checks;
   document.getElementById("overall").hidden = false;
   bar.max = files.length;
   let finished = 0;
