@@ -461,3 +461,26 @@ def test_files_the_browser_cannot_read_while_checking_stop_the_upload_with_a_mes
         assert not Instance.objects.exists()
     finally:
         context.close()
+
+
+def test_a_file_of_an_unread_header_chosen_later_gets_a_row_of_its_own_beside_an_unresolved_one(live_daphne, chromium, tmp_path):
+    seed_demo()
+    abdomen, pelvis = (ct_series(slices=1, patient_id="QS-0001", description=d, study_date="20261120")[0] for d in ("腹部CT", "盆腔CT"))
+    # The study's UID lies beyond the part of the file the page reads for its header.
+    (tmp_path / "first").mkdir(), (tmp_path / "second").mkdir()
+    (tmp_path / "first" / "abdomen.dcm").write_bytes(with_private_value(abdomen, 70_000))
+    (tmp_path / "second" / "pelvis.dcm").write_bytes(with_private_value(pelvis, 70_000))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        # The first is refused (as a proxy might), so its row is never told its study.
+        page.route("**/imaging/upload/instance/**", lambda route: route.fulfill(status=400, json={"reason": "busy"}))
+        page.locator("#files").set_input_files([str(tmp_path / "first" / "abdomen.dcm")])
+        page.wait_for_function(_ALL_HANDLED)
+        page.unroute("**/imaging/upload/instance/**")
+        page.locator("#files").set_input_files([str(tmp_path / "second" / "pelvis.dcm")])
+        page.wait_for_function("document.getElementById('overall-bar').value === 1 && document.getElementById('studies').textContent.includes('盆腔CT')")
+        rows = {row.locator(".name").inner_text(): row.locator(".count").inner_text() for row in page.locator("#studies li").all()}
+        assert rows == {"abdomen.dcm (its header is read by the server)": "1/1 done", "王秀英 · 盆腔CT · 2026-11-20": "1/1 done"}
+        assert Instance.objects.count() == 1
+    finally:
+        context.close()

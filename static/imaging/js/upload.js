@@ -11,6 +11,7 @@ const text = root.dataset;
 const IN_FLIGHT = 3;
 const QUOTA_FULL = 507;
 const studies = new Map();  // Study Instance UID, or "unread:<n>" for a file of an unread header -> {row, bar, total, stored, already, refused}
+let unreadFiles = 0;  // the <n> of "unread:<n>", counted over every choice of the page: a row left unresolved is never another file's
 
 function institutionQuery() {
   const value = document.getElementById("institution").value;
@@ -288,7 +289,7 @@ async function checked(files) {
     else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
       const unread = !info.study;
-      const key = unread ? `unread:${n}` : info.study;
+      const key = unread ? `unread:${unreadFiles++}` : info.study;
       work.push({file, key, path, unread, hash: await storedHash(file)});
       studyRow(key, {...info, file: path, unread}).total += 1;
     }
