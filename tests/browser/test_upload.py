@@ -484,3 +484,22 @@ def test_a_file_of_an_unread_header_chosen_later_gets_a_row_of_its_own_beside_an
         assert Instance.objects.count() == 1
     finally:
         context.close()
+
+
+def test_a_file_of_an_unread_header_already_stored_is_labelled_with_its_study_when_chosen_again(live_daphne, chromium, tmp_path):
+    seed_demo()
+    abdomen = ct_series(slices=1, patient_id="QS-0001", description="腹部CT", study_date="20261120")[0]
+    (tmp_path / "CT").mkdir()
+    (tmp_path / "CT" / "abdomen.dcm").write_bytes(with_private_value(abdomen, 70_000))  # its study's UID beyond what the page reads
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        for outcomes in ("1 stored", "1 already stored"):
+            page.reload()
+            page.locator("#files").set_input_files([str(tmp_path / "CT" / "abdomen.dcm")])
+            page.wait_for_function(_ALL_HANDLED)
+            row = page.locator("#studies li")
+            assert row.locator(".name").inner_text() == "王秀英 · 腹部CT · 2026-11-20", outcomes
+            assert row.locator(".count").inner_text() == "1/1 done" and row.locator(".outcomes").inner_text() == outcomes
+        assert Instance.objects.count() == 1
+    finally:
+        context.close()

@@ -322,8 +322,10 @@ async function upload(files) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }
     throw error;
   }
+  // A file already stored is not sent again, unless the page could not read its header: the
+  // server's answer ("already stored") names its study, which the row would otherwise never learn.
   const queue = work.filter((w) => {
-    if (known.has(w.hash)) { tick(w.key, "already"); advance(); return false; }
+    if (known.has(w.hash) && !w.unread) { tick(w.key, "already"); advance(); return false; }
     return true;
   });
   const state = {quotaFull: null, ended: false};
