@@ -377,9 +377,9 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
     try:
         sent = []
         page.on("request", lambda request: request.method == "POST" and "/upload/instance" in request.url and sent.append(request))
-        for language, reason in (
-            ("English", "not sent: %(count)d system files that macOS or Windows leave in folders, not images"),
-            ("简体中文", "未发送：%(count)d 个 macOS 或 Windows 在文件夹中留下的系统文件，不是图像"),
+        for language, reason, separator in (
+            ("English", "not sent: %(count)d system files that macOS or Windows leave in folders, not images", ", "),
+            ("简体中文", "未发送：%(count)d 个 macOS 或 Windows 在文件夹中留下的系统文件，不是图像", "、"),
         ):
             page.get_by_role("button", name=language).click()
             page.wait_for_load_state()
@@ -390,7 +390,7 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
             [line] = page.locator("#problem-list li").all_text_contents()  # folded: not rendered
             named, said = line.split(": ", 1)
             assert said == reason % {"count": len(_SYSTEM_FILES)}, language
-            assert named.endswith(", …") and set(named.removesuffix(", …").split(", ")) < {f"CD/{name}" for name in _SYSTEM_FILES}
+            assert named.endswith(f"{separator}…") and set(named.removesuffix(f"{separator}…").split(separator)) < {f"CD/{name}" for name in _SYSTEM_FILES}
             assert page.locator("#problem-count").text_content() == str(len(_SYSTEM_FILES))
             assert page.locator("#studies li").count() == 1
             assert page.locator("#studies li .count").inner_text().startswith("2/2")

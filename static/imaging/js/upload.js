@@ -204,9 +204,10 @@ function problem(what, reason, files = 1) {
 const NAMED_SYSTEM_FILES = 3;
 
 function systemFiles(paths) {
-  // One line for them all: a folder copied from a Mac holds a "._" twin of every image.
+  // One line for them all: a folder copied from a Mac holds a "._" twin of every image. The
+  // first few are named, in a list written as the page's language writes one (", " or "、").
   if (paths.length === 1) { problem(paths[0], text.textSystem); return; }
-  const named = paths.slice(0, NAMED_SYSTEM_FILES).join(", ") + (paths.length > NAMED_SYSTEM_FILES ? ", …" : "");
+  const named = [...paths.slice(0, NAMED_SYSTEM_FILES), ...(paths.length > NAMED_SYSTEM_FILES ? ["…"] : [])].join(text.textSeparator);
   problem(named, format(text.textSystemMany, {count: paths.length}), paths.length);
 }
 
