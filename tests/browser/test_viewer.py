@@ -691,6 +691,32 @@ def test_a_banner_appearing_above_the_viewer_after_load_leaves_its_status_line_o
         assert page.console_errors == []
 
 
+# Every element the page's resize observers are asked to watch, each time they are asked.
+_WATCHES_COUNTED = """
+window.__watched = [];
+const watch = ResizeObserver.prototype.observe;
+ResizeObserver.prototype.observe = function (target, options) { window.__watched.push(target.className || target.tagName); return watch.call(this, target, options); };
+"""
+
+
+def test_what_is_above_the_viewer_is_watched_once_and_an_element_put_in_above_it_from_then_on(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, init_script=_WATCHES_COUNTED, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+        _next_frames(page)
+        watched = page.evaluate("window.__watched")
+        page.set_viewport_size({"width": 1200, "height": 700})  # the page head wraps otherwise, the observers answer
+        _next_frames(page)
+        page.evaluate("""() => document.querySelector(".viewer-head").insertAdjacentHTML("beforebegin",
+            '<ul class="messages" role="status"><li>Saved.</li></ul>')""")
+        _next_frames(page)
+        page.set_viewport_size({"width": 1366, "height": 768})
+        _next_frames(page)
+        assert page.evaluate("window.__watched") == [*watched, "messages"]
+        assert page.console_errors == []
+
+
 @pytest.mark.parametrize("language, said", [
     ("English", "Outside the image (128 × 128 pixels): click or drag on the image."),
     ("简体中文", "在图像之外（图像为 128 × 128 像素）：请在图像上点击或拖动。"),

@@ -727,14 +727,24 @@ document.addEventListener("keydown", (event) => {
 // what is above it changes height: the site's header and the page head as the width and the
 // language wrap them, the critical-finding banner when a finding arrives (redraw.js puts a
 // fresh element in place of the old one, watched from then on), or an element put in above.
-// Only what is above is watched: the viewer's own height, set here, would answer itself.
-const above = new ResizeObserver(placeViewer);
+// Only what is above is watched: the viewer's own height, set here, would answer itself. Each
+// element is watched once (watching it again makes the observer report it again, a loop).
 function placeViewer() {
   root.style.setProperty("--viewer-top", `${root.getBoundingClientRect().top + window.scrollY}px`);
-  above.observe(document.querySelector("body > header"));
-  for (let node = root.previousElementSibling; node; node = node.previousElementSibling) above.observe(node);
 }
-new MutationObserver(placeViewer).observe(root.parentElement, {childList: true});
+const above = new ResizeObserver(placeViewer);
+function watchIfAbove(node) {
+  if (node instanceof Element && node.compareDocumentPosition(root) & Node.DOCUMENT_POSITION_FOLLOWING) above.observe(node);
+}
+watchIfAbove(document.querySelector("body > header"));
+for (let node = root.previousElementSibling; node; node = node.previousElementSibling) watchIfAbove(node);
+new MutationObserver((records) => {
+  for (const {addedNodes, removedNodes} of records) {
+    addedNodes.forEach(watchIfAbove);
+    removedNodes.forEach((node) => node instanceof Element && above.unobserve(node));
+  }
+  placeViewer();
+}).observe(root.parentElement, {childList: true});
 window.addEventListener("resize", placeViewer);  // the page's margins change with the width too
 placeViewer();
 
