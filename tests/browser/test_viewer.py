@@ -544,6 +544,41 @@ def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_th
         assert 0 <= title["y"] and title["y"] + title["height"] <= 740
 
 
+def test_a_long_value_cut_in_the_tag_panel_reads_as_the_values_around_it(live_daphne, chromium):
+    seed_demo()
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, patient_id="QS-0001", size=64)[0]))
+    dataset.ImageComments = "Contrast given at 60 s; the patient moved during the third acquisition, repeated once. " * 2
+    study = _ingest([written(dataset)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.locator("#tags-toggle").click()
+        value = page.locator("#tags tr", has_text="(0020,4000)").locator("td.value")
+        style = "(e, property) => getComputedStyle(e)[property]"
+        assert value.locator(".cut").inner_text().startswith("Contrast given")
+        assert value.locator("summary").evaluate(style, "color") == value.evaluate(style, "color")
+        assert value.locator("summary .more").evaluate(style, "color") != value.evaluate(style, "color")  # "Show all" is the link
+        assert value.locator("details").evaluate(style, "margin") == "0px"
+
+
+def test_the_phone_tool_strips_fading_edges_are_drawn_only_by_a_browser_that_can_scroll_drive_them(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=1, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study) as page:
+        # Each rule drawing an edge, with the condition it is under: one without scroll-driven
+        # animations would run them as 0 s long and leave the left edge over the first tool.
+        found = page.evaluate("""() => {
+            const found = [];
+            const walk = (rules, condition) => { for (const rule of rules) {
+                if (rule instanceof CSSStyleRule) { if (/[.]toolbar::(before|after)/.test(rule.selectorText)) found.push(condition); }
+                else if (rule instanceof CSSSupportsRule) walk(rule.cssRules, rule.conditionText);
+                else if (rule.cssRules) walk(rule.cssRules, condition);
+            } };
+            for (const sheet of document.styleSheets) walk(sheet.cssRules, null);
+            return found;
+        }""")
+        assert found and set(found) == {"(animation-timeline: scroll())"}
+
+
 def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_answers_come_in(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=64))
