@@ -103,6 +103,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_them_on_a_phone(live_daphne, chromium, tmp_path):
+    from django.template.defaultfilters import filesizeformat
+
     seed_demo()
     paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
     sizes = [Path(p).stat().st_size for p in paths]
@@ -113,8 +115,8 @@ def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_the
         page.wait_for_function(_ALL_HANDLED)
         seen = page.evaluate("window.__checking")
         shown = [s["text"] for s in seen if s["shown"]]
-        assert shown[0] == f"Checking files before sending: 0 of 3 (0.0 kB of {size / 1024:.1f} kB)"
-        assert shown[-1] == f"Checking files before sending: 2 of 3 ({two / 1024:.1f} kB of {size / 1024:.1f} kB)"
+        assert shown[0] == f"Checking files before sending: 0 of 3 ({filesizeformat(0)} of {filesizeformat(size)})"
+        assert shown[-1] == f"Checking files before sending: 2 of 3 ({filesizeformat(two)} of {filesizeformat(size)})"
         assert [s["bar"] for s in seen if s["shown"]][-1] == [two, size] and all(s["fits"] for s in seen)
         assert page.locator("#checking").is_hidden() and page.locator("#overall-text").inner_text() == "3/3"
     finally:
@@ -201,6 +203,30 @@ def test_the_upload_page_writes_a_person_name_as_the_server_does_in_both_languag
             page.locator("#files").set_input_files(_written(tmp_path / language, data))
             page.wait_for_function(_ALL_HANDLED)
             assert {label.split(" · ")[0] for label in page.evaluate("[...window.__labels]")} == {server}, language
+    finally:
+        context.close()
+
+
+# Sizes on both sides of each unit, and tenths that Python rounds to the even one (1280 bytes: 1.25 KB).
+_SIZES = [0, 1, 2, 500, 1023, 1024, 1280, 1331, 1587, 1_048_575, 1_048_576, 1_310_720, 3 * 1024**3 + 1, 5 * 1024**4, 7 * 1024**5]
+
+
+def test_the_upload_page_writes_a_file_size_as_the_server_does_in_both_languages(live_daphne, chromium):
+    from django.template.defaultfilters import filesizeformat
+    from django.utils import translation
+
+    seed_demo()
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        for button, language in (("English", "en"), ("简体中文", "zh-hans")):
+            page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            written = page.evaluate("""async (sizes) => {
+                const module = await import(document.querySelector("script[src*='upload.js']").src);
+                return sizes.map(module.byteSize);
+            }""", _SIZES)
+            with translation.override(language):
+                assert dict(zip(_SIZES, written)) == {size: filesizeformat(size) for size in _SIZES}, language
     finally:
         context.close()
 

@@ -257,13 +257,18 @@ async function knownHashes(work) {
   return known;
 }
 
-const UNITS = ["kilobyte", "megabyte", "gigabyte"];
+const SIZE_WORDS = JSON.parse(root.dataset.sizeWords);  // {byte, bytes, units: [KB, MB, GB, TB, PB]}, the server's own
 
-function byteSize(bytes) {
-  // As the server's pages write sizes (1024 to the next unit, one decimal), in the page's language.
-  let unit = 0;
-  for (bytes /= 1024; bytes >= 1024 && unit < UNITS.length - 1; unit += 1) bytes /= 1024;
-  return new Intl.NumberFormat(document.documentElement.lang || undefined, {style: "unit", unit: UNITS[unit], minimumFractionDigits: 1, maximumFractionDigits: 1}).format(bytes);
+export function byteSize(bytes) {
+  // As the server's pages write sizes (Django's filesizeformat): bytes below 1 KB, then 1024 to
+  // the next unit with one decimal, rounded as Python's round() (a tie to the even tenth), in
+  // the server's words for the page's language (a no-break space in them).
+  let unit = -1;
+  for (; bytes >= 1024 && unit < SIZE_WORDS.units.length - 1; unit += 1) bytes /= 1024;
+  if (unit < 0) return format(bytes === 1 ? SIZE_WORDS.byte : SIZE_WORDS.bytes, {size: bytes});
+  const tenths = Math.floor(bytes * 10), rest = bytes * 10 - tenths;  // exact: a size over a power of 1024 has few bits
+  const rounded = rest > 0.5 || (rest === 0.5 && tenths % 2) ? tenths + 1 : tenths;
+  return format(SIZE_WORDS.units[unit], {size: (rounded / 10).toFixed(1)});
 }
 
 function showChecked(files, total, bytes, size) {
