@@ -1,10 +1,15 @@
 """Archive panels that several pages show, drawn from the signed-in user: the clinic's storage
 usage, and a study's teaching exports; and DICOM values as people read them: dates and times
 (imaging.dicom.dates), person names (imaging.dicom.names), and code strings (body part, sex,
-modality: imaging.coded_values). The rules live in those modules, which code outside templates uses."""
+modality: imaging.coded_values), and the words file sizes are written with for the upload page's
+script. The rules live in those modules, which code outside templates uses."""
 from __future__ import annotations
 
+import json
+
 from django import template
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.translation import get_language
 
@@ -32,6 +37,19 @@ def study_exports(context, study):
         "exports": access.visible_exports(user).filter(study=study)[:10],
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.simple_tag
+def size_words() -> str:
+    """How Django's filesizeformat writes sizes in the page's language, as JSON texts with a
+    %(size)s placeholder (bytes for one and for several, then KB to PB), for a script that writes
+    sizes as the server's pages do (upload.js). Taken from filesizeformat's own output: its words,
+    its no-break space."""
+    def word(size: int, number: str) -> str:
+        return filesizeformat(size).replace(number, "%(size)s", 1)
+
+    one_tenth = formats.number_format(1.0, 1)
+    return json.dumps({"byte": word(1, "1"), "bytes": word(2, "2"), "units": [word(1024**power, one_tenth) for power in range(1, 6)]}, ensure_ascii=False)
 
 
 register.filter("dicom_date", dates.dicom_date)

@@ -103,6 +103,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_them_on_a_phone(live_daphne, chromium, tmp_path):
+    from django.template.defaultfilters import filesizeformat
+
     seed_demo()
     paths = _written(tmp_path / "CT", ct_series(slices=3, patient_id="QS-0001", size=256))
     sizes = [Path(p).stat().st_size for p in paths]
@@ -113,8 +115,8 @@ def test_the_page_shows_how_many_files_and_bytes_are_checked_before_it_sends_the
         page.wait_for_function(_ALL_HANDLED)
         seen = page.evaluate("window.__checking")
         shown = [s["text"] for s in seen if s["shown"]]
-        assert shown[0] == f"Checking files before sending: 0 of 3 (0.0 kB of {size / 1024:.1f} kB)"
-        assert shown[-1] == f"Checking files before sending: 2 of 3 ({two / 1024:.1f} kB of {size / 1024:.1f} kB)"
+        assert shown[0] == f"Checking files before sending: 0 of 3 ({filesizeformat(0)} of {filesizeformat(size)})"
+        assert shown[-1] == f"Checking files before sending: 2 of 3 ({filesizeformat(two)} of {filesizeformat(size)})"
         assert [s["bar"] for s in seen if s["shown"]][-1] == [two, size] and all(s["fits"] for s in seen)
         assert page.locator("#checking").is_hidden() and page.locator("#overall-text").inner_text() == "3/3"
     finally:
@@ -201,6 +203,30 @@ def test_the_upload_page_writes_a_person_name_as_the_server_does_in_both_languag
             page.locator("#files").set_input_files(_written(tmp_path / language, data))
             page.wait_for_function(_ALL_HANDLED)
             assert {label.split(" · ")[0] for label in page.evaluate("[...window.__labels]")} == {server}, language
+    finally:
+        context.close()
+
+
+# Sizes on both sides of each unit, and tenths that Python rounds to the even one (1280 bytes: 1.25 KB).
+_SIZES = [0, 1, 2, 500, 1023, 1024, 1280, 1331, 1587, 1_048_575, 1_048_576, 1_310_720, 3 * 1024**3 + 1, 5 * 1024**4, 7 * 1024**5]
+
+
+def test_the_upload_page_writes_a_file_size_as_the_server_does_in_both_languages(live_daphne, chromium):
+    from django.template.defaultfilters import filesizeformat
+    from django.utils import translation
+
+    seed_demo()
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        for button, language in (("English", "en"), ("简体中文", "zh-hans")):
+            page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            written = page.evaluate("""async (sizes) => {
+                const module = await import(document.querySelector("script[src*='upload.js']").src);
+                return sizes.map(module.byteSize);
+            }""", _SIZES)
+            with translation.override(language):
+                assert dict(zip(_SIZES, written)) == {size: filesizeformat(size) for size in _SIZES}, language
     finally:
         context.close()
 
@@ -377,9 +403,9 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
     try:
         sent = []
         page.on("request", lambda request: request.method == "POST" and "/upload/instance" in request.url and sent.append(request))
-        for language, reason in (
-            ("English", "not sent: %(count)d system files that macOS or Windows leave in folders, not images"),
-            ("简体中文", "未发送：%(count)d 个 macOS 或 Windows 在文件夹中留下的系统文件，不是图像"),
+        for language, reason, separator in (
+            ("English", "not sent: %(count)d system files that macOS or Windows leave in folders, not images", ", "),
+            ("简体中文", "未发送：%(count)d 个 macOS 或 Windows 在文件夹中留下的系统文件，不是图像", "、"),
         ):
             page.get_by_role("button", name=language).click()
             page.wait_for_load_state()
@@ -390,7 +416,7 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
             [line] = page.locator("#problem-list li").all_text_contents()  # folded: not rendered
             named, said = line.split(": ", 1)
             assert said == reason % {"count": len(_SYSTEM_FILES)}, language
-            assert named.endswith(", …") and set(named.removesuffix(", …").split(", ")) < {f"CD/{name}" for name in _SYSTEM_FILES}
+            assert named.endswith(f"{separator}…") and set(named.removesuffix(f"{separator}…").split(separator)) < {f"CD/{name}" for name in _SYSTEM_FILES}
             assert page.locator("#problem-count").text_content() == str(len(_SYSTEM_FILES))
             assert page.locator("#studies li").count() == 1
             assert page.locator("#studies li .count").inner_text().startswith("2/2")
@@ -404,5 +430,102 @@ def test_files_the_operating_system_leaves_in_a_dropped_folder_are_named_as_such
         _dropped(page, [str(tmp_path / "USB")])
         page.wait_for_function(_ALL_HANDLED)
         assert page.locator("#problem-list li").all_text_contents() == ["USB/.DS_Store: not sent: a system file that macOS or Windows leaves in folders, not an image"]
+    finally:
+        context.close()
+
+
+# As Chromium 80 to 102: DecompressionStream is there, but not for "deflate-raw".
+_NO_DEFLATE_RAW = """
+const Inflater = window.DecompressionStream;
+window.DecompressionStream = class extends Inflater {
+  constructor(format) {
+    if (format === "deflate-raw") throw new TypeError(`Failed to construct 'DecompressionStream': Unsupported compression format: '${format}'`);
+    super(format);
+  }
+};
+"""
+
+
+def test_a_deflated_file_in_a_browser_that_cannot_inflate_it_is_sent_and_labelled_by_the_server(live_daphne, chromium, tmp_path):
+    seed_demo()
+    data = ct_series(slices=1, patient_id="QS-0001", study_date="20261120")[0]
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_NO_DEFLATE_RAW + _LABELS_WATCHED)
+    try:
+        page.locator("#files").set_input_files(_written(tmp_path / "CT", [encoded_as(data, DeflatedExplicitVRLittleEndian)]))
+        page.wait_for_function(_ALL_HANDLED)
+        assert page.locator("#checking").is_hidden() and page.locator("#upload-stopped").is_hidden()
+        assert "IM0001.dcm (its header is read by the server)" in page.evaluate("[...window.__labels]")
+        row = page.locator("#studies li")
+        assert row.locator(".name").inner_text() == "王秀英 · 胸部CT平扫 · 2026-11-20"
+        assert row.locator(".count").inner_text() == "1/1 done"
+        assert Instance.objects.count() == 1
+    finally:
+        context.close()
+
+
+# A file the browser cannot read any more (its folder moved, the disc taken out) while checking.
+_UNREADABLE = """
+Blob.prototype.arrayBuffer = () => Promise.reject(new DOMException("A requested file or directory could not be found", "NotFoundError"));
+"""
+
+
+def test_files_the_browser_cannot_read_while_checking_stop_the_upload_with_a_message_in_both_languages(live_daphne, chromium, tmp_path):
+    seed_demo()
+    paths = _written(tmp_path / "CT", ct_series(slices=2, patient_id="QS-0001"))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/", init_script=_UNREADABLE)
+    try:
+        for language, said in (
+            ("English", "The files could not be read to check them: make sure the folder, disc or USB stick is still there, then choose it again."),
+            ("简体中文", "无法读取文件以进行检查：请确认文件夹、光盘或 U 盘仍然可用，然后重新选择。"),
+        ):
+            page.get_by_role("button", name=language).click()
+            page.wait_for_load_state()
+            page.locator("#files").set_input_files(paths)
+            page.locator("#upload-stopped").wait_for(state="visible")
+            assert page.locator("#upload-stopped").inner_text() == said
+            assert page.locator("#checking").is_hidden()
+        assert not Instance.objects.exists()
+    finally:
+        context.close()
+
+
+def test_a_file_of_an_unread_header_chosen_later_gets_a_row_of_its_own_beside_an_unresolved_one(live_daphne, chromium, tmp_path):
+    seed_demo()
+    abdomen, pelvis = (ct_series(slices=1, patient_id="QS-0001", description=d, study_date="20261120")[0] for d in ("腹部CT", "盆腔CT"))
+    # The study's UID lies beyond the part of the file the page reads for its header.
+    (tmp_path / "first").mkdir(), (tmp_path / "second").mkdir()
+    (tmp_path / "first" / "abdomen.dcm").write_bytes(with_private_value(abdomen, 70_000))
+    (tmp_path / "second" / "pelvis.dcm").write_bytes(with_private_value(pelvis, 70_000))
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        # The first is refused (as a proxy might), so its row is never told its study.
+        page.route("**/imaging/upload/instance/**", lambda route: route.fulfill(status=400, json={"reason": "busy"}))
+        page.locator("#files").set_input_files([str(tmp_path / "first" / "abdomen.dcm")])
+        page.wait_for_function(_ALL_HANDLED)
+        page.unroute("**/imaging/upload/instance/**")
+        page.locator("#files").set_input_files([str(tmp_path / "second" / "pelvis.dcm")])
+        page.wait_for_function("document.getElementById('overall-bar').value === 1 && document.getElementById('studies').textContent.includes('盆腔CT')")
+        rows = {row.locator(".name").inner_text(): row.locator(".count").inner_text() for row in page.locator("#studies li").all()}
+        assert rows == {"abdomen.dcm (its header is read by the server)": "1/1 done", "王秀英 · 盆腔CT · 2026-11-20": "1/1 done"}
+        assert Instance.objects.count() == 1
+    finally:
+        context.close()
+
+
+def test_a_file_of_an_unread_header_already_stored_is_labelled_with_its_study_when_chosen_again(live_daphne, chromium, tmp_path):
+    seed_demo()
+    abdomen = ct_series(slices=1, patient_id="QS-0001", description="腹部CT", study_date="20261120")[0]
+    (tmp_path / "CT").mkdir()
+    (tmp_path / "CT" / "abdomen.dcm").write_bytes(with_private_value(abdomen, 70_000))  # its study's UID beyond what the page reads
+    context, page = signed_in(chromium, live_daphne, at="/imaging/upload/")
+    try:
+        for outcomes in ("1 stored", "1 already stored"):
+            page.reload()
+            page.locator("#files").set_input_files([str(tmp_path / "CT" / "abdomen.dcm")])
+            page.wait_for_function(_ALL_HANDLED)
+            row = page.locator("#studies li")
+            assert row.locator(".name").inner_text() == "王秀英 · 腹部CT · 2026-11-20", outcomes
+            assert row.locator(".count").inner_text() == "1/1 done" and row.locator(".outcomes").inner_text() == outcomes
+        assert Instance.objects.count() == 1
     finally:
         context.close()

@@ -5,7 +5,7 @@ server cannot render, where a window drag starts, touch swipes and pinches, the 
 of a new series, a study without images, a page without console errors, the viewer within a
 laptop's window (also when a banner appears above it after load), → in a study of one series,
 the tag panel and its filter, on a phone the tool strip's fading edges and the help opening at
-its top; the ROI off the image, on an RT Dose grid and from the keyboard, and the toolbar in one
+its top; the ROI off the image, on an RT Dose grid, from the keyboard and cut short mid-drag, and the toolbar in one
 row at 1366 px with two series side by side."""
 from __future__ import annotations
 
@@ -544,6 +544,41 @@ def test_on_a_phone_the_tool_strip_shows_that_more_tools_are_out_of_sight_and_th
         assert 0 <= title["y"] and title["y"] + title["height"] <= 740
 
 
+def test_a_long_value_cut_in_the_tag_panel_reads_as_the_values_around_it(live_daphne, chromium):
+    seed_demo()
+    dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, patient_id="QS-0001", size=64)[0]))
+    dataset.ImageComments = "Contrast given at 60 s; the patient moved during the third acquisition, repeated once. " * 2
+    study = _ingest([written(dataset)])
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        page.locator("#tags-toggle").click()
+        value = page.locator("#tags tr", has_text="(0020,4000)").locator("td.value")
+        style = "(e, property) => getComputedStyle(e)[property]"
+        assert value.locator(".cut").inner_text().startswith("Contrast given")
+        assert value.locator("summary").evaluate(style, "color") == value.evaluate(style, "color")
+        assert value.locator("summary .more").evaluate(style, "color") != value.evaluate(style, "color")  # "Show all" is the link
+        assert value.locator("details").evaluate(style, "margin") == "0px"
+
+
+def test_the_phone_tool_strips_fading_edges_are_drawn_only_by_a_browser_that_can_scroll_drive_them(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=1, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study) as page:
+        # Each rule drawing an edge, with the condition it is under: one without scroll-driven
+        # animations would run them as 0 s long and leave the left edge over the first tool.
+        found = page.evaluate("""() => {
+            const found = [];
+            const walk = (rules, condition) => { for (const rule of rules) {
+                if (rule instanceof CSSStyleRule) { if (/[.]toolbar::(before|after)/.test(rule.selectorText)) found.push(condition); }
+                else if (rule instanceof CSSSupportsRule) walk(rule.cssRules, rule.conditionText);
+                else if (rule.cssRules) walk(rule.cssRules, condition);
+            } };
+            for (const sheet of document.styleSheets) walk(sheet.cssRules, null);
+            return found;
+        }""")
+        assert found and set(found) == {"(animation-timeline: scroll())"}
+
+
 def test_the_tag_panel_shows_the_header_of_the_image_shown_whatever_order_the_answers_come_in(live_daphne, chromium):
     seed_demo()
     study = _ingest(ct_series(slices=5, patient_id="QS-0001", size=64))
@@ -594,6 +629,57 @@ def test_the_roi_tool_on_a_colour_image_says_at_once_that_it_has_no_values_to_me
         assert asked == [] and page.console_errors == []
 
 
+def test_an_roi_being_dragged_when_the_wheel_scrolls_or_cine_plays_ends_without_an_error(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=9, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.keyboard.press("o")
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        page.mouse.wheel(0, 200)  # the next image: the region drawn on the last one is gone
+        page.wait_for_function(f"document.querySelector('{LEFT} .position').textContent === '6 / 9'")
+        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=4)
+        page.mouse.up()
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0 and asked == []
+
+        page.keyboard.press("c")  # cine: every image it shows clears what was drawn on the one before
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        for step in range(1, 9):
+            page.mouse.move(box["x"] + box["width"] * (0.3 + step / 20), box["y"] + box["height"] * 0.5)
+            page.wait_for_timeout(60)
+        page.mouse.up()
+        page.keyboard.press("c")
+        assert page.console_errors == []
+
+
+def test_an_roi_drag_the_browser_cancels_is_dropped_without_being_measured(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=128))
+    with _viewing(chromium, live_daphne, study, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True) as page:
+        _full_quality(page)
+        asked = []
+        page.on("request", lambda request: "/region/" in request.url and asked.append(request.url))
+        page.locator("#region").click()
+        box = page.locator(f"{LEFT} .image").bounding_box()
+        session = page.context.new_cdp_session(page)
+        x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+        _touch(page, session, [(1, x, y)], "touchStart")
+        for step in range(1, 6):
+            _touch(page, session, [(1, x + step * 8, y + step * 8)], "touchMove")
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 1
+        _touch(page, session, [], "touchCancel")  # the browser took the finger (a system gesture)
+        _next_frames(page)
+        assert page.locator(f"{LEFT} .overlay ellipse").count() == 0
+        assert asked == [] and page.locator(f"{LEFT} .distance").inner_text() == ""
+        assert page.console_errors == []
+
+
 def test_the_roi_on_an_image_without_pixel_spacing_says_its_area_is_in_pixels(live_daphne, chromium):
     seed_demo()
     dataset = pydicom.dcmread(io.BytesIO(ct_series(slices=1, patient_id="QS-0001", size=64)[0]))
@@ -637,6 +723,32 @@ def test_a_banner_appearing_above_the_viewer_after_load_leaves_its_status_line_o
         page.evaluate("""() => document.querySelector(".viewer-head").insertAdjacentHTML("beforebegin",
             '<ul class="messages" role="status"><li>Saved.</li></ul>')""")  # a new element above the viewer
         assert status_bottom() <= 768
+        assert page.console_errors == []
+
+
+# Every element the page's resize observers are asked to watch, each time they are asked.
+_WATCHES_COUNTED = """
+window.__watched = [];
+const watch = ResizeObserver.prototype.observe;
+ResizeObserver.prototype.observe = function (target, options) { window.__watched.push(target.className || target.tagName); return watch.call(this, target, options); };
+"""
+
+
+def test_what_is_above_the_viewer_is_watched_once_and_an_element_put_in_above_it_from_then_on(live_daphne, chromium):
+    seed_demo()
+    study = _ingest(ct_series(slices=3, patient_id="QS-0001", size=64))
+    with _viewing(chromium, live_daphne, study, init_script=_WATCHES_COUNTED, viewport={"width": 1366, "height": 768}) as page:
+        _full_quality(page)
+        _next_frames(page)
+        watched = page.evaluate("window.__watched")
+        page.set_viewport_size({"width": 1200, "height": 700})  # the page head wraps otherwise, the observers answer
+        _next_frames(page)
+        page.evaluate("""() => document.querySelector(".viewer-head").insertAdjacentHTML("beforebegin",
+            '<ul class="messages" role="status"><li>Saved.</li></ul>')""")
+        _next_frames(page)
+        page.set_viewport_size({"width": 1366, "height": 768})
+        _next_frames(page)
+        assert page.evaluate("window.__watched") == [*watched, "messages"]
         assert page.console_errors == []
 
 

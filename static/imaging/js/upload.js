@@ -11,6 +11,7 @@ const text = root.dataset;
 const IN_FLIGHT = 3;
 const QUOTA_FULL = 507;
 const studies = new Map();  // Study Instance UID, or "unread:<n>" for a file of an unread header -> {row, bar, total, stored, already, refused}
+let unreadFiles = 0;  // the <n> of "unread:<n>", counted over every choice of the page: a row left unresolved is never another file's
 
 function institutionQuery() {
   const value = document.getElementById("institution").value;
@@ -54,9 +55,11 @@ function readElements(view, offset, end, syntax, found) {
 
 async function inflated(file, offset) {
   // A deflated data set (the meta group before it is not) inflated as far as its header goes;
-  // null in a browser that cannot inflate, and the server reads the file.
-  if (typeof DecompressionStream === "undefined") return null;
-  const reader = file.slice(offset).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  // null in a browser that cannot inflate (no DecompressionStream, or, as Chromium 80 to 102,
+  // one without "deflate-raw"), and the server reads the file.
+  let inflater;
+  try { inflater = new DecompressionStream("deflate-raw"); } catch (error) { return null; }
+  const reader = file.slice(offset).stream().pipeThrough(inflater).getReader();
   const bytes = new Uint8Array(HEAD);
   let length = 0;
   try {
@@ -201,9 +204,10 @@ function problem(what, reason, files = 1) {
 const NAMED_SYSTEM_FILES = 3;
 
 function systemFiles(paths) {
-  // One line for them all: a folder copied from a Mac holds a "._" twin of every image.
+  // One line for them all: a folder copied from a Mac holds a "._" twin of every image. The
+  // first few are named, in a list written as the page's language writes one (", " or "、").
   if (paths.length === 1) { problem(paths[0], text.textSystem); return; }
-  const named = paths.slice(0, NAMED_SYSTEM_FILES).join(", ") + (paths.length > NAMED_SYSTEM_FILES ? ", …" : "");
+  const named = [...paths.slice(0, NAMED_SYSTEM_FILES), ...(paths.length > NAMED_SYSTEM_FILES ? ["…"] : [])].join(text.textSeparator);
   problem(named, format(text.textSystemMany, {count: paths.length}), paths.length);
 }
 
@@ -253,13 +257,18 @@ async function knownHashes(work) {
   return known;
 }
 
-const UNITS = ["kilobyte", "megabyte", "gigabyte"];
+const SIZE_WORDS = JSON.parse(root.dataset.sizeWords);  // {byte, bytes, units: [KB, MB, GB, TB, PB]}, the server's own
 
-function byteSize(bytes) {
-  // As the server's pages write sizes (1024 to the next unit, one decimal), in the page's language.
-  let unit = 0;
-  for (bytes /= 1024; bytes >= 1024 && unit < UNITS.length - 1; unit += 1) bytes /= 1024;
-  return new Intl.NumberFormat(document.documentElement.lang || undefined, {style: "unit", unit: UNITS[unit], minimumFractionDigits: 1, maximumFractionDigits: 1}).format(bytes);
+export function byteSize(bytes) {
+  // As the server's pages write sizes (Django's filesizeformat): bytes below 1 KB, then 1024 to
+  // the next unit with one decimal, rounded as Python's round() (a tie to the even tenth), in
+  // the server's words for the page's language (a no-break space in them).
+  let unit = -1;
+  for (; bytes >= 1024 && unit < SIZE_WORDS.units.length - 1; unit += 1) bytes /= 1024;
+  if (unit < 0) return format(bytes === 1 ? SIZE_WORDS.byte : SIZE_WORDS.bytes, {size: bytes});
+  const tenths = Math.floor(bytes * 10), rest = bytes * 10 - tenths;  // exact: a size over a power of 1024 has few bits
+  const rounded = rest > 0.5 || (rest === 0.5 && tenths % 2) ? tenths + 1 : tenths;
+  return format(SIZE_WORDS.units[unit], {size: (rounded / 10).toFixed(1)});
 }
 
 function showChecked(files, total, bytes, size) {
@@ -286,7 +295,7 @@ async function checked(files) {
     else if (info.directory) skipped.push({file, reason: text.textDirectory});
     else {
       const unread = !info.study;
-      const key = unread ? `unread:${n}` : info.study;
+      const key = unread ? `unread:${unreadFiles++}` : info.study;
       work.push({file, key, path, unread, hash: await storedHash(file)});
       studyRow(key, {...info, file: path, unread}).total += 1;
     }
@@ -299,7 +308,14 @@ async function checked(files) {
 async function upload(files) {
   const bar = document.getElementById("overall-bar");
   document.getElementById("upload-stopped").hidden = true;
-  const {work, skipped, litter} = await checked(files);
+  let checks;
+  try { checks = await checked(files); } catch (error) {
+    // A file the browser could not read (moved, a disc or stick taken out): said, not a bar left checking.
+    document.getElementById("checking").hidden = true;
+    stop(text.textUnreadable);
+    return;
+  }
+  const {work, skipped, litter} = checks;
   document.getElementById("overall").hidden = false;
   bar.max = files.length;
   let finished = 0;
@@ -312,8 +328,10 @@ async function upload(files) {
     if (error instanceof SessionEnded) { stop(text.textSession); return; }
     throw error;
   }
+  // A file already stored is not sent again, unless the page could not read its header: the
+  // server's answer ("already stored") names its study, which the row would otherwise never learn.
   const queue = work.filter((w) => {
-    if (known.has(w.hash)) { tick(w.key, "already"); advance(); return false; }
+    if (known.has(w.hash) && !w.unread) { tick(w.key, "already"); advance(); return false; }
     return true;
   });
   const state = {quotaFull: null, ended: false};

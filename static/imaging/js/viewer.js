@@ -283,7 +283,10 @@ class Viewport {
     return [(event.clientX - box.left - this.view.x) / this.view.scale, (event.clientY - box.top - this.view.y) / this.view.scale];
   }
 
+  // Also ends a region being dragged on this viewport: whatever clears it mid-drag (the wheel, a
+  // key, cine) leaves nothing for the pointer to grow or measure.
   clearMeasurement() {
+    if (drag?.viewport === this && drag.mode === "region") drag = null;
     this.points = [];
     this.region = null;
     this.drawMeasurement();
@@ -656,13 +659,15 @@ viewports.forEach((viewport) => {
     drag.lastY = event.clientY;
   });
   // A release always leaves a settled image: the dragged window at full quality, or after a
-  // pinch whatever was showing brought to full quality.
+  // pinch whatever was showing brought to full quality. A cancelled region (the browser took
+  // the pointer) is dropped, not measured.
   const release = (event) => {
     pointers.delete(event.pointerId);
     if (!drag || drag.viewport !== viewport) return;
     const ended = drag;
     if (ended.mode !== "pinch" || pointers.size === 0) drag = null;
-    if (ended.mode === "region") viewport.measureRegion();
+    if (ended.mode === "region" && event.type === "pointercancel") viewport.clearMeasurement();
+    else if (ended.mode === "region") viewport.measureRegion();
     else if (ended.mode === "window" && ended.moved && viewport.window) viewport.setWindow(...viewport.window);
     else if (!drag && viewport.img.dataset.quality === "low" && !viewport.failed) viewport.show();
   };
@@ -722,14 +727,24 @@ document.addEventListener("keydown", (event) => {
 // what is above it changes height: the site's header and the page head as the width and the
 // language wrap them, the critical-finding banner when a finding arrives (redraw.js puts a
 // fresh element in place of the old one, watched from then on), or an element put in above.
-// Only what is above is watched: the viewer's own height, set here, would answer itself.
-const above = new ResizeObserver(placeViewer);
+// Only what is above is watched: the viewer's own height, set here, would answer itself. Each
+// element is watched once (watching it again makes the observer report it again, a loop).
 function placeViewer() {
   root.style.setProperty("--viewer-top", `${root.getBoundingClientRect().top + window.scrollY}px`);
-  above.observe(document.querySelector("body > header"));
-  for (let node = root.previousElementSibling; node; node = node.previousElementSibling) above.observe(node);
 }
-new MutationObserver(placeViewer).observe(root.parentElement, {childList: true});
+const above = new ResizeObserver(placeViewer);
+function watchIfAbove(node) {
+  if (node instanceof Element && node.compareDocumentPosition(root) & Node.DOCUMENT_POSITION_FOLLOWING) above.observe(node);
+}
+watchIfAbove(document.querySelector("body > header"));
+for (let node = root.previousElementSibling; node; node = node.previousElementSibling) watchIfAbove(node);
+new MutationObserver((records) => {
+  for (const {addedNodes, removedNodes} of records) {
+    addedNodes.forEach(watchIfAbove);
+    removedNodes.forEach((node) => node instanceof Element && above.unobserve(node));
+  }
+  placeViewer();
+}).observe(root.parentElement, {childList: true});
 window.addEventListener("resize", placeViewer);  // the page's margins change with the width too
 placeViewer();
 
