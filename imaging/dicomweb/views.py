@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import parse_header_parameters
@@ -38,6 +38,7 @@ from telemed.accounts.authentication import AccessTokenAuthentication, UnparsedB
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
 from telemed.audit.services import audit_record
+from telemed.web.handler import FilesResponse
 from telemed.web.params import numbers
 
 DICOM_JSON = "application/dicom+json"
@@ -259,9 +260,9 @@ def _pixel_parts(instance: Instance, produce) -> Iterator[bytes]:
         yield from produce(source)
 
 
-def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> StreamingHttpResponse:
+def _multipart(parts: Iterator[tuple[str, Iterator[bytes]]], media_type: str, *, boundary: str | None = None) -> FilesResponse:
     boundary = boundary or new_boundary()
-    response = StreamingHttpResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+    response = FilesResponse(write_parts(boundary, parts), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
     response.reads_no_database = True  # stored files only: the server sends it without holding a thread (telemed/web/handler.py)
     return response
 

@@ -30,12 +30,17 @@ reason in the client's language instead (`BoundedHTTPChannel`), the connection k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import gc
 import io
 import json
+import logging
 import os
+import select
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import daphne.server
 from daphne.cli import CommandLineInterface
@@ -52,7 +57,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.web.http import NO_BODY_CODES, HTTPChannel, Request, _GenericHTTPChannelProtocol
 from zope.interface import implementer
 
-from telemed.web.handler import BODY_BLOCKS, BODY_FILE, Block
+from telemed.web.handler import BODY_BLOCKS, BODY_FILE, Block, FileRegion
 
 HIGH_WATER = 4 * 1024 * 1024  # bytes a connection may hold before its response waits
 REQUEST_BLOCK = 1024 * 1024
@@ -61,6 +66,13 @@ METHOD_LIMIT = 16  # bytes kept of the start and the end of a request line too l
 # A request line is skipped this far for its 414; beyond, the client is not a browser or a
 # DICOMweb client with a long query, and the connection is dropped rather than kept open for it.
 SKIPPED_LINE_LIMIT = 1024 * 1024
+# Threads that send responses' FileRegions (_sent_with_files). One is held while sendfile reads
+# a file and the socket takes bytes, and at most SEND_PATIENCE seconds more while it is full:
+# never for as long as a client is slow to read, so a few serve every download at once.
+FILE_SENDERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="http-sendfile")
+SEND_PATIENCE = 0.01
+
+logger = logging.getLogger(__name__)
 
 
 @implementer(IPushProducer)
@@ -470,7 +482,9 @@ class BackPressureServer(Server):
         if more and open_ and message.get("body") and await self._sent_directly(protocol, writable, message["body"]):
             return
         if isinstance(message.get("body"), Block):  # Twisted writes bytes only (TLS, a chunked body)
-            message = {**message, "body": bytes(message["body"])}
+            block = message["body"]
+            joined = await asyncio.get_running_loop().run_in_executor(FILE_SENDERS, bytes, block) if block.has_regions else bytes(block)
+            message = {**message, "body": joined}
         await super().handle_reply(protocol, message)
         if more and writable is not None:
             await writable.event.wait()
@@ -493,6 +507,10 @@ class BackPressureServer(Server):
         await writable.event.wait()
         if protocol.finished or protocol.channel is None:  # the client left meanwhile
             return True
+        if isinstance(body, Block) and body.has_regions:
+            protocol.sentLength += len(body)
+            await _sent_with_files(protocol, transport, writable, body.parts)
+            return True
         try:
             sent = transport.socket.sendmsg(body.parts) if isinstance(body, Block) else transport.socket.send(body)
         except BlockingIOError:
@@ -510,6 +528,85 @@ class BackPressureServer(Server):
             _pause_until_sent(transport)
             await writable.event.wait()
         return True
+
+
+async def _sent_with_files(protocol: WebRequest, transport: tcp.Connection, writable: _Writable, parts: list) -> None:
+    """A block with FileRegions, sent on a thread of FILE_SENDERS as far as the socket takes it
+    (sendfile reads the files: disk waits stay off the event loop), then again each time Twisted
+    finds the socket writable, until all of it has gone. The thread writes to its own duplicate
+    of the socket's descriptor: if the client leaves meanwhile and Twisted closes its own, the
+    number cannot be given to the next connection while the thread still writes to it."""
+    descriptor = os.dup(transport.socket.fileno())
+    try:
+        while parts:
+            try:
+                parts = await asyncio.get_running_loop().run_in_executor(FILE_SENDERS, _send_until_full, descriptor, parts)
+            except ConnectionError:  # the client has gone: Twisted learns of it when it next reads
+                transport.abortConnection()
+                return
+            except OSError:
+                # A stored file gone or shorter than its promised length: the body cannot be
+                # finished, and the client must see it cut short, not wait for the rest.
+                logger.exception("A response body could not be read from its files")
+                transport.abortConnection()
+                return
+            if parts:
+                _pause_until_writable(transport)
+                await writable.event.wait()
+                if protocol.finished or protocol.channel is None:
+                    return
+    finally:
+        os.close(descriptor)
+
+
+def _send_until_full(descriptor: int, parts: list, patience: float = SEND_PATIENCE) -> list:
+    """Sends `parts` (bytes and FileRegions) in order to a non-blocking socket; returns what is
+    left, the first of it cut where the socket stopped, once it has taken nothing more for
+    `patience` seconds. Waiting here that little, a client that reads as fast as the server
+    sends (on this machine, on a fast network) keeps its socket busy: handing each full socket
+    back to the event loop, and each writable one back to a thread, left it idle between, and a
+    series went slower than with no sendfile at all."""
+    writable = select.poll()
+    writable.register(descriptor, select.POLLOUT)
+    give_up = time.monotonic() + patience
+    for n, part in enumerate(parts):
+        with open(part.path, "rb") if isinstance(part, FileRegion) else contextlib.nullcontext() as handle:
+            sent = 0
+            while sent < len(part):
+                count = _sent_once(descriptor, part, sent, handle)
+                sent += count
+                if count == 0 and not _writable_soon(writable, give_up):
+                    rest = part.after(sent) if isinstance(part, FileRegion) else memoryview(part)[sent:]
+                    return [rest, *parts[n + 1:]]
+    return []
+
+
+def _sent_once(descriptor: int, part, done: int, handle) -> int:
+    """One write of what is left of `part` after its first `done` bytes (from the open `handle`
+    of a FileRegion's file): how much the socket took, 0 when it was full."""
+    try:
+        if handle is None:
+            return os.write(descriptor, memoryview(part)[done:])
+        count = os.sendfile(descriptor, handle.fileno(), part.offset + done, part.length - done)
+    except BlockingIOError:
+        return 0
+    if count == 0:  # the end of the file, before the end of the region
+        raise OSError(f"{part.path} ended {part.length - done} bytes before the part it was to send")
+    return count
+
+
+def _writable_soon(poll: select.poll, give_up: float) -> bool:
+    """Whether the socket can take more before `give_up` (or has failed: the next write says how)."""
+    left = give_up - time.monotonic()
+    return left > 0 and bool(poll.poll(left * 1000))
+
+
+def _pause_until_writable(transport: tcp.Connection) -> None:
+    """Pause the response until the socket can take more: Twisted, asked to write with nothing in
+    its buffer, finds it empty as soon as the socket is writable and resumes the producer."""
+    transport.startWriting()
+    transport.producerPaused = True
+    transport.producer.pauseProducing()
 
 
 def _unsent(body: bytes | Block, sent: int) -> tuple[bytes, int]:

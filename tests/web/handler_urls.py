@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 from asgiref.sync import async_to_sync
@@ -10,6 +11,8 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.utils import translation
+
+from telemed.web.handler import FilesResponse, file_regions
 
 seen: dict = {}  # what the views saw, read by the tests
 gate = threading.Event()  # `held` waits on it
@@ -96,3 +99,15 @@ def spoken(request):
 
 
 urlpatterns.append(path("spoken", spoken))
+
+
+@login_not_required
+def regions(request):
+    """A file named in the query as FileRegions between two bytes parts, as WADO-RS sends stored files."""
+    path_ = request.GET["path"]
+    response = FilesResponse(iter([b"head|", *file_regions(path_, os.path.getsize(path_)), b"|tail"]))
+    response.reads_no_database = True
+    return response
+
+
+urlpatterns.append(path("regions", regions))

@@ -3,6 +3,7 @@ server: the series is read from storage as the client takes it, not into the ser
 from __future__ import annotations
 
 import io
+import os
 import socket
 import time
 from datetime import timedelta
@@ -12,9 +13,11 @@ import pydicom
 import pytest
 import requests
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
+from imaging.models import Instance
 from imaging.services.ingest import instances_ingest
 from telemed.accounts.models import Role
 from telemed.accounts.services.tokens import token_create
@@ -156,3 +159,24 @@ def test_a_series_streamed_without_a_length_arrives_whole_in_chunks(server, cast
     sent = sorted((pydicom.dcmread(io.BytesIO(f)) for f in files), key=lambda d: d.InstanceNumber)
     assert [d.file_meta.TransferSyntaxUID for d in received] == [ExplicitVRLittleEndian] * 12
     assert all(np.array_equal(r.pixel_array, s.pixel_array) for r, s in zip(received, sent))
+
+
+def test_a_stored_file_gone_mid_series_cuts_the_answer_short_and_leaves_the_server_serving(server, cast):
+    """The body's length was promised: a file that cannot be read once the answer has started
+    ends the connection, so the client sees a short body rather than waiting for the rest."""
+    port, _pid = server
+    files, path, token = _stored_series(cast, slices=40)
+    client = _get(port, path, token)
+    received = client.recv(64 * 1024)
+    assert received.startswith(b"HTTP/1.1 200"), received[:200]
+    length = int(next(line for line in received.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1])
+    for instance in Instance.objects.filter(instance_number__gt=30):
+        os.remove(default_storage.path(instance.file.name))
+    client.settimeout(30)
+    with pytest.raises(ConnectionResetError):  # the server aborts: no clean end a client could take for the whole
+        while chunk := client.recv(MB):
+            received += chunk
+    client.close()
+    assert len(received.partition(b"\r\n\r\n")[2]) < length
+    with requests.Session() as session:
+        assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200

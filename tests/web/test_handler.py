@@ -9,7 +9,7 @@ import pytest
 from django.core import signals
 from django.test import override_settings
 
-from telemed.web.handler import BLOCK, BODY_BLOCKS, Block, PooledASGIHandler
+from telemed.web.handler import BLOCK, BODY_BLOCKS, Block, FileRegion, PooledASGIHandler
 from tests.web import handler_urls
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.web.handler_urls")]
@@ -218,3 +218,19 @@ async def test_the_server_application_uses_the_pooled_handler():
     from telemed.asgi import django_asgi_app
 
     assert isinstance(django_asgi_app, PooledASGIHandler)
+
+
+async def test_a_server_that_takes_blocks_gets_a_files_regions_unread_and_anyone_else_their_bytes(tmp_path):
+    stored = tmp_path / "stored"
+    stored.write_bytes(bytes(range(256)) * (BLOCK // 256 * 2 + 1))  # two blocks and a bit
+    query = f"path={stored}"
+    scope = _scope("/regions", query)
+    scope["extensions"] = {BODY_BLOCKS: {}}
+    client = Client()
+    await PooledASGIHandler()(scope, client.receive, client.send)
+    blocks = [m["body"] for m in client.messages[1:] if m.get("body")]
+    assert len(blocks) == 1 and [type(p) for p in blocks[0].parts] == [bytes, FileRegion, FileRegion, FileRegion, bytes]
+    assert bytes(blocks[0]) == b"head|" + stored.read_bytes() + b"|tail"
+
+    plain = await _get(PooledASGIHandler(), "/regions", query)
+    assert plain.body == b"head|" + stored.read_bytes() + b"|tail"
