@@ -536,7 +536,11 @@ async def _sent_with_files(protocol: WebRequest, transport: tcp.Connection, writ
     finds the socket writable, until all of it has gone. The thread writes to its own duplicate
     of the socket's descriptor: if the client leaves meanwhile and Twisted closes its own, the
     number cannot be given to the next connection while the thread still writes to it."""
-    descriptor = os.dup(transport.socket.fileno())
+    try:
+        descriptor = os.dup(transport.socket.fileno())
+    except OSError:  # closed by Twisted already: the client has gone
+        transport.abortConnection()
+        return
     try:
         while parts:
             try:
