@@ -60,25 +60,54 @@ class CompiledQuery:
         compiled = self._compiled.get(len(values)) or self._compile(len(values))
         if compiled is None:
             return list(self._build(*values))
+        compiler = self._compiler(compiled)
+        params = self._params(compiled, values)
+        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+        return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
+
+    def statement(self, *values: str) -> tuple[str, tuple]:
+        """The SQL and parameters of a call, to be run with other statements (telemed/together.py);
+        `models` makes the rows it returned into models."""
+        compiled = self._shape(len(values))
+        return compiled.sql, self._params(compiled, values)
+
+    def models(self, rows: list[tuple], *values: str) -> list[Model]:
+        """The models of the rows that `statement(*values)` returned, as a call would make them."""
+        compiler = self._compiler(self._shape(len(values)))
+        compiler.execute_sql = lambda *args, **kwargs: [rows]  # one chunk, already fetched
+        return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
+
+    def _shape(self, count: int) -> _Compiled:
+        """Compiled for `count` values, and kept if there is room."""
+        return self._compiled.get(count) or self._compile(count) or self._compiled_now(count)
+
+    @staticmethod
+    def _params(compiled: _Compiled, values: tuple[str, ...]) -> tuple:
         params = list(compiled.params)
         for place, value in zip(compiled.places, values, strict=True):
             params[place] = value
+        return tuple(params)
+
+    @staticmethod
+    def _compiler(compiled: _Compiled) -> SQLCompiler:
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]  # this thread's connection
-        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, tuple(params))
-        return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
+        return compiler
 
     def _compile(self, count: int) -> _Compiled | None:
-        stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
         with self._lock:
             if count not in self._compiled:
                 if len(self._compiled) >= self.SHAPES_KEPT:
                     return None
-                queryset = self._build(*stand_ins)
-                compiler = queryset.query.get_compiler(using=queryset.db)
-                sql, params = compiler.as_sql()
-                params = list(params)
-                if any(params.count(stand_in) != 1 for stand_in in stand_ins):
-                    raise ValueError("a compiled query must use each of its values once, as a parameter")
-                self._compiled[count] = _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in stand_ins))
+                self._compiled[count] = self._compiled_now(count)
             return self._compiled[count]
+
+    def _compiled_now(self, count: int) -> _Compiled:
+        stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
+        queryset = self._build(*stand_ins)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        if any(params.count(stand_in) != 1 for stand_in in stand_ins):
+            raise ValueError("a compiled query must use each of its values once, as a parameter")
+        return _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in stand_ins))

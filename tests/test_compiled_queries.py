@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from imaging.models import Instance
 from telemed.compiled import CompiledQuery
+from telemed.together import run_together
 from tests.imaging.reading_factories import ct_study
 
 
@@ -101,3 +102,17 @@ def test_a_compiled_query_past_its_kept_shapes_runs_its_queryset_as_it_is(cast, 
     assert sorted(i.sop_instance_uid for i in compiled(*uids)) == uids
     assert [i.sop_instance_uid for i in compiled(uids[1])] == uids[1:2]
     assert built == [1, 3, 3]  # the one-value shape was built once; three values each time
+
+
+@pytest.mark.django_db
+def test_a_compiled_querys_statement_run_with_others_gives_the_models_a_call_gives(cast):
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    uids = sorted(series.instances.values_list("sop_instance_uid", flat=True))
+    statements = [compiled.statement(series.series_instance_uid, uid) for uid in [*uids, "1.2.3.4"]]
+    with CaptureQueriesContext(connection) as captured:
+        rows = run_together(statements)
+    assert len(captured) == 1  # one round trip for the three
+    found = [compiled.models(r, series.series_instance_uid, uid) for r, uid in zip(rows, [*uids, "1.2.3.4"])]
+    assert [[_loaded(i) for i in models] for models in found] == [[_loaded(compiled(series.series_instance_uid, uid)[0])] for uid in uids] + [[]]
