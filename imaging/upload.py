@@ -33,9 +33,10 @@ def storing_institution(request):
     wanted = request.GET.get("institution")
     if wanted:
         institutions = institutions.filter(pk=wanted) if re.fullmatch(r"[0-9a-f-]{36}", wanted) else institutions.none()
-    if institutions.count() != 1:
+    found = list(institutions[:2])  # one query, not a count and then a get: every file sent asks this
+    if len(found) != 1:
         raise PermissionDenied(_("Choose the clinic you are sending for."))
-    return institutions.get()
+    return found[0]
 
 
 def _for_institution(view):
