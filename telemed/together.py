@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
+from django.db.models.sql import InsertQuery
 
 Statement = tuple[str, Sequence]  # SQL with %s placeholders, and its parameters
 
@@ -49,3 +50,28 @@ def update_statement(row: Model, fields: Sequence[str]) -> Statement:
         f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in columns)} WHERE {qn(meta.pk.column)} = %s",
         [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns] + [meta.pk.get_db_prep_value(row.pk, connection)],
     )
+
+
+def insert_statements(rows: Sequence[Model]) -> list[Statement]:
+    """The INSERTs of these new rows of one model, as `bulk_create` writes them (auto_now_add
+    fields set, no signals); `inserted` marks the rows saved once they ran. Only for a model whose
+    key the row holds before it is saved (a UUID made by the model): nothing is read back."""
+    if not rows:
+        return []
+    model, using = type(rows[0]), router.db_for_write(type(rows[0]))
+    if any(row.pk is None for row in rows):
+        raise ValueError(f"a {model.__name__} without its key cannot be inserted with other statements")
+    fields = [f for f in model._meta.concrete_fields if not f.generated]
+    batch = max(connections[using].ops.bulk_batch_size(fields, rows), 1)  # SQLite's limit on parameters
+    statements: list[Statement] = []
+    for start in range(0, len(rows), batch):
+        query = InsertQuery(model)
+        query.insert_values(fields, rows[start:start + batch])
+        statements += query.get_compiler(using=using).as_sql()
+    return statements
+
+
+def inserted(rows: Sequence[Model]) -> None:
+    """Rows that `insert_statements` inserted are saved rows from now on, as bulk_create leaves them."""
+    for row in rows:
+        row._state.adding, row._state.db = False, router.db_for_write(type(row))

@@ -7,9 +7,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from imaging.models import StorageUsage
+from imaging.models import RejectedInstance, StorageUsage
 from imaging.services.storage import usage_lock
-from telemed.together import run_together, update_statement
+from telemed.accounts.models import Role
+from telemed.together import insert_statements, inserted, run_together, update_statement
 
 
 @pytest.mark.django_db
@@ -65,3 +66,24 @@ def test_statements_sent_with_the_usage_lock_see_what_its_holder_committed(cast)
         assert thread.is_alive()
     thread.join(10)
     assert seen == [(100, [[(100,)]])]
+
+
+@pytest.mark.django_db
+def test_rows_inserted_with_other_statements_are_saved_rows_as_bulk_create_leaves_them(cast):
+    clinic, sender = cast.north.clinic, cast.north[Role.CLINIC_DOCTOR]
+    rows = [RejectedInstance(institution=clinic, sop_instance_uid=f"1.2.{n}", reason="r", file=f"f{n}", size=n, sha256="0" * 64, received_by=sender) for n in range(3)]
+    StorageUsage.objects.create(institution=clinic)
+    usage = usage_lock(institution=clinic)
+    usage.add(size=3, instances=0)
+    with CaptureQueriesContext(connection) as captured:
+        run_together([*insert_statements(rows), *usage.saving()])
+    inserted(rows)
+    assert len(captured) == (1 if connection.vendor == "postgresql" else 2)
+    assert sorted(RejectedInstance.objects.values_list("sop_instance_uid", flat=True)) == ["1.2.0", "1.2.1", "1.2.2"]
+    assert all(not row._state.adding and row.created_at for row in rows)
+    assert StorageUsage.objects.get(institution=clinic).bytes == 3
+
+
+def test_a_row_whose_key_the_database_makes_is_not_inserted_with_other_statements(db):
+    with pytest.raises(ValueError, match="without its key"):
+        insert_statements([StorageUsage(institution=None)])

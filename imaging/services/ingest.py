@@ -36,7 +36,7 @@ from telemed.audit.services import audit_record
 from telemed.compiled import CompiledQuery
 from telemed.patients.models import Patient
 from telemed.storage import directories_synced_once, written_out
-from telemed.together import Statement, run_together, update_statement
+from telemed.together import Statement, insert_statements, inserted, run_together, update_statement
 
 PREAMBLE = 128
 CHUNK = 1024 * 1024
@@ -362,9 +362,13 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         grown.update((study, series))
         stored.setdefault(study, []).append(r.sop_uid)
         results.append(r.result(Status.STORED, "", instance))
-    for model, rows in new.items():
-        model.objects.bulk_create(rows)
-    run_together([*_count_updates(grown - set(new[Study]) - set(new[Series])), *usage.saving()])
+    # One round trip for every row written: the new rows, the grown counts, the usage.
+    run_together([
+        *(statement for rows in new.values() for statement in insert_statements(rows)),
+        *_count_updates(grown - set(new[Study]) - set(new[Series])), *usage.saving(),
+    ])
+    for rows in new.values():
+        inserted(rows)
     for study, instances in stored.items():
         audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={
             "source": source, "study": study.study_instance_uid, "count": len(instances),
