@@ -33,7 +33,7 @@ def storing_institution(request):
     wanted = request.GET.get("institution")
     if wanted:
         institutions = institutions.filter(pk=wanted) if re.fullmatch(r"[0-9a-f-]{36}", wanted) else institutions.none()
-    found = list(institutions[:2])  # one query, not a count and then a get: every file sent asks this
+    found = list(institutions.select_related("dicom_usage")[:2])  # one query for the clinic and its usage (the quota's precheck)
     if len(found) != 1:
         raise PermissionDenied(_("Choose the clinic you are sending for."))
     return found[0]

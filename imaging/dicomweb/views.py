@@ -212,7 +212,7 @@ class StudiesView(QidoView):
         return _json(stow.stow_response(outcome, base_url=self.base_url(), study_uid=study_uid), outcome.status_code)
 
     def _institution(self):
-        institutions = storing_institutions(self.request.user)
+        institutions = storing_institutions(self.request.user).select_related("dicom_usage")  # for the quota's precheck
         chosen = self.request.query_params.get("institution")
         if chosen:
             try:

@@ -2,7 +2,8 @@
 
 The quota is the institution's own (set by an administrator) or the deployment's default
 (DICOM_QUOTA_GB); 0 means no limit. The ingest service asks twice: before it writes the file
-(`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted) and
+(`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted; STOW-RS
+and the browser upload read the usage with the clinic they look up, a query fewer) and
 again in the indexing transaction (`usage_lock`, under the usage row's lock), which is the check
 that holds when several senders race.
 """
@@ -51,7 +52,7 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
     already stored is always let through: it is acknowledged as a duplicate and takes no room."""
     if not files or not quota_of(institution):
         return [None] * len(files)
-    used = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    used = _used(institution)
     if _refusal(institution, used, sum(size for size, _uid, _sha in files)) is None:
         return [None] * len(files)  # room for all: whether some are copies does not matter
     stored = set(
@@ -66,6 +67,18 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
             used += size
         refusals.append(refusal)
     return refusals
+
+
+def _used(institution: Institution) -> int:
+    """The bytes the institution keeps, unlocked: read with the institution when its lookup
+    selected its usage (STOW-RS and the browser upload do, a query fewer a request), else now.
+    Either way it is read before the files are written, which is all the precheck needs."""
+    if Institution.dicom_usage.is_cached(institution):
+        try:
+            return institution.dicom_usage.bytes
+        except StorageUsage.DoesNotExist:  # nothing sent yet
+            return 0
+    return StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
 
 
 @dataclass
