@@ -362,18 +362,21 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
         grown.update((study, series))
         stored.setdefault(study, []).append(r.sop_uid)
         results.append(r.result(Status.STORED, "", instance))
-    # One round trip for every row written: the new rows, the grown counts, the usage.
-    run_together([
+    # Every row written goes in one round trip (the new rows, the grown counts, the usage), which
+    # also locks the audit chain's head for the first study's event.
+    writes = [
         *(statement for rows in new.values() for statement in insert_statements(rows)),
         *_count_updates(grown - set(new[Study]) - set(new[Series])), *usage.saving(),
-    ])
-    for rows in new.values():
-        inserted(rows)
+    ]
     for study, instances in stored.items():
-        audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, detail={
+        audit_record(actor=by, action="imaging.store", obj=study, patient_id=study.patient_id, sent_with=writes, detail={
             "source": source, "study": study.study_instance_uid, "count": len(instances),
             "instances": instances[:AUDITED_UIDS],  # an event stays small however large the study
         })
+        writes = []
+    run_together(writes)  # nothing stored to audit: the rejected copies kept and their usage
+    for rows in new.values():
+        inserted(rows)
     return results, unkept
 
 

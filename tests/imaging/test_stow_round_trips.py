@@ -14,9 +14,9 @@ from tests.imaging.test_dicomweb import _multipart, _token
 pytestmark = pytest.mark.django_db
 
 # The clinic with its usage (the quota's precheck); the usage locked with the lookups by UID;
-# every row written; the audit event (the chain head locked, then the event); the transaction's
+# every row written with the audit chain's head locked; the audit event; the transaction's
 # savepoint and its release (BEGIN and COMMIT outside a test).
-ROUND_TRIPS = 7
+ROUND_TRIPS = 6
 
 
 def _stow(client: Client, files: list[bytes]) -> int:
