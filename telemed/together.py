@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
+from psycopg.pq import ExecStatus
 
 Statement = tuple[str, Sequence]  # SQL with %s placeholders, and its parameters
 
@@ -33,10 +34,11 @@ def run_together(statements: Sequence[Statement], *, using: str = DEFAULT_DB_ALI
                 results.append(cursor.fetchall() if cursor.description else [])
             return results
         cursor.execute("; ".join(sql for sql, _params in statements), [value for _sql, params in statements for value in params])
+        raw = cursor.cursor  # psycopg's: its description builds a column object per column, each time
         for n in range(len(statements)):
             if n:
-                cursor.nextset()
-            results.append(cursor.fetchall() if cursor.description else [])
+                raw.nextset()
+            results.append(raw.fetchall() if raw.pgresult.status == ExecStatus.TUPLES_OK else [])
     return results
 
 
