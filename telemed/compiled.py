@@ -34,6 +34,7 @@ class _Compiled:
     params: tuple
     places: tuple[int, ...]  # where each value goes among `params`
     as_hex: bool = False  # UUID values go as their hex (a database without a UUID type: SQLite)
+    converters: dict | None = None  # what turns each column's value into the field's, found once
 
 
 class _Prepared:
@@ -98,6 +99,10 @@ class CompiledQuery:
     def _compiler(compiled: _Compiled) -> SQLCompiler:
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]  # this thread's connection
+        # Found for each column at every run, they cost as much as the rest of making the models
+        # of a row or two; they are the backend's and the fields' functions, the same for every
+        # connection to the database (each is given the connection it converts for).
+        compiler.get_converters = lambda expressions: compiled.converters
         return compiler
 
     def _compile(self, count: int) -> _Compiled | None:
@@ -121,4 +126,5 @@ class CompiledQuery:
         placed = [s.hex if as_hex else s for s in stand_ins]
         if any(params.count(stand_in) != 1 for stand_in in placed):
             raise ValueError("a compiled query must use each of its values once, as a parameter")
-        return _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in placed), as_hex)
+        converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
+        return _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in placed), as_hex, converters)
