@@ -6,9 +6,9 @@ server-made key, and indexed in one transaction; if anything fails after the sav
 file is deleted again. On the filesystem storage the spooled file is moved into place rather
 than copied.
 
-The files of one STOW-RS request are indexed together, in one transaction with a few statements
-for the whole request (not ten for each file), and one audit event per study lists the instances
-stored. The rules are applied to each file in the order sent, exactly as if they had come one by
+The files of one STOW-RS request are indexed together, in one transaction of a few round trips
+for the whole request (not ten for each file: see `_index_once`), and one audit event per study
+lists the instances stored. The rules are applied to each file in the order sent, exactly as if they had come one by
 one: a refused file is refused alone, with its reason, and the others still land. The browser
 upload and C-STORE send one file at a time through the same code.
 """
@@ -295,7 +295,13 @@ def _index_once(received: list[_Received], institution: Institution, by: User, s
     """The rules of step 3 over rows looked up once for the whole request; the planned rows
     join the lookups as they are decided, so a later file sees the earlier ones. The usage lock
     comes first: a concurrent sender of the same institution has then committed all its rows, or
-    none, when they are looked up."""
+    none, when they are looked up (the lookups travel with the lock and run once it is held).
+
+    Round trips on PostgreSQL (telemed/together.py): the lock with the lookups; every row written
+    with the audit chain head's lock; the audit event; a new study's patient match, if any.
+    A one-instance STOW-RS request makes 6 queries in all (its institution, BEGIN and COMMIT
+    counted; 14 before this shape), whatever the number of instances, and took 30 % less CPU
+    in-process (bench/stow.py, tests/imaging/test_stow_round_trips.py)."""
     lookups = [
         (_instances_by_uid, sorted({r.sop_uid for r in received})),
         (_studies_by_uid, sorted({r.fields["study"]["study_instance_uid"] for r in received})),
