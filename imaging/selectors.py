@@ -2,9 +2,13 @@
 (from the index alone: no file is opened to draw the page)."""
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Prefetch
 
 from imaging.models import Instance, Study
+from telemed import access
+from telemed.accounts.models import Institution
 from telemed.compiled import CompiledQuery
 
 # A viewer's every frame and image is a request that reads its instance, or its study, by UID:
@@ -15,6 +19,24 @@ _instance_by_uids = CompiledQuery(lambda study_uid, series_uid, instance_uid: (
     .filter(series__study__study_instance_uid=study_uid, series__series_instance_uid=series_uid, sop_instance_uid=instance_uid)
     .order_by("pk")[:1]
 ))
+
+
+# Every STOW-RS request and every file of a browser upload asks first for the institution it
+# stores for, with its usage (the quota's precheck): building that query's SQL cost 0.5 ms of CPU,
+# running it 0.05.
+_institution_with_usage = CompiledQuery(lambda pk: Institution.objects.select_related("dicom_usage").filter(pk=pk), uuids=True)
+
+
+def institution_to_store_for(user, chosen: str | None) -> Institution | None:
+    """The one institution the user stores for: the one `chosen` (an id) among theirs, or their
+    only one; None if there is no such one. Read with its usage."""
+    ids = access.storing_institution_ids(user)
+    if chosen:
+        try:
+            ids = [pk for pk in ids if pk == uuid.UUID(chosen)]
+        except ValueError:  # not a UUID
+            ids = []
+    return next(iter(_institution_with_usage(ids[0])), None) if len(ids) == 1 else None
 
 
 # Instances as a study lists them: by series number, then by instance number.

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from imaging.dicom import dates, names, reasons
 from imaging.models import Instance
+from imaging.selectors import institution_to_store_for
 from imaging.services import storage
 from imaging.services.ingest import Status, instance_ingest
 from telemed import access
@@ -29,13 +30,10 @@ MAX_HASHES = 2000
 
 def storing_institution(request):
     """The clinic the user sends for: their only one, or the one named by ?institution=."""
-    institutions = access.storing_institutions(request.user)
-    wanted = request.GET.get("institution")
-    if wanted:
-        institutions = institutions.filter(pk=wanted) if re.fullmatch(r"[0-9a-f-]{36}", wanted) else institutions.none()
-    if institutions.count() != 1:
+    institution = institution_to_store_for(request.user, request.GET.get("institution"))
+    if institution is None:
         raise PermissionDenied(_("Choose the clinic you are sending for."))
-    return institutions.get()
+    return institution
 
 
 def _for_institution(view):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,12 +24,17 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql.compiler import SQLCompiler
 
 
+STAND_IN_UUIDS = 0x5354414E_442D494E << 64  # "STAND-IN": the UUIDs a query with UUID values is compiled with
+
+
 @dataclass(frozen=True)
 class _Compiled:
     compiler: SQLCompiler  # after as_sql: its select and klass_info say how rows become models
     sql: str
     params: tuple
     places: tuple[int, ...]  # where each value goes among `params`
+    as_hex: bool = False  # UUID values go as their hex (a database without a UUID type: SQLite)
+    converters: dict | None = None  # what turns each column's value into the field's, found once
 
 
 class _Prepared:
@@ -45,14 +51,15 @@ class _Prepared:
 
 class CompiledQuery:
     """`build(*values)` → a queryset whose shape depends on how many values there are, not on
-    what they are (strings, each compared once: `filter(uid=value)`, `filter(uid__in=values)`);
-    calling this runs it for `values`. Each shape is compiled at its first call, for the database
-    the queryset reads from then; past `SHAPES_KEPT` shapes, the queryset is run as it is."""
+    what they are (strings, each compared once: `filter(uid=value)`, `filter(uid__in=values)`;
+    with `uuids`, UUIDs compared with UUID fields: `filter(pk__in=ids)`); calling this runs it for
+    `values`. Each shape is compiled at its first call, for the database the queryset reads from
+    then; past `SHAPES_KEPT` shapes, the queryset is run as it is."""
 
     SHAPES_KEPT = 64
 
-    def __init__(self, build: Callable[..., QuerySet]) -> None:
-        self._build = build
+    def __init__(self, build: Callable[..., QuerySet], *, uuids: bool = False) -> None:
+        self._build, self._uuids = build, uuids
         self._compiled: dict[int, _Compiled] = {}  # by the number of values
         self._lock = threading.Lock()
 
@@ -60,25 +67,64 @@ class CompiledQuery:
         compiled = self._compiled.get(len(values)) or self._compile(len(values))
         if compiled is None:
             return list(self._build(*values))
-        params = list(compiled.params)
-        for place, value in zip(compiled.places, values, strict=True):
-            params[place] = value
-        compiler = copy.copy(compiled.compiler)
-        compiler.connection = connections[compiler.using]  # this thread's connection
-        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, tuple(params))
+        compiler = self._compiler(compiled)
+        params = self._params(compiled, values)
+        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
         return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
 
+    def statement(self, *values: str) -> tuple[str, tuple]:
+        """The SQL and parameters of a call, to be run with other statements (telemed/together.py);
+        `models` makes the rows it returned into models."""
+        compiled = self._shape(len(values))
+        return compiled.sql, self._params(compiled, values)
+
+    def models(self, rows: list[tuple], *values: str) -> list[Model]:
+        """The models of the rows that `statement(*values)` returned, as a call would make them."""
+        compiler = self._compiler(self._shape(len(values)))
+        compiler.execute_sql = lambda *args, **kwargs: [rows]  # one chunk, already fetched
+        return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
+
+    def _shape(self, count: int) -> _Compiled:
+        """Compiled for `count` values, and kept if there is room."""
+        return self._compiled.get(count) or self._compile(count) or self._compiled_now(count)
+
+    @staticmethod
+    def _params(compiled: _Compiled, values: tuple[str, ...]) -> tuple:
+        params = list(compiled.params)
+        for place, value in zip(compiled.places, values, strict=True):
+            params[place] = value.hex if compiled.as_hex else value
+        return tuple(params)
+
+    @staticmethod
+    def _compiler(compiled: _Compiled) -> SQLCompiler:
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection = connections[compiler.using]  # this thread's connection
+        # Found for each column at every run, they cost as much as the rest of making the models
+        # of a row or two; they are the backend's and the fields' functions, the same for every
+        # connection to the database (each is given the connection it converts for).
+        compiler.get_converters = lambda expressions: compiled.converters
+        return compiler
+
     def _compile(self, count: int) -> _Compiled | None:
-        stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
         with self._lock:
             if count not in self._compiled:
                 if len(self._compiled) >= self.SHAPES_KEPT:
                     return None
-                queryset = self._build(*stand_ins)
-                compiler = queryset.query.get_compiler(using=queryset.db)
-                sql, params = compiler.as_sql()
-                params = list(params)
-                if any(params.count(stand_in) != 1 for stand_in in stand_ins):
-                    raise ValueError("a compiled query must use each of its values once, as a parameter")
-                self._compiled[count] = _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in stand_ins))
+                self._compiled[count] = self._compiled_now(count)
             return self._compiled[count]
+
+    def _compiled_now(self, count: int) -> _Compiled:
+        if self._uuids:  # no key is one of these: uuid4 sets the variant bits (8 to b after the third dash)
+            stand_ins: list = [uuid.UUID(int=STAND_IN_UUIDS + n) for n in range(count)]
+        else:
+            stand_ins = [f"\0stand-in {n}\0" for n in range(count)]  # no real value holds a NUL
+        queryset = self._build(*stand_ins)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        as_hex = self._uuids and not compiler.connection.features.has_native_uuid_field
+        placed = [s.hex if as_hex else s for s in stand_ins]
+        if any(params.count(stand_in) != 1 for stand_in in placed):
+            raise ValueError("a compiled query must use each of its values once, as a parameter")
+        converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
+        return _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in placed), as_hex, converters)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from imaging.models import Instance
+from imaging.models import Instance, StorageUsage
+from telemed.accounts.models import Institution
 from telemed.compiled import CompiledQuery
+from telemed.together import run_together
 from tests.imaging.reading_factories import ct_study
 
 
@@ -101,3 +104,30 @@ def test_a_compiled_query_past_its_kept_shapes_runs_its_queryset_as_it_is(cast, 
     assert sorted(i.sop_instance_uid for i in compiled(*uids)) == uids
     assert [i.sop_instance_uid for i in compiled(uids[1])] == uids[1:2]
     assert built == [1, 3, 3]  # the one-value shape was built once; three values each time
+
+
+@pytest.mark.django_db
+def test_a_compiled_querys_statement_run_with_others_gives_the_models_a_call_gives(cast):
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    uids = sorted(series.instances.values_list("sop_instance_uid", flat=True))
+    statements = [compiled.statement(series.series_instance_uid, uid) for uid in [*uids, "1.2.3.4"]]
+    with CaptureQueriesContext(connection) as captured:
+        rows = run_together(statements)
+    assert len(captured) == 1  # one round trip for the three
+    found = [compiled.models(r, series.series_instance_uid, uid) for r, uid in zip(rows, [*uids, "1.2.3.4"])]
+    assert [[_loaded(i) for i in models] for models in found] == [[_loaded(compiled(series.series_instance_uid, uid)[0])] for uid in uids] + [[]]
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_of_uuid_values_gives_the_models_its_queryset_gives(cast):
+    by_keys = CompiledQuery(lambda *pks: Institution.objects.select_related("dicom_usage").filter(pk__in=pks).order_by("name"), uuids=True)
+    clinics = [cast.north.clinic, cast.north.clinic2]
+    StorageUsage.objects.create(institution=cast.north.clinic, bytes=5)
+    with CaptureQueriesContext(connection) as captured:
+        found = by_keys(*(c.pk for c in clinics))
+        usage = [Institution.dicom_usage.is_cached(i) and getattr(i, "dicom_usage", None) for i in found]
+    assert len(captured) == 1
+    assert found == sorted(clinics, key=lambda i: i.name) and [u.bytes if u else None for u in usage] == [5 if i == cast.north.clinic else None for i in found]
+    assert by_keys(uuid.uuid4()) == [] and len(by_keys._compiled) == 2

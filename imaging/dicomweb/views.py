@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -30,10 +29,10 @@ from imaging.dicomweb.multipart import (
 )
 from imaging.dicomweb.streaming import file_chunks
 from imaging.models import Instance, Study
-from imaging.selectors import INSTANCE_ORDER, instance_by_uids, shown_image, study_by_uid
+from imaging.selectors import INSTANCE_ORDER, institution_to_store_for, instance_by_uids, shown_image, study_by_uid
 from imaging.services import ingest, pixels
 from imaging.services.files import instance_file
-from telemed.access import storing_institutions, study_visible, visible_studies
+from telemed.access import storing_institution_ids, study_visible, visible_studies
 from telemed.accounts.authentication import AccessTokenAuthentication, UnparsedBodySessionAuthentication
 from telemed.accounts.models import AccessToken
 from telemed.audit.models import Outcome
@@ -213,22 +212,15 @@ class StudiesView(QidoView):
         return _json(stow.stow_response(outcome, base_url=self.base_url(), study_uid=study_uid), outcome.status_code)
 
     def _institution(self):
-        institutions = storing_institutions(self.request.user)
         chosen = self.request.query_params.get("institution")
-        if chosen:
-            try:
-                found = institutions.filter(pk=chosen).first()
-            except ValidationError:  # not a UUID
-                found = None
-            if found is None:
-                raise PermissionDenied(_("You cannot store studies for this institution."))
+        found = institution_to_store_for(self.request.user, chosen)
+        if found is not None:
             return found
-        found = list(institutions[:2])
-        if not found:
-            raise PermissionDenied(_("You cannot store studies for any institution."))
-        if len(found) > 1:
+        if chosen:
+            raise PermissionDenied(_("You cannot store studies for this institution."))
+        if len(storing_institution_ids(self.request.user)) > 1:
             raise ParseError(_("You store for several institutions: name one with ?institution=<id>."))
-        return found[0]
+        raise PermissionDenied(_("You cannot store studies for any institution."))
 
 
 # WADO-RS ----------------------------------------------------------------------------------------

@@ -2,24 +2,26 @@
 
 The quota is the institution's own (set by an administrator) or the deployment's default
 (DICOM_QUOTA_GB); 0 means no limit. The ingest service asks twice: before it writes the file
-(`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted) and
+(`usage_precheck`, no lock, so a full clinic's CT does not fill storage only to be deleted; STOW-RS
+and the browser upload read the usage with the clinic they look up, a query fewer) and
 again in the indexing transaction (`usage_lock`, under the usage row's lock), which is the check
 that holds when several senders race.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db import connections, router, transaction
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from imaging.models import Instance, RejectedInstance, StorageUsage
 from telemed import access
 from telemed.accounts.models import Institution, User
 from telemed.audit.services import audit_record
+from telemed.together import Statement, run_together
 
 
 def quota_of(institution: Institution) -> int:
@@ -50,7 +52,7 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
     already stored is always let through: it is acknowledged as a duplicate and takes no room."""
     if not files or not quota_of(institution):
         return [None] * len(files)
-    used = StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+    used = _used(institution)
     if _refusal(institution, used, sum(size for size, _uid, _sha in files)) is None:
         return [None] * len(files)  # room for all: whether some are copies does not matter
     stored = set(
@@ -67,6 +69,18 @@ def usage_precheck(*, institution: Institution, files: list[tuple[int, str, str]
     return refusals
 
 
+def _used(institution: Institution) -> int:
+    """The bytes the institution keeps, unlocked: read with the institution when its lookup
+    selected its usage (STOW-RS and the browser upload do, a query fewer a request), else now.
+    Either way it is read before the files are written, which is all the precheck needs."""
+    if Institution.dicom_usage.is_cached(institution):
+        try:
+            return institution.dicom_usage.bytes
+        except StorageUsage.DoesNotExist:  # nothing sent yet
+            return 0
+    return StorageUsage.objects.filter(institution=institution).values_list("bytes", flat=True).first() or 0
+
+
 @dataclass
 class UsageTally:
     """The institution's usage row, locked until the caller's transaction ends: files are counted
@@ -76,6 +90,7 @@ class UsageTally:
     used: int
     added_bytes: int = 0
     added_instances: int = 0
+    found: list[list[tuple]] = field(default_factory=list)  # the rows of `usage_lock`'s statements
 
     def add(self, *, size: int, instances: int) -> str | None:
         """Count a new file (instances: 1 for an instance, 0 for a rejected copy kept); the
@@ -86,22 +101,42 @@ class UsageTally:
         self.added_instances += instances
         return None
 
+    def saving(self) -> list[Statement]:
+        """What writes the files counted back to the row: to be run with the request's other
+        writes (telemed/together.py)."""
+        if not (self.added_bytes or self.added_instances):
+            return []
+        connection = connections[router.db_for_write(StorageUsage)]
+        table, qn = StorageUsage._meta.db_table, connection.ops.quote_name
+        return [(
+            f"UPDATE {qn(table)} SET {qn('bytes')} = {qn('bytes')} + %s, {qn('instances')} = {qn('instances')} + %s WHERE {qn('institution_id')} = %s",
+            [self.added_bytes, self.added_instances, _key(self.institution, connection)],
+        )]
+
     def save(self) -> None:
-        if self.added_bytes or self.added_instances:
-            StorageUsage.objects.filter(institution=self.institution).update(
-                bytes=F("bytes") + self.added_bytes, instances=F("instances") + self.added_instances
-            )
+        run_together(self.saving())
 
 
-def usage_lock(*, institution: Institution) -> UsageTally:
+def _key(institution: Institution, connection):
+    return StorageUsage._meta.pk.get_db_prep_value(institution.pk, connection)
+
+
+def usage_lock(*, institution: Institution, then: list[Statement] | None = None) -> UsageTally:
     """Lock the institution's usage for the caller's transaction: concurrent senders of one
-    institution take turns here, so the quota holds however many there are."""
-    locked = StorageUsage.objects.select_for_update().filter(institution=institution).values_list("bytes", flat=True)
-    used = locked.first()
-    if used is None:
+    institution take turns here, so the quota holds however many there are.
+
+    `then`: statements run as soon as the lock is held, in the same round trip; a concurrent
+    sender of the institution has then committed all its rows, or none, when they read. Their
+    rows are the tally's `found`."""
+    connection = connections[router.db_for_write(StorageUsage)]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    table, qn = StorageUsage._meta.db_table, connection.ops.quote_name
+    statements = [(f"SELECT {qn('bytes')} FROM {qn(table)} WHERE {qn('institution_id')} = %s{lock}", [_key(institution, connection)]), *(then or [])]
+    locked, *found = run_together(statements)
+    if not locked:  # the institution's first file: its row, then the lock and the statements again
         StorageUsage.objects.get_or_create(institution=institution)
-        used = locked.first()
-    return UsageTally(institution, used)
+        locked, *found = run_together(statements)
+    return UsageTally(institution, locked[0][0], found=found)
 
 
 @dataclass(frozen=True)

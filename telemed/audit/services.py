@@ -7,6 +7,7 @@ first broken link.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import reduce
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 from telemed.audit.chain import seal
 from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead, Outcome
 from telemed.audit.origin import current_origin
+from telemed.together import Statement, run_together
 
 
 def _normalised_ip(ip: str | None) -> str | None:
@@ -63,6 +65,7 @@ def audit_record(
     role: str = "",
     institution=None,
     username: str = "",
+    sent_with: Sequence[Statement] = (),
 ) -> AuditEvent:
     """Append one event to the chain.
 
@@ -71,6 +74,10 @@ def audit_record(
     2. Seal the new event with the head's hash and insert it.
     3. Move the head to the new event, in the same transaction as the change being audited:
        a rolled-back change leaves no event, a committed one always has its event.
+
+    `sent_with`: the change's own last writes, in the caller's transaction, run just before step
+    1 in its round trip (telemed/together.py), so a change audited as it ends costs a round trip
+    fewer and holds the head no longer.
     """
     origin = current_origin()
     now = timezone.now()
@@ -90,10 +97,14 @@ def audit_record(
         detail=detail or {},
     )
     connection = connections[router.db_for_write(AuditEvent)]
+    if sent_with and not connection.in_atomic_block:
+        raise ValueError("statements sent with an audit event must be in the caller's transaction")
     if connection.vendor == "postgresql":
-        event = _append_in_sql(connection, fields)
+        event = _append_in_sql(connection, fields, sent_with)
         if event is not None:
             return event
+        sent_with = ()  # they ran, and the chain has no head yet
+    run_together(sent_with)
     return _append(fields)
 
 
@@ -113,17 +124,21 @@ def _linked(fields: dict, head_seq: int, head_hash: str) -> AuditEvent:
     return AuditEvent(**fields)
 
 
-def _append_in_sql(connection, fields: dict) -> AuditEvent | None:
+def _append_in_sql(connection, fields: dict, sent_with: Sequence[Statement]) -> AuditEvent | None:
     """The same three steps in two round trips of hand-built SQL instead of three ORM queries
     (five round trips for an event of its own): most requests record an event, a STOW-RS or a
     report inside its change's transaction, a read in a transaction of its own, opened and
     closed here. None when the chain has no head yet."""
     own = not connection.in_atomic_block
     head_table, table = connection.ops.quote_name(ChainHead._meta.db_table), connection.ops.quote_name(AuditEvent._meta.db_table)
+    before = "".join(f"{sql}; " for sql, _params in sent_with)
     with connection.cursor() as cursor:
         try:
-            cursor.execute(f"{'BEGIN; ' if own else ''}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE")
-            if own:
+            cursor.execute(
+                f"{'BEGIN; ' if own else ''}{before}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE",
+                [value for _sql, params in sent_with for value in params] or None,
+            )
+            for _result in range(own + len(sent_with)):
                 cursor.nextset()
             head = cursor.fetchone()
             if head is None:

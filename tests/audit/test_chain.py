@@ -11,11 +11,12 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from telemed.accounts.models import Role
+from telemed.accounts.models import Institution, Role
 from telemed.audit.chain import seal
 from telemed.audit.models import GENESIS_HASH, AuditEvent, ChainHead, Channel
 from telemed.audit.origin import Origin, origin_scope
 from telemed.audit.services import audit_record, audit_verify
+from telemed.together import update_statement
 
 CHAIN_LENGTH = 3000
 
@@ -217,3 +218,42 @@ def test_an_event_inside_a_change_is_sealed_with_it_and_rolled_back_with_it(cast
     assert connection.connection.info.transaction_status == TransactionStatus.IDLE
     after = audit_record(actor=None, action="test.after")
     assert after.seq == kept.seq + 1 and audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_changes_last_writes_sent_with_its_event_land_with_it_or_not_at_all(cast):
+    """They run in the round trip that locks the chain's head: committed with the event, rolled
+    back with it, and a write the database refuses leaves neither."""
+    clinic = cast.north.clinic
+    renamed = update_statement(Institution(pk=clinic.pk, name="Renamed"), ["name"])
+    with transaction.atomic():
+        event = audit_record(actor=None, action="test.rename", obj=clinic, sent_with=[renamed])
+    assert Institution.objects.get(pk=clinic.pk).name == "Renamed" and AuditEvent.objects.get(seq=event.seq).action == "test.rename"
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(actor=None, action="test.undone", sent_with=[update_statement(Institution(pk=clinic.pk, name="Undone"), ["name"])])
+        raise RuntimeError("the change fails after its event")
+    assert Institution.objects.get(pk=clinic.pk).name == "Renamed" and not AuditEvent.objects.filter(action="test.undone").exists()
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        audit_record(actor=None, action="test.refused", sent_with=[update_statement(Institution(pk=clinic.pk, name="x" * 500), ["name"])])
+    assert not AuditEvent.objects.filter(action="test.refused").exists() and ChainHead.objects.get().seq == event.seq
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_sent_with_the_first_event_of_a_chain_run_once(cast):
+    """A chain without a head yet takes the longer way; the writes have run, and are not repeated."""
+    clinic = cast.north.clinic
+    ChainHead.objects.all().delete()
+    assert not AuditEvent.objects.exists()
+    counted = ("UPDATE accounts_institution SET name = name || '+' WHERE id = %s", [clinic.pk])
+    with transaction.atomic():
+        audit_record(actor=None, action="test.first", sent_with=[counted])
+    assert Institution.objects.get(pk=clinic.pk).name == clinic.name + "+"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_sent_with_an_event_outside_a_transaction_are_refused():
+    with pytest.raises(ValueError, match="in the caller's transaction"):
+        audit_record(actor=None, action="test.alone", sent_with=[("SELECT 1", [])])

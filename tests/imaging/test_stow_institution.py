@@ -55,3 +55,21 @@ def test_a_signed_in_post_without_the_csrf_header_is_refused_and_stores_nothing(
     refused = session.post(live_server.url + "/dicomweb/studies", data=body, headers={"Content-Type": content_type}, timeout=30)
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     assert not Instance.objects.exists()
+
+
+def test_the_institution_named_must_be_one_the_sender_stores_for_however_it_is_written(live_server, cast):
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    Membership.objects.create(user=doctor, institution=cast.north.clinic2, role=Role.CLINIC_DOCTOR)
+    archive = Archive(live_server.url + "/dicomweb", _token(doctor))
+    for named in (str(cast.south.clinic.pk), "not-a-uuid", str(cast.north.hospital.pk)):
+        refused = archive.stow(ct_series(slices=1), params={"institution": named})
+        assert refused.status_code == 403 and refused.json()["detail"] == "You cannot store studies for this institution."
+    assert not Instance.objects.exists()
+    upper = archive.stow(ct_series(slices=1), params={"institution": str(cast.north.clinic2.pk).upper()})
+    assert upper.status_code == 200 and Study.objects.get().institution == cast.north.clinic2
+
+
+def test_who_stores_for_no_institution_is_told_so(live_server, cast):
+    response = Archive(live_server.url + "/dicomweb", _token(cast.north[Role.SPECIALIST])).stow(ct_series(slices=1))
+    assert response.status_code == 403 and response.json()["detail"] == "You cannot store studies for any institution."
+    assert not Instance.objects.exists()

@@ -9,6 +9,8 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 
 from imaging.models import Instance, Study
+from imaging.upload import storing_institution
+from telemed.access import roles
 from telemed.accounts.models import Role
 from tests.imaging.corpus import MALFORMED_REASONS, ct_series, malformed, zeroed_preamble
 from tests.patients.factories import PatientFactory
@@ -145,3 +147,14 @@ def test_a_refused_upload_says_why_in_json_which_the_page_shows(cast, client_for
     assert response.status_code == 403 and response.json()["reason"] == "Choose the clinic you are sending for."
     known = client_for(cast.north[Role.CLINIC_DOCTOR]).post("/imaging/upload/known/?institution=not-a-clinic", "{}", content_type="application/json")
     assert known.status_code == 403 and known.json()["reason"]
+
+
+def test_the_clinic_a_file_is_sent_for_is_found_with_one_query(cast, rf, django_assert_num_queries):
+    """The page sends every file of a folder in a request of its own, each asking this first."""
+    doctor = cast.north[Role.CLINIC_DOCTOR]
+    roles(doctor)  # the request's roles, read once by the login check before any view
+    for query, found in (("", cast.north.clinic), (f"?institution={cast.north.clinic.pk}", cast.north.clinic)):
+        request = rf.post(f"/imaging/upload/instance/{query}")
+        request.user = doctor
+        with django_assert_num_queries(1):
+            assert storing_institution(request) == found
