@@ -130,6 +130,9 @@ if _database_url:
         # whatever its thread count (with CONN_HEALTH_CHECKS, Django has the pool check a
         # connection before lending it).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Django's backend, with the pool's check of a connection it lends made by its socket
+        # rather than by a round trip to the server (telemed/postgres/base.py).
+        DATABASES["default"]["ENGINE"] = "telemed.postgres"
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
             "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1),
