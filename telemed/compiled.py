@@ -7,8 +7,10 @@ frame and image), building the queryset and its SQL took 0.46 ms of the 0.87 ms 
 lookup cost; compiled once, the lookup costs 0.19 ms.
 
 `CompiledQuery` has Django build the SQL once, from stand-in values whose places among the
-parameters it notes, and from then on runs that SQL with the values given. Rows become models
-through Django's own `ModelIterable`, exactly as the queryset's would.
+parameters it notes, and from then on runs that SQL with the values given, prepared on
+PostgreSQL (its server then plans it once per connection: the series of a study cost the
+server 200 µs a run planned afresh, 77 µs prepared). Rows become models through Django's own
+`ModelIterable`, exactly as the queryset's would.
 """
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ class CompiledQuery:
             params[place] = value
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]  # this thread's connection
-        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, tuple(params))
+        compiler.execute_sql = lambda *args, **kwargs: [_rows(compiler, compiled.sql, params)]
         return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
 
     def _compile(self, count: int) -> _Compiled | None:
@@ -82,3 +84,16 @@ class CompiledQuery:
                     raise ValueError("a compiled query must use each of its values once, as a parameter")
                 self._compiled[count] = _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in stand_ins))
             return self._compiled[count]
+
+
+def _rows(compiler: SQLCompiler, sql: str, params: list) -> list[tuple]:
+    """The rows of the compiled SQL, as `compiler.execute_sql()` reads them for `ModelIterable`:
+    on PostgreSQL prepared, so that the server plans it once per connection and not at each run
+    (telemed/postgres/base.py)."""
+    connection = compiler.connection
+    with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if compiler.has_extra_select:
+        rows = [row[:compiler.col_count] for row in rows]
+    return rows

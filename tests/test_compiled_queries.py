@@ -101,3 +101,20 @@ def test_a_compiled_query_past_its_kept_shapes_runs_its_queryset_as_it_is(cast, 
     assert sorted(i.sop_instance_uid for i in compiled(*uids)) == uids
     assert [i.sop_instance_uid for i in compiled(uids[1])] == uids[1:2]
     assert built == [1, 3, 3]  # the one-value shape was built once; three values each time
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_is_planned_once_per_connection_by_postgresql(cast):
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    for instance in series.instances.all():
+        with CaptureQueriesContext(connection) as captured:
+            [found] = compiled(series.series_instance_uid, instance.sop_instance_uid)
+        assert found.pk == instance.pk and len(captured) == 1  # still seen by Django's query log
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%"imaging_instance"."sop_instance_uid" = $%'],
+        )
+        assert cursor.fetchall() == [(2,)]  # one statement, prepared at the first run, run twice
