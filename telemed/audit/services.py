@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from uuid import UUID
 
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
@@ -119,10 +119,10 @@ def _append_in_sql(connection, fields: dict) -> AuditEvent | None:
     report inside its change's transaction, a read in a transaction of its own, opened and
     closed here. None when the chain has no head yet."""
     own = not connection.in_atomic_block
-    head_table, table = connection.ops.quote_name(ChainHead._meta.db_table), connection.ops.quote_name(AuditEvent._meta.db_table)
+    lock_head, insert_and_move_head = _append_statements(own)
     with connection.cursor() as cursor:
         try:
-            cursor.execute(f"{'BEGIN; ' if own else ''}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE")
+            cursor.execute(lock_head)
             if own:
                 cursor.nextset()
             head = cursor.fetchone()
@@ -131,12 +131,9 @@ def _append_in_sql(connection, fields: dict) -> AuditEvent | None:
                     cursor.execute("ROLLBACK")
                 return None
             event = _linked(fields, *head)
-            columns = AuditEvent._meta.concrete_fields
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
-                f"VALUES ({', '.join(['%s'] * len(columns))}); "
-                f"UPDATE {head_table} SET seq = %s, hash = %s WHERE id = 1{'; COMMIT' if own else ''}",
-                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in columns] + [event.seq, event.hash],
+                insert_and_move_head,
+                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in AuditEvent._meta.concrete_fields] + [event.seq, event.hash],
             )
         except BaseException:
             # Always, in a transaction of its own: an aborted transaction would keep the chain
@@ -149,6 +146,20 @@ def _append_in_sql(connection, fields: dict) -> AuditEvent | None:
             raise
     event._state.adding, event._state.db = False, connection.alias
     return event
+
+
+@lru_cache(maxsize=2)
+def _append_statements(own: bool) -> tuple[str, str]:
+    """`_append_in_sql`'s two messages on PostgreSQL, built once a process (with a transaction of
+    their own, `own`, or inside the caller's) rather than at each event."""
+    quote_name = connections[router.db_for_write(AuditEvent)].ops.quote_name
+    head_table, table = quote_name(ChainHead._meta.db_table), quote_name(AuditEvent._meta.db_table)
+    columns = AuditEvent._meta.concrete_fields
+    return (
+        f"{'BEGIN; ' if own else ''}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE",
+        f"INSERT INTO {table} ({', '.join(quote_name(f.column) for f in columns)}) VALUES ({', '.join(['%s'] * len(columns))}); "
+        f"UPDATE {head_table} SET seq = %s, hash = %s WHERE id = 1{'; COMMIT' if own else ''}",
+    )
 
 
 def _locked_head() -> ChainHead:
