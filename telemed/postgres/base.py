@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import select
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.utils.asyncio import async_unsafe
+from psycopg import errors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
@@ -47,7 +48,21 @@ class PreparingCursor(base.ServerBindingCursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """The SQL with its values written in, for Django's query log, as Django writes it for its own
+        server-side binding cursors (psycopg keeps no such text for a prepared statement)."""
+        if isinstance(cursor, PreparingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     @async_unsafe
     def prepared_cursor(self):
         """A cursor like `cursor()` (logged, errors wrapped as Django's), whose statements are prepared."""
