@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.models import Model, QuerySet
@@ -31,6 +32,9 @@ class _Compiled:
     sql: str
     params: tuple
     places: tuple[int, ...]  # where each value goes among `params`
+    # How each connection (one a thread) converts the columns read: the same at every run, and
+    # asking every column's field for them took Django 16 µs a run.
+    converters: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, compare=False)
 
 
 class _Prepared:
@@ -68,6 +72,11 @@ class CompiledQuery:
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]  # this thread's connection
         compiler.execute_sql = lambda *args, **kwargs: [_rows(compiler, compiled.sql, params)]
+        converters = compiled.converters.get(compiler.connection)
+        if converters is None:
+            columns = [column for column, _sql, _alias in compiler.select[:compiler.col_count]]
+            converters = compiled.converters[compiler.connection] = compiler.get_converters(columns)
+        compiler.get_converters = lambda expressions: converters
         return list(ModelIterable(_Prepared(compiler.query.model, compiler.using, compiler)))
 
     def _compile(self, count: int) -> _Compiled | None:
