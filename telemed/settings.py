@@ -130,7 +130,15 @@ if _database_url:
         # whatever its thread count (with CONN_HEALTH_CHECKS, Django has the pool check a
         # connection before lending it).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # Django's backend, with the pool's check of a connection it lends made by its socket
+        # rather than by a round trip to the server, and prepared statements for the queries
+        # every request makes (telemed/postgres/base.py).
+        DATABASES["default"]["ENGINE"] = "telemed.postgres"
+        # psycopg prepares statements only when this is set. Django's own cursors write the
+        # values into the text and never prepare; the backend's prepared_cursor() prepares each
+        # of its statements at its first run on a connection.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 2,
             "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1),
         }

@@ -131,3 +131,20 @@ def test_a_compiled_query_of_uuid_values_gives_the_models_its_queryset_gives(cas
     assert len(captured) == 1
     assert found == sorted(clinics, key=lambda i: i.name) and [u.bytes if u else None for u in usage] == [5 if i == cast.north.clinic else None for i in found]
     assert by_keys(uuid.uuid4()) == [] and len(by_keys._compiled) == 2
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_is_planned_once_per_connection_by_postgresql(cast):
+    study = ct_study(cast.north, slices=2)
+    series = study.series.get()
+    compiled = CompiledQuery(_instance_by_uids)
+    for instance in series.instances.all():
+        with CaptureQueriesContext(connection) as captured:
+            [found] = compiled(series.series_instance_uid, instance.sop_instance_uid)
+        assert found.pk == instance.pk and len(captured) == 1  # still seen by Django's query log
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%"imaging_instance"."sop_instance_uid" = $%'],
+        )
+        assert cursor.fetchall() == [(2,)]  # one statement, prepared at the first run, run twice

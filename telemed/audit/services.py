@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from uuid import UUID
 
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
@@ -130,14 +130,11 @@ def _append_in_sql(connection, fields: dict, sent_with: Sequence[Statement]) -> 
     report inside its change's transaction, a read in a transaction of its own, opened and
     closed here. None when the chain has no head yet."""
     own = not connection.in_atomic_block
-    head_table, table = connection.ops.quote_name(ChainHead._meta.db_table), connection.ops.quote_name(AuditEvent._meta.db_table)
-    before = "".join(f"{sql}; " for sql, _params in sent_with)
+    lock_head, insert_and_move_head = _append_statements(own)
+    before = "".join(f"{sql}; " for sql, _params in sent_with)  # only inside the caller's transaction: no BEGIN
     with connection.cursor() as cursor:
         try:
-            cursor.execute(
-                f"{'BEGIN; ' if own else ''}{before}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE",
-                [value for _sql, params in sent_with for value in params] or None,
-            )
+            cursor.execute(before + lock_head, [value for _sql, params in sent_with for value in params] or None)
             for _result in range(own + len(sent_with)):
                 cursor.nextset()
             head = cursor.fetchone()
@@ -146,12 +143,9 @@ def _append_in_sql(connection, fields: dict, sent_with: Sequence[Statement]) -> 
                     cursor.execute("ROLLBACK")
                 return None
             event = _linked(fields, *head)
-            columns = AuditEvent._meta.concrete_fields
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
-                f"VALUES ({', '.join(['%s'] * len(columns))}); "
-                f"UPDATE {head_table} SET seq = %s, hash = %s WHERE id = 1{'; COMMIT' if own else ''}",
-                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in columns] + [event.seq, event.hash],
+                insert_and_move_head,
+                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in AuditEvent._meta.concrete_fields] + [event.seq, event.hash],
             )
         except BaseException:
             # Always, in a transaction of its own: an aborted transaction would keep the chain
@@ -164,6 +158,20 @@ def _append_in_sql(connection, fields: dict, sent_with: Sequence[Statement]) -> 
             raise
     event._state.adding, event._state.db = False, connection.alias
     return event
+
+
+@lru_cache(maxsize=2)
+def _append_statements(own: bool) -> tuple[str, str]:
+    """`_append_in_sql`'s two messages on PostgreSQL, built once a process (with a transaction of
+    their own, `own`, or inside the caller's) rather than at each event."""
+    quote_name = connections[router.db_for_write(AuditEvent)].ops.quote_name
+    head_table, table = quote_name(ChainHead._meta.db_table), quote_name(AuditEvent._meta.db_table)
+    columns = AuditEvent._meta.concrete_fields
+    return (
+        f"{'BEGIN; ' if own else ''}SELECT seq, hash FROM {head_table} WHERE id = 1 FOR UPDATE",
+        f"INSERT INTO {table} ({', '.join(quote_name(f.column) for f in columns)}) VALUES ({', '.join(['%s'] * len(columns))}); "
+        f"UPDATE {head_table} SET seq = %s, hash = %s WHERE id = 1{'; COMMIT' if own else ''}",
+    )
 
 
 def _locked_head() -> ChainHead:
