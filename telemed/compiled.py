@@ -17,9 +17,8 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models import Model, QuerySet
@@ -37,9 +36,6 @@ class _Compiled:
     params: tuple
     places: tuple[int, ...]  # where each value goes among `params`
     as_hex: bool = False  # UUID values go as their hex (a database without a UUID type: SQLite)
-    # How each connection (one a thread) converts the columns read: the same at every run, and
-    # asking every column's field for them took Django 16 µs a run.
-    converters: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, compare=False)
 
 
 class _Prepared:
@@ -104,12 +100,15 @@ class CompiledQuery:
     def _compiler(compiled: _Compiled) -> SQLCompiler:
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]  # this thread's connection
-        # Found for each column at every run, they cost as much as the rest of making the models
-        # of a row or two.
-        converters = compiled.converters.get(compiler.connection)
+        # How the connection converts the columns read: the same at every run, and asking every
+        # column's field for them took Django 16 µs a run. Kept on the connection itself: they
+        # hold it (the backend's converters are its methods), so a table of them kept anywhere
+        # else kept every thread's connection open after the thread had ended.
+        kept = compiler.connection.__dict__.setdefault("compiled_converters", {})
+        converters = kept.get(compiled.sql)  # the same text reads the same columns
         if converters is None:
             columns = [column for column, _sql, _alias in compiler.select[:compiler.col_count]]
-            converters = compiled.converters[compiler.connection] = compiler.get_converters(columns)
+            converters = kept[compiled.sql] = compiler.get_converters(columns)
         compiler.get_converters = lambda expressions: converters
         return compiler
 
@@ -134,6 +133,7 @@ class CompiledQuery:
         placed = [s.hex if as_hex else s for s in stand_ins]
         if any(params.count(stand_in) != 1 for stand_in in placed):
             raise ValueError("a compiled query must use each of its values once, as a parameter")
+        compiler.connection = None  # each run takes its own thread's (`_compiler`); this one's thread may end
         return _Compiled(compiler, sql, tuple(params), tuple(params.index(s) for s in placed), as_hex)
 
 def _rows(compiler: SQLCompiler, sql: str, params: list) -> list[tuple]:

@@ -1,8 +1,10 @@
 """A compiled query gives the rows and models its queryset gives, from SQL Django built once."""
 from __future__ import annotations
 
+import gc
 import threading
 import uuid
+import weakref
 
 import pytest
 from django.db import connection, connections
@@ -148,3 +150,27 @@ def test_a_compiled_query_is_planned_once_per_connection_by_postgresql(cast):
             ['%"imaging_instance"."sop_instance_uid" = $%'],
         )
         assert cursor.fetchall() == [(2,)]  # one statement, prepared at the first run, run twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_ran_a_compiled_query_leaves_nothing_that_keeps_its_connection_alive(cast):
+    """What a compiled query keeps of a connection goes with the connection: a thread's own, kept
+    alive by a table of converters (or by the compiler the query was first built with), stayed
+    open to the database after the thread had ended, and the test database could not be dropped."""
+    study = ct_study(cast.north, slices=1)
+    series = study.series.get()
+    [instance] = series.instances.all()
+    compiled = CompiledQuery(_instance_by_uids)
+    seen = []
+
+    def lookup():
+        seen.append(weakref.ref(connections["default"]))
+        assert compiled(series.series_instance_uid, instance.sop_instance_uid)[0].pk == instance.pk
+        connections["default"].close()
+        del connections["default"]  # the thread's wrapper dropped by its handler, as when a thread ends
+
+    thread = threading.Thread(target=lookup)
+    thread.start()
+    thread.join(30)
+    gc.collect()
+    assert seen and seen[0]() is None
